@@ -1,0 +1,101 @@
+//! Plugin configuration: the JSON document given to the filter (Envoy `configuration`, Istio
+//! `pluginConfig`). Unknown fields are rejected; every error names the JSON path of the field at fault.
+
+use serde::Deserialize;
+
+use crate::identity::{IdentityConfig, IdentityMapper};
+use crate::policy::{AuthorizationConfig, Authorizer};
+
+/// Kafka's `socket.request.max.bytes` default.
+pub const DEFAULT_MAX_FRAME_BYTES: u32 = 100 * 1024 * 1024;
+
+/// The configuration document as written.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub identity: IdentityConfig,
+    #[serde(default)]
+    pub authorization: AuthorizationConfig,
+    /// Largest request or response frame accepted, in bytes; a larger (or negative) size closes the
+    /// connection. Default: Kafka's `socket.request.max.bytes` (100 MiB).
+    #[serde(default)]
+    pub max_frame_bytes: Option<u32>,
+}
+
+/// The configuration compiled for the hot path.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub identity: IdentityMapper,
+    pub authorizer: Authorizer,
+    pub max_frame_bytes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            identity: IdentityMapper::default(),
+            authorizer: Authorizer::default(),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+        }
+    }
+}
+
+/// A configuration that cannot be loaded; `Display` names the field and the problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A semantic error found while compiling one section: `field` is the path inside the section
+/// (e.g. `users[2].acls[0].operations`), `problem` says what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        FieldError { field: field.into(), problem: problem.into() }
+    }
+
+    fn in_section(self, section: &str) -> ConfigError {
+        let sep = if self.field.is_empty() || self.field.starts_with('[') { "" } else { "." };
+        ConfigError(format!("configuration field `{section}{sep}{}`: {}", self.field, self.problem))
+    }
+}
+
+impl Config {
+    /// Parses and compiles a configuration document. An empty document means all defaults.
+    pub fn parse(json: &[u8]) -> Result<Config, ConfigError> {
+        let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
+            RawConfig::default()
+        } else {
+            let de = &mut serde_json::Deserializer::from_slice(json);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError(format!("configuration field `{path}`: {}", e.inner()))
+            })?
+        };
+        Config::compile(&raw)
+    }
+
+    pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
+        let identity = IdentityMapper::compile(&raw.identity).map_err(|e| e.in_section("identity"))?;
+        let authorizer = Authorizer::compile(&raw.authorization).map_err(|e| e.in_section("authorization"))?;
+        let max_frame_bytes = raw.max_frame_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES);
+        if max_frame_bytes < 64 {
+            return Err(ConfigError(format!(
+                "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
+            )));
+        }
+        Ok(Config { identity, authorizer, max_frame_bytes })
+    }
+}

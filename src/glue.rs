@@ -1,0 +1,1 @@
+//! proxy-wasm glue (filled in by the foundation work).

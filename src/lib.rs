@@ -1,0 +1,18 @@
+//! kafka-mtls-filter: a Proxy-Wasm network filter that derives a Kafka principal from the downstream mTLS
+//! peer certificate, enforces Kafka ACLs in front of an unmodified broker, and propagates the identity.
+//!
+//! Everything except [`glue`] is a sans-IO core: bytes and identity in, decisions and bytes out. The glue is
+//! the only code that talks to the host, and only exists on `wasm32`.
+
+pub mod api_table;
+pub mod classify;
+pub mod config;
+pub mod enforce;
+pub mod frame;
+pub mod identity;
+pub mod policy;
+pub mod session;
+pub mod wire;
+
+#[cfg(target_arch = "wasm32")]
+mod glue;
