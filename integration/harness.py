@@ -466,9 +466,18 @@ def produce(stack: Stack, cert: str | None, topic: str, values, timeout: float =
     return len(delivered), failures, errors
 
 
-def consume(stack: Stack, cert: str | None, topic: str, count: int, timeout: float = 60.0, **overrides) -> list[bytes]:
+def consume(
+    stack: Stack,
+    cert: str | None,
+    topic: str,
+    count: int,
+    timeout: float = 60.0,
+    errors_out: list | None = None,
+    **overrides,
+) -> list[bytes]:
     """Reads up to `count` messages from partition 0 of `topic` from the beginning, by partition assignment (no
-    consumer group: group join takes ~20 s on tansu). Returns the values in offset order."""
+    consumer group: group join takes ~20 s on tansu). Returns the values in offset order; the consumer's
+    non-fatal errors (e.g. TOPIC_AUTHORIZATION_FAILED) are appended to `errors_out`."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
     errors = ClientErrors()
@@ -488,6 +497,8 @@ def consume(stack: Stack, cert: str | None, topic: str, count: int, timeout: flo
                 if msg.error():
                     if msg.error().fatal():
                         raise KafkaException(msg.error())
+                    if errors_out is not None:
+                        errors_out.append(msg.error())
                     continue
                 values.append(msg.value())
     finally:
