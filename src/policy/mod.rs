@@ -551,6 +551,15 @@ struct Resource {
     pattern: NamePattern,
 }
 
+/// One Kafka ACL (one operation) before compilation.
+struct AclEntry<'a> {
+    resource: &'a Resource,
+    op: Operation,
+    allow: bool,
+    /// `None` is the `*` host.
+    host: Option<IpAddr>,
+}
+
 impl Resource {
     fn describe(&self) -> String {
         let ty = self.resource_type.as_str();
@@ -623,18 +632,9 @@ impl Compiler {
         id
     }
 
-    /// Adds one ACL entry (one operation) for `principal`, described as
-    /// `<at> (<note><allow|deny> <op> <resource>[ host <ip>])`.
-    fn add_acl(
-        &mut self,
-        principal: &str,
-        at: &str,
-        note: &str,
-        resource: &Resource,
-        op: Operation,
-        allow: bool,
-        host: Option<IpAddr>,
-    ) {
+    /// Adds one ACL entry for `principal`, described as `<at> (<note><allow|deny> <op> <resource>[ host <ip>])`.
+    fn add_acl(&mut self, principal: &str, at: &str, note: &str, entry: AclEntry<'_>) {
+        let AclEntry { resource, op, allow, host } = entry;
         let verb = if allow { "allow" } else { "deny" };
         let host_text = host.map(|ip| format!(" host {ip}")).unwrap_or_default();
         let rule = self.new_rule(format!("{at} ({note}{verb} {} {}{host_text})", op.as_str(), resource.describe()));
@@ -683,7 +683,7 @@ impl Compiler {
             }
         };
         for op in ops {
-            self.add_acl(principal, at, "", &resource, op, allow, host);
+            self.add_acl(principal, at, "", AclEntry { resource: &resource, op, allow, host });
         }
         Ok(())
     }
@@ -713,11 +713,12 @@ impl Compiler {
         };
         let note = format!("{}: ", access.to_ascii_lowercase());
         for &op in topic_ops {
-            self.add_acl(principal, at, &note, &topic, op, true, None);
+            self.add_acl(principal, at, &note, AclEntry { resource: &topic, op, allow: true, host: None });
         }
         if read_groups {
             let groups = Resource { resource_type: ResourceType::Group, pattern: NamePattern::AnyName };
-            self.add_acl(principal, at, &note, &groups, Operation::Read, true, None);
+            let entry = AclEntry { resource: &groups, op: Operation::Read, allow: true, host: None };
+            self.add_acl(principal, at, &note, entry);
         }
         Ok(())
     }
