@@ -1,7 +1,21 @@
 //! The one table of Kafka APIs the filter knows: name, the highest version the filter can parse and
-//! rewrite, and what Kafka's authorizer checks for it ("Operations and Resources on Protocols").
+//! rewrite, and what Kafka's authorizer checks for it ("Operations and Resources on Protocols" in Kafka's
+//! security documentation, checked against KafkaApis where the two differ).
 //!
-//! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`.
+//! `max_version` is capped
+//! - to what kafka-protocol 0.18 decodes and encodes,
+//! - below the first version that addresses topics by id instead of name (Produce v13, Fetch v13,
+//!   OffsetCommit v10, OffsetFetch v10), because the filter authorizes by name,
+//! - below versions whose semantics the filter does not model (AddPartitionsToTxn v4+ is broker-to-broker
+//!   batching, InitProducerId v6 is two-phase commit).
+//!
+//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), share
+//! groups (topic ids), ConsumerGroupHeartbeat, DescribeTopicPartitions, WriteTxnMarkers and the share-state
+//! APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
+//!
+//! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
+
+use kafka_protocol::messages::ApiKey;
 
 /// One Kafka API.
 #[derive(Debug, Clone, Copy)]
@@ -16,8 +30,142 @@ pub struct ApiEntry {
     pub checks: &'static str,
 }
 
-pub static ENTRIES: &[ApiEntry] = &[];
+const fn api(key: i16, name: &'static str, max_version: i16, checks: &'static str) -> ApiEntry {
+    ApiEntry { key, name, max_version, checks }
+}
+
+const NOT_CHECKED: &str = "nothing (handshake/authentication or not authorized by Kafka)";
+const CLUSTER_ACTION: &str = "ClusterAction Cluster (inter-broker / controller)";
+
+pub static ENTRIES: &[ApiEntry] = &[
+    api(0, "Produce", 12, "Write TransactionalId if transactional; Write Topic per topic"),
+    api(1, "Fetch", 12, "Read Topic per topic; ClusterAction Cluster for a follower (replica_id >= 0)"),
+    api(2, "ListOffsets", 10, "Describe Topic per topic"),
+    api(3, "Metadata", 13, "Describe Topic per named topic; all topics: none (response filtered)"),
+    api(8, "OffsetCommit", 9, "Read Group; Read Topic per topic"),
+    api(9, "OffsetFetch", 9, "Describe Group per group; Describe Topic per named topic"),
+    api(10, "FindCoordinator", 6, "Describe Group or Describe TransactionalId per key, by key type"),
+    api(11, "JoinGroup", 9, "Read Group"),
+    api(12, "Heartbeat", 4, "Read Group"),
+    api(13, "LeaveGroup", 5, "Read Group"),
+    api(14, "SyncGroup", 5, "Read Group"),
+    api(15, "DescribeGroups", 6, "Describe Group per group"),
+    api(16, "ListGroups", 5, "Describe Cluster (Kafka filters by Describe Group; refused: empty listing)"),
+    api(17, "SaslHandshake", 1, NOT_CHECKED),
+    api(18, "ApiVersions", 4, NOT_CHECKED),
+    api(19, "CreateTopics", 7, "Create Cluster or Create Topic, per topic"),
+    api(20, "DeleteTopics", 6, "Delete Topic per topic"),
+    api(21, "DeleteRecords", 2, "Delete Topic per topic"),
+    api(22, "InitProducerId", 5, "Write TransactionalId if set, else IdempotentWrite Cluster"),
+    api(23, "OffsetForLeaderEpoch", 4, "Describe Topic per topic; ClusterAction Cluster for a follower"),
+    api(24, "AddPartitionsToTxn", 3, "Write TransactionalId; Write Topic per topic"),
+    api(25, "AddOffsetsToTxn", 4, "Write TransactionalId; Read Group"),
+    api(26, "EndTxn", 5, "Write TransactionalId"),
+    api(27, "WriteTxnMarkers", -1, CLUSTER_ACTION),
+    api(28, "TxnOffsetCommit", 5, "Write TransactionalId; Read Group; Read Topic per topic"),
+    api(29, "DescribeAcls", 3, "Describe Cluster"),
+    api(30, "CreateAcls", 3, "Alter Cluster"),
+    api(31, "DeleteAcls", 3, "Alter Cluster"),
+    api(32, "DescribeConfigs", 4, "DescribeConfigs Topic/Group, or Cluster for broker configs"),
+    api(33, "AlterConfigs", 2, "AlterConfigs Topic/Group, or Cluster for broker configs"),
+    api(34, "AlterReplicaLogDirs", -1, "Alter Cluster"),
+    api(35, "DescribeLogDirs", 4, "Describe Cluster"),
+    api(36, "SaslAuthenticate", 2, NOT_CHECKED),
+    api(37, "CreatePartitions", 3, "Alter Topic per topic"),
+    api(38, "CreateDelegationToken", -1, "CreateTokens User (owner); delegation token rules"),
+    api(39, "RenewDelegationToken", -1, "token owner/renewer rules"),
+    api(40, "ExpireDelegationToken", -1, "token owner/renewer rules"),
+    api(41, "DescribeDelegationToken", -1, "Describe DelegationToken / DescribeTokens User"),
+    api(42, "DeleteGroups", 2, "Delete Group per group"),
+    api(43, "ElectLeaders", 2, "Alter Cluster"),
+    api(44, "IncrementalAlterConfigs", 1, "AlterConfigs Topic/Group, or Cluster for broker configs"),
+    api(45, "AlterPartitionReassignments", 1, "Alter Cluster"),
+    api(46, "ListPartitionReassignments", 0, "Describe Cluster"),
+    api(47, "OffsetDelete", 0, "Delete Group; Read Topic per topic"),
+    api(48, "DescribeClientQuotas", 1, "DescribeConfigs Cluster"),
+    api(49, "AlterClientQuotas", -1, "AlterConfigs Cluster"),
+    api(50, "DescribeUserScramCredentials", 0, "Describe Cluster"),
+    api(51, "AlterUserScramCredentials", -1, "Alter Cluster"),
+    api(52, "Vote", 2, CLUSTER_ACTION),
+    api(53, "BeginQuorumEpoch", 1, CLUSTER_ACTION),
+    api(54, "EndQuorumEpoch", 1, CLUSTER_ACTION),
+    api(55, "DescribeQuorum", 2, "Describe Cluster"),
+    api(56, "AlterPartition", 3, CLUSTER_ACTION),
+    api(57, "UpdateFeatures", 2, "Alter Cluster"),
+    api(58, "Envelope", 0, CLUSTER_ACTION),
+    api(59, "FetchSnapshot", 1, CLUSTER_ACTION),
+    api(60, "DescribeCluster", 2, "nothing (Describe Cluster only gates authorized operations)"),
+    api(61, "DescribeProducers", 0, "Read Topic per topic"),
+    api(62, "BrokerRegistration", 4, CLUSTER_ACTION),
+    api(63, "BrokerHeartbeat", 1, CLUSTER_ACTION),
+    api(64, "UnregisterBroker", 0, "Alter Cluster"),
+    api(65, "DescribeTransactions", 0, "Describe TransactionalId per id"),
+    api(66, "ListTransactions", 2, "Describe Cluster (Kafka filters by Describe TransactionalId)"),
+    api(67, "AllocateProducerIds", 0, CLUSTER_ACTION),
+    api(68, "ConsumerGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
+    api(69, "ConsumerGroupDescribe", 1, "Describe Group per group"),
+    api(70, "ControllerRegistration", 0, CLUSTER_ACTION),
+    api(71, "GetTelemetrySubscriptions", 0, NOT_CHECKED),
+    api(72, "PushTelemetry", 0, NOT_CHECKED),
+    api(73, "AssignReplicasToDirs", 0, CLUSTER_ACTION),
+    api(74, "ListConfigResources", 1, "DescribeConfigs Cluster"),
+    api(75, "DescribeTopicPartitions", -1, "Describe Topic per topic"),
+    api(76, "ShareGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
+    api(77, "ShareGroupDescribe", -1, "Describe Group"),
+    api(78, "ShareFetch", -1, "Read Group; Read Topic (topics by id)"),
+    api(79, "ShareAcknowledge", -1, "Read Group; Read Topic (topics by id)"),
+    api(80, "AddRaftVoter", 0, "Alter Cluster"),
+    api(81, "RemoveRaftVoter", 0, "Alter Cluster"),
+    api(82, "UpdateRaftVoter", 0, CLUSTER_ACTION),
+    api(83, "InitializeShareGroupState", -1, CLUSTER_ACTION),
+    api(84, "ReadShareGroupState", -1, CLUSTER_ACTION),
+    api(85, "WriteShareGroupState", -1, CLUSTER_ACTION),
+    api(86, "DeleteShareGroupState", -1, CLUSTER_ACTION),
+    api(87, "ReadShareGroupStateSummary", -1, CLUSTER_ACTION),
+    api(90, "DescribeShareGroupOffsets", -1, "Describe Group; Describe Topic"),
+    api(91, "AlterShareGroupOffsets", -1, "Read Group; Read Topic"),
+    api(92, "DeleteShareGroupOffsets", -1, "Delete Group; Read Topic"),
+];
 
 pub fn lookup(key: i16) -> Option<&'static ApiEntry> {
     ENTRIES.iter().find(|e| e.key == key)
+}
+
+/// Lowest request version the filter handles: kafka-protocol's minimum (older versions were removed in
+/// Kafka 4.0 and are refused). `i16::MAX` for an unknown key.
+pub fn min_version(key: i16) -> i16 {
+    ApiKey::try_from(key).map(|k| k.valid_versions().min).unwrap_or(i16::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kafka_protocol_api_key_has_exactly_one_entry() {
+        for key in ApiKey::iter() {
+            let entries: Vec<_> = ENTRIES.iter().filter(|e| e.key == key as i16).collect();
+            assert_eq!(entries.len(), 1, "{key:?}");
+            assert_eq!(entries[0].name, format!("{key:?}"), "name of key {}", key as i16);
+        }
+    }
+
+    #[test]
+    fn every_entry_is_a_kafka_protocol_api_key_within_its_versions() {
+        for entry in ENTRIES {
+            let key = ApiKey::try_from(entry.key).unwrap_or_else(|_| panic!("{} is not in kafka-protocol", entry.name));
+            let range = key.valid_versions();
+            assert!(entry.max_version <= range.max, "{} above kafka-protocol", entry.name);
+            assert!(entry.max_version == -1 || entry.max_version >= range.min, "{} below minimum", entry.name);
+        }
+    }
+
+    #[test]
+    fn topic_id_versions_are_capped() {
+        assert_eq!(lookup(0).map(|e| e.max_version), Some(12));
+        assert_eq!(lookup(1).map(|e| e.max_version), Some(12));
+        assert_eq!(lookup(8).map(|e| e.max_version), Some(9));
+        assert_eq!(lookup(9).map(|e| e.max_version), Some(9));
+        assert!(lookup(4).is_none());
+    }
 }
