@@ -8,7 +8,16 @@
 //!
 //! The three dialects compile to one index. Strimzi ACLs and Koperator topic grants become Kafka ACLs
 //! (Koperator's exactly as the operator would create them in the broker). Cilium rules are request-level
-//! allows: they match on the request's API key, version and client id, and on the topic of topic actions.
+//! allows (Cilium has no denies): a rule matches when the request's API key is in the rule's key set
+//! (its `role`'s keys, its one `apiKey`, or every key), `apiVersion` and `clientID` (when set) equal the
+//! request's, and `topic` (when set) equals the action's name if the action is on a topic. Actions on
+//! other resources (a JoinGroup's group) ignore the topic, as Cilium does for requests without topics.
+//! A topic named by a Cilium rule counts as a resource with ACLs for `allowEveryoneIfNoAclFound`.
+//!
+//! Index: principal -> resource type -> {literal name hash map, sorted prefixes, every-name list} of
+//! entries carrying a precomputed operation bitmask (allow implications folded in), so a decision costs
+//! a few hash lookups and binary searches whatever the number of rules. Each rule's description
+//! (`users[0].acls[1] (allow Read topic prefix orders-)`) is precomputed for [`Decision::rule`].
 
 mod api_keys;
 mod index;
@@ -260,7 +269,7 @@ pub struct StrimziAcl {
     /// The older single-operation form.
     #[serde(default)]
     pub operation: Option<String>,
-    /// `*` (default) or a client IP address.
+    /// `*` (default) or a client IP address; compared as an address (`::1` equals `0:0:0:0:0:0:0:1`).
     #[serde(default)]
     pub host: Option<String>,
     /// `allow` (default) or `deny`.
@@ -387,12 +396,15 @@ impl KafkaRules {
 /// All rules of one principal (or of the wildcard principal).
 #[derive(Debug, Clone, Default)]
 struct PrincipalRules {
+    /// Listed in `superUsers`: allowed everything, rules are not consulted.
+    super_user: bool,
     acls: [PatternIndex<Vec<Grant>>; RESOURCE_TYPE_COUNT],
     kafka: KafkaRules,
 }
 
 #[derive(Debug, Default)]
 struct PrincipalRulesBuilder {
+    super_user: bool,
     acls: [PatternIndexBuilder<Vec<Grant>>; RESOURCE_TYPE_COUNT],
     kafka: KafkaRules,
 }
@@ -401,7 +413,7 @@ impl PrincipalRulesBuilder {
     fn build(self) -> PrincipalRules {
         let mut kafka = self.kafka;
         kafka.rules.shrink_to_fit();
-        PrincipalRules { acls: self.acls.map(PatternIndexBuilder::build), kafka }
+        PrincipalRules { super_user: self.super_user, acls: self.acls.map(PatternIndexBuilder::build), kafka }
     }
 }
 
@@ -411,7 +423,7 @@ pub struct Authorizer {
     mode: Mode,
     unknown_requests: UnknownRequests,
     allow_everyone_if_no_acl_found: bool,
-    super_users: FxHashMap<Box<str>, ()>,
+    /// Rules (and super-user status) by principal: one hash lookup per decision.
     principals: FxHashMap<Box<str>, PrincipalRules>,
     /// Rules of `User:*`.
     everyone: Option<PrincipalRules>,
@@ -447,12 +459,13 @@ impl Authorizer {
     }
 
     pub fn is_super_user(&self, principal: &str) -> bool {
-        self.super_users.contains_key(principal)
+        self.principals.get(principal).is_some_and(|rules| rules.super_user)
     }
 
     /// Kafka authorizer semantics for one action.
     pub fn authorize(&self, ctx: &RequestCtx<'_>, action: &Action) -> Decision {
-        if !self.super_users.is_empty() && self.super_users.contains_key(ctx.principal) {
+        let own = self.principals.get(ctx.principal);
+        if own.is_some_and(|rules| rules.super_user) {
             return Decision { allowed: true, rule: "superUsers".to_string() };
         }
         let op_bit = action.op.bit();
@@ -464,7 +477,6 @@ impl Authorizer {
             Some(ip) => *client_ip.get_or_insert_with(|| ctx.host.parse().ok()) == Some(ip),
         };
 
-        let own = self.principals.get(ctx.principal);
         let sources = [own, self.everyone.as_ref()];
         let mut first_allow: Option<u32> = None;
         let mut deny: Option<u32> = None;
@@ -508,9 +520,7 @@ impl Authorizer {
         if covered {
             Decision {
                 allowed: false,
-                rule: "no ACL matched; other principals have ACLs on the resource, so allowEveryoneIfNoAclFound \
-                       does not apply"
-                    .to_string(),
+                rule: "no ACL matched; the resource has ACLs, so allowEveryoneIfNoAclFound does not apply".to_string(),
             }
         } else {
             Decision {
@@ -574,7 +584,6 @@ impl Resource {
 
 impl Compiler {
     fn compile(mut self, cfg: &AuthorizationConfig) -> Result<Authorizer, FieldError> {
-        let mut super_users = FxHashMap::default();
         for (i, principal) in cfg.super_users.iter().enumerate() {
             let field = format!("superUsers[{i}]");
             let principal = normalize_principal(principal).ok_or_else(|| FieldError::new(&field, "empty principal"))?;
@@ -584,7 +593,7 @@ impl Compiler {
                     "`User:*` as a super user would allow everyone everything; use `mode: off` instead",
                 ));
             }
-            super_users.insert(principal.into_boxed_str(), ());
+            self.principal_rules(&principal).super_user = true;
         }
         for (i, user) in cfg.users.iter().enumerate() {
             let at = format!("users[{i}]");
@@ -610,7 +619,6 @@ impl Compiler {
             mode: cfg.mode,
             unknown_requests: cfg.unknown_requests,
             allow_everyone_if_no_acl_found: cfg.allow_everyone_if_no_acl_found,
-            super_users,
             principals: self.principals.into_iter().map(|(p, r)| (p, r.build())).collect(),
             everyone: self.everyone.map(PrincipalRulesBuilder::build),
             covered: self.covered.map(PatternIndexBuilder::build),
@@ -690,8 +698,10 @@ impl Compiler {
 
     /// Expands a Koperator topic grant into the ACLs Koperator creates for it
     /// (koperator `pkg/kafkaclient/users.go`, `CreateUserACLs`): both access types get Describe and
-    /// DescribeConfigs on the topic pattern; `read` adds Read on the topic pattern and Read on the literal
-    /// group `*`; `write` adds Write and Create on the topic pattern. Every ACL has host `*` and is an allow.
+    /// DescribeConfigs on the topic pattern (`createCommonACLs`; releases before pattern-type support
+    /// created Describe only); `read` adds Read on the topic pattern and Read on the literal group `*`;
+    /// `write` adds Write and Create on the topic pattern. Every ACL has host `*` and is an allow. The
+    /// pattern type defaults to literal; Koperator's `match`/`any` are refused (Kafka cannot store them).
     fn topic_grant(&mut self, principal: &str, at: &str, grant: &TopicGrant) -> Result<(), FieldError> {
         let name = grant.topic_name.trim();
         if name.is_empty() {
