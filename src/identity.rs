@@ -344,8 +344,9 @@ impl IdentityMapper {
     }
 }
 
+/// The host's value unless absent or blank (not trimmed: a DN may end with an escaped space).
 fn non_empty(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+    value.as_deref().filter(|v| !v.trim().is_empty())
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1116,7 +1117,10 @@ mod tests {
             ("[RULE:/, DEFAULT]", "  RULE:// ,  DEFAULT  "),
             ("[RULE:   /     , DEFAULT]", "  RULE:   /     / ,  DEFAULT  "),
             ("[RULE:  /     /U, DEFAULT]", "  RULE:  /     /U   ,DEFAULT  "),
-            ("[RULE:([A-Z]*)/$1/U, RULE:([a-z]+)/$1, DEFAULT]", "  RULE:([A-Z]*)/$1/U   ,RULE:([a-z]+)/$1/,   DEFAULT  "),
+            (
+                "[RULE:([A-Z]*)/$1/U, RULE:([a-z]+)/$1, DEFAULT]",
+                "  RULE:([A-Z]*)/$1/U   ,RULE:([a-z]+)/$1/,   DEFAULT  ",
+            ),
             ("[]", ",   , , ,      , , ,   "),
             ("[RULE:/, DEFAULT]", ",,RULE://,,,DEFAULT,,"),
             ("[RULE: /   , DEFAULT]", ",  , RULE: /   /    ,,,   DEFAULT, ,   "),
@@ -1276,10 +1280,16 @@ mod tests {
         assert_eq!(PrincipalTemplate::parse("CN={namespace}-{serviceAccount}").unwrap(), PrincipalTemplate::default());
         let id = SpiffeId::parse("spiffe://cluster.local/ns/payments/sa/checkout").unwrap();
         let render = |t: &str| PrincipalTemplate::parse(t).unwrap().render(&id);
-        assert_eq!(render("{serviceAccount}.{namespace}@{trustDomain}").as_deref(), Some("checkout.payments@cluster.local"));
+        assert_eq!(
+            render("{serviceAccount}.{namespace}@{trustDomain}").as_deref(),
+            Some("checkout.payments@cluster.local")
+        );
         assert_eq!(render("{spiffeId}").as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
         let other = SpiffeId::parse("spiffe://example.org/workload/batch").unwrap();
-        assert_eq!(PrincipalTemplate::parse("{spiffeId}").unwrap().render(&other).as_deref(), Some("spiffe://example.org/workload/batch"));
+        assert_eq!(
+            PrincipalTemplate::parse("{spiffeId}").unwrap().render(&other).as_deref(),
+            Some("spiffe://example.org/workload/batch")
+        );
         assert_eq!(PrincipalTemplate::default().render(&other), None);
         for (bad, expected) in [
             ("CN={ns}", "unknown placeholder `{ns}`"),
