@@ -17,10 +17,55 @@ pub struct RawConfig {
     pub identity: IdentityConfig,
     #[serde(default)]
     pub authorization: AuthorizationConfig,
+    #[serde(default)]
+    pub propagation: PropagationConfig,
+    #[serde(default)]
+    pub observability: ObservabilityConfig,
     /// Largest request or response frame accepted, in bytes; a larger (or negative) size closes the
     /// connection. Default: Kafka's `socket.request.max.bytes` (100 MiB).
     #[serde(default)]
     pub max_frame_bytes: Option<u32>,
+}
+
+/// `"propagation"`: how the derived principal reaches the broker.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PropagationConfig {
+    #[serde(default)]
+    pub mode: Propagation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Propagation {
+    /// The broker sees the connection as before (authorization, if any, happens in the filter).
+    #[default]
+    None,
+    /// banzaicloud/kafka `PlaintextChannelWithOptionalUserIdentity` preamble: 2-byte length +
+    /// `BZC_UID:<identity>` before the first request.
+    BanzaiPreamble,
+}
+
+/// `"observability"`: what is logged and counted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObservabilityConfig {
+    /// One audit line per denial (default true).
+    #[serde(default = "yes")]
+    pub audit_denied: bool,
+    /// One audit line per allowed resource access (default false: it is one line per request).
+    #[serde(default)]
+    pub audit_allowed: bool,
+}
+
+impl Default for ObservabilityConfig {
+    fn default() -> Self {
+        ObservabilityConfig { audit_denied: true, audit_allowed: false }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The configuration compiled for the hot path.
@@ -29,6 +74,10 @@ pub struct Config {
     pub identity: IdentityMapper,
     pub authorizer: Authorizer,
     pub max_frame_bytes: u32,
+    pub propagation: Propagation,
+    pub audit_denied: bool,
+    /// Decisions that allowed are recorded too (costs an event per checked resource).
+    pub log_allowed: bool,
 }
 
 impl Default for Config {
@@ -37,6 +86,9 @@ impl Default for Config {
             identity: IdentityMapper::default(),
             authorizer: Authorizer::default(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            propagation: Propagation::None,
+            audit_denied: true,
+            log_allowed: false,
         }
     }
 }
@@ -96,6 +148,13 @@ impl Config {
                 "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
             )));
         }
-        Ok(Config { identity, authorizer, max_frame_bytes })
+        Ok(Config {
+            identity,
+            authorizer,
+            max_frame_bytes,
+            propagation: raw.propagation.mode,
+            audit_denied: raw.observability.audit_denied,
+            log_allowed: raw.observability.audit_allowed,
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! the only code that talks to the host, and only exists on `wasm32`.
 
 pub mod api_table;
+pub mod audit;
 pub mod classify;
 pub mod config;
 pub mod enforce;

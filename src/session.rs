@@ -1,1 +1,543 @@
+//! One client connection, sans-IO: identity once, then every request frame classified and decided, every
+//! response matched to its request in order and, where needed, replaced or rewritten.
+//!
+//! Denials: a network filter cannot write to the client from the request path (Envoy refuses writes to the
+//! upstream-to-client buffer there), so a denied request is swapped for a harmless ApiVersions v0 request with
+//! the same correlation id, and the broker's answer to it is replaced by the real Kafka error response for
+//! the original request. Responses thereby stay in order with pipelined requests.
 
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::classify::{classify, Classification};
+use crate::config::{Config, Propagation};
+use crate::frame::{ChunkOutcome, Edit, FrameHandler, FrameStream, Verdict};
+use crate::identity::{Identity, PeerInfo};
+use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
+use crate::wire::{self, HeaderParse, SIZE_PREFIX};
+
+/// Kafka error codes the filter answers with.
+pub mod error_code {
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+    pub const DELEGATION_TOKEN_AUTHORIZATION_FAILED: i16 = 65;
+}
+
+/// The authorization error Kafka returns for a denied resource of this type.
+pub fn authorization_error(resource_type: ResourceType) -> i16 {
+    match resource_type {
+        ResourceType::Topic => error_code::TOPIC_AUTHORIZATION_FAILED,
+        ResourceType::Group => error_code::GROUP_AUTHORIZATION_FAILED,
+        ResourceType::Cluster | ResourceType::User => error_code::CLUSTER_AUTHORIZATION_FAILED,
+        ResourceType::TransactionalId => error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ResourceType::DelegationToken => error_code::DELEGATION_TOKEN_AUTHORIZATION_FAILED,
+    }
+}
+
+/// A human name for an API key (`Produce`, `Fetch`, ... or the number).
+pub fn api_name(api_key: i16) -> String {
+    match crate::api_table::lookup(api_key) {
+        Some(e) => e.name.to_string(),
+        None => match ApiKey::try_from(api_key) {
+            Ok(k) => format!("{k:?}"),
+            Err(()) => format!("ApiKey({api_key})"),
+        },
+    }
+}
+
+/// Something worth logging, counting or auditing; drained by the glue after each call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Identified(Identity),
+    Refused(String),
+    Decision(DecisionRecord),
+    /// The connection is closed because of what the client or broker sent.
+    ProtocolError(String),
+}
+
+/// One authorization decision about one resource of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+    pub client_id: Option<String>,
+    pub resource_type: Option<ResourceType>,
+    pub resource_name: Option<String>,
+    pub operation: Option<Operation>,
+    pub allowed: bool,
+    /// The request was forwarded despite the denial (audit mode).
+    pub audit_only: bool,
+    pub rule: String,
+}
+
+/// What to do with the response to one forwarded request.
+#[derive(Debug)]
+enum ResponseAction {
+    Forward,
+    /// Replace the broker's answer (to the substituted request) with this complete frame.
+    Replace(Vec<u8>),
+    /// Clamp the advertised versions to what the filter can parse.
+    ClampApiVersions,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    correlation_id: i32,
+    /// Of the request as forwarded (ApiVersions for a substituted one), for response parsing and metrics.
+    #[allow(dead_code)]
+    api_key: i16,
+    api_version: i16,
+    action: ResponseAction,
+}
+
+/// Everything but the two frame streams (so a stream can borrow it as its handler).
+#[derive(Debug)]
+struct Core {
+    cfg: Rc<Config>,
+    /// Client address without port, for ACL host matching.
+    host: String,
+    identity: Option<Identity>,
+    inflight: VecDeque<InFlight>,
+    events: Vec<Event>,
+    /// Whether responses must be tracked (anything that decides or rewrites).
+    tracking: bool,
+    /// Bytes to put in front of the first bytes sent to the broker (identity preamble).
+    preamble: Option<Vec<u8>>,
+    first_request_seen: bool,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Session {
+    core: Core,
+    requests: FrameStream,
+    responses: FrameStream,
+}
+
+impl Session {
+    /// `source_address`: the client's `ip:port` as the host reports it.
+    pub fn new(cfg: Rc<Config>, source_address: Option<&str>) -> Self {
+        let host = source_address.map(host_of).unwrap_or_default();
+        let max = cfg.max_frame_bytes;
+        let tracking = cfg.authorizer.mode() != Mode::Off;
+        Session {
+            core: Core {
+                cfg,
+                host,
+                identity: None,
+                inflight: VecDeque::new(),
+                events: Vec::new(),
+                tracking,
+                preamble: None,
+                first_request_seen: false,
+            },
+            requests: FrameStream::new(max),
+            responses: FrameStream::new(max),
+        }
+    }
+
+    /// The client's `ip:port`, when it was not known at construction.
+    pub fn set_source_address(&mut self, source_address: &str) {
+        self.core.host = host_of(source_address);
+    }
+
+    pub fn identity(&self) -> Option<&Identity> {
+        self.core.identity.as_ref()
+    }
+
+    /// Derives the principal; `Err` means the connection must be closed before any byte is forwarded.
+    pub fn identify(&mut self, peer: &PeerInfo, now_unix: i64) -> Result<&Identity, String> {
+        match self.core.cfg.identity.identify(peer, now_unix) {
+            Ok(identity) => {
+                if let Propagation::BanzaiPreamble = self.core.cfg.propagation {
+                    self.core.preamble = Some(banzai_preamble(&identity.principal));
+                }
+                self.core.events.push(Event::Identified(identity.clone()));
+                Ok(self.core.identity.insert(identity))
+            }
+            Err(refusal) => {
+                self.core.events.push(Event::Refused(refusal.0.clone()));
+                Err(refusal.0)
+            }
+        }
+    }
+
+    /// Bytes of the next client chunk that pass unread (see [`FrameStream::passthrough_len`]).
+    pub fn downstream_passthrough(&self) -> u64 {
+        if self.core.preamble.is_some() {
+            0
+        } else {
+            self.requests.passthrough_len()
+        }
+    }
+
+    pub fn skip_downstream(&mut self, n: u64) {
+        self.requests.skip(n)
+    }
+
+    pub fn upstream_passthrough(&self) -> u64 {
+        self.responses.passthrough_len()
+    }
+
+    pub fn skip_upstream(&mut self, n: u64) {
+        self.responses.skip(n)
+    }
+
+    /// Client → broker bytes. Nothing is forwarded before [`Session::identify`] succeeded.
+    pub fn on_downstream(&mut self, chunk: &[u8]) -> ChunkOutcome {
+        if self.core.identity.is_none() {
+            return ChunkOutcome { edits: Vec::new(), close: Some("no identity for this connection".into()) };
+        }
+        let mut out = self.requests.process(chunk, &mut RequestSide(&mut self.core));
+        if out.close.is_none() {
+            if let Some(preamble) = self.core.preamble.take() {
+                out.edits.insert(0, Edit { start: 0, remove: 0, insert: preamble });
+                merge_front(&mut out.edits);
+            }
+        }
+        if let Some(reason) = &out.close {
+            self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
+        }
+        out
+    }
+
+    /// Broker → client bytes.
+    pub fn on_upstream(&mut self, chunk: &[u8]) -> ChunkOutcome {
+        let out = self.responses.process(chunk, &mut ResponseSide(&mut self.core));
+        if let Some(reason) = &out.close {
+            self.core.events.push(Event::ProtocolError(format!("response stream: {reason}")));
+        }
+        out
+    }
+
+    /// Drains what happened since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.core.events)
+    }
+
+    /// Requests forwarded and not yet answered.
+    pub fn inflight_len(&self) -> usize {
+        self.core.inflight.len()
+    }
+
+    /// Bytes held by this session (frames being decided, queued answers), for memory accounting.
+    pub fn held_bytes(&self) -> usize {
+        let answers: usize = self
+            .core
+            .inflight
+            .iter()
+            .map(|f| match &f.action {
+                ResponseAction::Replace(b) => b.capacity(),
+                _ => 0,
+            })
+            .sum();
+        self.requests.held_len()
+            + self.responses.held_len()
+            + answers
+            + self.core.inflight.capacity() * std::mem::size_of::<InFlight>()
+    }
+}
+
+/// Two front edits (the preamble and a first-frame edit at offset 0) become one.
+fn merge_front(edits: &mut Vec<Edit>) {
+    if edits.len() >= 2 && edits[1].start == 0 {
+        let second = edits.remove(1);
+        if let Some(first) = edits.first_mut() {
+            first.remove = second.remove;
+            first.insert.extend_from_slice(&second.insert);
+        }
+    }
+}
+
+/// The preamble banzaicloud's patched Kafka (`PlaintextChannelWithOptionalUserIdentity`) reads before the
+/// first request: a 2-byte big-endian length, then `BZC_UID:<identity>`; the broker uses `User:<identity>`.
+pub fn banzai_preamble(principal: &str) -> Vec<u8> {
+    let identity = principal.strip_prefix("User:").unwrap_or(principal);
+    let text = format!("BZC_UID:{identity}");
+    let bytes = text.as_bytes();
+    let len = bytes.len().min(u16::MAX as usize);
+    let mut out = Vec::with_capacity(2 + len);
+    out.extend_from_slice(&(len as u16).to_be_bytes());
+    out.extend_from_slice(bytes.get(..len).unwrap_or_default());
+    out
+}
+
+/// `ip:port` or `[v6]:port` → `ip`.
+fn host_of(address: &str) -> String {
+    if let Some(rest) = address.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default().to_string();
+    }
+    match address.rsplit_once(':') {
+        Some((ip, port)) if !ip.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => ip.to_string(),
+        _ => address.to_string(),
+    }
+}
+
+/// ApiVersions v0 with the same correlation id: what the broker answers in place of a denied request.
+fn substitute_request(correlation_id: i32) -> Vec<u8> {
+    wire::request_frame(ApiKey::ApiVersions as i16, 0, correlation_id, None, &[])
+}
+
+struct RequestSide<'a>(&'a mut Core);
+
+impl FrameHandler for RequestSide<'_> {
+    fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
+        let core = &mut *self.0;
+        let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
+        let body_len = frame_len.saturating_sub(SIZE_PREFIX);
+        if !core.first_request_seen {
+            // A client must not choose its identity: refuse anything shaped like an identity preamble.
+            if body.len() < 8 && body.len() < body_len {
+                return Verdict::NeedMore;
+            }
+            if frame.get(2..10) == Some(b"BZC_UID:".as_slice()) {
+                return Verdict::Close("client sent an identity preamble".into());
+            }
+        }
+        let header = match wire::parse_request_header(body, body_len) {
+            HeaderParse::Complete(h) => h,
+            HeaderParse::Incomplete => return Verdict::NeedMore,
+            HeaderParse::Malformed(why) => return Verdict::Close(why.into()),
+        };
+        core.first_request_seen = true;
+        let is_sasl =
+            header.api_key == ApiKey::SaslHandshake as i16 || header.api_key == ApiKey::SaslAuthenticate as i16;
+        if is_sasl && core.cfg.propagation != Propagation::None {
+            return Verdict::Close("client-sent SASL refused: the filter propagates the identity".into());
+        }
+        if !core.tracking {
+            return Verdict::Forward;
+        }
+        let body_prefix = body.get(header.header_len..).unwrap_or_default();
+        let request_body_len = body_len.saturating_sub(header.header_len);
+        let classification = classify(header.api_key, header.api_version, body_prefix, request_body_len);
+        let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| DecisionRecord {
+            api_key: header.api_key,
+            api_version: header.api_version,
+            correlation_id: header.correlation_id,
+            client_id: header.client_id.map(str::to_string),
+            resource_type: action.map(|a| a.resource_type),
+            resource_name: action.map(|a| a.name.clone()),
+            operation: action.map(|a| a.op),
+            allowed,
+            audit_only,
+            rule,
+        };
+        let forward = |core: &mut Core, action: ResponseAction, expects_response: bool| {
+            if expects_response {
+                core.inflight.push_back(InFlight {
+                    correlation_id: header.correlation_id,
+                    api_key: header.api_key,
+                    api_version: header.api_version,
+                    action,
+                });
+            }
+            Verdict::Forward
+        };
+        let mode = core.cfg.authorizer.mode();
+        match classification {
+            Classification::NeedMore => Verdict::NeedMore,
+            Classification::Unchecked => {
+                let action = if header.api_key == ApiKey::ApiVersions as i16 {
+                    ResponseAction::ClampApiVersions
+                } else {
+                    ResponseAction::Forward
+                };
+                forward(core, action, true)
+            }
+            Classification::Unsupported(reason) => {
+                let rule = format!("unsupported request: {reason}");
+                if core.cfg.authorizer.unknown_requests_allowed() {
+                    core.events.push(Event::Decision(record(true, None, rule, false)));
+                    return forward(core, ResponseAction::Forward, true);
+                }
+                let audit = mode == Mode::Audit;
+                core.events.push(Event::Decision(record(false, None, rule.clone(), audit)));
+                if audit {
+                    return forward(core, ResponseAction::Forward, true);
+                }
+                Verdict::Close(format!("{} v{}: {rule}", api_name(header.api_key), header.api_version))
+            }
+            Classification::Checks { requirements, expects_response } => {
+                let principal = core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS");
+                let ctx = RequestCtx {
+                    principal,
+                    host: &core.host,
+                    api_key: header.api_key,
+                    api_version: header.api_version,
+                    client_id: header.client_id,
+                };
+                let mut denied: Vec<(ResourceType, String)> = Vec::new();
+                let mut records = Vec::new();
+                for requirement in &requirements {
+                    let mut last = None;
+                    let mut satisfied = false;
+                    for action in &requirement.any_of {
+                        let decision = core.cfg.authorizer.authorize(&ctx, action);
+                        if decision.allowed {
+                            satisfied = true;
+                            last = Some((action, decision));
+                            break;
+                        }
+                        if last.is_none() {
+                            last = Some((action, decision));
+                        }
+                    }
+                    if let Some((action, decision)) = last {
+                        if !satisfied {
+                            denied.push((action.resource_type, action.name.clone()));
+                        }
+                        if !satisfied || core.cfg.log_allowed {
+                            records.push(record(satisfied, Some(action), decision.rule, mode == Mode::Audit));
+                        }
+                    }
+                }
+                core.events.extend(records.into_iter().map(Event::Decision));
+                if denied.is_empty() || mode != Mode::Enforce {
+                    return forward(core, ResponseAction::Forward, expects_response);
+                }
+                if !expects_response {
+                    // Produce with acks=0: the client expects no answer; the request is simply dropped.
+                    return Verdict::Replace(Vec::new());
+                }
+                if frame.len() < frame_len {
+                    return Verdict::NeedMore;
+                }
+                let error_for = |rt: ResourceType, name: &str| {
+                    // Until partial forwarding exists, a request with any denied part is refused whole; its
+                    // allowed parts get the same authorization error as its denied ones.
+                    if denied.iter().any(|(t, n)| *t == rt && n == name) {
+                        authorization_error(rt)
+                    } else {
+                        denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
+                    }
+                };
+                match crate::enforce::error_response(
+                    header.api_key,
+                    header.api_version,
+                    header.correlation_id,
+                    body_prefix,
+                    &error_for,
+                ) {
+                    Ok(answer) => {
+                        core.inflight.push_back(InFlight {
+                            correlation_id: header.correlation_id,
+                            api_key: ApiKey::ApiVersions as i16,
+                            api_version: 0,
+                            action: ResponseAction::Replace(answer),
+                        });
+                        Verdict::Replace(substitute_request(header.correlation_id))
+                    }
+                    Err(e) => Verdict::Close(format!(
+                        "denied {} v{} cannot be answered: {e}",
+                        api_name(header.api_key),
+                        header.api_version
+                    )),
+                }
+            }
+        }
+    }
+}
+
+struct ResponseSide<'a>(&'a mut Core);
+
+impl FrameHandler for ResponseSide<'_> {
+    fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
+        let core = &mut *self.0;
+        if !core.tracking {
+            return Verdict::Forward;
+        }
+        let Some(correlation_id) = wire::response_correlation_id(frame) else {
+            return if frame.len() < frame_len { Verdict::NeedMore } else { Verdict::Close("short response".into()) };
+        };
+        let Some(expected) = core.inflight.front() else {
+            return Verdict::Close(format!("response {correlation_id} without a request"));
+        };
+        if expected.correlation_id != correlation_id {
+            return Verdict::Close(format!(
+                "response correlation id {correlation_id}, expected {}",
+                expected.correlation_id
+            ));
+        }
+        if matches!(expected.action, ResponseAction::ClampApiVersions) && frame.len() < frame_len {
+            return Verdict::NeedMore;
+        }
+        let Some(entry) = core.inflight.pop_front() else { return Verdict::Close("no request".into()) };
+        match entry.action {
+            ResponseAction::Forward => Verdict::Forward,
+            ResponseAction::Replace(answer) => Verdict::Replace(answer),
+            ResponseAction::ClampApiVersions => match clamp_api_versions(frame, entry.api_version) {
+                Ok(Some(rewritten)) => Verdict::Replace(rewritten),
+                Ok(None) => Verdict::Forward,
+                Err(e) => Verdict::Close(format!("ApiVersions response: {e}")),
+            },
+        }
+    }
+}
+
+/// The version range the filter handles for an API key: the crate's codec range capped by the table.
+pub fn supported_versions(api_key: i16) -> Option<(i16, i16)> {
+    let entry = crate::api_table::lookup(api_key)?;
+    let key = ApiKey::try_from(api_key).ok()?;
+    let range = key.valid_versions();
+    let max = entry.max_version.min(range.max);
+    if entry.max_version < 0 || max < range.min {
+        return None;
+    }
+    // Produce/Fetch below the crate's minimum are still classified by the filter's own walkers.
+    let min = if key == ApiKey::Produce || key == ApiKey::Fetch { 0 } else { range.min };
+    Some((min, max))
+}
+
+/// Rewrites an ApiVersions response so it advertises only versions the filter can parse; `None` when
+/// nothing changes.
+fn clamp_api_versions(frame: &[u8], version: i16) -> Result<Option<Vec<u8>>, String> {
+    let body = frame.get(wire::response_body_offset(ApiKey::ApiVersions as i16, version)..).unwrap_or_default();
+    let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
+    // A broker that does not support the client's version answers in v0 with UNSUPPORTED_VERSION.
+    let (mut response, used_version) = match ApiVersionsResponse::decode(&mut Bytes::copy_from_slice(body), version) {
+        Ok(r) if r.error_code != 35 => (r, version),
+        _ => (ApiVersionsResponse::decode(&mut Bytes::copy_from_slice(body), 0).map_err(|e| e.to_string())?, 0),
+    };
+    let before = response.api_keys.clone();
+    response.api_keys.retain_mut(|k| match supported_versions(k.api_key) {
+        Some((min, max)) => {
+            k.min_version = k.min_version.max(min);
+            k.max_version = k.max_version.min(max);
+            k.min_version <= k.max_version
+        }
+        None => false,
+    });
+    if response.api_keys == before {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(frame.len());
+    response.encode(&mut out, used_version).map_err(|e| e.to_string())?;
+    Ok(Some(wire::response_frame(ApiKey::ApiVersions as i16, used_version, correlation_id, &out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_strips_ports() {
+        assert_eq!(host_of("127.0.0.1:41500"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:9092"), "::1");
+        assert_eq!(host_of("10.0.0.1"), "10.0.0.1");
+    }
+
+    #[test]
+    fn banzai_preamble_bytes() {
+        let p = banzai_preamble("User:CN=kafka-default");
+        assert_eq!(&p[..2], &[0, 24]);
+        assert_eq!(&p[2..], b"BZC_UID:CN=kafka-default");
+    }
+}

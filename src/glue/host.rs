@@ -1,0 +1,133 @@
+//! The raw proxy-wasm hostcalls the filter uses, with every status handled. The SDK's own wrappers
+//! `panic!` on statuses they do not expect, and a panic traps the VM for every connection on the worker.
+
+use proxy_wasm::types::{BufferType, LogLevel, MetricType, StreamType};
+
+/// A non-OK status returned by the host (1 NotFound, 2 BadArgument, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostError(pub u32);
+
+const OK: u32 = 0;
+const NOT_FOUND: u32 = 1;
+
+#[allow(clashing_extern_declarations)]
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_log(level: LogLevel, message_data: *const u8, message_size: usize) -> u32;
+    fn proxy_get_log_level(return_level: *mut u32) -> u32;
+    fn proxy_get_current_time_nanoseconds(return_time: *mut u64) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: BufferType,
+        start: usize,
+        max_size: usize,
+        return_buffer_data: *mut *mut u8,
+        return_buffer_size: *mut usize,
+    ) -> u32;
+    fn proxy_set_buffer_bytes(
+        buffer_type: BufferType,
+        start: usize,
+        size: usize,
+        buffer_data: *const u8,
+        buffer_size: usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
+    fn proxy_close_stream(stream_type: StreamType) -> u32;
+    fn proxy_define_metric(metric_type: MetricType, name_data: *const u8, name_size: usize, return_id: *mut u32)
+        -> u32;
+    fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
+    fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+}
+
+fn status(code: u32) -> Result<(), HostError> {
+    if code == OK {
+        Ok(())
+    } else {
+        Err(HostError(code))
+    }
+}
+
+/// Takes ownership of memory the host filled through our allocator (`proxy_on_memory_allocate`).
+///
+/// # Safety
+/// `data`/`size` must come from a successful host call that returned a buffer.
+unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
+    if data.is_null() {
+        Vec::new()
+    } else {
+        Vec::from_raw_parts(data, size, size)
+    }
+}
+
+pub fn log(level: LogLevel, message: &str) {
+    // Nothing sensible to do if logging fails.
+    let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
+}
+
+/// The host's log level (0 trace .. 5 critical); `None` when the host cannot tell.
+pub fn log_level() -> Option<u32> {
+    let mut level = 0u32;
+    status(unsafe { proxy_get_log_level(&mut level) }).ok().map(|_| level)
+}
+
+/// Current time in nanoseconds since the epoch.
+pub fn now_nanos() -> Result<u64, HostError> {
+    let mut t = 0u64;
+    status(unsafe { proxy_get_current_time_nanoseconds(&mut t) })?;
+    Ok(t)
+}
+
+pub fn get_buffer(buffer_type: BufferType, start: usize, max_size: usize) -> Result<Vec<u8>, HostError> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size = 0usize;
+    let code = unsafe { proxy_get_buffer_bytes(buffer_type, start, max_size, &mut data, &mut size) };
+    match code {
+        OK => Ok(unsafe { owned(data, size) }),
+        NOT_FOUND => Ok(Vec::new()),
+        other => Err(HostError(other)),
+    }
+}
+
+/// Envoy supports `start == 0` (drain `size` bytes, then prepend) and `start >= length` (append).
+pub fn set_buffer(buffer_type: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), HostError> {
+    status(unsafe { proxy_set_buffer_bytes(buffer_type, start, size, value.as_ptr(), value.len()) })
+}
+
+/// A property's raw value; `Ok(None)` when the host does not have it.
+pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+    let joined = path.join("\0");
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size = 0usize;
+    let code = unsafe { proxy_get_property(joined.as_ptr(), joined.len(), &mut data, &mut size) };
+    match code {
+        OK => Ok(Some(unsafe { owned(data, size) })),
+        NOT_FOUND => Ok(None),
+        other => Err(HostError(other)),
+    }
+}
+
+pub fn close_downstream() -> Result<(), HostError> {
+    status(unsafe { proxy_close_stream(StreamType::Downstream) })
+}
+
+pub fn close_upstream() -> Result<(), HostError> {
+    status(unsafe { proxy_close_stream(StreamType::Upstream) })
+}
+
+pub fn define_metric(metric_type: MetricType, name: &str) -> Result<u32, HostError> {
+    let mut id = 0u32;
+    status(unsafe { proxy_define_metric(metric_type, name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+pub fn increment_metric(id: u32, offset: i64) {
+    let _ = unsafe { proxy_increment_metric(id, offset) };
+}
+
+pub fn record_metric(id: u32, value: u64) {
+    let _ = unsafe { proxy_record_metric(id, value) };
+}

@@ -1,0 +1,279 @@
+//! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
+//! the core, writes back what the core decided, and logs. The only code that talks to the host.
+
+mod host;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, RootContext, StreamContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, PeerType};
+
+use crate::config::Config;
+use crate::frame::{apply_edits, ChunkOutcome};
+use crate::identity::PeerInfo;
+use crate::session::{Event, Session};
+
+proxy_wasm::main! {{
+    let _ = log::set_logger(&HOST_LOGGER);
+    log::set_max_level(log::LevelFilter::Trace);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
+}}
+
+/// Forwards the `log` crate to the host's log, ignoring failures (a log line is never worth a trap).
+struct HostLogger;
+
+static HOST_LOGGER: HostLogger = HostLogger;
+
+impl log::Log for HostLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        // Host levels: 0 trace, 1 debug, 2 info, 3 warn, 4 error, 5 critical.
+        let wanted = match metadata.level() {
+            log::Level::Trace => 0,
+            log::Level::Debug => 1,
+            log::Level::Info => 2,
+            log::Level::Warn => 3,
+            log::Level::Error => 4,
+        };
+        host::log_level().is_none_or(|host_level| wanted >= host_level)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            log::Level::Trace => LogLevel::Trace,
+            log::Level::Debug => LogLevel::Debug,
+            log::Level::Info => LogLevel::Info,
+            log::Level::Warn => LogLevel::Warn,
+            log::Level::Error => LogLevel::Error,
+        };
+        host::log(level, &record.args().to_string());
+    }
+
+    fn flush(&self) {}
+}
+
+/// The configuration shared by the root and its connections; replaced on reconfiguration so new
+/// connections get the new policy while open ones keep theirs.
+type SharedConfig = Rc<RefCell<Rc<Config>>>;
+
+#[derive(Default)]
+struct FilterRoot {
+    config: SharedConfig,
+}
+
+impl Context for FilterRoot {}
+
+impl RootContext for FilterRoot {
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        let raw = match host::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size) {
+            Ok(raw) => raw,
+            Err(e) => {
+                log::error!("cannot read the plugin configuration: host status {}", e.0);
+                return false;
+            }
+        };
+        match Config::parse(&raw) {
+            Ok(config) => {
+                *self.config.borrow_mut() = Rc::new(config);
+                log::info!("configuration loaded ({} bytes)", raw.len());
+                true
+            }
+            Err(e) => {
+                // Refusing the configuration makes Envoy reject the filter: fail closed.
+                log::error!("invalid configuration, refusing to load: {e}");
+                false
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::StreamContext)
+    }
+
+    fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
+        Some(Box::new(Connection::new(self.config.borrow().clone())))
+    }
+}
+
+struct Connection {
+    session: Session,
+    /// Set once the identity step ran (first downstream data).
+    identified: bool,
+    closed: bool,
+    /// `connection <id> from <address>` for log lines.
+    label: String,
+    conn: crate::audit::ConnectionInfo,
+}
+
+impl Connection {
+    fn new(config: Rc<Config>) -> Self {
+        Connection {
+            session: Session::new(config, None),
+            identified: false,
+            closed: false,
+            label: String::new(),
+            conn: Default::default(),
+        }
+    }
+
+    fn property_string(path: &[&str]) -> Option<String> {
+        match host::get_property(path) {
+            Ok(Some(v)) => String::from_utf8(v).ok().filter(|s| !s.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Reads the peer's identity (the TLS handshake is complete by the first downstream data).
+    fn identify(&mut self) -> bool {
+        self.identified = true;
+        let id = match host::get_property(&["connection", "id"]) {
+            Ok(Some(v)) => v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0),
+            _ => 0,
+        };
+        let source = Self::property_string(&["source", "address"]);
+        self.label = format!("connection {id} from {}", source.as_deref().unwrap_or("unknown"));
+        self.conn = crate::audit::ConnectionInfo { id, source_address: source.clone().unwrap_or_default() };
+        let peer = PeerInfo {
+            mtls: matches!(host::get_property(&["connection", "mtls"]), Ok(Some(v)) if v.first() == Some(&1)),
+            peer_certificate_pem: Self::property_string(&["connection", "peer_certificate"]),
+            uri_san: Self::property_string(&["connection", "uri_san_peer_certificate"]),
+            subject: Self::property_string(&["connection", "subject_peer_certificate"]),
+        };
+        let now = host::now_nanos().map(|n| (n / 1_000_000_000) as i64).unwrap_or(0);
+        if let Some(source) = &source {
+            self.session.set_source_address(source);
+        }
+        let ok = self.session.identify(&peer, now).is_ok();
+        self.log_events();
+        ok
+    }
+
+    fn log_events(&mut self) {
+        for event in self.session.take_events() {
+            match event {
+                Event::Identified(identity) => {
+                    log::info!("{}: principal {} ({})", self.label, identity.principal, identity.source.as_str())
+                }
+                Event::Refused(reason) => log::warn!("{}: refused: {reason}", self.label),
+                Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
+                Event::Decision(record) => {
+                    let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
+                    let line = crate::audit::audit_line(now_ms, &self.conn, self.session.identity(), &record);
+                    if record.allowed {
+                        log::info!("{line}");
+                    } else {
+                        log::warn!("{line}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops the buffered bytes and closes both sides.
+    fn close(&mut self, buffer: BufferType, data_size: usize) -> Action {
+        self.closed = true;
+        let _ = host::set_buffer(buffer, 0, data_size, &[]);
+        let _ = host::close_downstream();
+        let _ = host::close_upstream();
+        Action::Pause
+    }
+
+    /// Runs one chunk of one direction through the core and writes the result back.
+    fn on_data(&mut self, buffer: BufferType, data_size: usize) -> Action {
+        let downstream = buffer == BufferType::DownstreamData;
+        let passthrough =
+            if downstream { self.session.downstream_passthrough() } else { self.session.upstream_passthrough() };
+        let skip = usize::try_from(passthrough).unwrap_or(usize::MAX).min(data_size);
+        if skip > 0 {
+            if downstream {
+                self.session.skip_downstream(skip as u64)
+            } else {
+                self.session.skip_upstream(skip as u64)
+            }
+        }
+        if skip == data_size {
+            return Action::Continue;
+        }
+        let chunk = match host::get_buffer(buffer, skip, data_size - skip) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
+                return self.close(buffer, data_size);
+            }
+        };
+        let outcome: ChunkOutcome =
+            if downstream { self.session.on_downstream(&chunk) } else { self.session.on_upstream(&chunk) };
+        self.log_events();
+        if outcome.close.is_some() {
+            return self.close(buffer, data_size);
+        }
+        if outcome.edits.is_empty() {
+            return Action::Continue;
+        }
+        let result = match outcome.edits.as_slice() {
+            // Envoy edits in place only at the front (drain + prepend).
+            [only] if only.start == 0 && skip == 0 => host::set_buffer(buffer, 0, only.remove, &only.insert),
+            edits => {
+                let mut rebuilt = if skip > 0 {
+                    match host::get_buffer(buffer, 0, skip) {
+                        Ok(prefix) => prefix,
+                        Err(e) => {
+                            log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
+                            return self.close(buffer, data_size);
+                        }
+                    }
+                } else {
+                    Vec::new()
+                };
+                rebuilt.extend(apply_edits(&chunk, edits));
+                host::set_buffer(buffer, 0, data_size, &rebuilt)
+            }
+        };
+        if let Err(e) = result {
+            log::error!("{}: cannot write buffer: host status {}", self.label, e.0);
+            return self.close(buffer, data_size);
+        }
+        Action::Continue
+    }
+}
+
+impl Context for Connection {}
+
+impl StreamContext for Connection {
+    fn on_new_connection(&mut self) -> Action {
+        // The TLS handshake is not finished yet: identity is read with the first bytes.
+        Action::Continue
+    }
+
+    fn on_downstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+        if self.closed {
+            let _ = host::set_buffer(BufferType::DownstreamData, 0, data_size, &[]);
+            return Action::Pause;
+        }
+        if data_size == 0 {
+            return Action::Continue;
+        }
+        if !self.identified && !self.identify() {
+            return self.close(BufferType::DownstreamData, data_size);
+        }
+        self.on_data(BufferType::DownstreamData, data_size)
+    }
+
+    fn on_upstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+        if self.closed {
+            let _ = host::set_buffer(BufferType::UpstreamData, 0, data_size, &[]);
+            return Action::Pause;
+        }
+        if data_size == 0 {
+            return Action::Continue;
+        }
+        self.on_data(BufferType::UpstreamData, data_size)
+    }
+
+    fn on_downstream_close(&mut self, _peer_type: PeerType) {}
+
+    fn on_upstream_close(&mut self, _peer_type: PeerType) {}
+}
