@@ -1,1 +1,0 @@
-//! proxy-wasm glue (filled in by the foundation work).
