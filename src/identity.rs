@@ -62,16 +62,31 @@ pub struct Identity {
     /// Full Kafka principal, e.g. `User:CN=kafka-default`.
     pub principal: String,
     pub source: IdentitySource,
-    /// The certificate's SPIFFE ID, if it has one (for logs, whichever source gave the principal).
-    pub spiffe_id: Option<String>,
-    /// The certificate's subject DN (RFC 2253), if not empty (for logs).
-    pub subject: Option<String>,
 }
 
 impl Identity {
-    /// An identity without certificate details (tests, anonymous).
     pub fn new(principal: impl Into<String>, source: IdentitySource) -> Self {
-        Identity { principal: principal.into(), source, spiffe_id: None, subject: None }
+        Identity { principal: principal.into(), source }
+    }
+}
+
+/// An identity with the certificate details it was derived from (for logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentifiedPeer {
+    pub identity: Identity,
+    /// The certificate's SPIFFE ID, if it has one, whichever source gave the principal.
+    pub spiffe_id: Option<String>,
+    /// The certificate's subject DN (RFC 2253), if not empty.
+    pub subject: Option<String>,
+}
+
+impl IdentifiedPeer {
+    fn anonymous() -> Self {
+        IdentifiedPeer {
+            identity: Identity::new(ANONYMOUS_PRINCIPAL, IdentitySource::Anonymous),
+            spiffe_id: None,
+            subject: None,
+        }
     }
 }
 
@@ -232,6 +247,11 @@ impl IdentityMapper {
 
     /// `now_unix`: current time in seconds, for certificate validity dates.
     pub fn identify(&self, peer: &PeerInfo, now_unix: i64) -> Result<Identity, Refusal> {
+        self.identify_detailed(peer, now_unix).map(|peer| peer.identity)
+    }
+
+    /// `identify`, with the SPIFFE ID and subject of the certificate for logs.
+    pub fn identify_detailed(&self, peer: &PeerInfo, now_unix: i64) -> Result<IdentifiedPeer, Refusal> {
         if !peer.mtls {
             return self.without_certificate("no client certificate (connection is not mTLS)");
         }
@@ -256,21 +276,20 @@ impl IdentityMapper {
     /// The identity of a PEM certificate as `identify` would derive it (CLI `principal --cert`).
     pub fn principal_for_pem(&self, pem: &str, now_unix: i64) -> Result<Identity, Refusal> {
         let facts = certificate_facts_from_pem(pem, now_unix)?;
-        self.identify_facts(&facts)
+        self.identify_facts(&facts).map(|peer| peer.identity)
     }
 
-    fn without_certificate(&self, reason: &str) -> Result<Identity, Refusal> {
+    fn without_certificate(&self, reason: &str) -> Result<IdentifiedPeer, Refusal> {
         match self.unauthenticated {
             UnauthenticatedPolicy::Deny => Err(Refusal(format!("{reason}; unauthenticated connections are denied"))),
-            UnauthenticatedPolicy::Anonymous => Ok(Identity::new(ANONYMOUS_PRINCIPAL, IdentitySource::Anonymous)),
+            UnauthenticatedPolicy::Anonymous => Ok(IdentifiedPeer::anonymous()),
         }
     }
 
-    fn identify_facts(&self, facts: &CertificateFacts) -> Result<Identity, Refusal> {
+    fn identify_facts(&self, facts: &CertificateFacts) -> Result<IdentifiedPeer, Refusal> {
         let spiffe_uris: Vec<&str> = facts.uri_sans.iter().map(String::as_str).filter(|u| is_spiffe_uri(u)).collect();
-        let identity = |principal: String, source| Identity {
-            principal,
-            source,
+        let identity = |principal: String, source| IdentifiedPeer {
+            identity: Identity { principal, source },
             spiffe_id: spiffe_uris.first().map(|s| (*s).to_owned()),
             subject: Some(facts.subject.clone()).filter(|s| !s.is_empty()),
         };
@@ -1400,10 +1419,13 @@ mod tests {
     #[test]
     fn fallback_strings() {
         let m = mapper(r#"{"subject": {"mappingRules": "RULE:^CN=([^,]+),O=acme$/$1/L"}}"#).unwrap();
-        let id = m.identify(&envoy_peer(Some("spiffe://cluster.local/ns/payments/sa/checkout"), None), 0).unwrap();
+        let detailed =
+            m.identify_detailed(&envoy_peer(Some("spiffe://cluster.local/ns/payments/sa/checkout"), None), 0);
+        let (id, details) = (detailed.clone().unwrap().identity, detailed.unwrap());
         assert_eq!(id.principal, "User:CN=payments-checkout");
         assert_eq!(id.source, IdentitySource::Spiffe);
-        assert_eq!(id.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
+        assert_eq!(details.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
+        assert_eq!(details.subject, None);
         let id = m.identify(&envoy_peer(None, Some("CN=Reporter,O=acme")), 0).unwrap();
         assert_eq!((id.principal.as_str(), id.source), ("User:reporter", IdentitySource::Subject));
         let refused = m.identify(&envoy_peer(None, Some(r"CN=x,OU=team a\, b,O=evil")), 0).unwrap_err();

@@ -24,11 +24,11 @@ const ACME_RULES: &str = r#"{"subject": {"mappingRules": "RULE:^CN=([^,]+),O=acm
 
 #[test]
 fn istio_certificate_with_empty_subject() {
-    let id = IdentityMapper::default().identify(&peer("istio"), NOW).unwrap();
-    assert_eq!(id.principal, "User:CN=payments-checkout");
-    assert_eq!(id.source, IdentitySource::Spiffe);
-    assert_eq!(id.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
-    assert_eq!(id.subject, None);
+    let detailed = IdentityMapper::default().identify_detailed(&peer("istio"), NOW).unwrap();
+    assert_eq!(detailed.identity.principal, "User:CN=payments-checkout");
+    assert_eq!(detailed.identity.source, IdentitySource::Spiffe);
+    assert_eq!(detailed.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
+    assert_eq!(detailed.subject, None);
     // Preferring the subject changes nothing when there is none.
     let id = mapper(r#"{"prefer": "subject"}"#).identify(&peer("istio"), NOW).unwrap();
     assert_eq!((id.principal.as_str(), id.source), ("User:CN=payments-checkout", IdentitySource::Spiffe));
@@ -36,10 +36,11 @@ fn istio_certificate_with_empty_subject() {
 
 #[test]
 fn subject_only_certificate() {
-    let id = IdentityMapper::default().identify(&peer("subject-only"), NOW).unwrap();
-    assert_eq!(id.principal, "User:CN=external-kafkauser,O=acme");
-    assert_eq!(id.source, IdentitySource::Subject);
-    assert_eq!(id.subject.as_deref(), Some("CN=external-kafkauser,O=acme"));
+    let detailed = IdentityMapper::default().identify_detailed(&peer("subject-only"), NOW).unwrap();
+    assert_eq!(detailed.identity.principal, "User:CN=external-kafkauser,O=acme");
+    assert_eq!(detailed.identity.source, IdentitySource::Subject);
+    assert_eq!(detailed.subject.as_deref(), Some("CN=external-kafkauser,O=acme"));
+    assert_eq!(detailed.spiffe_id, None);
     let id = mapper(ACME_RULES).identify(&peer("subject-only"), NOW).unwrap();
     assert_eq!(id.principal, "User:external-kafkauser");
     let refused = mapper(r#"{"subject": {"mappingRules": "RULE:^CN=([^,]+),O=other$/$1/"}}"#)
@@ -53,12 +54,14 @@ fn subject_only_certificate() {
 
 #[test]
 fn certificate_with_both_sources() {
-    let id = IdentityMapper::default().identify(&peer("both"), NOW).unwrap();
+    let detailed = IdentityMapper::default().identify_detailed(&peer("both"), NOW).unwrap();
+    let id = &detailed.identity;
     assert_eq!((id.principal.as_str(), id.source), ("User:CN=payments-checkout", IdentitySource::Spiffe));
-    assert_eq!(id.subject.as_deref(), Some("CN=checkout,O=payments"));
-    let id = mapper(r#"{"prefer": "subject"}"#).identify(&peer("both"), NOW).unwrap();
+    assert_eq!(detailed.subject.as_deref(), Some("CN=checkout,O=payments"));
+    let detailed = mapper(r#"{"prefer": "subject"}"#).identify_detailed(&peer("both"), NOW).unwrap();
+    let id = &detailed.identity;
     assert_eq!((id.principal.as_str(), id.source), ("User:CN=checkout,O=payments", IdentitySource::Subject));
-    assert_eq!(id.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
+    assert_eq!(detailed.spiffe_id.as_deref(), Some("spiffe://cluster.local/ns/payments/sa/checkout"));
 }
 
 #[test]
