@@ -14,6 +14,13 @@
 //! time); `\w \d \s \b` and `(?i)` are Unicode-aware here, ASCII-only in Java; `.` matches `\r` here (not in Java).
 //! A replacement Java would only reject when applied (`$4` with three groups, a trailing `\`) is a configuration
 //! error here rather than a failure of each matching connection.
+//!
+//! Choices where Kafka has no say, all failing closed: a certificate with several SPIFFE IDs, a malformed SPIFFE
+//! ID, or a trust domain not accepted is refused (no fallback to the subject); a SPIFFE ID not shaped
+//! `/ns/../sa/..` when the template needs that shape counts as absent; a mapping that yields an empty name is
+//! refused. Without `connection.peer_certificate` (older Envoy), the subject is Envoy's (OpenSSL's) RFC 2253
+//! string, which can differ from Java's for attributes without RFC 2253 name (e.g. `emailAddress=` instead of the
+//! dotted OID and hex) and non-ASCII values; only the first URI SAN is known.
 
 use regex::{Captures, Regex};
 use serde::Deserialize;
