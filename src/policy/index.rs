@@ -63,20 +63,32 @@ pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 #[derive(Debug, Clone)]
 pub struct PatternIndex<T> {
     literal: FxHashMap<Box<str>, T>,
-    /// Sorted by the bytes of the prefix, no duplicates, no empty prefix.
-    prefixed: Vec<(Box<str>, T)>,
+    prefixed: PrefixIndex<T>,
     any_name: Option<T>,
+}
+
+/// Up to this many distinct prefix lengths, prefixes are found by hashing the name once and probing one
+/// table per stored length; beyond, by binary searches in the sorted prefixes.
+const MAX_HASHED_PREFIX_LENGTHS: usize = 32;
+
+/// Prefix patterns (never empty), in whichever form finds the prefixes of a name faster.
+#[derive(Debug, Clone)]
+enum PrefixIndex<T> {
+    /// Typical policies use prefixes of a few lengths (`orders-`, `team-a.`).
+    ByLength(PrefixTable<T>),
+    /// Sorted by the bytes of the prefix, no duplicates.
+    Sorted(Vec<(Box<str>, T)>),
 }
 
 impl<T> Default for PatternIndex<T> {
     fn default() -> Self {
-        PatternIndex { literal: FxHashMap::default(), prefixed: Vec::new(), any_name: None }
+        PatternIndex { literal: FxHashMap::default(), prefixed: PrefixIndex::Sorted(Vec::new()), any_name: None }
     }
 }
 
 impl<T> PatternIndex<T> {
-    /// Calls `visit` for the value of every pattern matching `name` (every-name first, then literal,
-    /// then prefixes from longest to shortest) until `visit` returns true; returns whether it did.
+    /// Calls `visit` for the value of every pattern matching `name` (every-name, literal, then prefixes)
+    /// until `visit` returns true; returns whether it did.
     #[inline]
     pub fn find_match(&self, name: &str, mut visit: impl FnMut(&T) -> bool) -> bool {
         if let Some(value) = &self.any_name {
@@ -91,37 +103,115 @@ impl<T> PatternIndex<T> {
                 }
             }
         }
-        if self.prefixed.is_empty() {
-            return false;
+        match &self.prefixed {
+            PrefixIndex::ByLength(table) => table.find_prefixes(name, visit),
+            PrefixIndex::Sorted(sorted) => find_sorted_prefixes(sorted, name, visit),
         }
-        // Every prefix of `target` that is a stored pattern still has to be visited. The largest stored
-        // pattern `p` <= `target` either is a prefix of it (visit, then continue with the strictly shorter
-        // prefixes of target), or shares only `c` < len(target) leading bytes with it, in which case no
-        // stored prefix of target is longer than `c` (it would sort between `p` and `target`).
-        // Each round shortens `target`, and usually one or two binary searches settle it.
-        let mut target: &[u8] = name.as_bytes();
-        while !target.is_empty() {
-            let upper = self.prefixed.partition_point(|(pattern, _)| pattern.as_bytes() <= target);
-            let Some((pattern, value)) = upper.checked_sub(1).and_then(|i| self.prefixed.get(i)) else {
-                break;
-            };
-            let pattern = pattern.as_bytes();
-            if target.starts_with(pattern) {
-                if visit(value) {
-                    return true;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        let no_prefixes = match &self.prefixed {
+            PrefixIndex::ByLength(table) => table.entries.is_empty(),
+            PrefixIndex::Sorted(sorted) => sorted.is_empty(),
+        };
+        self.literal.is_empty() && no_prefixes && self.any_name.is_none()
+    }
+}
+
+/// Prefixes in an open-addressing table keyed by the FNV-1a hash of their bytes. FNV-1a extends byte by
+/// byte, so one pass over a name yields the hash of each of its prefixes: a name costs one pass and one
+/// probe per stored prefix length, not one full hash per length.
+#[derive(Debug, Clone)]
+struct PrefixTable<T> {
+    /// Distinct prefix lengths in bytes, ascending.
+    lengths: Vec<usize>,
+    /// Power-of-two sized, at most half full; `(hash, index into entries + 1)`, 0 = empty slot.
+    slots: Vec<(u64, u32)>,
+    entries: Vec<(Box<str>, T)>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+impl<T> PrefixTable<T> {
+    fn new(lengths: Vec<usize>, entries: Vec<(Box<str>, T)>) -> Self {
+        let capacity = (entries.len() * 2).next_power_of_two().max(8);
+        let mut slots = vec![(0u64, 0u32); capacity];
+        let mask = capacity - 1;
+        for (position, (prefix, _)) in entries.iter().enumerate() {
+            let hash = prefix.bytes().fold(FNV_OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+            let mut slot = Self::home(hash, mask);
+            // Terminates: the table is at most half full.
+            while slots.get(slot).is_some_and(|&(_, id)| id != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(free) = slots.get_mut(slot) {
+                *free = (hash, u32::try_from(position + 1).unwrap_or(u32::MAX));
+            }
+        }
+        PrefixTable { lengths, slots, entries }
+    }
+
+    #[inline]
+    fn home(hash: u64, mask: usize) -> usize {
+        // Fold the well-mixed high bits into the low ones the mask keeps.
+        (hash ^ (hash >> 29)).wrapping_mul(FX_SEED).rotate_left(20) as usize & mask
+    }
+
+    #[inline]
+    fn find_prefixes(&self, name: &str, mut visit: impl FnMut(&T) -> bool) -> bool {
+        let bytes = name.as_bytes();
+        let mask = self.slots.len().wrapping_sub(1);
+        let mut hash = FNV_OFFSET;
+        let mut hashed = 0;
+        for &len in &self.lengths {
+            let Some(more) = bytes.get(hashed..len) else { break };
+            hash = more.iter().fold(hash, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME));
+            hashed = len;
+            let mut slot = Self::home(hash, mask);
+            while let Some(&(slot_hash, id)) = self.slots.get(slot) {
+                if id == 0 {
+                    break;
                 }
-                target = pattern.get(..pattern.len().saturating_sub(1)).unwrap_or_default();
-            } else {
-                let common = pattern.iter().zip(target).take_while(|(a, b)| a == b).count();
-                target = target.get(..common).unwrap_or_default();
+                if slot_hash == hash {
+                    let entry = (id as usize).checked_sub(1).and_then(|i| self.entries.get(i));
+                    if let Some((prefix, value)) = entry {
+                        if bytes.get(..len) == Some(prefix.as_bytes()) && visit(value) {
+                            return true;
+                        }
+                    }
+                }
+                slot = (slot + 1) & mask;
             }
         }
         false
     }
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.literal.is_empty() && self.prefixed.is_empty() && self.any_name.is_none()
+/// Visits every stored prefix of `name`, longest first. Every prefix of `target` that is stored still has
+/// to be visited. The largest stored pattern `p` <= `target` either is a prefix of it (visit, then continue
+/// with the strictly shorter prefixes of target), or shares only `c` < len(target) leading bytes with it,
+/// in which case no stored prefix of target is longer than `c` (it would sort between `p` and `target`).
+/// Each round shortens `target`.
+fn find_sorted_prefixes<T>(sorted: &[(Box<str>, T)], name: &str, mut visit: impl FnMut(&T) -> bool) -> bool {
+    let mut target: &[u8] = name.as_bytes();
+    while !target.is_empty() {
+        let upper = sorted.partition_point(|(pattern, _)| pattern.as_bytes() <= target);
+        let Some((pattern, value)) = upper.checked_sub(1).and_then(|i| sorted.get(i)) else {
+            break;
+        };
+        let pattern = pattern.as_bytes();
+        if target.starts_with(pattern) {
+            if visit(value) {
+                return true;
+            }
+            target = pattern.get(..pattern.len().saturating_sub(1)).unwrap_or_default();
+        } else {
+            let common = pattern.iter().zip(target).take_while(|(a, b)| a == b).count();
+            target = target.get(..common).unwrap_or_default();
+        }
     }
+    false
 }
 
 /// Collects patterns before freezing them into a [`PatternIndex`].
@@ -157,10 +247,22 @@ impl<T: Default> PatternIndexBuilder<T> {
     }
 
     pub fn build(self) -> PatternIndex<T> {
+        self.build_with(MAX_HASHED_PREFIX_LENGTHS)
+    }
+
+    fn build_with(self, max_hashed_lengths: usize) -> PatternIndex<T> {
         let mut literal = self.literal;
         literal.shrink_to_fit();
-        // BTreeMap<Box<str>, _> iterates in byte order of the keys: the order `find_match` searches in.
-        let prefixed = self.prefixed.into_iter().filter(|(prefix, _)| !prefix.is_empty()).collect();
+        let mut lengths: Vec<usize> = self.prefixed.keys().map(|prefix| prefix.len()).filter(|&n| n > 0).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        // BTreeMap<Box<str>, _> iterates in byte order of the keys: the order `find_sorted_prefixes` needs.
+        let prefixes = self.prefixed.into_iter().filter(|(prefix, _)| !prefix.is_empty());
+        let prefixed = if lengths.len() <= max_hashed_lengths {
+            PrefixIndex::ByLength(PrefixTable::new(lengths, prefixes.collect()))
+        } else {
+            PrefixIndex::Sorted(prefixes.collect())
+        };
         PatternIndex { literal, prefixed, any_name: self.any_name }
     }
 }
@@ -169,12 +271,15 @@ impl<T: Default> PatternIndexBuilder<T> {
 mod tests {
     use super::*;
 
-    fn index(patterns: &[NamePattern]) -> PatternIndex<Vec<usize>> {
-        let mut builder = PatternIndexBuilder::<Vec<usize>>::default();
-        for (i, pattern) in patterns.iter().enumerate() {
-            builder.slot(pattern).push(i);
-        }
-        builder.build()
+    /// Both forms of the prefix index: hashed by length, and sorted.
+    fn indexes(patterns: &[NamePattern]) -> [PatternIndex<Vec<usize>>; 2] {
+        [usize::MAX, 0].map(|max_hashed_lengths| {
+            let mut builder = PatternIndexBuilder::<Vec<usize>>::default();
+            for (i, pattern) in patterns.iter().enumerate() {
+                builder.slot(pattern).push(i);
+            }
+            builder.build_with(max_hashed_lengths)
+        })
     }
 
     fn matches(index: &PatternIndex<Vec<usize>>, name: &str) -> Vec<usize> {
@@ -198,11 +303,13 @@ mod tests {
 
     #[test]
     fn prefix_search_finds_every_matching_prefix() {
-        let words = ["a", "ab", "abc", "abd", "abcd", "b", "orders-", "orders-eu", "orders-eu-1", "ordersx", "z"];
+        let words = ["é", "a", "ab", "abc", "abd", "abcd", "b", "orders-", "orders-eu", "orders-eu-1", "ordersx", "z"];
         let patterns: Vec<NamePattern> = words.iter().map(|w| NamePattern::Prefixed((*w).into())).collect();
-        let idx = index(&patterns);
-        for name in ["", "a", "abc", "abce", "abcde", "abd", "abx", "b", "c", "orders-eu-12", "orders-e", "zz", "ü"] {
-            assert_eq!(matches(&idx, name), naive(&patterns, name), "name {name:?}");
+        for idx in indexes(&patterns) {
+            for name in ["", "a", "abc", "abce", "abcde", "abd", "abx", "b", "c", "orders-eu-12", "orders-e", "zz", "ü"]
+            {
+                assert_eq!(matches(&idx, name), naive(&patterns, name), "name {name:?}");
+            }
         }
     }
 
@@ -223,19 +330,21 @@ mod tests {
                 _ => NamePattern::Prefixed(w.into()),
             });
         }
-        let idx = index(&patterns);
+        let [hashed, sorted] = indexes(&patterns);
         for i in 0..500 {
             let name = word(i % 8);
-            assert_eq!(matches(&idx, &name), naive(&patterns, &name), "name {name:?}");
+            assert_eq!(matches(&hashed, &name), naive(&patterns, &name), "name {name:?}");
+            assert_eq!(matches(&sorted, &name), naive(&patterns, &name), "name {name:?}");
         }
     }
 
     #[test]
     fn any_name_and_literal_are_visited() {
         let patterns = [NamePattern::AnyName, NamePattern::Literal("t".into()), NamePattern::Prefixed("t".into())];
-        let idx = index(&patterns);
-        assert_eq!(matches(&idx, "t"), vec![0, 1, 2]);
-        assert_eq!(matches(&idx, "u"), vec![0]);
-        assert!(idx.find_match("t", |ids| ids.contains(&1)));
+        for idx in indexes(&patterns) {
+            assert_eq!(matches(&idx, "t"), vec![0, 1, 2]);
+            assert_eq!(matches(&idx, "u"), vec![0]);
+            assert!(idx.find_match("t", |ids| ids.contains(&1)));
+        }
     }
 }
