@@ -85,6 +85,11 @@ enum ResponseAction {
     Replace(Vec<u8>),
     /// Clamp the advertised versions to what the filter can parse.
     ClampApiVersions,
+    /// Drop the topics the principal may not Describe; answer TOPIC_AUTHORIZATION_FAILED for the named ones.
+    FilterMetadata {
+        denied_named: Vec<String>,
+        client_id: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -365,6 +370,12 @@ impl FrameHandler for RequestSide<'_> {
                 }
                 Verdict::Close(format!("{} v{}: {rule}", api_name(header.api_key), header.api_version))
             }
+            Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
+                if frame.len() < frame_len {
+                    return Verdict::NeedMore;
+                }
+                metadata_request(core, &header, body_prefix)
+            }
             Classification::Checks { requirements, expects_response } => {
                 let principal = core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS");
                 let ctx = RequestCtx {
@@ -466,7 +477,9 @@ impl FrameHandler for ResponseSide<'_> {
                 expected.correlation_id
             ));
         }
-        if matches!(expected.action, ResponseAction::ClampApiVersions) && frame.len() < frame_len {
+        let rewrites =
+            matches!(expected.action, ResponseAction::ClampApiVersions | ResponseAction::FilterMetadata { .. });
+        if rewrites && frame.len() < frame_len {
             return Verdict::NeedMore;
         }
         let Some(entry) = core.inflight.pop_front() else { return Verdict::Close("no request".into()) };
@@ -478,8 +491,170 @@ impl FrameHandler for ResponseSide<'_> {
                 Ok(None) => Verdict::Forward,
                 Err(e) => Verdict::Close(format!("ApiVersions response: {e}")),
             },
+            ResponseAction::FilterMetadata { denied_named, client_id } => {
+                match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
+                    Ok(rewritten) => Verdict::Replace(rewritten),
+                    Err(e) => Verdict::Close(format!("Metadata response: {e}")),
+                }
+            }
         }
     }
+}
+
+/// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
+fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, topic: &str) -> crate::policy::Decision {
+    let ctx = RequestCtx {
+        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
+        host: &core.host,
+        api_key: ApiKey::Metadata as i16,
+        api_version,
+        client_id,
+    };
+    let action = Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: topic.to_string() };
+    core.cfg.authorizer.authorize(&ctx, &action)
+}
+
+/// Metadata, as Kafka's authorizer treats it: topics the principal may not Describe are absent from an
+/// all-topics listing and answered TOPIC_AUTHORIZATION_FAILED when named; they are removed from the
+/// forwarded request, and auto-creation is turned off unless Create on the topic or the cluster is allowed.
+fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
+    use kafka_protocol::messages::MetadataRequest;
+    let version = header.api_version;
+    // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
+    let mut request = match MetadataRequest::decode(&mut Bytes::copy_from_slice(body), version) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
+    };
+    let audit = core.cfg.authorizer.mode() == Mode::Audit;
+    let ctx_principal = core.identity.as_ref().map(|i| i.principal.clone()).unwrap_or_default();
+    let ctx = RequestCtx {
+        principal: &ctx_principal,
+        host: &core.host,
+        api_key: header.api_key,
+        api_version: version,
+        client_id: header.client_id,
+    };
+    let mut denied_named = Vec::new();
+    let mut events = Vec::new();
+    let mut may_create_all = true;
+    let all_topics = match &request.topics {
+        None => true,
+        Some(t) => t.is_empty() && version == 0,
+    };
+    if let Some(topics) = request.topics.as_mut() {
+        let before = topics.len();
+        topics.retain(|t| {
+            let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+            let decision = may_describe_topic(core, version, header.client_id, name);
+            if !decision.allowed {
+                events.push(DecisionRecord {
+                    api_key: header.api_key,
+                    api_version: version,
+                    correlation_id: header.correlation_id,
+                    client_id: header.client_id.map(str::to_string),
+                    resource_type: Some(ResourceType::Topic),
+                    resource_name: Some(name.to_string()),
+                    operation: Some(Operation::Describe),
+                    allowed: false,
+                    audit_only: audit,
+                    rule: decision.rule,
+                });
+                denied_named.push(name.to_string());
+                return audit;
+            }
+            let create = |resource_type, name: &str| Action { op: Operation::Create, resource_type, name: name.into() };
+            may_create_all &= core.cfg.authorizer.authorize(&ctx, &create(ResourceType::Topic, name)).allowed
+                || core
+                    .cfg
+                    .authorizer
+                    .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME))
+                    .allowed;
+            true
+        });
+        if before > 0 && topics.is_empty() && version == 0 {
+            // v0 cannot say "no topics" (an empty list means all): answer it here.
+            core.events.extend(events.into_iter().map(Event::Decision));
+            let error_for = |_: ResourceType, _: &str| error_code::TOPIC_AUTHORIZATION_FAILED;
+            return match crate::enforce::error_response(
+                header.api_key,
+                version,
+                header.correlation_id,
+                body,
+                &error_for,
+            ) {
+                Ok(answer) => {
+                    core.inflight.push_back(InFlight {
+                        correlation_id: header.correlation_id,
+                        api_key: ApiKey::ApiVersions as i16,
+                        api_version: 0,
+                        action: ResponseAction::Replace(answer),
+                    });
+                    Verdict::Replace(substitute_request(header.correlation_id))
+                }
+                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
+            };
+        }
+    }
+    core.events.extend(events.into_iter().map(Event::Decision));
+    let disable_auto_create = version >= 4 && request.allow_auto_topic_creation && !may_create_all && !audit;
+    let changed = disable_auto_create || (!denied_named.is_empty() && !audit);
+    if disable_auto_create {
+        request.allow_auto_topic_creation = false;
+    }
+    core.inflight.push_back(InFlight {
+        correlation_id: header.correlation_id,
+        api_key: header.api_key,
+        api_version: version,
+        action: ResponseAction::FilterMetadata {
+            denied_named: if audit { Vec::new() } else { denied_named },
+            client_id: header.client_id.map(str::to_string),
+        },
+    });
+    if !changed {
+        return Verdict::Forward;
+    }
+    let _ = all_topics;
+    let mut encoded = Vec::with_capacity(body.len());
+    if let Err(e) = request.encode(&mut encoded, version) {
+        return Verdict::Close(format!("Metadata v{version} request re-encoding: {e}"));
+    }
+    Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
+}
+
+/// Rewrites a Metadata response: only topics the principal may Describe remain; the denied named topics
+/// come back with TOPIC_AUTHORIZATION_FAILED and nothing else (no partitions, no id).
+fn filter_metadata_response(
+    core: &Core,
+    frame: &[u8],
+    version: i16,
+    denied_named: &[String],
+    client_id: Option<&str>,
+) -> Result<Vec<u8>, String> {
+    use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
+    use kafka_protocol::messages::{MetadataResponse, TopicName};
+    let api_key = ApiKey::Metadata as i16;
+    let body = frame.get(wire::response_body_offset(api_key, version)..).unwrap_or_default();
+    let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
+    let mut response =
+        MetadataResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
+    let audit = core.cfg.authorizer.mode() == Mode::Audit;
+    if !audit {
+        response.topics.retain(|t| {
+            let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+            may_describe_topic(core, version, client_id, name).allowed
+        });
+    }
+    for name in denied_named {
+        response.topics.push(
+            MetadataResponseTopic::default()
+                .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
+                .with_name(Some(TopicName(kafka_protocol::protocol::StrBytes::from_string(name.clone()))))
+                .with_topic_authorized_operations(i32::MIN),
+        );
+    }
+    let mut out = Vec::with_capacity(body.len());
+    response.encode(&mut out, version).map_err(|e| e.to_string())?;
+    Ok(wire::response_frame(api_key, version, correlation_id, &out))
 }
 
 /// The version range the filter handles for an API key: the crate's codec range capped by the table.
