@@ -593,3 +593,18 @@ fn ten_thousand_rules_decide_correctly() {
     assert!(allowed(&auth, "User:CN=root", Delete, Topic, "svc-1.private"));
     assert!(!allowed(&auth, "User:CN=svc-1000", Read, Topic, "svc-1000.x"));
 }
+
+#[test]
+fn plugin_configuration_errors_carry_the_section_path() {
+    use kafka_mtls_filter::config::Config;
+    let doc = json!({"authorization": {"users": [{"principal": "a"}, {"principal": "b", "acls": [
+        {"resource": {"type": "topic", "name": "t", "patternType": "glob"}, "operation": "Read"}]}]}});
+    let err = Config::parse(doc.to_string().as_bytes()).expect_err("refused").to_string();
+    assert!(err.contains("authorization.users[1].acls[0].resource.patternType"), "{err}");
+    let doc = json!({"authorization": {"users": [{"principal": "a", "kafka": [{"role": "produce", "port": 9092}]}]}});
+    let err = Config::parse(doc.to_string().as_bytes()).expect_err("refused").to_string();
+    assert!(err.contains("authorization.users[0].kafka[0]"), "{err}");
+    let doc = json!({"authorization": issue_example()});
+    let cfg = Config::parse(doc.to_string().as_bytes()).expect("issue example loads");
+    assert_eq!(cfg.authorizer.mode(), Mode::Enforce);
+}
