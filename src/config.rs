@@ -56,11 +56,18 @@ pub struct ObservabilityConfig {
     /// One audit line per allowed resource access (default false: it is one line per request).
     #[serde(default)]
     pub audit_allowed: bool,
+    /// Cap on distinct values of a metric tag (principals); more values are counted under `other`.
+    #[serde(default = "default_max_label_values")]
+    pub max_label_values: u32,
+}
+
+fn default_max_label_values() -> u32 {
+    100
 }
 
 impl Default for ObservabilityConfig {
     fn default() -> Self {
-        ObservabilityConfig { audit_denied: true, audit_allowed: false }
+        ObservabilityConfig { audit_denied: true, audit_allowed: false, max_label_values: default_max_label_values() }
     }
 }
 
@@ -78,6 +85,7 @@ pub struct Config {
     pub audit_denied: bool,
     /// Decisions that allowed are recorded too (costs an event per checked resource).
     pub log_allowed: bool,
+    pub max_label_values: u32,
 }
 
 impl Default for Config {
@@ -89,6 +97,7 @@ impl Default for Config {
             propagation: Propagation::None,
             audit_denied: true,
             log_allowed: false,
+            max_label_values: default_max_label_values(),
         }
     }
 }
@@ -155,6 +164,7 @@ impl Config {
             propagation: raw.propagation.mode,
             audit_denied: raw.observability.audit_denied,
             log_allowed: raw.observability.audit_allowed,
+            max_label_values: raw.observability.max_label_values,
         })
     }
 }

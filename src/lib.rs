@@ -11,7 +11,9 @@ pub mod config;
 pub mod enforce;
 pub mod frame;
 pub mod identity;
+pub mod metrics;
 pub mod policy;
+pub mod propagation;
 pub mod session;
 pub mod wire;
 

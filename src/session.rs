@@ -17,6 +17,7 @@ use crate::classify::{classify, Classification};
 use crate::config::{Config, Propagation};
 use crate::frame::{ChunkOutcome, Edit, FrameHandler, FrameStream, Verdict};
 use crate::identity::{Identity, PeerInfo};
+use crate::metrics::{ProtocolErrorKind, RequestDecision, Stat};
 use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
 use crate::wire::{self, HeaderParse, SIZE_PREFIX};
 
@@ -95,6 +96,10 @@ enum ResponseAction {
 #[derive(Debug)]
 struct InFlight {
     correlation_id: i32,
+    /// The original request's API key (for latency metrics), whatever was forwarded in its place.
+    measured_api_key: i16,
+    /// When the request was forwarded (microseconds of the session clock).
+    started_us: u64,
     /// Of the request as forwarded (ApiVersions for a substituted one), for response parsing and metrics.
     #[allow(dead_code)]
     api_key: i16,
@@ -116,6 +121,26 @@ struct Core {
     /// Bytes to put in front of the first bytes sent to the broker (identity preamble).
     preamble: Option<Vec<u8>>,
     first_request_seen: bool,
+    /// The host's clock, set by the glue before each call (microseconds).
+    now_us: u64,
+    stats: Vec<Stat>,
+}
+
+impl Core {
+    fn push_inflight(&mut self, header: &wire::RequestHeader<'_>, forwarded: (i16, i16), action: ResponseAction) {
+        self.inflight.push_back(InFlight {
+            correlation_id: header.correlation_id,
+            measured_api_key: header.api_key,
+            started_us: self.now_us,
+            api_key: forwarded.0,
+            api_version: forwarded.1,
+            action,
+        });
+    }
+
+    fn count_request(&mut self, api_key: i16, decision: RequestDecision) {
+        self.stats.push(Stat::Request { api_key, decision });
+    }
 }
 
 /// One client connection.
@@ -142,6 +167,8 @@ impl Session {
                 tracking,
                 preamble: None,
                 first_request_seen: false,
+                now_us: 0,
+                stats: Vec::new(),
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),
@@ -208,6 +235,7 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
+            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
             self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
         }
         out
@@ -217,9 +245,20 @@ impl Session {
     pub fn on_upstream(&mut self, chunk: &[u8]) -> ChunkOutcome {
         let out = self.responses.process(chunk, &mut ResponseSide(&mut self.core));
         if let Some(reason) = &out.close {
+            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
             self.core.events.push(Event::ProtocolError(format!("response stream: {reason}")));
         }
         out
+    }
+
+    /// The host clock in microseconds, for request latency; call before `on_downstream`/`on_upstream`.
+    pub fn set_time_micros(&mut self, now_us: u64) {
+        self.core.now_us = now_us;
+    }
+
+    /// Drains the counters since the last call.
+    pub fn take_stats(&mut self) -> Vec<Stat> {
+        std::mem::take(&mut self.core.stats)
     }
 
     /// Drains what happened since the last call.
@@ -318,6 +357,7 @@ impl FrameHandler for RequestSide<'_> {
             return Verdict::Close("client-sent SASL refused: the filter propagates the identity".into());
         }
         if !core.tracking {
+            core.count_request(header.api_key, RequestDecision::Allowed);
             return Verdict::Forward;
         }
         let body_prefix = body.get(header.header_len..).unwrap_or_default();
@@ -335,14 +375,13 @@ impl FrameHandler for RequestSide<'_> {
             audit_only,
             rule,
         };
-        let forward = |core: &mut Core, action: ResponseAction, expects_response: bool| {
+        let forward = |core: &mut Core, action: ResponseAction, expects_response: bool, decision| {
+            core.count_request(header.api_key, decision);
+            if header.api_key == ApiKey::Produce as i16 {
+                core.stats.push(Stat::ProducedBytes(frame_len as u64));
+            }
             if expects_response {
-                core.inflight.push_back(InFlight {
-                    correlation_id: header.correlation_id,
-                    api_key: header.api_key,
-                    api_version: header.api_version,
-                    action,
-                });
+                core.push_inflight(&header, (header.api_key, header.api_version), action);
             }
             Verdict::Forward
         };
@@ -355,19 +394,20 @@ impl FrameHandler for RequestSide<'_> {
                 } else {
                     ResponseAction::Forward
                 };
-                forward(core, action, true)
+                forward(core, action, true, RequestDecision::Allowed)
             }
             Classification::Unsupported(reason) => {
                 let rule = format!("unsupported request: {reason}");
                 if core.cfg.authorizer.unknown_requests_allowed() {
                     core.events.push(Event::Decision(record(true, None, rule, false)));
-                    return forward(core, ResponseAction::Forward, true);
+                    return forward(core, ResponseAction::Forward, true, RequestDecision::Allowed);
                 }
                 let audit = mode == Mode::Audit;
                 core.events.push(Event::Decision(record(false, None, rule.clone(), audit)));
                 if audit {
-                    return forward(core, ResponseAction::Forward, true);
+                    return forward(core, ResponseAction::Forward, true, RequestDecision::AuditDenied);
                 }
+                core.count_request(header.api_key, RequestDecision::Denied);
                 Verdict::Close(format!("{} v{}: {rule}", api_name(header.api_key), header.api_version))
             }
             Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
@@ -411,10 +451,14 @@ impl FrameHandler for RequestSide<'_> {
                     }
                 }
                 core.events.extend(records.into_iter().map(Event::Decision));
-                if denied.is_empty() || mode != Mode::Enforce {
-                    return forward(core, ResponseAction::Forward, expects_response);
+                if denied.is_empty() {
+                    return forward(core, ResponseAction::Forward, expects_response, RequestDecision::Allowed);
+                }
+                if mode != Mode::Enforce {
+                    return forward(core, ResponseAction::Forward, expects_response, RequestDecision::AuditDenied);
                 }
                 if !expects_response {
+                    core.count_request(header.api_key, RequestDecision::Denied);
                     // Produce with acks=0: the client expects no answer; the request is simply dropped.
                     return Verdict::Replace(Vec::new());
                 }
@@ -438,16 +482,12 @@ impl FrameHandler for RequestSide<'_> {
                     &error_for,
                 ) {
                     Ok(answer) => {
-                        core.inflight.push_back(InFlight {
-                            correlation_id: header.correlation_id,
-                            api_key: ApiKey::ApiVersions as i16,
-                            api_version: 0,
-                            action: ResponseAction::Replace(answer),
-                        });
+                        core.count_request(header.api_key, RequestDecision::Denied);
+                        core.push_inflight(&header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
                         Verdict::Replace(substitute_request(header.correlation_id))
                     }
                     Err(e) => Verdict::Close(format!(
-                        "denied {} v{} cannot be answered: {e}",
+                        "denied {} v{} cannot be answered, unsupported: {e}",
                         api_name(header.api_key),
                         header.api_version
                     )),
@@ -483,6 +523,13 @@ impl FrameHandler for ResponseSide<'_> {
             return Verdict::NeedMore;
         }
         let Some(entry) = core.inflight.pop_front() else { return Verdict::Close("no request".into()) };
+        core.stats.push(Stat::LatencyMicros {
+            api_key: entry.measured_api_key,
+            micros: core.now_us.saturating_sub(entry.started_us),
+        });
+        if entry.api_key == ApiKey::Fetch as i16 {
+            core.stats.push(Stat::FetchedBytes(frame_len as u64));
+        }
         match entry.action {
             ResponseAction::Forward => Verdict::Forward,
             ResponseAction::Replace(answer) => Verdict::Replace(answer),
@@ -583,12 +630,8 @@ fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u
                 &error_for,
             ) {
                 Ok(answer) => {
-                    core.inflight.push_back(InFlight {
-                        correlation_id: header.correlation_id,
-                        api_key: ApiKey::ApiVersions as i16,
-                        api_version: 0,
-                        action: ResponseAction::Replace(answer),
-                    });
+                    core.count_request(header.api_key, RequestDecision::Denied);
+                    core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
                     Verdict::Replace(substitute_request(header.correlation_id))
                 }
                 Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
@@ -601,15 +644,20 @@ fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u
     if disable_auto_create {
         request.allow_auto_topic_creation = false;
     }
-    core.inflight.push_back(InFlight {
-        correlation_id: header.correlation_id,
-        api_key: header.api_key,
-        api_version: version,
-        action: ResponseAction::FilterMetadata {
+    let decision = match (denied_named.is_empty(), audit) {
+        (true, _) => RequestDecision::Allowed,
+        (false, true) => RequestDecision::AuditDenied,
+        (false, false) => RequestDecision::Denied,
+    };
+    core.count_request(header.api_key, decision);
+    core.push_inflight(
+        header,
+        (header.api_key, version),
+        ResponseAction::FilterMetadata {
             denied_named: if audit { Vec::new() } else { denied_named },
             client_id: header.client_id.map(str::to_string),
         },
-    });
+    );
     if !changed {
         return Verdict::Forward;
     }

@@ -4,14 +4,16 @@
 mod host;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, RootContext, StreamContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, PeerType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, PeerType};
 
 use crate::config::Config;
 use crate::frame::{apply_edits, ChunkOutcome};
 use crate::identity::PeerInfo;
+use crate::metrics::{self, LabelCap, RequestDecision, Stat};
 use crate::session::{Event, Session};
 
 proxy_wasm::main! {{
@@ -62,6 +64,58 @@ type SharedConfig = Rc<RefCell<Rc<Config>>>;
 #[derive(Default)]
 struct FilterRoot {
     config: SharedConfig,
+    metrics: Rc<RefCell<MetricRegistry>>,
+}
+
+/// Metric ids by name, defined with the host on first use and cached for the VM's lifetime.
+struct MetricRegistry {
+    by_name: HashMap<String, u32>,
+    requests: HashMap<(i16, RequestDecision), Option<u32>>,
+    latency: HashMap<i16, Option<u32>>,
+    principals: LabelCap,
+}
+
+impl Default for MetricRegistry {
+    fn default() -> Self {
+        MetricRegistry {
+            by_name: HashMap::new(),
+            requests: HashMap::new(),
+            latency: HashMap::new(),
+            principals: LabelCap::new(crate::config::Config::default().max_label_values as usize),
+        }
+    }
+}
+
+impl MetricRegistry {
+    fn id(&mut self, metric_type: MetricType, name: String) -> Option<u32> {
+        if let Some(id) = self.by_name.get(&name) {
+            return Some(*id);
+        }
+        match host::define_metric(metric_type, &name) {
+            Ok(id) => {
+                self.by_name.insert(name, id);
+                Some(id)
+            }
+            Err(e) => {
+                log::warn!("cannot define metric {name}: host status {}", e.0);
+                None
+            }
+        }
+    }
+
+    fn increment(&mut self, metric_type: MetricType, name: String, by: i64) {
+        if let Some(id) = self.id(metric_type, name) {
+            host::increment_metric(id, by);
+        }
+    }
+}
+
+/// Metric ids labelled with one connection's principal, resolved once per connection.
+#[derive(Default, Clone, Copy)]
+struct PrincipalMetrics {
+    denied: Option<u32>,
+    produced: Option<u32>,
+    fetched: Option<u32>,
 }
 
 impl Context for FilterRoot {}
@@ -77,6 +131,7 @@ impl RootContext for FilterRoot {
         };
         match Config::parse(&raw) {
             Ok(config) => {
+                self.metrics.borrow_mut().principals = LabelCap::new(config.max_label_values as usize);
                 *self.config.borrow_mut() = Rc::new(config);
                 log::info!("configuration loaded ({} bytes)", raw.len());
                 true
@@ -94,7 +149,7 @@ impl RootContext for FilterRoot {
     }
 
     fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
-        Some(Box::new(Connection::new(self.config.borrow().clone())))
+        Some(Box::new(Connection::new(self.config.borrow().clone(), self.metrics.clone())))
     }
 }
 
@@ -106,11 +161,18 @@ struct Connection {
     /// `connection <id> from <address>` for log lines.
     label: String,
     conn: crate::audit::ConnectionInfo,
+    audit_denied: bool,
+    metrics: Rc<RefCell<MetricRegistry>>,
+    principal_metrics: PrincipalMetrics,
 }
 
 impl Connection {
-    fn new(config: Rc<Config>) -> Self {
+    fn new(config: Rc<Config>, metrics: Rc<RefCell<MetricRegistry>>) -> Self {
+        let audit_denied = config.audit_denied;
         Connection {
+            audit_denied,
+            metrics,
+            principal_metrics: PrincipalMetrics::default(),
             session: Session::new(config, None),
             identified: false,
             closed: false,
@@ -155,10 +217,22 @@ impl Connection {
         for event in self.session.take_events() {
             match event {
                 Event::Identified(identity) => {
-                    log::info!("{}: principal {} ({})", self.label, identity.principal, identity.source.as_str())
+                    log::info!("{}: principal {} ({})", self.label, identity.principal, identity.source.as_str());
+                    let mut registry = self.metrics.borrow_mut();
+                    registry.increment(MetricType::Counter, metrics::connections(identity.source.as_str()), 1);
+                    let label = registry.principals.label(&identity.principal).to_string();
+                    self.principal_metrics = PrincipalMetrics {
+                        denied: registry.id(MetricType::Counter, metrics::denied_by_principal(&label)),
+                        produced: registry.id(MetricType::Counter, metrics::produced_bytes(&label)),
+                        fetched: registry.id(MetricType::Counter, metrics::fetched_bytes(&label)),
+                    };
                 }
-                Event::Refused(reason) => log::warn!("{}: refused: {reason}", self.label),
+                Event::Refused(reason) => {
+                    log::warn!("{}: refused: {reason}", self.label);
+                    self.metrics.borrow_mut().increment(MetricType::Counter, metrics::connections("refused"), 1);
+                }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
+                Event::Decision(record) if !record.allowed && !self.audit_denied => {}
                 Event::Decision(record) => {
                     let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
                     let line = crate::audit::audit_line(now_ms, &self.conn, self.session.identity(), &record);
@@ -168,6 +242,63 @@ impl Connection {
                         log::warn!("{line}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Hands the core's counters to the host.
+    fn flush_stats(&mut self) {
+        let stats = self.session.take_stats();
+        if stats.is_empty() {
+            return;
+        }
+        let mut registry = self.metrics.borrow_mut();
+        for stat in stats {
+            match stat {
+                Stat::Request { api_key, decision } => {
+                    let id = match registry.requests.get(&(api_key, decision)) {
+                        Some(id) => *id,
+                        None => {
+                            let name = metrics::requests(&crate::session::api_name(api_key), decision);
+                            let id = registry.id(MetricType::Counter, name);
+                            registry.requests.insert((api_key, decision), id);
+                            id
+                        }
+                    };
+                    if let Some(id) = id {
+                        host::increment_metric(id, 1);
+                    }
+                    if decision == RequestDecision::Denied {
+                        if let Some(id) = self.principal_metrics.denied {
+                            host::increment_metric(id, 1);
+                        }
+                    }
+                }
+                Stat::LatencyMicros { api_key, micros } => {
+                    let id = match registry.latency.get(&api_key) {
+                        Some(id) => *id,
+                        None => {
+                            let name = metrics::request_latency(&crate::session::api_name(api_key));
+                            let id = registry.id(MetricType::Histogram, name);
+                            registry.latency.insert(api_key, id);
+                            id
+                        }
+                    };
+                    if let Some(id) = id {
+                        host::record_metric(id, micros);
+                    }
+                }
+                Stat::ProducedBytes(n) => {
+                    if let Some(id) = self.principal_metrics.produced {
+                        host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                }
+                Stat::FetchedBytes(n) => {
+                    if let Some(id) = self.principal_metrics.fetched {
+                        host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                }
+                Stat::ProtocolError(kind) => registry.increment(MetricType::Counter, metrics::protocol_errors(kind), 1),
             }
         }
     }
@@ -204,9 +335,13 @@ impl Connection {
                 return self.close(buffer, data_size);
             }
         };
+        if let Ok(now) = host::now_nanos() {
+            self.session.set_time_micros(now / 1_000);
+        }
         let outcome: ChunkOutcome =
             if downstream { self.session.on_downstream(&chunk) } else { self.session.on_upstream(&chunk) };
         self.log_events();
+        self.flush_stats();
         if outcome.close.is_some() {
             return self.close(buffer, data_size);
         }
