@@ -14,6 +14,7 @@ pub mod identity;
 pub mod metrics;
 pub mod policy;
 pub mod propagation;
+pub mod propagation;
 pub mod session;
 pub mod wire;
 
