@@ -1,0 +1,327 @@
+"""The Istio manifests in istio/ against Istio's own CRD schemas, and their plugin configurations against the
+filter's own parser (the `kafka-mtls-filter validate` CLI, built from this repository).
+
+The CRDs are read from `<repo>/../shared/istio-crds/wasmplugin-envoyfilter.crd.yaml` (KMF_ISTIO_CRDS overrides).
+Kubernetes' OpenAPI v3 schemas become JSON Schema (Draft 7): the `x-kubernetes-*` extensions are dropped (their CEL
+rules are checked by hand below where it matters), `nullable` becomes a `null` type, and objects with declared
+properties get `additionalProperties: false`, which is what `kubectl apply` with strict field validation (the
+default since Kubernetes 1.27) does with an unknown field: refuse it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ISTIO_DIR = REPO / "istio"
+CRD_FILE = Path(os.environ.get("KMF_ISTIO_CRDS", REPO.parent / "shared" / "istio-crds" / "wasmplugin-envoyfilter.crd.yaml"))
+WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
+STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"
+
+# PeerAuthentication has no CRD in shared/; its schema, from Istio's security/v1 API (PeerAuthentication).
+PEER_AUTHENTICATION_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
+                },
+                "mtls": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"mode": {"enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}},
+                },
+                "portLevelMtls": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {"mode": {"enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+# What Kubernetes accepts at the top of every object, whatever the CRD says about spec/status.
+OBJECT_ROOT = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {
+        "type": "object",
+        "properties": {"name": {"type": "string", "minLength": 1}, "namespace": {"type": "string"}},
+        "required": ["name"],
+    },
+}
+
+
+def json_schema_of(openapi: dict, root: bool = True) -> dict:
+    """Kubernetes structural OpenAPI v3 schema -> JSON Schema Draft 7 (see the module doc)."""
+
+    def convert(node):
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: convert(v) for k, v in node.items() if not k.startswith("x-kubernetes-") and k != "nullable"}
+        if node.get("nullable") and isinstance(out.get("type"), str):
+            out["type"] = [out["type"], "null"]
+        preserve = node.get("x-kubernetes-preserve-unknown-fields", False)
+        if "properties" in out and "additionalProperties" not in out and not preserve:
+            out["additionalProperties"] = False
+        return out
+
+    schema = convert(copy.deepcopy(openapi))
+    if root:
+        schema.setdefault("properties", {}).update(copy.deepcopy(OBJECT_ROOT))
+        schema["required"] = sorted(set(schema.get("required", [])) | {"apiVersion", "kind", "metadata", "spec"})
+    return schema
+
+
+def load_crd_schemas() -> dict:
+    assert CRD_FILE.is_file(), f"Istio CRDs not found at {CRD_FILE} (shared/ must sit beside the repository)"
+    schemas = {}
+    for crd in yaml.safe_load_all(CRD_FILE.read_text()):
+        if not crd or crd.get("kind") != "CustomResourceDefinition":
+            continue
+        group = crd["spec"]["group"]
+        kind = crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schemas[(f"{group}/{version['name']}", kind)] = json_schema_of(version["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+SCHEMAS = load_crd_schemas() if CRD_FILE.is_file() else {}
+SCHEMAS[("security.istio.io/v1", "PeerAuthentication")] = json_schema_of(PEER_AUTHENTICATION_SCHEMA)
+
+
+def manifest_documents() -> list[tuple[str, int, dict]]:
+    documents = []
+    for path in sorted(ISTIO_DIR.rglob("*.y*ml")):
+        for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            if doc is not None:
+                documents.append((str(path.relative_to(REPO)), index, doc))
+    return documents
+
+
+DOCUMENTS = manifest_documents()
+DOC_IDS = [f"{path}#{index}" for path, index, _ in DOCUMENTS]
+
+
+def validator_for(doc: dict) -> jsonschema.Draft7Validator:
+    key = (doc.get("apiVersion"), doc.get("kind"))
+    assert key in SCHEMAS, f"no schema for {key}: known {sorted(SCHEMAS)}"
+    return jsonschema.Draft7Validator(SCHEMAS[key])
+
+
+def schema_errors(doc: dict) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator_for(doc).iter_errors(doc)]
+
+
+def wasm_filter_configs(envoy_filter: dict) -> list[dict]:
+    """The `config` of every envoy.filters.network.wasm filter an EnvoyFilter inserts."""
+    configs = []
+    for patch in envoy_filter["spec"].get("configPatches", []):
+        typed = patch.get("patch", {}).get("value", {}).get("typed_config", {})
+        if typed.get("@type") == WASM_FILTER_TYPE:
+            configs.append(typed["config"])
+    return configs
+
+
+def plugin_configurations(doc: dict) -> list[str]:
+    """The plugin configuration JSON texts a manifest hands to the filter."""
+    if doc["kind"] == "WasmPlugin":
+        return [json.dumps(doc["spec"].get("pluginConfig", {}))]
+    if doc["kind"] == "EnvoyFilter":
+        texts = []
+        for config in wasm_filter_configs(doc):
+            configuration = config["configuration"]
+            assert configuration["@type"] == STRING_VALUE_TYPE
+            texts.append(configuration["value"])
+        return texts
+    return []
+
+
+@pytest.fixture(scope="session")
+def cli() -> str:
+    """Builds the host CLI (debug) and returns its path, as cargo reports it."""
+    result = subprocess.run(
+        ["cargo", "build", "--quiet", "--bin", "kafka-mtls-filter", "--message-format=json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, f"cargo build --bin kafka-mtls-filter failed:\n{result.stderr[-4000:]}"
+    for line in result.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message.get("executable"):
+            if message["target"]["name"] == "kafka-mtls-filter":
+                return message["executable"]
+    raise AssertionError("cargo did not report the kafka-mtls-filter executable")
+
+
+def validate_with_cli(cli: str, config_json: str) -> subprocess.CompletedProcess:
+    return subprocess.run([cli, "validate", "-"], input=config_json, capture_output=True, text=True, timeout=60)
+
+
+def test_crd_schemas_are_loaded():
+    assert ("extensions.istio.io/v1alpha1", "WasmPlugin") in SCHEMAS
+    assert ("networking.istio.io/v1alpha3", "EnvoyFilter") in SCHEMAS
+
+
+def test_every_expected_manifest_exists():
+    names = {path for path, _, _ in DOCUMENTS}
+    for expected in [
+        "istio/wasmplugin.yaml",
+        "istio/envoyfilter-wasm.yaml",
+        "istio/envoyfilter-buffer-limits.yaml",
+        "istio/peerauthentication.yaml",
+        "istio/examples/calisti-topicgrants.yaml",
+        "istio/examples/strimzi-acls.yaml",
+        "istio/examples/cilium-kafka-rules.yaml",
+    ]:
+        assert expected in names
+
+
+@pytest.mark.parametrize("path,index,doc", DOCUMENTS, ids=DOC_IDS)
+def test_manifest_matches_the_istio_schema(path, index, doc):
+    assert schema_errors(doc) == []
+
+
+@pytest.mark.parametrize("path,index,doc", DOCUMENTS, ids=DOC_IDS)
+def test_plugin_configuration_passes_the_filter_parser(cli, path, index, doc):
+    for text in plugin_configurations(doc):
+        result = validate_with_cli(cli, text)
+        assert result.returncode == 0, f"{path}: {result.stderr}"
+        assert result.stdout.startswith("configuration OK"), result.stdout
+
+
+@pytest.mark.parametrize(
+    "path,index,doc", [d for d in DOCUMENTS if d[2]["kind"] == "WasmPlugin"], ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_wasm_plugin_is_a_fail_closed_network_filter_on_the_kafka_port(path, index, doc):
+    spec = doc["spec"]
+    assert spec["type"] == "NETWORK"
+    assert spec["failStrategy"] == "FAIL_CLOSE"
+    assert spec["url"].startswith("oci://")
+    assert spec.get("pluginName", "kafka-mtls-filter") == "kafka-mtls-filter"
+    assert [p["number"] for m in spec["match"] for p in m["ports"]] == [9092]
+    assert spec["selector"]["matchLabels"]
+    # The CRD's CEL rule: a HOST variable carries no value.
+    for env in spec.get("vmConfig", {}).get("env", []):
+        assert not (env.get("valueFrom") == "HOST" and "value" in env), env
+
+
+def test_envoy_filter_inserts_the_wasm_filter_before_tcp_proxy():
+    doc = yaml.safe_load((ISTIO_DIR / "envoyfilter-wasm.yaml").read_text())
+    (patch,) = doc["spec"]["configPatches"]
+    assert patch["applyTo"] == "NETWORK_FILTER"
+    assert patch["match"]["context"] == "SIDECAR_INBOUND"
+    assert patch["match"]["listener"]["portNumber"] == 9092
+    assert patch["match"]["listener"]["filterChain"]["filter"]["name"] == "envoy.filters.network.tcp_proxy"
+    assert patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert patch["patch"]["value"]["name"] == "envoy.filters.network.wasm"
+    (config,) = wasm_filter_configs(doc)
+    assert config["root_id"] == "kafka-mtls-filter"
+    assert config["fail_open"] is False
+    assert config["vm_config"]["vm_id"] == "kafka-mtls-filter"
+    assert config["vm_config"]["runtime"] == "envoy.wasm.runtime.v8"
+    assert set(config["vm_config"]["code"]) & {"local", "remote"}
+
+
+def test_wasm_plugin_and_envoy_filter_carry_the_same_policy():
+    plugin = yaml.safe_load((ISTIO_DIR / "wasmplugin.yaml").read_text())
+    envoy_filter = yaml.safe_load((ISTIO_DIR / "envoyfilter-wasm.yaml").read_text())
+    (text,) = plugin_configurations(envoy_filter)
+    assert json.loads(text) == plugin["spec"]["pluginConfig"]
+    host_env = {e["name"] for e in plugin["spec"]["vmConfig"]["env"] if e.get("valueFrom") == "HOST"}
+    (config,) = wasm_filter_configs(envoy_filter)
+    assert set(config["vm_config"]["environment_variables"]["host_env_keys"]) == host_env
+
+
+def test_buffer_limits_hold_the_largest_frame_the_policies_accept():
+    doc = yaml.safe_load((ISTIO_DIR / "envoyfilter-buffer-limits.yaml").read_text())
+    patches = doc["spec"]["configPatches"]
+    assert {p["applyTo"] for p in patches} == {"LISTENER", "CLUSTER"}
+    limits = [p["patch"]["value"]["per_connection_buffer_limit_bytes"] for p in patches]
+    largest_frame = max(
+        json.loads(text).get("maxFrameBytes", 104857600)
+        for _, _, manifest in DOCUMENTS
+        for text in plugin_configurations(manifest)
+    )
+    assert all(limit > largest_frame for limit in limits), (limits, largest_frame)
+
+
+def test_peer_authentication_is_strict_for_the_kafka_namespace():
+    doc = yaml.safe_load((ISTIO_DIR / "peerauthentication.yaml").read_text())
+    assert doc["metadata"]["namespace"] == "kafka"
+    assert doc["spec"]["mtls"]["mode"] == "STRICT"
+
+
+def test_schema_validation_catches_mistakes():
+    """The converted schemas are strict enough to matter: misspelled enums and unknown fields are refused."""
+    doc = yaml.safe_load((ISTIO_DIR / "wasmplugin.yaml").read_text())
+    typo = copy.deepcopy(doc)
+    typo["spec"]["failStrategy"] = "FAIL_CLOSED"
+    assert any("failStrategy" in e for e in schema_errors(typo))
+    unknown = copy.deepcopy(doc)
+    unknown["spec"]["vmConfig"]["envs"] = []
+    assert any("envs" in e for e in schema_errors(unknown))
+    port = copy.deepcopy(doc)
+    port["spec"]["match"][0]["ports"][0]["number"] = 70000
+    assert schema_errors(port)
+    envoy_filter = yaml.safe_load((ISTIO_DIR / "envoyfilter-wasm.yaml").read_text())
+    envoy_filter["spec"]["configPatches"][0]["patch"]["operation"] = "INSERT_BEFOR"
+    assert any("INSERT_BEFOR" in e for e in schema_errors(envoy_filter))
+
+
+def test_broken_plugin_config_is_refused_with_the_field_named(cli):
+    doc = yaml.safe_load((ISTIO_DIR / "wasmplugin.yaml").read_text())
+    config = copy.deepcopy(doc["spec"]["pluginConfig"])
+    config["authorization"]["users"][1]["acls"][0]["operations"] = ["Read", "Raed"]
+    result = validate_with_cli(cli, json.dumps(config))
+    assert result.returncode == 1
+    assert "authorization.users[1].acls[0].operations[1]" in result.stderr, result.stderr
+    assert "Raed" in result.stderr
+
+    config = copy.deepcopy(doc["spec"]["pluginConfig"])
+    config["propagation"]["mode"] = "banzai"
+    result = validate_with_cli(cli, json.dumps(config))
+    assert result.returncode == 1
+    assert "propagation.mode" in result.stderr, result.stderr
+
+
+def test_readme_names_only_files_that_exist():
+    text = (ISTIO_DIR / "README.md").read_text()
+    named = set(re.findall(r"`((?:istio|integration|envoy|src|tests)/[A-Za-z0-9_./-]+)`", text))
+    assert named, "istio/README.md names no files"
+    missing = sorted(p for p in named if not (REPO / p).exists())
+    assert missing == []
+
+
+def test_docker_compose_file_parses_and_names_existing_files():
+    compose_file = REPO / "integration" / "docker-compose.yml"
+    compose = yaml.safe_load(compose_file.read_text())
+    assert {"envoy", "kafka", "client"} <= set(compose["services"])
+    for name, service in compose["services"].items():
+        assert "image" in service, name
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
+            # Bind mounts of repository files must exist (build outputs and generated certificates excepted).
+            if source.startswith("./") and "target/" not in source and ".run/" not in source:
+                assert (compose_file.parent / source).exists(), f"{name}: {source}"
