@@ -324,6 +324,12 @@ fn host_of(address: &str) -> String {
     }
 }
 
+fn is_idempotent_producer_check(api_key: i16, action: &Action) -> bool {
+    api_key == ApiKey::InitProducerId as i16
+        && action.op == Operation::IdempotentWrite
+        && action.resource_type == ResourceType::Cluster
+}
+
 /// ApiVersions v0 with the same correlation id: what the broker answers in place of a denied request.
 fn substitute_request(correlation_id: i32) -> Vec<u8> {
     wire::request_frame(ApiKey::ApiVersions as i16, 0, correlation_id, None, &[])
@@ -431,7 +437,15 @@ impl FrameHandler for RequestSide<'_> {
                     let mut last = None;
                     let mut satisfied = false;
                     for action in &requirement.any_of {
-                        let decision = core.cfg.authorizer.authorize(&ctx, action);
+                        let mut decision = core.cfg.authorizer.authorize(&ctx, action);
+                        if !decision.allowed && is_idempotent_producer_check(header.api_key, action) {
+                            // Kafka 3.0+: an idempotent producer needs IdempotentWrite on the cluster OR
+                            // Write on any topic.
+                            let any = core.cfg.authorizer.authorize_any(&ctx, Operation::Write, ResourceType::Topic);
+                            if any.allowed {
+                                decision = any;
+                            }
+                        }
                         if decision.allowed {
                             satisfied = true;
                             last = Some((action, decision));

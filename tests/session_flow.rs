@@ -269,3 +269,27 @@ fn banzai_preamble_goes_before_the_first_request() {
     assert_eq!(out, expected, "preamble first; the incomplete request is held");
     assert_eq!(downstream(&mut s, &req[5..]), req);
 }
+
+#[test]
+fn idempotent_producer_needs_write_on_any_topic_or_idempotent_write() {
+    let req = request(
+        ApiKey::InitProducerId,
+        4,
+        9,
+        &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(-1),
+    );
+    // POLICY grants Write on topic `allowed`: enough for InitProducerId without a transactional id.
+    let mut s = session(POLICY);
+    let out = downstream(&mut s, &req);
+    assert_eq!(out, req, "{:?}", s.take_events());
+    // Describe only: refused with CLUSTER_AUTHORIZATION_FAILED.
+    let describe_only = r#"{"identity": {"unauthenticated": "anonymous"}, "authorization": {"mode": "enforce",
+        "users": [{"principal": "User:ANONYMOUS", "acls": [
+          {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Describe"]}]}]}}"#;
+    let mut s = session(describe_only);
+    let forwarded = downstream(&mut s, &req);
+    assert_eq!(&forwarded[4..6], &18i16.to_be_bytes(), "substituted by ApiVersions");
+    let answer = upstream(&mut s, &api_versions_v0_response(9));
+    let decoded = InitProducerIdResponse::decode(&mut body_of(&answer, ApiKey::InitProducerId, 4), 4).unwrap();
+    assert_eq!(decoded.error_code, 31);
+}

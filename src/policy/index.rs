@@ -109,6 +109,23 @@ impl<T> PatternIndex<T> {
         }
     }
 
+    /// Calls `visit` for every pattern: `(name, is_prefix, value)`; the every-name pattern is `("*", false)`.
+    pub fn for_each(&self, mut visit: impl FnMut(&str, bool, &T)) {
+        if let Some(value) = &self.any_name {
+            visit("*", false, value);
+        }
+        for (name, value) in &self.literal {
+            visit(name, false, value);
+        }
+        let prefixes = match &self.prefixed {
+            PrefixIndex::ByLength(table) => &table.entries,
+            PrefixIndex::Sorted(sorted) => sorted,
+        };
+        for (name, value) in prefixes {
+            visit(name, true, value);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         let no_prefixes = match &self.prefixed {
             PrefixIndex::ByLength(table) => table.entries.is_empty(),

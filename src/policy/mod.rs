@@ -530,6 +530,48 @@ impl Authorizer {
         }
     }
 
+    /// Kafka's `authorizeByResourceType`: may the principal perform `op` on *some* resource of this type?
+    /// Kafka asks it for idempotent producers (InitProducerId without a transactional id: IdempotentWrite
+    /// on the cluster OR Write on any topic). Allowed when an allow ACL for `op` exists whose resource
+    /// pattern no deny ACL covers (a deny on `*` or on a prefix of it, or on the same literal name).
+    pub fn authorize_any(&self, ctx: &RequestCtx<'_>, op: Operation, resource_type: ResourceType) -> Decision {
+        let own = self.principals.get(ctx.principal);
+        if own.is_some_and(|rules| rules.super_user) {
+            return Decision { allowed: true, rule: "superUsers".to_string() };
+        }
+        let op_bit = op.bit();
+        let slot = resource_type.slot();
+        let client_ip: Option<IpAddr> = ctx.host.parse().ok();
+        let host_matches = |host: Option<IpAddr>| host.is_none() || host == client_ip;
+        let sources = [own, self.everyone.as_ref()];
+        let mut allows: Vec<(String, bool, u32)> = Vec::new();
+        let mut denies: Vec<(String, bool)> = Vec::new();
+        for rules in sources.iter().flatten() {
+            let Some(index) = rules.acls.get(slot) else { continue };
+            index.for_each(|name, prefixed, grants| {
+                for grant in grants.iter().filter(|g| g.ops & op_bit != 0 && host_matches(g.host)) {
+                    if grant.allow {
+                        allows.push((name.to_string(), prefixed, grant.rule));
+                    } else {
+                        denies.push((name.to_string(), prefixed));
+                    }
+                }
+            });
+        }
+        let covered_by_deny = |name: &str, prefixed: bool| {
+            denies.iter().any(|(d, d_prefixed)| {
+                d == "*" || (*d_prefixed && name.starts_with(d.as_str())) || (!*d_prefixed && !prefixed && d == name)
+            })
+        };
+        match allows.iter().filter(|(n, p, _)| !covered_by_deny(n, *p)).min_by_key(|(_, _, rule)| *rule) {
+            Some((_, _, rule)) => self.decided(true, *rule),
+            None => Decision {
+                allowed: false,
+                rule: format!("no allow ACL for {} on any {}", op.as_str(), resource_type.as_str()),
+            },
+        }
+    }
+
     fn decided(&self, allowed: bool, rule: u32) -> Decision {
         let rule = self.rules.get(rule as usize).map_or_else(|| format!("rule {rule}"), |r| r.to_string());
         Decision { allowed, rule }
