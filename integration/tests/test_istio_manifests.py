@@ -325,3 +325,20 @@ def test_docker_compose_file_parses_and_names_existing_files():
             # Bind mounts of repository files must exist (build outputs and generated certificates excepted).
             if source.startswith("./") and "target/" not in source and ".run/" not in source:
                 assert (compose_file.parent / source).exists(), f"{name}: {source}"
+
+
+def test_docker_compose_envoy_config_is_the_rendered_harness_config(cli):
+    """integration/docker-compose/envoy.yaml is envoy/envoy-mtls.yaml rendered (render.py), and its policy parses."""
+    compose_dir = REPO / "integration" / "docker-compose"
+    result = subprocess.run(
+        ["python3", str(compose_dir / "render.py")], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert (compose_dir / "envoy.yaml").read_text() == result.stdout, "re-render: render.py > envoy.yaml"
+    envoy = yaml.safe_load(result.stdout)
+    (listener,) = envoy["static_resources"]["listeners"]
+    (chain,) = listener["filter_chains"]
+    names = [f["name"] for f in chain["filters"]]
+    assert names == ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]
+    configuration = chain["filters"][0]["typed_config"]["config"]["configuration"]["value"]
+    validated = validate_with_cli(cli, configuration)
+    assert validated.returncode == 0, validated.stderr
