@@ -659,6 +659,9 @@ pub fn scram_escape_username(username: &str) -> String {
     username.replace('=', "=3D").replace(',', "=2C")
 }
 
+/// `Hi(password, salt, iterations)` for a hash: PBKDF2 directly, or through a cache.
+pub type SaltPassword<'a> = dyn Fn(ScramHash, &[u8], &[u8], u32) -> Vec<u8> + 'a;
+
 enum ScramState {
     AwaitServerFirst,
     AwaitServerFinal { server_key: Vec<u8>, auth_message: String },
@@ -720,7 +723,7 @@ impl ScramClient {
     pub fn client_final_with(
         &mut self,
         server_first: &str,
-        salt_password: &dyn Fn(ScramHash, &[u8], &[u8], u32) -> Vec<u8>,
+        salt_password: &SaltPassword<'_>,
     ) -> Result<String, String> {
         if !matches!(self.state, ScramState::AwaitServerFirst) {
             return Err("SCRAM server-first-message out of order".into());
