@@ -499,12 +499,22 @@ pub fn provisioning(sasl: &CompiledSasl, principal: &str) -> String {
             Err(e) => format!("# {e}\n"),
         },
         SaslMechanism::Plain => match password {
-            Ok(password) => format!(
-                "# {principal} authenticates to the broker as PLAIN user {user:?}{}. Add to the listener's JAAS \
-                 configuration (listener.name.<listener>.plain.sasl.jaas.config):\n\
-                 user_{user}=\"{password}\"\n",
-                derivation_note(sasl, principal),
-            ),
+            Ok(password) => {
+                let mut out = format!(
+                    "# {principal} authenticates to the broker as PLAIN user {user:?}{}. Add to the listener's JAAS \
+                     configuration (listener.name.<listener>.plain.sasl.jaas.config):\n\
+                     user_{user}=\"{password}\"\n",
+                    derivation_note(sasl, principal),
+                );
+                // JAAS option names are bare tokens: `CN=a` cannot be one.
+                if !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+                    out.push_str(
+                        "# This user name is not a valid JAAS option name; pick a `username` template that yields \
+                         letters, digits, `.`, `_` and `-` only, or a broker-side PLAIN callback handler.\n",
+                    );
+                }
+                out
+            }
             Err(e) => format!("# {e}\n"),
         },
         SaslMechanism::OauthBearer => {

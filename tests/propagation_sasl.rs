@@ -599,6 +599,12 @@ fn provisioning_describes_the_broker_side() {
     assert!(!text.contains("explicit-password") && text.contains("PW_A"), "{text}");
     assert!(propagation::provisioning(&explicit, "User:CN=b").contains("no SASL password"));
 
+    let plain = compile(r#"{"mechanism": "PLAIN", "passwordSecretEnv": "S"}"#, &[("S", DERIVATION_SECRET)]);
+    let text = propagation::provisioning(&plain, "User:svc-a");
+    let password = propagation::derive_password(DERIVATION_SECRET.as_bytes(), "User:svc-a").unwrap();
+    assert!(text.contains(&format!("user_svc-a=\"{password}\"")) && !text.contains("not a valid JAAS"), "{text}");
+    assert!(propagation::provisioning(&plain, principal).contains("not a valid JAAS option name"));
+
     let oauth = compile(OAUTH, &[("KMF_JWT_KEY", TEST_KEY_PKCS8)]);
     let text = propagation::provisioning(&oauth, principal);
     assert!(text.contains("sasl.oauthbearer.jwks.endpoint.url=file://"), "{text}");
