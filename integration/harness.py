@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import re
 import shutil
@@ -367,6 +368,8 @@ class Stack:
                 config["ssl.certificate.location"] = str(self.cert_dir / f"{cert}.crt")
                 config["ssl.key.location"] = str(self.cert_dir / f"{cert}.key")
         config.update(overrides)
+        # librdkafka logs to stderr by default; through Python logging pytest captures it with the test.
+        config.setdefault("logger", logging.getLogger(f"librdkafka.{cert or 'nocert'}"))
         return config
 
 
@@ -440,7 +443,7 @@ def produce(stack: Stack, cert: str | None, topic: str, values, timeout: float =
     from confluent_kafka import Producer
 
     errors = ClientErrors()
-    config = stack.client_config(cert, **{"linger.ms": 5, "message.timeout.ms": int(timeout * 1000)}, **overrides)
+    config = stack.client_config(cert, **{"linger.ms": 5, "message.timeout.ms": int(timeout * 1000), **overrides})
     config["error_cb"] = errors
     producer = Producer(config)
     delivered = []
@@ -482,9 +485,7 @@ def consume(
 
     errors = ClientErrors()
     config = stack.client_config(
-        cert,
-        **{"group.id": "kmf-it-assign", "enable.auto.commit": False, "auto.offset.reset": "earliest"},
-        **overrides,
+        cert, **{"group.id": "kmf-it-assign", "enable.auto.commit": False, "auto.offset.reset": "earliest", **overrides}
     )
     config["error_cb"] = errors
     consumer = Consumer(config)
