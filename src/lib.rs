@@ -14,7 +14,6 @@ pub mod identity;
 pub mod metrics;
 pub mod policy;
 pub mod propagation;
-pub mod propagation;
 pub mod session;
 pub mod wire;
 
