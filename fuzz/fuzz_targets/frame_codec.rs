@@ -1,0 +1,120 @@
+//! FrameStream under arbitrary chunking, with a handler whose verdicts and decision points come from the
+//! frames' own bytes. Invariants: edits are in bounds, ascending and disjoint; the forwarded bytes do not
+//! depend on the chunking (they equal a chunking-free reference model); a close forwards a prefix of it.
+//!
+//! Input: byte 0 = number of chunk-size bytes n (low 4 bits) and whether to use the glue's skip fast path
+//! (bit 4); the next n bytes are chunk sizes (cycled); the rest is the stream.
+#![no_main]
+
+use kafka_mtls_filter::frame::{apply_edits, FrameHandler, FrameStream, Verdict};
+use libfuzzer_sys::fuzz_target;
+
+const MAX_FRAME: u32 = 4096;
+const REPLACEMENT: &[u8] = &[0, 0, 0, 3, b'r', b'e', b'p'];
+
+/// What the handler decides for a frame whose first body byte is `tag`, and after how many bytes.
+fn plan(tag: Option<u8>, frame_len: usize) -> (usize, Verdict) {
+    let Some(tag) = tag else { return (4, Verdict::Forward) };
+    let decide_at = (5 + (tag as usize >> 2) * 3).min(frame_len);
+    let verdict = match tag & 3 {
+        0 | 1 => Verdict::Forward,
+        2 => Verdict::Replace(REPLACEMENT.to_vec()),
+        _ if tag == 0xff => Verdict::Close("told to".into()),
+        _ => Verdict::Replace(Vec::new()),
+    };
+    (decide_at, verdict)
+}
+
+struct Handler;
+
+impl FrameHandler for Handler {
+    fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
+        assert!(frame.len() <= frame_len && frame.len() >= 4.min(frame_len));
+        if frame.len() < 5.min(frame_len) {
+            return Verdict::NeedMore;
+        }
+        let (decide_at, verdict) = plan(frame.get(4).copied(), frame_len);
+        if frame.len() < decide_at {
+            Verdict::NeedMore
+        } else {
+            verdict
+        }
+    }
+}
+
+/// What must be forwarded whatever the chunking, and whether the stream ends closed.
+fn reference(stream: &[u8]) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < stream.len() {
+        let Some(prefix) = stream.get(pos..pos + 4) else { return (out, false) };
+        let size = i32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        if size < 0 || size as u32 > MAX_FRAME {
+            return (out, true);
+        }
+        let frame_len = size as usize + 4;
+        let avail = &stream[pos..stream.len().min(pos + frame_len)];
+        let (decide_at, verdict) = plan(stream.get(pos + 4).copied().filter(|_| frame_len > 4), frame_len);
+        if avail.len() < decide_at.max(5.min(frame_len)) {
+            return (out, false);
+        }
+        match verdict {
+            Verdict::Forward => out.extend_from_slice(avail),
+            Verdict::Replace(bytes) => out.extend_from_slice(&bytes),
+            Verdict::Close(_) => return (out, true),
+            Verdict::NeedMore => unreachable!(),
+        }
+        pos += frame_len;
+    }
+    (out, false)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&control, rest)) = data.split_first() else { return };
+    let n = (control & 0x0f) as usize;
+    let use_skip = control & 0x10 != 0;
+    let Some((sizes, stream)) = rest.split_at_checked(n.min(rest.len())) else { return };
+
+    let mut s = FrameStream::new(MAX_FRAME);
+    let mut forwarded = Vec::new();
+    let mut closed = false;
+    let mut pos = 0;
+    let mut i = 0;
+    while pos < stream.len() {
+        let size = sizes.get(i % sizes.len().max(1)).map_or(stream.len(), |&b| b as usize + 1);
+        i += 1;
+        let mut chunk = &stream[pos..stream.len().min(pos + size)];
+        pos += chunk.len();
+        if use_skip {
+            // The glue's fast path: bytes of a forwarded frame pass without being looked at.
+            let pass = (s.passthrough_len().min(chunk.len() as u64)) as usize;
+            forwarded.extend_from_slice(&chunk[..pass]);
+            s.skip(pass as u64);
+            chunk = &chunk[pass..];
+        }
+        let out = s.process(chunk, &mut Handler);
+        let mut end = 0;
+        for e in &out.edits {
+            assert!(e.start >= end, "edits overlap or descend: {:?}", out.edits);
+            end = e.start + e.remove;
+            assert!(end <= chunk.len(), "edit past the chunk");
+            assert!(e.remove > 0 || !e.insert.is_empty(), "empty edit");
+        }
+        if out.close.is_some() {
+            assert!(s.is_closed());
+            closed = true;
+            break;
+        }
+        forwarded.extend(apply_edits(chunk, &out.edits));
+    }
+    // Held bytes are bounded by one frame (Vec growth may double the capacity).
+    assert!(s.held_len() <= 2 * (MAX_FRAME as usize + 4));
+    let (expected, expect_close) = reference(stream);
+    if closed {
+        assert!(expect_close, "closed but the reference does not close");
+        assert!(expected.starts_with(&forwarded), "forwarded bytes before the close differ from the reference");
+    } else {
+        assert!(!expect_close, "reference closes but the stream did not");
+        assert_eq!(forwarded, expected, "forwarded bytes depend on the chunking");
+    }
+});

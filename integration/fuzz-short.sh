@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Short fuzzing pass over every cargo-fuzz target (fuzz/fuzz_targets): builds them with the nightly
+# toolchain, runs each for FUZZ_SECONDS (default 30), and exits non-zero if any target crashes, leaks,
+# times out or runs out of memory. Crashing inputs are left in fuzz/artifacts/<target>/.
+#
+#   integration/fuzz-short.sh                     # all targets, 30 s each
+#   FUZZ_SECONDS=120 integration/fuzz-short.sh session frame_codec
+#
+# Longer run (e.g. nightly CI, one core per target, corpus kept between runs in fuzz/corpus/<target>):
+#   cd fuzz && cargo +nightly fuzz run -O session -- -max_total_time=3600 -max_len=65536 -jobs=2 -workers=2
+# Reproduce / minimise a crash:
+#   cargo +nightly fuzz run -O <target> artifacts/<target>/crash-...
+#   cargo +nightly fuzz tmin -O <target> artifacts/<target>/crash-...
+# then add the minimised bytes to tests/regressions_fuzz.rs.
+#
+# Needs: rustup nightly toolchain, cargo-fuzz (`cargo install cargo-fuzz --locked`).
+set -euo pipefail
+
+cd "$(dirname "$0")/../fuzz"
+seconds="${FUZZ_SECONDS:-30}"
+max_len="${FUZZ_MAX_LEN:-4096}"
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+else
+  targets=(frame_codec classify response_rewrite session)
+fi
+
+command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz --locked" >&2; exit 2; }
+cargo +nightly fuzz build -O
+
+failed=()
+for target in "${targets[@]}"; do
+  mkdir -p "corpus/$target"
+  echo "== fuzzing $target for ${seconds}s"
+  log="$(mktemp)"
+  if cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -max_len="$max_len" \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" || true
+  else
+    echo "!! $target failed:"
+    grep -E "ERROR|panicked|Test unit written|SUMMARY" "$log" | head -n 20
+    failed+=("$target")
+  fi
+  rm -f "$log"
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "FAILED: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
+  exit 1
+fi
+echo "all targets ran ${seconds}s without a crash"
