@@ -1,10 +1,13 @@
 //! Plugin configuration: the JSON document given to the filter (Envoy `configuration`, Istio
 //! `pluginConfig`). Unknown fields are rejected; every error names the JSON path of the field at fault.
 
+use std::rc::Rc;
+
 use serde::Deserialize;
 
 use crate::identity::{IdentityConfig, IdentityMapper};
 use crate::policy::{AuthorizationConfig, Authorizer};
+use crate::propagation::CompiledSasl;
 
 /// Kafka's `socket.request.max.bytes` default.
 pub const DEFAULT_MAX_FRAME_BYTES: u32 = 100 * 1024 * 1024;
@@ -33,6 +36,9 @@ pub struct RawConfig {
 pub struct PropagationConfig {
     #[serde(default)]
     pub mode: Propagation,
+    /// Required with `mode: sasl`: mechanism and where the credentials come from.
+    #[serde(default)]
+    pub sasl: Option<crate::propagation::SaslConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -44,6 +50,8 @@ pub enum Propagation {
     /// banzaicloud/kafka `PlaintextChannelWithOptionalUserIdentity` preamble: 2-byte length +
     /// `BZC_UID:<identity>` before the first request.
     BanzaiPreamble,
+    /// The filter authenticates to the broker's SASL listener as the principal, before the client's requests.
+    Sasl,
 }
 
 /// `"observability"`: what is logged and counted.
@@ -82,6 +90,8 @@ pub struct Config {
     pub authorizer: Authorizer,
     pub max_frame_bytes: u32,
     pub propagation: Propagation,
+    /// Compiled SASL credentials (`propagation.mode: sasl`).
+    pub sasl: Option<Rc<CompiledSasl>>,
     pub audit_denied: bool,
     /// Decisions that allowed are recorded too (costs an event per checked resource).
     pub log_allowed: bool,
@@ -95,6 +105,7 @@ impl Default for Config {
             authorizer: Authorizer::default(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             propagation: Propagation::None,
+            sasl: None,
             audit_denied: true,
             log_allowed: false,
             max_label_values: default_max_label_values(),
@@ -134,8 +145,14 @@ impl FieldError {
 }
 
 impl Config {
-    /// Parses and compiles a configuration document. An empty document means all defaults.
+    /// Parses and compiles a configuration document. An empty document means all defaults. Secrets the
+    /// document references come from the process environment (in Envoy: `vm_config.environment_variables`).
     pub fn parse(json: &[u8]) -> Result<Config, ConfigError> {
+        Config::parse_with_env(json, &|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::parse`] with an explicit environment.
+    pub fn parse_with_env(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
             RawConfig::default()
         } else {
@@ -145,10 +162,10 @@ impl Config {
                 ConfigError(format!("configuration field `{path}`: {}", e.inner()))
             })?
         };
-        Config::compile(&raw)
+        Config::compile(&raw, env)
     }
 
-    pub fn compile(raw: &RawConfig) -> Result<Config, ConfigError> {
+    pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let identity = IdentityMapper::compile(&raw.identity).map_err(|e| e.in_section("identity"))?;
         let authorizer = Authorizer::compile(&raw.authorization).map_err(|e| e.in_section("authorization"))?;
         let max_frame_bytes = raw.max_frame_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES);
@@ -157,11 +174,22 @@ impl Config {
                 "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
             )));
         }
+        let sasl = match (raw.propagation.mode, &raw.propagation.sasl) {
+            (Propagation::Sasl, Some(sasl)) => {
+                Some(crate::propagation::compile(sasl, env).map_err(|e| e.in_section("propagation"))?)
+            }
+            (Propagation::Sasl, None) => {
+                return Err(FieldError::new("sasl", "required with mode `sasl`").in_section("propagation"))
+            }
+            (_, Some(_)) => return Err(FieldError::new("sasl", "only used with mode `sasl`").in_section("propagation")),
+            (_, None) => None,
+        };
         Ok(Config {
             identity,
             authorizer,
             max_frame_bytes,
             propagation: raw.propagation.mode,
+            sasl,
             audit_denied: raw.observability.audit_denied,
             log_allowed: raw.observability.audit_allowed,
             max_label_values: raw.observability.max_label_values,

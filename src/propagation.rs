@@ -856,6 +856,8 @@ pub enum SaslStep {
     Send(Vec<u8>),
     /// Authenticated: release the client's held requests; later responses belong to the client.
     Done,
+    /// Nothing to send: the next request was already sent (pipelined); feed the next response.
+    Wait,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -882,6 +884,8 @@ pub struct SaslClient {
     initial_response: Secret,
     scram: Option<ScramClient>,
     session_lifetime_ms: Option<i64>,
+    /// The first SaslAuthenticate went out with the handshake: (its correlation id).
+    pipelined_authenticate: Option<i32>,
 }
 
 impl fmt::Debug for SaslClient {
@@ -941,7 +945,43 @@ impl SaslClient {
             initial_response: Secret(initial_response),
             scram,
             session_lifetime_ms: None,
+            pipelined_authenticate: None,
         })
+    }
+
+    /// The handshake and the first SaslAuthenticate together: the broker answers them in order, so a
+    /// single-round mechanism (PLAIN, OAUTHBEARER) completes without waiting for the handshake's answer, and
+    /// SCRAM saves a round trip. Empty if the exchange already started.
+    pub fn pipelined_start(&mut self) -> Vec<u8> {
+        let mut out = self.first_requests();
+        if out.is_empty() {
+            return out;
+        }
+        let handshake = (self.expected_correlation_id, self.expected_api);
+        match self.authenticate_request(self.initial_response.0.clone().into_bytes()) {
+            Ok(SaslStep::Send(frame)) => out.extend_from_slice(&frame),
+            _ => {
+                self.phase = Phase::Failed;
+                return Vec::new();
+            }
+        }
+        self.pipelined_authenticate = Some(self.expected_correlation_id);
+        self.phase = Phase::AwaitHandshake;
+        (self.expected_correlation_id, self.expected_api) = handshake;
+        out
+    }
+
+    /// Whether the exchange will still send a request that must precede the client's requests (SCRAM's
+    /// client-final before the server-first arrived).
+    pub fn will_send_more(&self) -> bool {
+        match self.phase {
+            Phase::Start => true,
+            Phase::AwaitHandshake => self.pipelined_authenticate.is_none() || self.scram.is_some(),
+            Phase::AwaitAuthenticate => {
+                self.scram.as_ref().is_some_and(|s| matches!(s.state, ScramState::AwaitServerFirst))
+            }
+            Phase::Done | Phase::Failed => false,
+        }
     }
 
     /// The request frame(s) to send upstream before any client byte: the SaslHandshake. Empty if already
@@ -1031,7 +1071,15 @@ impl SaslClient {
         let response = SaslHandshakeResponse::decode(&mut buf, HANDSHAKE_VERSION)
             .map_err(|e| format!("invalid SaslHandshake response: {e}"))?;
         match response.error_code {
-            0 => self.authenticate_request(self.initial_response.0.clone().into_bytes()),
+            0 => match self.pipelined_authenticate.take() {
+                Some(correlation_id) => {
+                    self.phase = Phase::AwaitAuthenticate;
+                    self.expected_correlation_id = correlation_id;
+                    self.expected_api = (ApiKey::SaslAuthenticate as i16, AUTHENTICATE_VERSION);
+                    Ok(SaslStep::Wait)
+                }
+                None => self.authenticate_request(self.initial_response.0.clone().into_bytes()),
+            },
             UNSUPPORTED_SASL_MECHANISM => {
                 let enabled: Vec<String> = response.mechanisms.iter().map(|m| printable(m)).collect();
                 Err(format!(

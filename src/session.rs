@@ -60,6 +60,8 @@ pub enum Event {
     Decision(DecisionRecord),
     /// The connection is closed because of what the client or broker sent.
     ProtocolError(String),
+    /// The identity reached the broker (SASL propagation).
+    Propagated(String),
 }
 
 /// One authorization decision about one resource of one request.
@@ -86,6 +88,8 @@ enum ResponseAction {
     Replace(Vec<u8>),
     /// Clamp the advertised versions to what the filter can parse.
     ClampApiVersions,
+    /// A response to the filter's own SASL exchange: consumed, never forwarded to the client.
+    Sasl,
     /// Drop the topics the principal may not Describe; answer TOPIC_AUTHORIZATION_FAILED for the named ones.
     FilterMetadata {
         denied_named: Vec<String>,
@@ -124,8 +128,33 @@ struct Core {
     /// The host's clock, set by the glue before each call (microseconds).
     now_us: u64,
     stats: Vec<Stat>,
+    /// `propagation.mode: sasl`: the filter's own exchange with the broker (see [`SaslState`]).
+    sasl: Option<SaslState>,
 }
 
+/// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is
+/// interleaved with the client's traffic: the client's first ApiVersions goes first (Kafka allows it before
+/// authentication), then the handshake and first SaslAuthenticate, pipelined. Client requests that must
+/// come after a SASL request not yet sendable (SCRAM's client-final needs the server-first) are held, with
+/// their in-flight entries. A proxy-wasm network filter can only send to the broker while handling client
+/// bytes, so responses to the client are held too while the exchange still has to send: the client's next
+/// request, prompted by them, is the moment to send the client-final.
+#[derive(Debug)]
+struct SaslState {
+    client: crate::propagation::SaslClient,
+    started: bool,
+    /// SASL request frames to send before anything else at the next client bytes.
+    outbox: Vec<u8>,
+    held_requests: Vec<u8>,
+    held_inflight: Vec<InFlight>,
+    held_responses: Vec<u8>,
+}
+
+impl SaslState {
+    fn blocks(&self) -> bool {
+        self.client.will_send_more() && self.outbox.is_empty()
+    }
+}
 impl Core {
     fn push_inflight(&mut self, header: &wire::RequestHeader<'_>, forwarded: (i16, i16), action: ResponseAction) {
         self.inflight.push_back(InFlight {
@@ -156,7 +185,7 @@ impl Session {
     pub fn new(cfg: Rc<Config>, source_address: Option<&str>) -> Self {
         let host = source_address.map(host_of).unwrap_or_default();
         let max = cfg.max_frame_bytes;
-        let tracking = cfg.authorizer.mode() != Mode::Off;
+        let tracking = cfg.authorizer.mode() != Mode::Off || cfg.propagation == Propagation::Sasl;
         Session {
             core: Core {
                 cfg,
@@ -169,6 +198,7 @@ impl Session {
                 first_request_seen: false,
                 now_us: 0,
                 stats: Vec::new(),
+                sasl: None,
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),
@@ -185,11 +215,42 @@ impl Session {
     }
 
     /// Derives the principal; `Err` means the connection must be closed before any byte is forwarded.
+    /// `sasl_nonce`: random bytes for the SCRAM client nonce (`propagation.mode: sasl`; at least 12).
     pub fn identify(&mut self, peer: &PeerInfo, now_unix: i64) -> Result<&Identity, String> {
+        self.identify_with_nonce(peer, now_unix, &[])
+    }
+
+    /// [`Session::identify`] with the random bytes SCRAM propagation needs.
+    pub fn identify_with_nonce(
+        &mut self,
+        peer: &PeerInfo,
+        now_unix: i64,
+        sasl_nonce: &[u8],
+    ) -> Result<&Identity, String> {
         match self.core.cfg.identity.identify(peer, now_unix) {
             Ok(identity) => {
                 if let Propagation::BanzaiPreamble = self.core.cfg.propagation {
                     self.core.preamble = Some(banzai_preamble(&identity.principal));
+                }
+                if let (Propagation::Sasl, Some(sasl)) = (self.core.cfg.propagation, &self.core.cfg.sasl) {
+                    let now = u64::try_from(now_unix).unwrap_or(0);
+                    match crate::propagation::SaslClient::new(sasl, &identity.principal, now, sasl_nonce) {
+                        Ok(client) => {
+                            self.core.sasl = Some(SaslState {
+                                client,
+                                started: false,
+                                outbox: Vec::new(),
+                                held_requests: Vec::new(),
+                                held_inflight: Vec::new(),
+                                held_responses: Vec::new(),
+                            })
+                        }
+                        Err(e) => {
+                            let reason = format!("cannot authenticate {} to the broker: {e}", identity.principal);
+                            self.core.events.push(Event::Refused(reason.clone()));
+                            return Err(reason);
+                        }
+                    }
                 }
                 self.core.events.push(Event::Identified(identity.clone()));
                 Ok(self.core.identity.insert(identity))
@@ -227,7 +288,21 @@ impl Session {
         if self.core.identity.is_none() {
             return ChunkOutcome { edits: Vec::new(), close: Some("no identity for this connection".into()) };
         }
+        // SASL requests that became sendable (and the client requests held behind them) go first.
+        let mut front = Vec::new();
+        if let Some(sasl) = self.core.sasl.as_mut() {
+            front = std::mem::take(&mut sasl.outbox);
+            if !sasl.client.will_send_more() && !sasl.held_requests.is_empty() {
+                front.append(&mut sasl.held_requests);
+                let held = std::mem::take(&mut sasl.held_inflight);
+                self.core.inflight.extend(held);
+            }
+        }
         let mut out = self.requests.process(chunk, &mut RequestSide(&mut self.core));
+        if out.close.is_none() && !front.is_empty() {
+            out.edits.insert(0, Edit { start: 0, remove: 0, insert: front });
+            merge_front(&mut out.edits);
+        }
         if out.close.is_none() {
             if let Some(preamble) = self.core.preamble.take() {
                 out.edits.insert(0, Edit { start: 0, remove: 0, insert: preamble });
@@ -340,6 +415,73 @@ struct RequestSide<'a>(&'a mut Core);
 impl FrameHandler for RequestSide<'_> {
     fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
         let core = &mut *self.0;
+        if core.sasl.is_none() {
+            return decide_request(core, frame, frame_len);
+        }
+        // With SASL propagation requests may be held or reordered around the exchange: whole frames only.
+        if frame.len() < frame_len {
+            return Verdict::NeedMore;
+        }
+        let is_api_versions = frame.get(4..6) == Some(&(ApiKey::ApiVersions as i16).to_be_bytes()[..]);
+        let mut out = Vec::new();
+        let mut start = Vec::new();
+        if let Some(sasl) = core.sasl.as_mut().filter(|s| !s.started) {
+            sasl.started = true;
+            start = sasl.client.pipelined_start();
+            if start.is_empty() {
+                return Verdict::Close("cannot start the SASL exchange".into());
+            }
+        }
+        if !start.is_empty() && !is_api_versions {
+            push_sasl_inflight(core, &start);
+            out.append(&mut start);
+        }
+        let inflight_before = core.inflight.len();
+        match decide_request(core, frame, frame_len) {
+            Verdict::Forward => out.extend_from_slice(frame),
+            Verdict::Replace(bytes) => out.extend_from_slice(&bytes),
+            Verdict::Close(reason) => return Verdict::Close(reason),
+            Verdict::NeedMore => return Verdict::Close("request undecidable from the whole frame".into()),
+        }
+        if !start.is_empty() {
+            // The client's first ApiVersions goes before the handshake.
+            push_sasl_inflight(core, &start);
+            out.append(&mut start);
+            return Verdict::Replace(out);
+        }
+        if let Some(sasl) = core.sasl.as_mut().filter(|s| s.blocks() || !s.held_requests.is_empty()) {
+            let at = inflight_before.min(core.inflight.len());
+            let new_entries: Vec<InFlight> = core.inflight.drain(at..).collect();
+            sasl.held_inflight.extend(new_entries);
+            sasl.held_requests.append(&mut out);
+            return Verdict::Replace(Vec::new());
+        }
+        Verdict::Replace(out)
+    }
+}
+
+/// Records an in-flight entry for every SASL request frame in `frames`.
+fn push_sasl_inflight(core: &mut Core, frames: &[u8]) {
+    let mut rest = frames;
+    while let (Some(size), Some(correlation_id)) = (wire::frame_size(rest), rest.get(8..12)) {
+        let correlation_id = i32::from_be_bytes(correlation_id.try_into().unwrap_or_default());
+        let api_key = rest.get(4..6).map(|b| i16::from_be_bytes([b[0], b[1]])).unwrap_or_default();
+        let api_version = rest.get(6..8).map(|b| i16::from_be_bytes([b[0], b[1]])).unwrap_or_default();
+        core.inflight.push_back(InFlight {
+            correlation_id,
+            measured_api_key: api_key,
+            started_us: core.now_us,
+            api_key,
+            api_version,
+            action: ResponseAction::Sasl,
+        });
+        rest = rest.get(SIZE_PREFIX + size.max(0) as usize..).unwrap_or_default();
+    }
+}
+
+/// Classifies and decides one client request.
+fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
+    {
         let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
         let body_len = frame_len.saturating_sub(SIZE_PREFIX);
         if !core.first_request_seen {
@@ -392,6 +534,16 @@ impl FrameHandler for RequestSide<'_> {
             Verdict::Forward
         };
         let mode = core.cfg.authorizer.mode();
+        if mode == Mode::Off {
+            // Tracked only for SASL propagation: no decision, but responses must stay matched.
+            return match classification {
+                Classification::NeedMore => Verdict::NeedMore,
+                Classification::Checks { expects_response: false, .. } => {
+                    forward(core, ResponseAction::Forward, false, RequestDecision::Allowed)
+                }
+                _ => forward(core, ResponseAction::Forward, true, RequestDecision::Allowed),
+            };
+        }
         match classification {
             Classification::NeedMore => Verdict::NeedMore,
             Classification::Unchecked => {
@@ -531,12 +683,18 @@ impl FrameHandler for ResponseSide<'_> {
                 expected.correlation_id
             ));
         }
-        let rewrites =
-            matches!(expected.action, ResponseAction::ClampApiVersions | ResponseAction::FilterMetadata { .. });
-        if rewrites && frame.len() < frame_len {
+        let is_sasl = matches!(expected.action, ResponseAction::Sasl);
+        let holding = core.sasl.as_ref().is_some_and(SaslState::blocks);
+        let whole_needed = is_sasl
+            || holding
+            || matches!(expected.action, ResponseAction::ClampApiVersions | ResponseAction::FilterMetadata { .. });
+        if whole_needed && frame.len() < frame_len {
             return Verdict::NeedMore;
         }
         let Some(entry) = core.inflight.pop_front() else { return Verdict::Close("no request".into()) };
+        if is_sasl {
+            return sasl_response(core, frame);
+        }
         core.stats.push(Stat::LatencyMicros {
             api_key: entry.measured_api_key,
             micros: core.now_us.saturating_sub(entry.started_us),
@@ -544,8 +702,8 @@ impl FrameHandler for ResponseSide<'_> {
         if entry.api_key == ApiKey::Fetch as i16 {
             core.stats.push(Stat::FetchedBytes(frame_len as u64));
         }
-        match entry.action {
-            ResponseAction::Forward => Verdict::Forward,
+        let verdict = match entry.action {
+            ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
             ResponseAction::Replace(answer) => Verdict::Replace(answer),
             ResponseAction::ClampApiVersions => match clamp_api_versions(frame, entry.api_version) {
                 Ok(Some(rewritten)) => Verdict::Replace(rewritten),
@@ -558,7 +716,40 @@ impl FrameHandler for ResponseSide<'_> {
                     Err(e) => Verdict::Close(format!("Metadata response: {e}")),
                 }
             }
+        };
+        match (verdict, core.sasl.as_mut()) {
+            // Held until the exchange has sent what must precede the client's next request (see SaslState).
+            (Verdict::Forward, Some(sasl)) if holding => {
+                sasl.held_responses.extend_from_slice(frame);
+                Verdict::Replace(Vec::new())
+            }
+            (Verdict::Replace(bytes), Some(sasl)) if holding => {
+                sasl.held_responses.extend_from_slice(&bytes);
+                Verdict::Replace(Vec::new())
+            }
+            (verdict, _) => verdict,
         }
+    }
+}
+
+/// Feeds the broker's answer to the filter's SASL exchange; it never reaches the client.
+fn sasl_response(core: &mut Core, frame: &[u8]) -> Verdict {
+    let Some(sasl) = core.sasl.as_mut() else { return Verdict::Close("SASL response without exchange".into()) };
+    match sasl.client.on_response(frame) {
+        Ok(crate::propagation::SaslStep::Send(next)) => {
+            sasl.outbox.extend_from_slice(&next);
+            let released = std::mem::take(&mut sasl.held_responses);
+            push_sasl_inflight(core, &next);
+            Verdict::Replace(released)
+        }
+        Ok(crate::propagation::SaslStep::Wait) => Verdict::Replace(Vec::new()),
+        Ok(crate::propagation::SaslStep::Done) => {
+            let released = std::mem::take(&mut sasl.held_responses);
+            let user = sasl.client.username().to_string();
+            core.events.push(Event::Propagated(format!("authenticated to the broker as SASL user {user}")));
+            Verdict::Replace(released)
+        }
+        Err(e) => Verdict::Close(format!("SASL authentication to the broker failed: {e}")),
     }
 }
 

@@ -217,7 +217,7 @@ fn authenticate_response(cid: i32, error_code: i16, message: Option<&str>, auth_
 fn send(step: SaslStep) -> Vec<u8> {
     match step {
         SaslStep::Send(frame) => frame,
-        SaslStep::Done => panic!("expected a request, got Done"),
+        other => panic!("expected a request, got {other:?}"),
     }
 }
 
@@ -611,4 +611,109 @@ fn provisioning_describes_the_broker_side() {
     assert!(text.contains("sasl.oauthbearer.expected.audience=kafka"), "{text}");
     assert!(text.contains("User:CN=kafka-default"), "{text}");
     assert!(propagation::jwks(&scram).is_none());
+}
+
+// ------------------------------------------------------------------------------------------------------
+// The exchange inside a Session: interleaved with the client's own traffic.
+// ------------------------------------------------------------------------------------------------------
+
+/// Splits a byte stream into frames.
+fn frames(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while bytes.len() >= 4 {
+        let len = wire::frame_size(bytes).unwrap() as usize + 4;
+        out.push(bytes[..len].to_vec());
+        bytes = &bytes[len..];
+    }
+    assert!(bytes.is_empty(), "trailing partial frame");
+    out
+}
+
+fn session_with(json: &str, vars: &[(&str, &str)]) -> kafka_mtls_filter::session::Session {
+    let env = env_of(vars);
+    let cfg = kafka_mtls_filter::config::Config::parse_with_env(json.as_bytes(), &env).expect("config");
+    let mut s = kafka_mtls_filter::session::Session::new(Rc::new(cfg), Some("127.0.0.1:4000"));
+    s.identify_with_nonce(&kafka_mtls_filter::identity::PeerInfo::default(), 1_700_000_000, &NONCE).unwrap();
+    s
+}
+
+fn through(out: kafka_mtls_filter::frame::ChunkOutcome, input: &[u8]) -> Vec<u8> {
+    assert_eq!(out.close, None);
+    kafka_mtls_filter::frame::apply_edits(input, &out.edits)
+}
+
+fn client_request(api_key: ApiKey, version: i16, cid: i32) -> Vec<u8> {
+    // Empty bodies are valid for ApiVersions v0 and enough for the exchange's ordering.
+    wire::request_frame(api_key as i16, version, cid, Some("app"), &[])
+}
+
+#[test]
+fn session_authenticates_with_scram_before_the_clients_requests() {
+    let json = r#"{"identity": {"unauthenticated": "anonymous"},
+        "propagation": {"mode": "sasl", "sasl": {"mechanism": "SCRAM-SHA-512",
+            "passwords": {"User:ANONYMOUS": {"env": "PW"}}}}}"#;
+    let mut s = session_with(json, &[("PW", "s3cret")]);
+    let mut broker = ScramSha512Broker::new("ANONYMOUS", "s3cret");
+
+    // 1. The client's ApiVersions goes first, then handshake + client-first, pipelined.
+    let api_versions = client_request(ApiKey::ApiVersions, 0, 1);
+    let sent = frames(&through(s.on_downstream(&api_versions), &api_versions));
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0], api_versions);
+    let (hs_cid, mechanism) = handshake_mechanism(&sent[1]);
+    assert_eq!(mechanism, "SCRAM-SHA-512");
+    let (first_cid, client_first) = authenticate_bytes(&sent[2]);
+
+    // 2. The broker answers all three; the client's answer is held until the client-final can be sent.
+    let av_response = wire::response_frame(ApiKey::ApiVersions as i16, 0, 1, &[0, 0, 0, 0, 0, 0]);
+    let server_first = broker.server_first(std::str::from_utf8(&client_first).unwrap());
+    let upstream = [
+        av_response.clone(),
+        handshake_response(hs_cid, 0, &["SCRAM-SHA-512"]),
+        authenticate_response(first_cid, 0, None, server_first.as_bytes()),
+    ]
+    .concat();
+    let to_client = through(s.on_upstream(&upstream), &upstream);
+    assert_eq!(to_client, av_response, "only the client's own answer reaches it");
+
+    // 3. The client's next request goes right behind the client-final.
+    let metadata = client_request(ApiKey::Metadata, 1, 2);
+    let sent = frames(&through(s.on_downstream(&metadata), &metadata));
+    assert_eq!(sent.len(), 2);
+    let (final_cid, client_final) = authenticate_bytes(&sent[0]);
+    assert_eq!(sent[1], metadata);
+    let server_final = broker.server_final(std::str::from_utf8(&client_final).unwrap());
+    assert!(server_final.starts_with("v="));
+
+    // 4. The server-final is consumed; the client's answer passes.
+    let md_response = wire::response_frame(ApiKey::Metadata as i16, 1, 2, &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    let upstream = [authenticate_response(final_cid, 0, None, server_final.as_bytes()), md_response.clone()].concat();
+    assert_eq!(through(s.on_upstream(&upstream), &upstream), md_response);
+    let events = s.take_events();
+    assert!(events.iter().any(|e| matches!(e, kafka_mtls_filter::session::Event::Propagated(_))), "{events:?}");
+}
+
+#[test]
+fn session_closes_when_the_broker_refuses_the_credential() {
+    let json = r#"{"identity": {"unauthenticated": "anonymous"},
+        "propagation": {"mode": "sasl", "sasl": {"mechanism": "PLAIN",
+            "passwords": {"User:ANONYMOUS": {"env": "PW"}}}}}"#;
+    let mut s = session_with(json, &[("PW", "wrong")]);
+    let api_versions = client_request(ApiKey::ApiVersions, 0, 1);
+    let sent = frames(&through(s.on_downstream(&api_versions), &api_versions));
+    let (hs_cid, _) = handshake_mechanism(&sent[1]);
+    let (auth_cid, plain) = authenticate_bytes(&sent[2]);
+    assert_eq!(plain, b"\0ANONYMOUS\0wrong");
+    // PLAIN is one round: the client's requests flow right away.
+    let metadata = client_request(ApiKey::Metadata, 1, 2);
+    assert_eq!(through(s.on_downstream(&metadata), &metadata), metadata);
+    let av_response = wire::response_frame(ApiKey::ApiVersions as i16, 0, 1, &[0, 0, 0, 0, 0, 0]);
+    let upstream = [
+        av_response,
+        handshake_response(hs_cid, 0, &["PLAIN"]),
+        authenticate_response(auth_cid, 58, Some("Authentication failed"), b""),
+    ]
+    .concat();
+    let out = s.on_upstream(&upstream);
+    assert!(out.close.unwrap().contains("SASL authentication to the broker failed"));
 }

@@ -208,7 +208,13 @@ impl Connection {
         if let Some(source) = &source {
             self.session.set_source_address(source);
         }
-        let ok = self.session.identify(&peer, now).is_ok();
+        // Random bytes for a SCRAM client nonce (WASI random_get).
+        let mut nonce = [0u8; 24];
+        if let Err(e) = getrandom::fill(&mut nonce) {
+            log::error!("{}: no random source: {e}", self.label);
+            return false;
+        }
+        let ok = self.session.identify_with_nonce(&peer, now, &nonce).is_ok();
         self.log_events();
         ok
     }
@@ -232,6 +238,7 @@ impl Connection {
                     self.metrics.borrow_mut().increment(MetricType::Counter, metrics::connections("refused"), 1);
                 }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
+                Event::Propagated(what) => log::info!("{}: {what}", self.label),
                 Event::Decision(record) if !record.allowed && !self.audit_denied => {}
                 Event::Decision(record) => {
                     let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
