@@ -129,9 +129,18 @@ class Process:
 
 
 class Tansu:
-    """tansu with in-memory storage, advertising `advertised_port` (the Envoy listener)."""
+    """tansu advertising `advertised_port` (the Envoy listener); in-memory storage unless `storage` says
+    otherwise (`sqlite://tansu.db`, relative to the run directory, keeps SCRAM credentials across restarts)."""
 
-    def __init__(self, run_dir: Path, port: int, advertised_port: int):
+    def __init__(
+        self,
+        run_dir: Path,
+        port: int,
+        advertised_port: int,
+        storage: str = "memory://tansu/",
+        authentication: bool = False,
+        log_name: str = "tansu.log",
+    ):
         if not TANSU_BIN.exists():
             raise HarnessError(f"tansu is not installed at {TANSU_BIN}: run integration/setup.sh")
         self.host = "127.0.0.1"
@@ -140,11 +149,13 @@ class Tansu:
             str(TANSU_BIN), "broker",
             "--listener-url", f"tcp://127.0.0.1:{port}",
             "--advertised-listener-url", f"tcp://127.0.0.1:{advertised_port}",
-            "--storage-engine", "memory://tansu/",
+            "--storage-engine", storage,
         ]  # fmt: skip
+        if authentication:
+            argv.append("--authentication")
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
-        self.process = Process("tansu", argv, run_dir / "tansu.log", cwd=run_dir, env=env)
+        self.process = Process("tansu", argv, run_dir / log_name, cwd=run_dir, env=env)
         wait_for_port(self.host, port, 20, self.process)
 
     def stop(self) -> None:
@@ -165,6 +176,7 @@ class Envoy:
         plugin_config,
         with_filter: bool = True,
         log_level: str = "info",
+        env: dict | None = None,
     ):
         self.listen_port = listen_port
         self.admin_port = free_port()
@@ -189,7 +201,9 @@ class Envoy:
             "--concurrency", "1", "--disable-hot-restart",
             "-l", log_level, "--component-log-level", "wasm:debug",
         ]  # fmt: skip
-        self.process = Process("envoy", argv, run_dir / "envoy.log", cwd=run_dir)
+        # Secrets reach the filter through vm_config.environment_variables.host_env_keys.
+        process_env = {**os.environ, **(env or {})}
+        self.process = Process("envoy", argv, run_dir / "envoy.log", cwd=run_dir, env=process_env)
         self._wait_ready(30)
 
     def _wait_ready(self, timeout: float) -> None:
@@ -298,7 +312,12 @@ class Stack:
         with_filter: bool = True,
         name: str | None = None,
         log_level: str = "info",
+        scram_users: dict | None = None,
+        setup_topics: tuple = (),
+        envoy_env: dict | None = None,
     ):
+        """`scram_users` ({user: password}) and `setup_topics`: created in tansu's SQLite storage, then tansu
+        restarts with `--authentication` (SASL SCRAM required) before Envoy starts."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
         self.run_dir = RUN_DIR / self.name
@@ -318,7 +337,21 @@ class Stack:
             else:
                 envoy_port = free_port()
                 self.broker_host, self.broker_port = "127.0.0.1", free_port()
-                self.tansu = Tansu(self.run_dir, self.broker_port, envoy_port)
+                if scram_users:
+                    setup = Tansu(
+                        self.run_dir, self.broker_port, self.broker_port, "sqlite://tansu.db", log_name="tansu-setup.log"
+                    )
+                    try:
+                        create_scram_users(f"127.0.0.1:{self.broker_port}", scram_users)
+                        for topic in setup_topics:
+                            create_topic("127.0.0.1", self.broker_port, topic)
+                    finally:
+                        setup.stop()
+                    self.tansu = Tansu(
+                        self.run_dir, self.broker_port, envoy_port, "sqlite://tansu.db", authentication=True
+                    )
+                else:
+                    self.tansu = Tansu(self.run_dir, self.broker_port, envoy_port)
             self.envoy = Envoy(
                 self.run_dir,
                 listener,
@@ -329,6 +362,7 @@ class Stack:
                 self.plugin_config,
                 with_filter=with_filter,
                 log_level=log_level,
+                env=envoy_env,
             )
         except BaseException:
             self.stop()
@@ -375,6 +409,17 @@ class Stack:
 
 
 # --- Kafka wire helpers (setup only) ------------------------------------------------------------------------------
+
+
+def create_scram_users(bootstrap: str, users: dict, mechanism: str = "SCRAM_SHA_512", iterations: int = 8192) -> None:
+    """Creates SCRAM credentials with the AdminClient (AlterUserScramCredentials), directly at the broker."""
+    from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    info = ScramCredentialInfo(getattr(ScramMechanism, mechanism), iterations)
+    upserts = [UserScramCredentialUpsertion(user, info, password.encode()) for user, password in users.items()]
+    for future in admin.alter_user_scram_credentials(upserts).values():
+        future.result(timeout=20)
 
 
 def _kafka_string(value: str) -> bytes:
