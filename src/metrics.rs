@@ -3,7 +3,7 @@
 //! Names carry their tags as `;tag=value` segments, e.g. `kafka_filter.requests;api=Produce;decision=allowed`.
 //! Envoy prefixes custom wasm metrics with `wasmcustom.`; the shipped Envoy configurations have one
 //! `stats_tags` rule per tag (regex `(;tag=([^;]*))`) that moves the segment into a real tag, so
-//! `/stats/prometheus` shows `envoy_wasmcustom_kafka_filter_requests{api="Produce",decision="allowed"}`.
+//! `/stats/prometheus` shows `kafka_filter_requests{api="Produce",decision="allowed"}` (Envoy drops its custom-stat namespace in the Prometheus format).
 
 use std::collections::HashSet;
 
