@@ -11,6 +11,6 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   . "$HOME/.cargo/env"
 fi
 bash integration/setup.sh
-echo "demo: building the filter (cargo build --release --target wasm32-wasip1)"
-cargo build --release --target wasm32-wasip1 --quiet
+echo "demo: building the filter (cargo build --release --target wasm32-wasip1 --lib)"
+cargo build --release --target wasm32-wasip1 --lib --quiet
 exec "$KMF_CACHE/venv/bin/python" integration/demo.py

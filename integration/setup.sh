@@ -127,4 +127,7 @@ if [ "$tansu_ok" = 0 ]; then
     --root "$TANSU_ROOT"
 fi
 
+# --- OCI tooling (skopeo, docker-registry) for the image build/push test -------------------------------------------
+quietly oci-tools sh "$(dirname "$0")/oci/setup.sh"
+
 say "ready (venv: $VENV, tansu: $tansu_bin)"

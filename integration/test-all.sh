@@ -43,7 +43,7 @@ step "cargo fmt --check" cargo fmt --all -- --check
 # Lints are reported, not enforced yet: modules are still being filled in.
 step "cargo clippy (warnings allowed)" cargo clippy --all-targets --quiet
 step "cargo test (host)" cargo test --quiet
-if step "build wasm module (release)" cargo build --release --target wasm32-wasip1 --quiet; then
+if step "build wasm module (release)" cargo build --release --target wasm32-wasip1 --lib --quiet; then
   pytest_log="$(mktemp)"
   printf '\n=== integration tests (pytest integration/tests)\n'
   started=$SECONDS
