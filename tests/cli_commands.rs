@@ -324,3 +324,28 @@ fn usage_help_and_version() {
     assert_eq!(out.status.code(), Some(64));
     assert!(stderr(&out).contains("unknown option `--bogus`"));
 }
+
+#[test]
+fn credentials_for_sasl_scram_print_the_broker_command_with_the_derived_password() {
+    let config = temp_file(
+        "sasl-scram.json",
+        r#"{"propagation": {"mode": "sasl", "sasl": {"mechanism": "SCRAM-SHA-512", "passwordSecretEnv": "KMF_TEST_SECRET"}},
+            "authorization": {"mode": "enforce", "users": [{"principal": "User:CN=kafka-default",
+              "acls": [{"resource": {"type": "topic", "name": "a"}, "operations": ["Read"]}]}]}}"#,
+    );
+    let out = Command::new(BIN)
+        .args(["credentials", path(&config)])
+        .env("KMF_TEST_SECRET", "0123456789abcdef0123")
+        .output()
+        .expect("run the CLI");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let derived = kafka_mtls_filter::propagation::derive_password(b"0123456789abcdef0123", "User:CN=kafka-default")
+        .expect("derive");
+    assert!(text.contains("sasl.enabled.mechanisms=SCRAM-SHA-512"), "{text}");
+    assert!(text.contains(&format!("SCRAM-SHA-512=[iterations=8192,password={derived}]")), "{text}");
+    // Without the secret in the environment the configuration does not load, naming the field.
+    let out = Command::new(BIN).args(["credentials", path(&config)]).env_remove("KMF_TEST_SECRET").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("propagation.sasl.passwordSecretEnv"), "{}", stderr(&out));
+}

@@ -454,15 +454,27 @@ fn credentials(args: &Args) -> Result<Outcome, UsageError> {
                     any, name the principals below\n";
             "no credential (the preamble carries the identity)"
         }
-        // TODO(propagation: SASL modes): when a SASL propagation mode is added to `Propagation`, print here
-        // the credential each principal needs on the broker (e.g. SCRAM user and secret reference, or the
-        // OAUTHBEARER subject) and the listener's `sasl.enabled.mechanisms`.
-        #[allow(unreachable_patterns)]
-        _ => {
-            return Ok(Outcome::error(format!(
-                "no provisioning guidance for propagation mode {} yet",
-                propagation_name(config.propagation)
-            )))
+        Propagation::Sasl => {
+            let Some(sasl) = config.sasl.as_ref() else {
+                return Ok(Outcome::error("propagation mode sasl without a `sasl` section".to_string()));
+            };
+            out += &format!(
+                "broker: a SASL_PLAINTEXT listener reachable only from Envoy, with sasl.enabled.mechanisms={}\n",
+                sasl.mechanism().name()
+            );
+            if let Some(jwks) = kafka_mtls_filter::propagation::jwks(sasl) {
+                out += &format!("JWKS for the broker's sasl.oauthbearer.jwks.endpoint.url (file://...):\n{jwks}\n");
+            }
+            if principals.is_empty() {
+                out += "principals: none named by the policy\n";
+            }
+            for principal in principals.iter().filter(|p| p.as_str() != WILDCARD_PRINCIPAL) {
+                out += &format!(
+                    "principal {principal}:\n  {}\n",
+                    kafka_mtls_filter::propagation::provisioning(sasl, principal).trim_end().replace('\n', "\n  ")
+                );
+            }
+            return Ok(Outcome::ok(out));
         }
     };
     if principals.is_empty() {
