@@ -41,7 +41,8 @@ for line in open(log):
 
 def mean_ns(bench_id):
     group, _, name = bench_id.partition("/")
-    path = os.path.join(root, group, *name.split("/"), "new", "estimates.json")
+    # criterion turns the '/' inside a function id into '_' for its directory names.
+    path = os.path.join(root, group, name.replace("/", "_"), "new", "estimates.json")
     try:
         with open(path) as f:
             return json.load(f)["mean"]["point_estimate"]
