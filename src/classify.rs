@@ -6,8 +6,8 @@
 //! from the complete body with kafka-protocol, after a *shape check*: kafka-protocol's array decoders call
 //! `Vec::with_capacity(n)` with `n` read off the wire, so a 20-byte body claiming 2^31 elements would abort
 //! the process. The shape check walks the body with a per-API layout table ([`Shape`]) and refuses any array
-//! count larger than the bytes left (every element takes at least one byte), any length past the body and
-//! any trailing byte. Only a body that passes is handed to kafka-protocol, and every allocation is then
+//! count larger than the bytes left (every element takes at least one byte) and any length past the body
+//! (bytes after the request are ignored, as brokers ignore them). Only a body that passes is handed to kafka-protocol, and every allocation is then
 //! bounded by the frame. A layout table that disagrees with kafka-protocol can only make the check refuse
 //! (Unsupported, fail closed); the tests encode populated requests at every version to keep them equal.
 //!
@@ -629,9 +629,7 @@ pub(crate) fn walk_produce(
         if flexible {
             r.tagged_fields()?;
         }
-        if r.pos != body_len {
-            return Err(bad("trailing bytes"));
-        }
+        // Trailing bytes are ignored, as the broker ignores them (see check_shape).
     }
     Ok(ProduceSummary { transactional_id, acks, topics })
 }
@@ -1010,8 +1008,10 @@ pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), 
     let shape = shape(key).ok_or("no layout for this API")?;
     let mut r = Reader::new(body, body.len());
     match walk_fields(&mut r, shape.fields, version, version >= shape.flexible_from) {
-        Ok(()) if r.pos == body.len() => Ok(()),
-        Ok(()) => Err("trailing bytes after the request".into()),
+        // Bytes after the request are ignored, as Kafka's own request parser ignores them: librdkafka 2.16's
+        // Metadata v12 (kcat -L) carries bytes past the v12 fields, and brokers accept it. The filter reads
+        // the same prefix the broker reads.
+        Ok(()) => Ok(()),
         Err(Stop::Bad(reason)) => Err(reason),
         Err(Stop::NeedMore) => Err("truncated".into()),
     }
