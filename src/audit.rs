@@ -35,13 +35,14 @@ pub fn audit_line(now_ms: u64, conn: &ConnectionInfo, identity: Option<&Identity
         "clientId": record.client_id,
         "resourceType": record.resource_type.map(resource_type_name),
         "resourceName": record.resource_name,
-        "operation": record.operation.map(operation_name),
+        "operation": record.operation.map(Operation::as_str),
         "decision": decision,
         "rule": record.rule,
     });
     format!("{AUDIT_PREFIX}{value}")
 }
 
+/// Kafka's name of the resource type (`Topic`, `TransactionalId`), as Kafka's own authorizer logs it.
 pub fn resource_type_name(t: ResourceType) -> &'static str {
     match t {
         ResourceType::Topic => "Topic",
@@ -50,24 +51,6 @@ pub fn resource_type_name(t: ResourceType) -> &'static str {
         ResourceType::TransactionalId => "TransactionalId",
         ResourceType::DelegationToken => "DelegationToken",
         ResourceType::User => "User",
-    }
-}
-
-pub fn operation_name(op: Operation) -> &'static str {
-    match op {
-        Operation::All => "All",
-        Operation::Read => "Read",
-        Operation::Write => "Write",
-        Operation::Create => "Create",
-        Operation::Delete => "Delete",
-        Operation::Alter => "Alter",
-        Operation::Describe => "Describe",
-        Operation::ClusterAction => "ClusterAction",
-        Operation::DescribeConfigs => "DescribeConfigs",
-        Operation::AlterConfigs => "AlterConfigs",
-        Operation::IdempotentWrite => "IdempotentWrite",
-        Operation::CreateTokens => "CreateTokens",
-        Operation::DescribeTokens => "DescribeTokens",
     }
 }
 
