@@ -423,7 +423,6 @@ impl FrameHandler for RequestSide<'_> {
             return Verdict::NeedMore;
         }
         let is_api_versions = frame.get(4..6) == Some(&(ApiKey::ApiVersions as i16).to_be_bytes()[..]);
-        let mut out = Vec::new();
         let mut start = Vec::new();
         if let Some(sasl) = core.sasl.as_mut().filter(|s| !s.started) {
             sasl.started = true;
@@ -432,31 +431,34 @@ impl FrameHandler for RequestSide<'_> {
                 return Verdict::Close("cannot start the SASL exchange".into());
             }
         }
-        if !start.is_empty() && !is_api_versions {
+        // The client's first ApiVersions goes before the handshake (Kafka allows it unauthenticated); any
+        // other first request goes after it.
+        let api_versions_first = !start.is_empty() && is_api_versions;
+        if !api_versions_first {
             push_sasl_inflight(core, &start);
-            out.append(&mut start);
         }
         let inflight_before = core.inflight.len();
-        match decide_request(core, frame, frame_len) {
-            Verdict::Forward => out.extend_from_slice(frame),
-            Verdict::Replace(bytes) => out.extend_from_slice(&bytes),
+        let client_bytes = match decide_request(core, frame, frame_len) {
+            Verdict::Forward => frame.to_vec(),
+            Verdict::Replace(bytes) => bytes,
             Verdict::Close(reason) => return Verdict::Close(reason),
             Verdict::NeedMore => return Verdict::Close("request undecidable from the whole frame".into()),
-        }
-        if !start.is_empty() {
-            // The client's first ApiVersions goes before the handshake.
+        };
+        if api_versions_first {
             push_sasl_inflight(core, &start);
+            let mut out = client_bytes;
             out.append(&mut start);
             return Verdict::Replace(out);
         }
         if let Some(sasl) = core.sasl.as_mut().filter(|s| s.blocks() || !s.held_requests.is_empty()) {
+            // Must follow a SASL request not sendable yet: held with its in-flight entries.
             let at = inflight_before.min(core.inflight.len());
-            let new_entries: Vec<InFlight> = core.inflight.drain(at..).collect();
-            sasl.held_inflight.extend(new_entries);
-            sasl.held_requests.append(&mut out);
-            return Verdict::Replace(Vec::new());
+            sasl.held_inflight.extend(core.inflight.drain(at..));
+            sasl.held_requests.extend_from_slice(&client_bytes);
+            return Verdict::Replace(start);
         }
-        Verdict::Replace(out)
+        start.extend_from_slice(&client_bytes);
+        Verdict::Replace(start)
     }
 }
 

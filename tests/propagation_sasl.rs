@@ -717,3 +717,36 @@ fn session_closes_when_the_broker_refuses_the_credential() {
     let out = s.on_upstream(&upstream);
     assert!(out.close.unwrap().contains("SASL authentication to the broker failed"));
 }
+
+#[test]
+fn session_holds_a_first_request_that_is_not_api_versions_until_the_client_final() {
+    let json = r#"{"identity": {"unauthenticated": "anonymous"},
+        "propagation": {"mode": "sasl", "sasl": {"mechanism": "SCRAM-SHA-512",
+            "passwords": {"User:ANONYMOUS": {"env": "PW"}}}}}"#;
+    let mut s = session_with(json, &[("PW", "s3cret")]);
+    let mut broker = ScramSha512Broker::new("ANONYMOUS", "s3cret");
+    let metadata = client_request(ApiKey::Metadata, 1, 1);
+    let sent = frames(&through(s.on_downstream(&metadata), &metadata));
+    assert_eq!(sent.len(), 2, "handshake and client-first only; the request waits");
+    let (hs_cid, _) = handshake_mechanism(&sent[0]);
+    let (first_cid, client_first) = authenticate_bytes(&sent[1]);
+    let server_first = broker.server_first(std::str::from_utf8(&client_first).unwrap());
+    let upstream = [
+        handshake_response(hs_cid, 0, &["SCRAM-SHA-512"]),
+        authenticate_response(first_cid, 0, None, server_first.as_bytes()),
+    ]
+    .concat();
+    assert!(through(s.on_upstream(&upstream), &upstream).is_empty());
+    // At the client's next bytes: client-final, then the held request, then the new one.
+    let second = client_request(ApiKey::Metadata, 1, 2);
+    let sent = frames(&through(s.on_downstream(&second), &second));
+    assert_eq!(sent.len(), 3);
+    let (final_cid, client_final) = authenticate_bytes(&sent[0]);
+    assert_eq!((&sent[1], &sent[2]), (&metadata, &second));
+    let server_final = broker.server_final(std::str::from_utf8(&client_final).unwrap());
+    let r1 = wire::response_frame(ApiKey::Metadata as i16, 1, 1, &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    let r2 = wire::response_frame(ApiKey::Metadata as i16, 1, 2, &[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    let upstream =
+        [authenticate_response(final_cid, 0, None, server_final.as_bytes()), r1.clone(), r2.clone()].concat();
+    assert_eq!(through(s.on_upstream(&upstream), &upstream), [r1, r2].concat());
+}
