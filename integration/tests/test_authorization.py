@@ -97,3 +97,69 @@ def test_super_user_may_write_anywhere(stack_factory, topic_name):
     topic = topic_name(stack)
     delivered, failures, errors = harness.produce(stack, "mesh-admin", topic, [b"admin"])
     assert (delivered, failures) == (1, []), errors.text()
+
+
+def test_connection_stays_usable_after_a_denial(stack_factory, topic_name):
+    """A denied request is answered, not disconnected: the same producer (same connection) goes on."""
+    policy = {**POLICY, "authorization": {**POLICY["authorization"], "users": [
+        *POLICY["authorization"]["users"],
+        {"principal": "User:CN=payments-checkout", "acls": [
+            {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"}, "operations": ["Describe"]},
+            {"resource": {"type": "topic", "name": "it-test-connection", "patternType": "prefix"},
+             "operations": ["Write"]}]}]}}  # fmt: skip
+    stack = stack_factory("mtls", policy)
+    writable = topic_name(stack)
+    forbidden = stack.create_topic("it-forbidden-to-checkout") or "it-forbidden-to-checkout"
+    from confluent_kafka import Producer
+
+    producer = Producer(stack.client_config("mesh-checkout", **{"linger.ms": 0, "message.timeout.ms": 10000}))
+    results = []
+    producer.produce(forbidden, b"no", partition=0, on_delivery=lambda err, msg: results.append(("f", err)))
+    producer.flush(15)
+    producer.produce(writable, b"yes", partition=0, on_delivery=lambda err, msg: results.append(("w", err)))
+    producer.flush(15)
+    assert results[0][0] == "f" and results[0][1].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert results[1] == ("w", None)
+    closes = [line for line in stack.envoy.filter_log_lines() if "closing:" in line]
+    assert closes == []
+
+
+def test_forbidden_group_gets_group_authorization_failed(stack_factory):
+    stack = stack_factory("mtls", POLICY)
+    from confluent_kafka import KafkaException
+
+    admin = AdminClient(stack.client_config("mesh-default"))
+    future = admin.describe_consumer_groups(["not-granted-group"])["not-granted-group"]
+    with pytest.raises(KafkaException) as raised:
+        future.result(timeout=30)
+    assert raised.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+    audit = stack.envoy.wait_for_log(r'^kafka-audit .*"decision":"denied".*"resourceType":"Group"')
+    assert '"resourceName":"not-granted-group"' in audit
+
+
+def test_audit_mode_forwards_and_logs_the_would_be_denial(stack_factory, topic_name):
+    policy = {**POLICY, "authorization": {**POLICY["authorization"], "mode": "audit"}}
+    stack = stack_factory("mtls", policy)
+    topic = topic_name(stack)
+    delivered, failures, errors = harness.produce(stack, "external", topic, [b"dry run"])
+    assert (delivered, failures) == (1, []), errors.text()
+    audit = stack.envoy.wait_for_log(r'^kafka-audit .*"decision":"audit-denied"')
+    assert '"principal":"User:external-kafkauser"' in audit and f'"resourceName":"{topic}"' in audit
+    assert harness.consume(stack, "mesh-default", topic, 1, timeout=20) == [b"dry run"]
+
+
+def test_kcat_reports_topic_authorization_failed(stack_factory, topic_name):
+    import subprocess
+
+    stack = stack_factory("mtls", POLICY)
+    topic = topic_name(stack)
+    args = [
+        "kcat", "-P", "-b", stack.bootstrap, "-t", topic, "-p", "0",
+        "-X", "security.protocol=ssl", "-X", f"ssl.ca.location={stack.cert_dir / 'ca.crt'}",
+        "-X", f"ssl.certificate.location={stack.cert_dir / 'external.crt'}",
+        "-X", f"ssl.key.location={stack.cert_dir / 'external.key'}",
+    ]  # fmt: skip
+    out = subprocess.run(args, input="denied line\n", env=harness.kcat_env(), capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert "Topic authorization failed" in out.stderr, out.stderr
+    assert harness.consume(stack, "mesh-default", topic, 1, timeout=4) == []
