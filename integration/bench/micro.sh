@@ -13,6 +13,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target}"
+# The bench profile inherits the release profile's panic = "abort"; with the CLI binary in the package,
+# cargo then mixes abort and unwind crates ("requires panic strategy `abort`"). Benchmarks unwind.
+export CARGO_PROFILE_BENCH_PANIC=unwind
 if [ "${MICRO_FULL_PROFILE:-0}" != 1 ]; then
   export CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16
 fi
