@@ -177,7 +177,12 @@ class Envoy:
         with_filter: bool = True,
         log_level: str = "info",
         env: dict | None = None,
+        wasm_path: Path | None = None,
+        extra_args: tuple = (),
     ):
+        """`wasm_path`: another module than WASM_PATH (e.g. a do-nothing filter for benchmarks); `extra_args`:
+        appended to Envoy's command line."""
+        wasm_path = Path(wasm_path) if wasm_path is not None else WASM_PATH
         self.listen_port = listen_port
         self.admin_port = free_port()
         config_text = render_envoy_config(
@@ -187,19 +192,20 @@ class Envoy:
             BROKER_HOST=broker_host,
             BROKER_PORT=broker_port,
             CERT_DIR=cert_dir,
-            WASM_PATH=WASM_PATH,
+            WASM_PATH=wasm_path,
             PLUGIN_CONFIG=json.dumps(plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)),
         )
         if not with_filter:
             config_text = strip_wasm_filter(config_text)
-        elif not WASM_PATH.exists():
-            raise HarnessError(f"the filter module {WASM_PATH} is not built (cargo build --release --target wasm32-wasip1)")
+        elif not wasm_path.exists():
+            raise HarnessError(f"the filter module {wasm_path} is not built (cargo build --release --target wasm32-wasip1)")
         self.config_path = run_dir / f"envoy-{listener}.yaml"
         self.config_path.write_text(config_text)
         argv = [
             envoy_binary(), "-c", str(self.config_path),
             "--concurrency", "1", "--disable-hot-restart",
             "-l", log_level, "--component-log-level", "wasm:debug",
+            *extra_args,
         ]  # fmt: skip
         # Secrets reach the filter through vm_config.environment_variables.host_env_keys.
         process_env = {**os.environ, **(env or {})}
@@ -315,9 +321,13 @@ class Stack:
         scram_users: dict | None = None,
         setup_topics: tuple = (),
         envoy_env: dict | None = None,
+        storage: str | None = None,
+        wasm_path: Path | None = None,
     ):
         """`scram_users` ({user: password}) and `setup_topics`: created in tansu's SQLite storage, then tansu
-        restarts with `--authentication` (SASL SCRAM required) before Envoy starts."""
+        restarts with `--authentication` (SASL SCRAM required) before Envoy starts. `storage`: tansu's storage
+        engine (default in memory; `sqlite://tansu.db` survives restart_broker()). `wasm_path`: another module
+        than WASM_PATH."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
         self.run_dir = RUN_DIR / self.name
@@ -351,7 +361,7 @@ class Stack:
                         self.run_dir, self.broker_port, envoy_port, "sqlite://tansu.db", authentication=True
                     )
                 else:
-                    self.tansu = Tansu(self.run_dir, self.broker_port, envoy_port)
+                    self.tansu = Tansu(self.run_dir, self.broker_port, envoy_port, storage or "memory://tansu/")
             self.envoy = Envoy(
                 self.run_dir,
                 listener,
@@ -363,11 +373,14 @@ class Stack:
                 with_filter=with_filter,
                 log_level=log_level,
                 env=envoy_env,
+                wasm_path=wasm_path,
             )
         except BaseException:
             self.stop()
             raise
         self.bootstrap = f"127.0.0.1:{envoy_port}"
+        self.envoy_port = envoy_port
+        self.storage = storage or "memory://tansu/"
 
     def __enter__(self) -> "Stack":
         return self
@@ -384,6 +397,24 @@ class Stack:
     def create_topic(self, topic: str, partitions: int = 1) -> None:
         """Creates a topic directly at the broker (not through Envoy), so setup needs no permission."""
         create_topic(self.broker_host, self.broker_port, topic, partitions)
+
+    def restart_broker(self, down_seconds: float = 0.0, log_name: str | None = None) -> None:
+        """Kills tansu (SIGKILL, no graceful shutdown), waits `down_seconds`, then starts it again on the same port
+        with the same storage. With the default in-memory storage every record is lost."""
+        if self.tansu is None:
+            raise HarnessError("restart_broker needs the harness's own tansu (KAFKA_BOOTSTRAP is set)")
+        try:
+            os.killpg(self.tansu.process.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.tansu.stop()
+        time.sleep(down_seconds)
+        restarts = getattr(self, "_broker_restarts", 0) + 1
+        self._broker_restarts = restarts
+        self.tansu = Tansu(
+            self.run_dir, self.broker_port, self.envoy_port, self.storage,
+            log_name=log_name or f"tansu-restart-{restarts}.log",
+        )  # fmt: skip
 
     def client_config(self, cert: str | None, **overrides) -> dict:
         """librdkafka configuration for a client that presents the test certificate `cert` (None: TLS without a
