@@ -90,6 +90,9 @@ enum ResponseAction {
     ClampApiVersions,
     /// A response to the filter's own SASL exchange: consumed, never forwarded to the client.
     Sasl,
+    /// The allowed part of a request was forwarded: add the answer for the denied topics (a complete error
+    /// response frame for a request made of them alone) to the broker's answer.
+    MergeDenied(Vec<u8>),
     /// Drop the topics the principal may not Describe; answer TOPIC_AUTHORIZATION_FAILED for the named ones.
     FilterMetadata {
         denied_named: Vec<String>,
@@ -618,6 +621,15 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                         }
                     }
                 }
+                let partial = mode == Mode::Enforce && partial_candidate(header.api_key, &denied);
+                if mode == Mode::Enforce
+                    && !denied.is_empty()
+                    && (expects_response || partial)
+                    && frame.len() < frame_len
+                {
+                    // Answering or splitting needs the whole request; decided again (once) when it is here.
+                    return Verdict::NeedMore;
+                }
                 core.events.extend(records.into_iter().map(Event::Decision));
                 if denied.is_empty() {
                     return forward(core, ResponseAction::Forward, expects_response, RequestDecision::Allowed);
@@ -625,17 +637,19 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                 if mode != Mode::Enforce {
                     return forward(core, ResponseAction::Forward, expects_response, RequestDecision::AuditDenied);
                 }
+                if partial {
+                    if let Some(verdict) = forward_allowed_part(core, &header, body_prefix, &denied, expects_response) {
+                        return verdict;
+                    }
+                }
                 if !expects_response {
                     core.count_request(header.api_key, RequestDecision::Denied);
                     // Produce with acks=0: the client expects no answer; the request is simply dropped.
                     return Verdict::Replace(Vec::new());
                 }
-                if frame.len() < frame_len {
-                    return Verdict::NeedMore;
-                }
                 let error_for = |rt: ResourceType, name: &str| {
-                    // Until partial forwarding exists, a request with any denied part is refused whole; its
-                    // allowed parts get the same authorization error as its denied ones.
+                    // A request refused whole (no part may pass, or the API cannot be split): its allowed
+                    // parts get the same authorization error as its denied ones.
                     if denied.iter().any(|(t, n)| *t == rt && n == name) {
                         authorization_error(rt)
                     } else {
@@ -689,7 +703,12 @@ impl FrameHandler for ResponseSide<'_> {
         let holding = core.sasl.as_ref().is_some_and(SaslState::blocks);
         let whole_needed = is_sasl
             || holding
-            || matches!(expected.action, ResponseAction::ClampApiVersions | ResponseAction::FilterMetadata { .. });
+            || matches!(
+                expected.action,
+                ResponseAction::ClampApiVersions
+                    | ResponseAction::FilterMetadata { .. }
+                    | ResponseAction::MergeDenied(_)
+            );
         if whole_needed && frame.len() < frame_len {
             return Verdict::NeedMore;
         }
@@ -716,6 +735,12 @@ impl FrameHandler for ResponseSide<'_> {
                 match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
                     Ok(rewritten) => Verdict::Replace(rewritten),
                     Err(e) => Verdict::Close(format!("Metadata response: {e}")),
+                }
+            }
+            ResponseAction::MergeDenied(denied_answer) => {
+                match merge_denied(entry.api_key, entry.api_version, frame, &denied_answer) {
+                    Ok(merged) => Verdict::Replace(merged),
+                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
                 }
             }
         };
@@ -753,6 +778,89 @@ fn sasl_response(core: &mut Core, frame: &[u8]) -> Verdict {
         }
         Err(e) => Verdict::Close(format!("SASL authentication to the broker failed: {e}")),
     }
+}
+
+/// APIs whose allowed topics are forwarded when others are denied (only topic denials can be split off).
+fn partial_candidate(api_key: i16, denied: &[(ResourceType, String)]) -> bool {
+    (api_key == ApiKey::Produce as i16 || api_key == ApiKey::Fetch as i16)
+        && !denied.is_empty()
+        && denied.iter().all(|(t, _)| *t == ResourceType::Topic)
+}
+
+/// Splits a Produce or Fetch request into its allowed and denied topics: the allowed part is forwarded
+/// (re-encoded), the denied part answered with TOPIC_AUTHORIZATION_FAILED merged into the broker's answer.
+/// `None` when nothing is allowed or the request cannot be split (then it is refused whole).
+fn forward_allowed_part(
+    core: &mut Core,
+    header: &wire::RequestHeader<'_>,
+    body: &[u8],
+    denied: &[(ResourceType, String)],
+    expects_response: bool,
+) -> Option<Verdict> {
+    use kafka_protocol::messages::{FetchRequest, ProduceRequest};
+    let version = header.api_version;
+    let is_denied = |name: &str| denied.iter().any(|(_, n)| n == name);
+    // classify() walked (Produce) or shape-checked (Fetch) this body: its counts are bounded by the frame.
+    let (allowed_body, denied_body) = if header.api_key == ApiKey::Produce as i16 {
+        let request = ProduceRequest::decode(&mut Bytes::copy_from_slice(body), version).ok()?;
+        let (no, yes): (Vec<_>, Vec<_>) = request.topic_data.iter().cloned().partition(|t| is_denied(t.name.as_str()));
+        if yes.is_empty() {
+            return None;
+        }
+        (encode(&request.clone().with_topic_data(yes), version)?, encode(&request.with_topic_data(no), version)?)
+    } else {
+        let request = FetchRequest::decode(&mut Bytes::copy_from_slice(body), version).ok()?;
+        let (no, yes): (Vec<_>, Vec<_>) = request.topics.iter().cloned().partition(|t| is_denied(t.topic.as_str()));
+        if yes.is_empty() {
+            return None;
+        }
+        let denied_only = request.clone().with_topics(no).with_forgotten_topics_data(Vec::new());
+        (encode(&request.with_topics(yes), version)?, encode(&denied_only, version)?)
+    };
+    let forwarded =
+        wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &allowed_body);
+    core.count_request(header.api_key, RequestDecision::Denied);
+    if !expects_response {
+        return Some(Verdict::Replace(forwarded));
+    }
+    let error_for = |rt: ResourceType, _: &str| authorization_error(rt);
+    let answer =
+        crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
+            .ok()?;
+    core.push_inflight(header, (header.api_key, version), ResponseAction::MergeDenied(answer));
+    Some(Verdict::Replace(forwarded))
+}
+
+fn encode<T: Encodable>(message: &T, version: i16) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    message.encode(&mut out, version).ok()?;
+    Some(out)
+}
+
+/// The broker's answer to the allowed part plus the filter's answer for the denied topics.
+fn merge_denied(api_key: i16, version: i16, frame: &[u8], denied_answer: &[u8]) -> Result<Vec<u8>, String> {
+    use kafka_protocol::messages::{FetchResponse, ProduceResponse};
+    let offset = wire::response_body_offset(api_key, version);
+    let body = frame.get(offset..).ok_or("short response")?;
+    let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
+    let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
+    let mut out = Vec::with_capacity(frame.len() + denied_answer.len());
+    if api_key == ApiKey::Produce as i16 {
+        let mut response =
+            ProduceResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
+        let denied =
+            ProduceResponse::decode(&mut Bytes::copy_from_slice(denied_body), version).map_err(|e| e.to_string())?;
+        response.responses.extend(denied.responses);
+        response.encode(&mut out, version).map_err(|e| e.to_string())?;
+    } else {
+        let mut response =
+            FetchResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
+        let denied =
+            FetchResponse::decode(&mut Bytes::copy_from_slice(denied_body), version).map_err(|e| e.to_string())?;
+        response.responses.extend(denied.responses);
+        response.encode(&mut out, version).map_err(|e| e.to_string())?;
+    }
+    Ok(wire::response_frame(api_key, version, correlation_id, &out))
 }
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)

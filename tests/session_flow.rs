@@ -293,3 +293,78 @@ fn idempotent_producer_needs_write_on_any_topic_or_idempotent_write() {
     let decoded = InitProducerIdResponse::decode(&mut body_of(&answer, ApiKey::InitProducerId, 4), 4).unwrap();
     assert_eq!(decoded.error_code, 31);
 }
+
+fn produce_two(acks: i16) -> ProduceRequest {
+    let mut both = produce("allowed", acks);
+    both.topic_data.extend(produce("forbidden", acks).topic_data);
+    both
+}
+
+#[test]
+fn partial_produce_forwards_the_allowed_topic_and_merges_the_denied_one() {
+    for version in [3, 9, 12] {
+        let mut s = session(POLICY);
+        let req = request(ApiKey::Produce, version, 11, &produce_two(-1));
+        let forwarded = downstream(&mut s, &req);
+        let mut fbody = Bytes::copy_from_slice(&forwarded[4..]);
+        let header_version = if version >= 9 { 2 } else { 1 };
+        RequestHeader::decode(&mut fbody, header_version).unwrap();
+        let sent = ProduceRequest::decode(&mut fbody, version).unwrap();
+        let names: Vec<_> = sent.topic_data.iter().map(|t| t.name.as_str().to_string()).collect();
+        assert_eq!(names, ["allowed"], "v{version}: only the allowed topic reaches the broker");
+        let back = upstream(&mut s, &produce_ok(version, 11));
+        let merged = ProduceResponse::decode(&mut body_of(&back, ApiKey::Produce, version), version).unwrap();
+        let code = |name: &str| {
+            merged.responses.iter().find(|t| t.name.as_str() == name).unwrap().partition_responses[0].error_code
+        };
+        assert_eq!((code("allowed"), code("forbidden")), (0, 29), "v{version}");
+    }
+}
+
+#[test]
+fn partial_produce_with_acks_zero_forwards_only_the_allowed_topic() {
+    let mut s = session(POLICY);
+    let req = request(ApiKey::Produce, 9, 12, &produce_two(0));
+    let forwarded = downstream(&mut s, &req);
+    assert!(!forwarded.is_empty() && !forwarded.windows(9).any(|w| w == b"forbidden"));
+    assert_eq!(s.inflight_len(), 0);
+}
+
+#[test]
+fn partial_fetch_reads_the_allowed_topic_and_answers_29_for_the_other() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+    let version = 12;
+    let topic = |name: &str| {
+        FetchTopic::default()
+            .with_topic(TopicName(StrBytes::from_string(name.into())))
+            .with_partitions(vec![FetchPartition::default().with_partition(0).with_partition_max_bytes(1 << 20)])
+    };
+    let fetch = FetchRequest::default()
+        .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+        .with_max_wait_ms(100)
+        .with_topics(vec![topic("allowed"), topic("forbidden")]);
+    let mut s = session(POLICY);
+    let forwarded = downstream(&mut s, &request(ApiKey::Fetch, version, 21, &fetch));
+    assert!(!forwarded.windows(9).any(|w| w == b"forbidden"));
+    let records = Bytes::from_static(b"record-batch-bytes");
+    let broker = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(StrBytes::from_static_str("allowed")))
+        .with_partitions(vec![PartitionData::default().with_partition_index(0).with_records(Some(records.clone()))])]);
+    let back = upstream(&mut s, &response(ApiKey::Fetch, version, 21, &broker));
+    let merged = FetchResponse::decode(&mut body_of(&back, ApiKey::Fetch, version), version).unwrap();
+    let allowed = merged.responses.iter().find(|t| t.topic.as_str() == "allowed").unwrap();
+    assert_eq!(allowed.partitions[0].records, Some(records));
+    let forbidden = merged.responses.iter().find(|t| t.topic.as_str() == "forbidden").unwrap();
+    assert_eq!(forbidden.partitions[0].error_code, 29);
+}
+
+#[test]
+fn a_denied_request_split_across_chunks_is_audited_once() {
+    let mut s = session(POLICY);
+    let req = request(ApiKey::Produce, 9, 5, &produce("forbidden", -1));
+    let mut out = downstream(&mut s, &req[..req.len() - 10]);
+    out.extend(downstream(&mut s, &req[req.len() - 10..]));
+    let denials = s.take_events().into_iter().filter(|e| matches!(e, Event::Decision(d) if !d.allowed)).count();
+    assert_eq!(denials, 1);
+}
