@@ -625,11 +625,9 @@ pub(crate) fn walk_produce(
             r.tagged_fields()?;
         }
     }
-    if complete {
-        if flexible {
-            r.tagged_fields()?;
-        }
-        // Trailing bytes are ignored, as the broker ignores them (see check_shape).
+    // Trailing bytes after the request's tagged fields are ignored, as the broker ignores them (see check_shape).
+    if complete && flexible {
+        r.tagged_fields()?;
     }
     Ok(ProduceSummary { transactional_id, acks, topics })
 }
