@@ -334,9 +334,9 @@ impl Session {
         self.core.now_us = now_us;
     }
 
-    /// Drains the counters since the last call.
-    pub fn take_stats(&mut self) -> Vec<Stat> {
-        std::mem::take(&mut self.core.stats)
+    /// Drains the counters since the last call (keeping the buffer: this runs on every chunk).
+    pub fn drain_stats(&mut self) -> std::vec::Drain<'_, Stat> {
+        self.core.stats.drain(..)
     }
 
     /// Drains what happened since the last call.

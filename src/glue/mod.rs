@@ -255,12 +255,8 @@ impl Connection {
 
     /// Hands the core's counters to the host.
     fn flush_stats(&mut self) {
-        let stats = self.session.take_stats();
-        if stats.is_empty() {
-            return;
-        }
         let mut registry = self.metrics.borrow_mut();
-        for stat in stats {
+        for stat in self.session.drain_stats() {
             match stat {
                 Stat::Request { api_key, decision } => {
                     let id = match registry.requests.get(&(api_key, decision)) {
