@@ -958,7 +958,17 @@ pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
     })
 }
 
+/// Walks a struct: its fields, then (flexible versions) its tagged fields.
 fn walk_fields(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool) -> Result<(), Stop> {
+    walk_list(r, fields, version, flexible)?;
+    if flexible {
+        r.tagged_fields()?;
+    }
+    Ok(())
+}
+
+/// Walks consecutive fields (part of a struct: no tagged fields at the end).
+fn walk_list(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool) -> Result<(), Stop> {
     for field in fields.iter().filter(|f| (f.min..=f.max).contains(&version)) {
         match field.ty {
             I8 | Bool => r.take(1).map(|_| ())?,
@@ -994,9 +1004,6 @@ fn walk_fields(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: boo
             }
         }
     }
-    if flexible {
-        r.tagged_fields()?;
-    }
     Ok(())
 }
 
@@ -1013,6 +1020,121 @@ pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), 
         Err(Stop::Bad(reason)) => Err(reason),
         Err(Stop::NeedMore) => Err("truncated".into()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Response layouts: the broker's answers the filter rewrites are bounded the same way before any decode
+// (a broker's bytes are read off the wire too).
+
+static METADATA_RESPONSE: Shape = Shape {
+    flexible_from: 9,
+    fields: &[
+        since(3, I32),                                                // throttle_time_ms
+        all(Structs(&[all(I32), all(Str), all(I32), since(1, Str)])), // brokers: node_id, host, port, rack
+        since(2, Str),                                                // cluster_id
+        since(1, I32),                                                // controller_id
+        all(Structs(&[
+            all(I16),        // error_code
+            all(Str),        // name
+            since(10, Uuid), // topic_id
+            since(1, Bool),  // is_internal
+            all(Structs(&[
+                all(I16),       // error_code
+                all(I32),       // partition_index
+                all(I32),       // leader_id
+                since(7, I32),  // leader_epoch
+                all(I32S),      // replica_nodes
+                all(I32S),      // isr_nodes
+                since(5, I32S), // offline_replicas
+            ])),
+            since(8, I32), // topic_authorized_operations
+        ])),
+        between(8, 10, I32), // cluster_authorized_operations
+        since(13, I16),      // error_code
+    ],
+};
+
+/// The per-topic array of a Produce response (its first field).
+static PRODUCE_RESPONSE_TOPICS: Shape = Shape {
+    flexible_from: 9,
+    fields: &[all(Structs(&[
+        all(Str), // name
+        all(Structs(&[
+            all(I32),                                 // index
+            all(I16),                                 // error_code
+            all(I64),                                 // base_offset
+            since(2, I64),                            // log_append_time_ms
+            since(5, I64),                            // log_start_offset
+            since(8, Structs(&[all(I32), all(Str)])), // record_errors
+            since(8, Str),                            // error_message
+        ])),
+    ]))],
+};
+
+/// The fields of a Fetch response before its per-topic array.
+static FETCH_RESPONSE_HEAD: Shape = Shape { flexible_from: 12, fields: &[since(1, I32), since(7, I16), since(7, I32)] };
+
+/// The per-topic array of a Fetch response.
+static FETCH_RESPONSE_TOPICS: Shape = Shape {
+    flexible_from: 12,
+    fields: &[all(Structs(&[
+        all(Str), // topic (the filter caps Fetch below the topic-id versions)
+        all(Structs(&[
+            all(I32),                                 // partition_index
+            all(I16),                                 // error_code
+            all(I64),                                 // high_watermark
+            since(4, I64),                            // last_stable_offset
+            since(5, I64),                            // log_start_offset
+            since(4, Structs(&[all(I64), all(I64)])), // aborted_transactions
+            since(11, I32),                           // preferred_read_replica
+            all(Bytes),                               // records
+        ])),
+    ]))],
+};
+
+/// Checks a Metadata response body before kafka-protocol decodes it (every count and length bounded).
+/// Metadata responses carry no known tagged fields, so skipping tagged fields by size bounds them too.
+pub(crate) fn check_metadata_response(version: i16, body: &[u8]) -> Result<(), String> {
+    let mut r = Reader::new(body, body.len());
+    let flexible = version >= METADATA_RESPONSE.flexible_from;
+    match walk_fields(&mut r, METADATA_RESPONSE.fields, version, flexible) {
+        Ok(()) => Ok(()),
+        Err(Stop::Bad(reason)) => Err(reason),
+        Err(Stop::NeedMore) => Err("truncated".into()),
+    }
+}
+
+/// Where the per-topic array of a Produce or Fetch response lies in `body`: `(count_start, entries_start,
+/// entries_end, count)`. Walks the broker's bytes without decoding them, so rewriting a response never
+/// allocates from a count read off the wire.
+pub(crate) fn response_topic_array(
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+) -> Result<(usize, usize, usize, usize), String> {
+    let stop = |e: Stop| match e {
+        Stop::Bad(reason) => reason,
+        Stop::NeedMore => "truncated".to_string(),
+    };
+    let (head, topics) = if api_key == ApiKey::Produce as i16 {
+        (None, &PRODUCE_RESPONSE_TOPICS)
+    } else if api_key == ApiKey::Fetch as i16 {
+        (Some(&FETCH_RESPONSE_HEAD), &FETCH_RESPONSE_TOPICS)
+    } else {
+        return Err(format!("no response layout for API key {api_key}"));
+    };
+    let flexible = version >= topics.flexible_from;
+    let mut r = Reader::new(body, body.len());
+    if let Some(head) = head {
+        walk_list(&mut r, head.fields, version, flexible).map_err(stop)?;
+    }
+    let count_start = r.pos;
+    let count = r.count(flexible).map_err(stop)?.unwrap_or(0);
+    let entries_start = r.pos;
+    let mut whole = Reader::new(body, body.len());
+    whole.pos = count_start;
+    walk_list(&mut whole, topics.fields, version, flexible).map_err(stop)?;
+    Ok((count_start, entries_start, whole.pos, count))
 }
 
 /// Decodes a complete request body with kafka-protocol, after the shape check has bounded every

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::classify::{classify, Classification};
@@ -837,30 +837,40 @@ fn encode<T: Encodable>(message: &T, version: i16) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The broker's answer to the allowed part plus the filter's answer for the denied topics.
+/// The broker's answer to the allowed part plus the filter's answer for the denied topics, spliced at the
+/// byte level: the broker's response is walked (bounded), never decoded, and its other fields stay as sent.
 fn merge_denied(api_key: i16, version: i16, frame: &[u8], denied_answer: &[u8]) -> Result<Vec<u8>, String> {
-    use kafka_protocol::messages::{FetchResponse, ProduceResponse};
     let offset = wire::response_body_offset(api_key, version);
     let body = frame.get(offset..).ok_or("short response")?;
     let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    let mut out = Vec::with_capacity(frame.len() + denied_answer.len());
-    if api_key == ApiKey::Produce as i16 {
-        let mut response =
-            ProduceResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
-        let denied =
-            ProduceResponse::decode(&mut Bytes::copy_from_slice(denied_body), version).map_err(|e| e.to_string())?;
-        response.responses.extend(denied.responses);
-        response.encode(&mut out, version).map_err(|e| e.to_string())?;
-    } else {
-        let mut response =
-            FetchResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
-        let denied =
-            FetchResponse::decode(&mut Bytes::copy_from_slice(denied_body), version).map_err(|e| e.to_string())?;
-        response.responses.extend(denied.responses);
-        response.encode(&mut out, version).map_err(|e| e.to_string())?;
-    }
+    let (count_start, entries_start, entries_end, count) =
+        crate::classify::response_topic_array(api_key, version, body)?;
+    let (_, denied_start, denied_end, denied_count) =
+        crate::classify::response_topic_array(api_key, version, denied_body)?;
+    let piece = |b: &[u8], from: usize, to: usize| b.get(from..to).map(<[u8]>::to_vec).ok_or("bad span");
+    let total = u32::try_from(count + denied_count).map_err(|_| "too many topics")?;
+    let mut out = Vec::with_capacity(body.len() + denied_end.saturating_sub(denied_start) + 5);
+    out.extend(piece(body, 0, count_start)?);
+    write_array_count(&mut out, total, wire::response_header_version(api_key, version) >= 1);
+    out.extend(piece(body, entries_start, entries_end)?);
+    out.extend(piece(denied_body, denied_start, denied_end)?);
+    out.extend(piece(body, entries_end, body.len())?);
     Ok(wire::response_frame(api_key, version, correlation_id, &out))
+}
+
+/// An array count: `i32`, or in flexible versions count + 1 as an unsigned varint.
+fn write_array_count(out: &mut Vec<u8>, count: u32, flexible: bool) {
+    if !flexible {
+        out.extend_from_slice(&count.to_be_bytes());
+        return;
+    }
+    let mut n = u64::from(count) + 1;
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
@@ -998,6 +1008,8 @@ fn filter_metadata_response(
     let api_key = ApiKey::Metadata as i16;
     let body = frame.get(wire::response_body_offset(api_key, version)..).unwrap_or_default();
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
+    // The broker's bytes are bounded before kafka-protocol allocates from their counts.
+    crate::classify::check_metadata_response(version, body)?;
     let mut response =
         MetadataResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
@@ -1035,30 +1047,81 @@ pub fn supported_versions(api_key: i16) -> Option<(i16, i16)> {
 }
 
 /// Rewrites an ApiVersions response so it advertises only versions the filter can parse; `None` when
-/// nothing changes.
+/// nothing changes. Read by hand (no kafka-protocol decode, so no allocation from a count off the wire):
+/// only the `api_keys` array is rewritten, every other byte is kept as the broker sent it.
 fn clamp_api_versions(frame: &[u8], version: i16) -> Result<Option<Vec<u8>>, String> {
     let body = frame.get(wire::response_body_offset(ApiKey::ApiVersions as i16, version)..).unwrap_or_default();
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    // A broker that does not support the client's version answers in v0 with UNSUPPORTED_VERSION.
-    let (mut response, used_version) = match ApiVersionsResponse::decode(&mut Bytes::copy_from_slice(body), version) {
-        Ok(r) if r.error_code != 35 => (r, version),
-        _ => (ApiVersionsResponse::decode(&mut Bytes::copy_from_slice(body), 0).map_err(|e| e.to_string())?, 0),
+    // A broker that does not support the client's version answers in v0 with UNSUPPORTED_VERSION (35).
+    let parsed = match api_versions_entries(body, version >= 3) {
+        Some(p) if p.error_code != 35 || !p.flexible => p,
+        _ => api_versions_entries(body, false).ok_or("malformed ApiVersions response")?,
     };
-    let before = response.api_keys.clone();
-    response.api_keys.retain_mut(|k| match supported_versions(k.api_key) {
-        Some((min, max)) => {
-            k.min_version = k.min_version.max(min);
-            k.max_version = k.max_version.min(max);
-            k.min_version <= k.max_version
+    let mut kept = Vec::with_capacity(parsed.entries.len());
+    let mut changed = false;
+    for entry in &parsed.entries {
+        let clamped = supported_versions(entry.api_key)
+            .map(|(min, max)| (entry.min_version.max(min), entry.max_version.min(max)))
+            .filter(|(min, max)| min <= max);
+        match clamped {
+            Some(range) => {
+                changed |= range != (entry.min_version, entry.max_version);
+                kept.push((entry, range));
+            }
+            None => changed = true,
         }
-        None => false,
-    });
-    if response.api_keys == before {
+    }
+    if !changed {
         return Ok(None);
     }
-    let mut out = Vec::with_capacity(frame.len());
-    response.encode(&mut out, used_version).map_err(|e| e.to_string())?;
-    Ok(Some(wire::response_frame(ApiKey::ApiVersions as i16, used_version, correlation_id, &out)))
+    let mut out = Vec::with_capacity(body.len());
+    out.extend_from_slice(&parsed.error_code.to_be_bytes());
+    write_array_count(&mut out, kept.len() as u32, parsed.flexible);
+    for (entry, (min, max)) in kept {
+        out.extend_from_slice(&entry.api_key.to_be_bytes());
+        out.extend_from_slice(&min.to_be_bytes());
+        out.extend_from_slice(&max.to_be_bytes());
+        out.extend_from_slice(entry.tagged_fields);
+    }
+    out.extend_from_slice(body.get(parsed.rest..).unwrap_or_default());
+    Ok(Some(wire::response_frame(ApiKey::ApiVersions as i16, version, correlation_id, &out)))
+}
+
+struct ApiVersionEntry<'a> {
+    api_key: i16,
+    min_version: i16,
+    max_version: i16,
+    /// The entry's tagged fields, verbatim (flexible versions).
+    tagged_fields: &'a [u8],
+}
+
+struct ApiVersionsEntries<'a> {
+    error_code: i16,
+    flexible: bool,
+    entries: Vec<ApiVersionEntry<'a>>,
+    /// Offset of what follows the array (throttle time, tagged fields), kept verbatim.
+    rest: usize,
+}
+
+fn api_versions_entries(body: &[u8], flexible: bool) -> Option<ApiVersionsEntries<'_>> {
+    let mut r = wire::Reader::new(body);
+    let error_code = r.i16()?;
+    let count = if flexible { (r.uvarint()? as usize).checked_sub(1)? } else { usize::try_from(r.i32()?).ok()? };
+    // Every entry takes at least 6 bytes: a larger count is malformed, not an allocation.
+    if count > r.remaining() / 6 {
+        return None;
+    }
+    let mut entries = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (api_key, min_version, max_version) = (r.i16()?, r.i16()?, r.i16()?);
+        let tags_start = r.position();
+        if flexible {
+            r.skip_tagged_fields()?;
+        }
+        let tagged_fields = body.get(tags_start..r.position())?;
+        entries.push(ApiVersionEntry { api_key, min_version, max_version, tagged_fields });
+    }
+    Some(ApiVersionsEntries { error_code, flexible, entries, rest: r.position() })
 }
 
 #[cfg(test)]
