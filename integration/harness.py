@@ -179,10 +179,18 @@ class Envoy:
         env: dict | None = None,
         wasm_path: Path | None = None,
         extra_args: tuple = (),
+        dynamic_listeners: bool = False,
     ):
         """`wasm_path`: another module than WASM_PATH (e.g. a do-nothing filter for benchmarks); `extra_args`:
-        appended to Envoy's command line."""
+        appended to Envoy's command line; `dynamic_listeners`: the listeners come from a file (LDS,
+        `path_config_source`) instead of static_resources, so update_plugin_config() can change them live."""
         wasm_path = Path(wasm_path) if wasm_path is not None else WASM_PATH
+        self._render_args = (listener, with_filter, dict(
+            LISTEN_PORT=listen_port, BROKER_HOST=broker_host, BROKER_PORT=broker_port, CERT_DIR=cert_dir,
+            WASM_PATH=wasm_path,
+        ))  # fmt: skip
+        self.run_dir = run_dir
+        self.lds_path: Path | None = None
         self.listen_port = listen_port
         self.admin_port = free_port()
         config_text = render_envoy_config(
@@ -199,6 +207,8 @@ class Envoy:
             config_text = strip_wasm_filter(config_text)
         elif not wasm_path.exists():
             raise HarnessError(f"the filter module {wasm_path} is not built (cargo build --release --target wasm32-wasip1)")
+        if dynamic_listeners:
+            config_text = self._move_listeners_to_lds(config_text)
         self.config_path = run_dir / f"envoy-{listener}.yaml"
         self.config_path.write_text(config_text)
         argv = [
@@ -275,6 +285,61 @@ class Envoy:
     def stop(self) -> None:
         self.process.stop()
 
+    def _move_listeners_to_lds(self, config_text: str) -> str:
+        import yaml
+
+        config = yaml.safe_load(config_text)
+        listeners = config["static_resources"].pop("listeners")
+        lds_dir = self.run_dir / "lds"
+        lds_dir.mkdir(exist_ok=True)
+        self.lds_path = lds_dir / "listeners.yaml"
+        self._write_lds(listeners)
+        # Envoy requires a node identity for any dynamic resource, also one read from a file.
+        config.setdefault("node", {"id": "kmf-integration", "cluster": "kmf-integration"})
+        config["dynamic_resources"] = {
+            "lds_config": {
+                "resource_api_version": "V3",
+                # Envoy re-reads the file when a file is moved into the watched directory.
+                "path_config_source": {"path": str(self.lds_path), "watched_directory": {"path": str(lds_dir)}},
+            }
+        }
+        return yaml.safe_dump(config, sort_keys=False)
+
+    def _write_lds(self, listeners: list) -> None:
+        import yaml
+
+        resources = [{"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", **item} for item in listeners]
+        staging = self.lds_path.with_name(".listeners.yaml.new")
+        staging.write_text(yaml.safe_dump({"resources": resources}, sort_keys=False))
+        os.rename(staging, self.lds_path)
+
+    def update_plugin_config(self, plugin_config, timeout: float = 15.0) -> None:
+        """With dynamic_listeners: rewrites the listener file with a new filter configuration and waits until
+        Envoy has applied it. Connections opened before keep their filter chain (and its configuration) until
+        Envoy's drain time (--drain-time-s, 600 s by default) ends; new connections get the new one."""
+        import yaml
+
+        if self.lds_path is None:
+            raise HarnessError("update_plugin_config needs Envoy(dynamic_listeners=True)")
+        listener, with_filter, values = self._render_args
+        config_text = render_envoy_config(
+            listener, ADMIN_PORT=self.admin_port, **values,
+            PLUGIN_CONFIG=json.dumps(plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)),
+        )  # fmt: skip
+        if not with_filter:
+            config_text = strip_wasm_filter(config_text)
+        before = self.stats("listener_manager.lds.")
+        self._write_lds(yaml.safe_load(config_text)["static_resources"]["listeners"])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.stats("listener_manager.lds.")
+            if now.get("listener_manager.lds.update_rejected", 0) > before.get("listener_manager.lds.update_rejected", 0):
+                raise HarnessError(f"Envoy rejected the listener update; log:\n{self.process.log_tail()}")
+            if now.get("listener_manager.lds.update_success", 0) > before.get("listener_manager.lds.update_success", 0):
+                return
+            time.sleep(0.1)
+        raise HarnessError(f"Envoy did not apply the listener update within {timeout}s; log:\n{self.process.log_tail()}")
+
 
 def render_envoy_config(listener: str, **values) -> str:
     template = LISTENER_TEMPLATES[listener].read_text()
@@ -323,11 +388,12 @@ class Stack:
         envoy_env: dict | None = None,
         storage: str | None = None,
         wasm_path: Path | None = None,
+        dynamic_listeners: bool = False,
     ):
         """`scram_users` ({user: password}) and `setup_topics`: created in tansu's SQLite storage, then tansu
         restarts with `--authentication` (SASL SCRAM required) before Envoy starts. `storage`: tansu's storage
         engine (default in memory; `sqlite://tansu.db` survives restart_broker()). `wasm_path`: another module
-        than WASM_PATH."""
+        than WASM_PATH. `dynamic_listeners`: see Envoy."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
         self.run_dir = RUN_DIR / self.name
@@ -374,6 +440,7 @@ class Stack:
                 log_level=log_level,
                 env=envoy_env,
                 wasm_path=wasm_path,
+                dynamic_listeners=dynamic_listeners,
             )
         except BaseException:
             self.stop()

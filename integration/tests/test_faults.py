@@ -1,0 +1,425 @@
+"""Robustness through the real Envoy + filter: a broker killed and restarted under a running producer, clients
+killed in the middle of a frame, malformed frames next to a well-behaved producer, a live policy update, and
+no wasm VM failure in any Envoy log afterwards."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import harness
+import pytest
+from confluent_kafka import KafkaError, Producer
+
+from conftest import IDENTITY
+
+# mesh-default (User:CN=kafka-default) may use the `it-` topics and the harness's consumer group.
+POLICY = {
+    "identity": IDENTITY,
+    "authorization": {
+        "mode": "enforce",
+        "users": [
+            {
+                "principal": "User:CN=kafka-default",
+                "acls": [
+                    {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"},
+                     "operations": ["Write", "Read", "Describe"], "type": "allow"},
+                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
+                     "operations": ["Read", "Describe"], "type": "allow"},
+                ],
+            }
+        ],
+    },
+}  # fmt: skip
+
+# What Envoy logs when a wasm VM traps or a plugin cannot run: V8 reports `Function: proxy_on_... failed:
+# Uncaught RuntimeError: unreachable`; the Rust SDK's panic hook logs `panicked at`; a plugin that fails to
+# (re)load logs `Wasm VM failed` / `Plugin ... failed to load` at critical level.
+VM_FAILURE = re.compile(
+    r"panicked at|Uncaught RuntimeError|Function: \S+ failed|Wasm VM failed|Plugin \S+ failed|failed to load"
+    r"|VM .*crash|\]\[critical\]\[wasm\]|\]\[critical\]"
+)
+
+# Names of this module's tests that ran in this session: the final check reads their Envoy logs.
+_tests_run: set = set()
+
+
+@pytest.fixture(autouse=True)
+def _record_test(request):
+    _tests_run.add(request.node.name)
+
+
+def assert_no_vm_failure(stack: harness.Stack) -> None:
+    failures = [line for line in stack.envoy.log_text().splitlines() if VM_FAILURE.search(line)]
+    assert not failures, "wasm VM failure in Envoy's log:\n" + "\n".join(failures[:10])
+
+
+def tls_connection(stack: harness.Stack, cert: str = "mesh-default") -> ssl.SSLSocket:
+    """A raw mTLS connection to the Envoy listener, handshake done."""
+    context = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
+    context.load_cert_chain(str(stack.cert_dir / f"{cert}.crt"), str(stack.cert_dir / f"{cert}.key"))
+    raw = socket.create_connection(("127.0.0.1", stack.envoy_port), timeout=10)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def kafka_string(value: str) -> bytes:
+    raw = value.encode()
+    return struct.pack(">h", len(raw)) + raw
+
+
+def api_versions_request(correlation_id: int) -> bytes:
+    body = struct.pack(">hhi", 18, 0, correlation_id) + kafka_string("kmf-faults")
+    return struct.pack(">i", len(body)) + body
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    size = struct.unpack(">i", recv_exactly(sock, 4))[0]
+    return recv_exactly(sock, size)
+
+
+def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def half_produce_frame(topic: str) -> bytes:
+    """The first half of a Produce v3 request whose length prefix announces 4,000 bytes."""
+    header = struct.pack(">hhi", 0, 3, 7) + kafka_string("kmf-faults")
+    body = struct.pack(">h", -1) + struct.pack(">hi", -1, 30_000) + struct.pack(">i", 1) + kafka_string(topic)
+    body += struct.pack(">ii", 1, 0) + struct.pack(">i", 3_900)
+    frame_start = header + body
+    return struct.pack(">i", 4_000) + frame_start + b"\x00" * (2_000 - len(frame_start))
+
+
+def closed_by_peer(sock: socket.socket, timeout: float) -> bool:
+    """True when the peer closes (EOF, reset or TLS error) within `timeout`."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except socket.timeout:
+        return False
+    except (ConnectionError, ssl.SSLError, OSError):
+        return True
+
+
+def connection_gauges(stack: harness.Stack) -> tuple[int, int]:
+    """(downstream connections open on the Kafka listener, upstream connections open to the broker)."""
+    stats = stack.envoy.stats()
+    downstream = stats.get(f"listener.127.0.0.1_{stack.envoy_port}.downstream_cx_active", 0)
+    upstream = stats.get("cluster.kafka_broker.upstream_cx_active", 0)
+    return downstream, upstream
+
+
+def wait_for_gauges(stack: harness.Stack, expected: tuple[int, int], timeout: float = 15.0) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        now = connection_gauges(stack)
+        if now == expected or time.monotonic() > deadline:
+            return now
+        time.sleep(0.1)
+
+
+def producer_config(stack: harness.Stack, errors: harness.ClientErrors, **overrides) -> dict:
+    config = stack.client_config("mesh-default", **overrides)
+    config["error_cb"] = errors
+    return config
+
+
+# --- (a) broker killed and restarted mid-stream --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_broker_killed_mid_stream_acknowledged_messages_survive(stack_factory, topic_name):
+    # SQLite storage: what tansu acknowledged survives its restart (memory storage would lose everything).
+    stack = stack_factory("mtls", POLICY, storage="sqlite://tansu.db")
+    topic = topic_name(stack)
+    errors = harness.ClientErrors()
+    producer = Producer(
+        producer_config(
+            stack,
+            errors,
+            **{
+                "acks": "all",
+                "linger.ms": 5,
+                "max.in.flight.requests.per.connection": 5,
+                "retry.backoff.ms": 200,
+                "message.timeout.ms": 90_000,
+                "socket.connection.setup.timeout.ms": 5_000,
+            },
+        )
+    )
+    acknowledged: dict[int, int] = {}  # message index -> offset
+    failed: dict[int, object] = {}
+
+    def on_delivery(err, msg):
+        index = int(msg.value()[:8])
+        if err is None:
+            acknowledged[index] = msg.offset()
+        else:
+            failed[index] = err
+
+    def send(first: int, count: int, pause: float = 0.0) -> None:
+        for index in range(first, first + count):
+            producer.produce(topic, value=b"%08d:payload" % index, partition=0, on_delivery=on_delivery)
+            producer.poll(0)
+            if pause:
+                time.sleep(pause)
+
+    before_kill = 2_000
+    send(0, before_kill)
+    assert producer.flush(60) == 0
+    assert sorted(acknowledged) == list(range(before_kill)), failed
+    # Mid-stream: messages are queued and in flight while the broker dies (SIGKILL) and is down for 2 s.
+    send(before_kill, 1_000, pause=0.0005)
+    stack.restart_broker(down_seconds=2)
+    during = before_kill + 1_000
+    after_restart = 2_000
+    send(during, after_restart, pause=0.0002)
+    remaining = producer.flush(100)
+    total = during + after_restart
+
+    assert remaining == 0, f"{remaining} messages never resolved"
+    # librdkafka retried across the outage: every message was acknowledged, none reported failed.
+    assert failed == {}, f"{len(failed)} failed, e.g. {list(failed.items())[:3]}"
+    assert sorted(acknowledged) == list(range(total))
+    # The outage reached the client through Envoy (the connection to the broker was lost and re-established).
+    assert any(e.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN) for e in errors.errors) or (
+        stack.envoy.stat_sum(r"^cluster\.kafka_broker\.upstream_cx_destroy_remote") > 0
+        or stack.envoy.stat_sum(r"^cluster\.kafka_broker\.upstream_cx_connect_fail") > 0
+    ), errors.text()
+
+    # Every acknowledged message is readable after the restart, through Envoy and the filter. Messages in flight
+    # at the kill may have been written but not acknowledged before the retry: duplicates are allowed (no
+    # idempotent producer), loss is not.
+    consumed = harness.consume(stack, "mesh-default", topic, total, timeout=60)
+    consumed_indices = [int(value[:8]) for value in consumed]
+    assert set(consumed_indices) >= set(acknowledged), sorted(set(acknowledged) - set(consumed_indices))[:10]
+    assert set(consumed_indices) <= set(range(total))
+    # The messages acknowledged before the kill sit at the offsets the broker gave them, in order.
+    assert consumed_indices[:before_kill] == list(range(before_kill))
+    # Messages produced after the restart keep their order.
+    post = [i for i in consumed_indices if i >= during]
+    assert post == sorted(post) and set(post) == set(range(during, total))
+    assert_no_vm_failure(stack)
+
+
+# --- (b) a client killed mid-frame ----------------------------------------------------------------------------------
+
+
+KILLED_CLIENT = r"""
+import os, signal, socket, ssl, sys
+cert_dir, port, frame = sys.argv[1], int(sys.argv[2]), bytes.fromhex(sys.argv[3])
+context = ssl.create_default_context(cafile=f"{cert_dir}/ca.crt")
+context.load_cert_chain(f"{cert_dir}/mesh-default.crt", f"{cert_dir}/mesh-default.key")
+sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+sock.sendall(frame)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_clients_killed_mid_frame_leave_no_connection_behind(stack_factory, topic_name):
+    stack = stack_factory("mtls", POLICY)
+    topic = topic_name(stack)
+    baseline = connection_gauges(stack)
+    total_before = stack.envoy.stat_sum(rf"^listener\.127\.0\.0\.1_{stack.envoy_port}\.downstream_cx_total$")
+    half = half_produce_frame(topic)
+    clients = 0
+    for round_number in range(10):
+        # A session that has talked to the broker, then half a Produce frame, then a plain close (FIN).
+        sock = tls_connection(stack)
+        sock.sendall(api_versions_request(1))
+        assert read_frame(sock)[:4] == struct.pack(">i", 1)
+        sock.sendall(half)
+        sock.close()
+        # Half a frame as the very first bytes, then an abortive close (RST, no TLS close_notify).
+        sock = tls_connection(stack)
+        sock.sendall(half)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+        # A client process killed with SIGKILL right after writing half a frame.
+        subprocess.run(
+            [sys.executable, "-c", KILLED_CLIENT, str(stack.cert_dir), str(stack.envoy_port), half.hex()],
+            timeout=30,
+        )
+        clients += 3
+
+    total_after = stack.envoy.stat_sum(rf"^listener\.127\.0\.0\.1_{stack.envoy_port}\.downstream_cx_total$")
+    assert total_after - total_before >= clients
+    # Every one of those connections is gone on both sides of Envoy.
+    assert wait_for_gauges(stack, baseline) == baseline
+
+    # And the listener still serves: a full produce and consume round trip.
+    delivered, failures, errors = harness.produce(stack, "mesh-default", topic, [b"after-%d" % i for i in range(100)])
+    assert (delivered, failures) == (100, []), errors.text()
+    assert harness.consume(stack, "mesh-default", topic, 100, timeout=30) == [b"after-%d" % i for i in range(100)]
+    assert_no_vm_failure(stack)
+
+
+# --- (c) a malformed frame closes only its own connection ----------------------------------------------------------
+
+MALFORMED_FRAMES = {
+    # A length prefix of 2 GiB - 1: far above maxFrameBytes.
+    "huge length": struct.pack(">i", 0x7FFFFFFF) + struct.pack(">hhi", 0, 9, 1) + b"\x00" * 200,
+    # A negative length prefix.
+    "negative length": struct.pack(">i", -5) + b"\x00" * 64,
+    # A complete frame whose header is garbage (unknown API key and version).
+    "garbage header": struct.pack(">i", 40) + b"\x7f\x7f\x7f\x7f" + os.urandom(36),
+    # A frame too short to hold a request header.
+    "short frame": struct.pack(">i", 3) + b"\x00\x12\x00",
+}
+
+
+@pytest.mark.filter
+def test_malformed_frames_close_only_their_connection(stack_factory, topic_name):
+    stack = stack_factory("mtls", POLICY)
+    topic = topic_name(stack)
+    count = 20_000
+    values = [b"%08d:well-behaved" % i for i in range(count)]
+    outcome: dict = {}
+
+    def well_behaved_producer():
+        outcome["result"] = harness.produce(
+            stack, "mesh-default", topic, values, timeout=60, **{"linger.ms": 1, "batch.num.messages": 100}
+        )
+
+    worker = threading.Thread(target=well_behaved_producer)
+    worker.start()
+    closed = {}
+    try:
+        for round_number in range(3):
+            for name, frame in MALFORMED_FRAMES.items():
+                sock = tls_connection(stack)
+                try:
+                    # A valid request first, so the session is established before the bad frame arrives.
+                    sock.sendall(api_versions_request(1))
+                    read_frame(sock)
+                    sock.sendall(frame)
+                    closed[(round_number, name)] = closed_by_peer(sock, timeout=10)
+                finally:
+                    sock.close()
+    finally:
+        worker.join(120)
+    assert not worker.is_alive()
+    not_closed = [key for key, was_closed in closed.items() if not was_closed]
+    assert not not_closed, f"connections left open after a malformed frame: {not_closed}"
+
+    delivered, failures, errors = outcome["result"]
+    assert failures == [], failures[:5]
+    assert delivered == count
+    # The well-behaved producer's own connection was never disturbed: librdkafka reports no error at all.
+    assert not errors.errors, errors.text()
+    consumed = harness.consume(stack, "mesh-default", topic, count, timeout=60)
+    assert consumed == values
+    assert stack.envoy.stat_sum(r"kafka_filter\.protocol_errors") >= 2 * 3  # at least the length errors
+    assert_no_vm_failure(stack)
+
+
+# --- (d) a policy update without dropping open connections ---------------------------------------------------------
+
+
+def _policy_allowing(*topic_prefixes: str) -> dict:
+    return {
+        "identity": IDENTITY,
+        "authorization": {
+            "mode": "enforce",
+            "users": [
+                {
+                    "principal": "User:CN=kafka-default",
+                    "acls": [
+                        *[
+                            {"resource": {"type": "topic", "name": prefix, "patternType": "prefix"},
+                             "operations": ["Write", "Read", "Describe"], "type": "allow"}
+                            for prefix in topic_prefixes
+                        ],
+                        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
+                         "operations": ["Read", "Describe"], "type": "allow"},
+                    ],
+                }
+            ],
+        },
+    }  # fmt: skip
+
+
+class Collect:
+    def __init__(self):
+        self.acknowledged = 0
+        self.failures = []
+
+    def __call__(self, err, msg):
+        if err is None:
+            self.acknowledged += 1
+        else:
+            self.failures.append(err)
+
+
+@pytest.mark.filter
+def test_policy_update_applies_to_new_connections_and_keeps_open_ones(stack_factory):
+    # The listener comes from a file (LDS path_config_source); moving a new file in makes Envoy update it.
+    stack = stack_factory("mtls", _policy_allowing("it-a-"), dynamic_listeners=True)
+    topic_a, topic_b = "it-a-orders", "it-b-payments"
+    stack.create_topic(topic_a)
+    stack.create_topic(topic_b)
+
+    # Before the update: topic b is denied.
+    delivered, failures, _ = harness.produce(stack, "mesh-default", topic_b, [b"too early"], timeout=10)
+    assert delivered == 0 and failures and failures[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, failures
+
+    # A producer that stays connected across the update, writing to topic a.
+    errors = harness.ClientErrors()
+    long_lived = Producer(producer_config(stack, errors, **{"linger.ms": 1}))
+    collect = Collect()
+    for index in range(500):
+        long_lived.produce(topic_a, value=b"before-%d" % index, partition=0, on_delivery=collect)
+    assert long_lived.flush(30) == 0 and collect.acknowledged == 500, collect.failures
+    connections_before = stack.envoy.stat_sum(rf"^listener\.127\.0\.0\.1_{stack.envoy_port}\.downstream_cx_total$")
+    destroyed_before = stack.envoy.stat_sum(r"^cluster\.kafka_broker\.upstream_cx_destroy$")
+
+    stack.envoy.update_plugin_config(_policy_allowing("it-a-", "it-b-"))
+    assert stack.envoy.stat_sum(r"^listener_manager\.listener_in_place_updated$|^listener_manager\.listener_modified$") >= 1
+
+    # The open connection keeps working (same connection: no new downstream connection, nothing torn down).
+    for index in range(500):
+        long_lived.produce(topic_a, value=b"after-%d" % index, partition=0, on_delivery=collect)
+    assert long_lived.flush(30) == 0 and collect.acknowledged == 1000, collect.failures
+    assert stack.envoy.stat_sum(rf"^listener\.127\.0\.0\.1_{stack.envoy_port}\.downstream_cx_total$") == connections_before
+    assert stack.envoy.stat_sum(r"^cluster\.kafka_broker\.upstream_cx_destroy$") == destroyed_before
+    assert not [e for e in errors.errors if e.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)], errors.text()
+
+    # New connections get the new policy: topic b is now allowed.
+    delivered, failures, errors_b = harness.produce(stack, "mesh-default", topic_b, [b"b1", b"b2"], timeout=20)
+    assert (delivered, failures) == (2, []), errors_b.text()
+    assert harness.consume(stack, "mesh-default", topic_b, 2, timeout=30) == [b"b1", b"b2"]
+    assert len(harness.consume(stack, "mesh-default", topic_a, 1000, timeout=30)) == 1000
+    long_lived.flush(5)
+    del long_lived
+    assert_no_vm_failure(stack)
+
+
+# --- (e) no wasm VM failure anywhere -------------------------------------------------------------------------------
+
+
+def test_no_wasm_vm_failure_in_any_envoy_log_of_this_module():
+    """Also covers the logs of the tests above that failed before their own check."""
+    fault_logs = [
+        path for path in sorted(harness.RUN_DIR.glob("test_*/envoy.log"))
+        if path.parent.name.rsplit("-", 1)[0] in _tests_run
+    ]  # fmt: skip
+    if not fault_logs:
+        pytest.skip("no Envoy log of this module's tests (run them first)")
+    for path in fault_logs:
+        failures = [line for line in path.read_text(errors="replace").splitlines() if VM_FAILURE.search(line)]
+        assert not failures, f"{path}:\n" + "\n".join(failures[:10])
