@@ -342,3 +342,184 @@ def test_docker_compose_envoy_config_is_the_rendered_harness_config(cli):
     configuration = chain["filters"][0]["typed_config"]["config"]["configuration"]["value"]
     validated = validate_with_cli(cli, configuration)
     assert validated.returncode == 0, validated.stderr
+
+
+# --- integration/docker-compose.sasl.yml: SASL propagation to an unmodified Kafka (SCRAM and OAUTHBEARER) ---------
+
+SASL_COMPOSE_FILE = REPO / "integration" / "docker-compose.sasl.yml"
+SASL_DIR = REPO / "integration" / "docker-compose" / "sasl"
+SASL_VARIANTS = {"scram": "SCRAM-SHA-512", "oauthbearer": "OAUTHBEARER"}
+
+
+def sasl_compose() -> dict:
+    return yaml.safe_load(SASL_COMPOSE_FILE.read_text())
+
+
+def sasl_bind_mounts(service: dict) -> dict[str, Path]:
+    """Container path -> repository file, for the service's bind mounts of repository files."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./") or source.startswith("../"):
+            mounts[target] = (SASL_COMPOSE_FILE.parent / source).resolve()
+    return mounts
+
+
+def sasl_example_env() -> dict[str, str]:
+    """The filter's secrets as the compose file hands them to the two Envoys (example values): envoy-scram's
+    environment, and the signing key file envoy-oauthbearer reads into KMF_JWT_KEY."""
+    services = sasl_compose()["services"]
+    env = {k: str(v) for k, v in services["envoy-scram"]["environment"].items()}
+    key_file = sasl_bind_mounts(services["envoy-oauthbearer"])["/etc/envoy/jwt-signing-key.pem"]
+    env["KMF_JWT_KEY"] = key_file.read_text()
+    return env
+
+
+def run_cli_with_env(cli: str, args: list[str], env: dict[str, str], stdin: str | None = None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KMF_")}
+    return subprocess.run(
+        [cli, *args], input=stdin, capture_output=True, text=True, timeout=60, env={**base, **env}
+    )
+
+
+def broker_properties() -> dict[str, str]:
+    props = {}
+    for line in (SASL_DIR / "kafka" / "server.properties").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            assert key not in props, f"server.properties sets {key} twice"
+            props[key.strip()] = value.strip()
+    return props
+
+
+def test_sasl_compose_file_parses_and_names_existing_files():
+    compose = sasl_compose()
+    services = compose["services"]
+    assert {"certs", "kafka", "provision", "envoy-scram", "envoy-oauthbearer", "client"} <= set(services)
+    for name, service in services.items():
+        image = service.get("image", "")
+        assert ":" in image and not image.endswith(":latest"), f"{name}: pin the image ({image!r})"
+        for target, source in sasl_bind_mounts(service).items():
+            # The wasm module is a build output (cargo build --release --target wasm32-wasip1).
+            if "/target/" not in str(source):
+                assert source.exists(), f"{name}: {source} (mounted at {target})"
+    assert services["kafka"]["image"].startswith("apache/kafka:3.9.")
+    assert "ports" not in services["kafka"], "the broker's SASL listeners must not be published"
+    for name in ("envoy-oauthbearer", "client"):
+        assert services[name]["network_mode"] == "service:envoy-scram", name
+
+
+@pytest.mark.parametrize("variant", sorted(SASL_VARIANTS))
+def test_sasl_plugin_configuration_passes_the_filter_parser(cli, variant):
+    text = (SASL_DIR / f"plugin-config-{variant}.json").read_text()
+    propagation = json.loads(text)["propagation"]
+    assert propagation["mode"] == "sasl"
+    assert propagation["sasl"]["mechanism"] == SASL_VARIANTS[variant]
+    result = run_cli_with_env(cli, ["validate", "-"], sasl_example_env(), stdin=text)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("configuration OK"), result.stdout
+    # Without the secrets Envoy passes, the filter refuses the configuration (fail closed), naming the field.
+    result = run_cli_with_env(cli, ["validate", "-"], {}, stdin=text)
+    assert result.returncode == 1
+    assert "propagation.sasl." in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(SASL_VARIANTS))
+def test_sasl_envoy_config_is_the_rendered_harness_config(variant):
+    result = subprocess.run(
+        ["python3", str(SASL_DIR / "render.py"), variant], capture_output=True, text=True, timeout=60, check=True
+    )
+    rendered = SASL_DIR / f"envoy-{variant}.yaml"
+    assert rendered.read_text() == result.stdout, f"re-render: render.py {variant} > {rendered.name}"
+    envoy = yaml.safe_load(result.stdout)
+    assert "stats_config" in envoy
+    (listener,) = envoy["static_resources"]["listeners"]
+    (chain,) = listener["filter_chains"]
+    assert [f["name"] for f in chain["filters"]] == ["envoy.filters.network.wasm", "envoy.filters.network.tcp_proxy"]
+    config = chain["filters"][0]["typed_config"]["config"]
+    assert json.loads(config["configuration"]["value"]) == json.loads(
+        (SASL_DIR / f"plugin-config-{variant}.json").read_text()
+    )
+    assert config["fail_open"] is False
+    host_env = set(config["vm_config"]["environment_variables"]["host_env_keys"])
+    assert set(sasl_example_env()) <= host_env
+    # The compose file mounts this rendering into the Envoy of the same name.
+    mounts = sasl_bind_mounts(sasl_compose()["services"][f"envoy-{variant}"])
+    assert mounts["/etc/envoy/envoy.yaml"] == rendered
+
+
+def test_sasl_jwks_is_what_the_cli_prints_for_the_example_key(cli):
+    result = run_cli_with_env(
+        cli, ["credentials", str(SASL_DIR / "plugin-config-oauthbearer.json")], sasl_example_env()
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    printed = lines[lines.index("JWKS for the broker's sasl.oauthbearer.jwks.endpoint.url (file://...):") + 1]
+    shipped = (SASL_DIR / "kafka" / "jwks.json").read_text()
+    assert json.loads(shipped) == json.loads(printed)
+    assert shipped == printed + "\n"
+
+
+def test_sasl_scram_provisioning_is_what_the_cli_prints(cli):
+    """docker-compose/sasl/kafka/provision.sh creates exactly the SCRAM credentials `credentials` asks for."""
+    env = sasl_example_env()
+    result = run_cli_with_env(cli, ["credentials", str(SASL_DIR / "plugin-config-scram.json")], env)
+    assert result.returncode == 0, result.stderr
+    # The CLI shows an explicit password as the variable that holds it; the compose file gives its example value.
+    printed = re.sub(
+        r"<value of environment variable (\w+)>", lambda m: env[m.group(1)], result.stdout
+    )
+    pattern = r"kafka-configs\.sh .*?--entity-type users --entity-name (\S+) --add-config (\S+)"
+    expected = sorted(re.findall(pattern, printed))
+    assert len(expected) == 2, result.stdout
+    provisioned = sorted(re.findall(pattern, (SASL_DIR / "kafka" / "provision.sh").read_text()))
+    assert provisioned == expected
+
+
+def test_sasl_broker_configuration_matches_the_plugin_configurations():
+    props = broker_properties()
+    services = sasl_compose()["services"]
+    oauth = json.loads((SASL_DIR / "plugin-config-oauthbearer.json").read_text())["propagation"]["sasl"]["oauth"]
+    assert props["sasl.oauthbearer.expected.issuer"] == oauth["issuer"]
+    assert props["sasl.oauthbearer.expected.audience"] == oauth["audience"]
+    jwks_url = props["sasl.oauthbearer.jwks.endpoint.url"]
+    assert jwks_url.startswith("file://")
+    assert sasl_bind_mounts(services["kafka"])[jwks_url.removeprefix("file://")] == SASL_DIR / "kafka" / "jwks.json"
+    assert f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={jwks_url}" in services["kafka"]["environment"]["KAFKA_OPTS"]
+    assert (
+        props["listener.name.oauth.oauthbearer.sasl.server.callback.handler.class"]
+        == "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"
+    )
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+
+    # Each Envoy forwards to the broker listener of its mechanism, and that listener advertises the Envoy.
+    listeners = dict(re.findall(r"(\w+)://[^:,]*:(\d+)", props["listeners"]))
+    advertised = dict(re.findall(r"(\w+)://[^:,]*:(\d+)", props["advertised.listeners"]))
+    protocols = dict(pair.split(":") for pair in props["listener.security.protocol.map"].split(","))
+    for variant, listener in (("scram", "SCRAM"), ("oauthbearer", "OAUTH")):
+        envoy = yaml.safe_load((SASL_DIR / f"envoy-{variant}.yaml").read_text())
+        (envoy_listener,) = envoy["static_resources"]["listeners"]
+        (cluster,) = envoy["static_resources"]["clusters"]
+        upstream = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+        assert upstream["socket_address"]["port_value"] == int(listeners[listener]), variant
+        assert envoy_listener["address"]["socket_address"]["port_value"] == int(advertised[listener]), variant
+        assert protocols[listener] == "SASL_PLAINTEXT"
+        mechanism = SASL_VARIANTS[variant]
+        assert props[f"listener.name.{listener.lower()}.sasl.enabled.mechanisms"] == mechanism
+        assert f"listener.name.{listener.lower()}.{mechanism.lower()}.sasl.jaas.config" in props
+
+    # Broker ACLs: every principal the plugin configurations grant something gets a broker ACL too.
+    provision = (SASL_DIR / "kafka" / "provision.sh").read_text()
+    for variant in SASL_VARIANTS:
+        for user in json.loads((SASL_DIR / f"plugin-config-{variant}.json").read_text())["authorization"]["users"]:
+            assert f"--allow-principal '{user['principal']}'" in provision, user["principal"]
+
+
+def test_sasl_readme_names_only_files_that_exist():
+    text = (SASL_DIR / "README.md").read_text()
+    named = set(re.findall(r"`((?:istio|integration|envoy|src|tests)/[A-Za-z0-9_./-]+)`", text))
+    assert len(named) > 10, named
+    missing = sorted(p for p in named if not (REPO / p).exists())
+    assert missing == []
