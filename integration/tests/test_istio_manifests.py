@@ -486,7 +486,8 @@ def test_sasl_broker_configuration_matches_the_plugin_configurations():
     jwks_url = props["sasl.oauthbearer.jwks.endpoint.url"]
     assert jwks_url.startswith("file://")
     assert sasl_bind_mounts(services["kafka"])[jwks_url.removeprefix("file://")] == SASL_DIR / "kafka" / "jwks.json"
-    assert f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={jwks_url}" in services["kafka"]["environment"]["KAFKA_OPTS"]
+    allowed_urls = f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={jwks_url}"
+    assert allowed_urls in services["kafka"]["environment"]["KAFKA_OPTS"]
     assert (
         props["listener.name.oauth.oauthbearer.sasl.server.callback.handler.class"]
         == "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler"

@@ -1,8 +1,9 @@
 """Renders the two Envoy configurations of integration/docker-compose.sasl.yml from envoy/envoy-mtls.yaml (the
 configuration the integration harness runs), as ../render.py does for integration/docker-compose.yml:
 
-    python3 integration/docker-compose/sasl/render.py scram       > integration/docker-compose/sasl/envoy-scram.yaml
-    python3 integration/docker-compose/sasl/render.py oauthbearer > integration/docker-compose/sasl/envoy-oauthbearer.yaml
+    cd integration/docker-compose/sasl
+    python3 render.py scram       > envoy-scram.yaml
+    python3 render.py oauthbearer > envoy-oauthbearer.yaml
 
 integration/tests/test_istio_manifests.py checks that the committed files equal these renderings.
 """
