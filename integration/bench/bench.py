@@ -422,6 +422,24 @@ def warm_up(target: Target) -> None:
         raise harness.HarnessError(f"{target.config}: warm-up produce failed")
 
 
+def median_results(results: list[Result]) -> list[Result]:
+    """One Result per (configuration, workload): the median of each measured number over the repetitions."""
+    groups: dict = {}
+    for result in results:
+        groups.setdefault((result.config, result.workload), []).append(result)
+    merged = []
+    for (config, workload), group in groups.items():
+        combined = Result(config, workload)
+        for name, value in vars(group[0]).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                values = [getattr(r, name) for r in group if getattr(r, name) is not None]
+                setattr(combined, name, statistics.median(values) if values else None)
+            elif name == "notes":
+                combined.notes = [note for r in group for note in r.notes]
+        merged.append(combined)
+    return merged
+
+
 # --- report -------------------------------------------------------------------------------------------------------
 
 
@@ -449,7 +467,7 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
         sample = rows[0]
         per_request = sample.messages / sample.produce_requests if sample.produce_requests else 0
         print(
-            f"\n== {workload}: {sample.messages:,} messages of {sample.value_bytes // max(sample.messages, 1):,} B"
+            f"\n== {workload}: {int(sample.messages):,} messages of {int(sample.value_bytes // max(sample.messages, 1)):,} B"
             f" ({sample.value_bytes / 1e6:,.0f} MB), {per_request:.1f} records per Produce request ==",
             file=out,
         )
@@ -473,7 +491,7 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
                 f"{r.config:<14} {fmt(r.envoy_cpu):>11} {fmt(r.cpu_per_10k_requests(), 3):>9} {fmt(r.cpu_per_gb()):>7}"
                 f" {vs_tcp:>7} {vs_noop:>7} {produce_rate:>11,.0f} {fetch_rate:>11,.0f} {mb_per_s:>7,.1f}"
                 f" {r.delivery_p50_ms:>9.2f} {r.delivery_p99_ms:>8.2f} {r.rtt_p50_ms:>8.2f} {r.rtt_p99_ms:>7.2f}"
-                f" {r.produce_requests + r.fetch_requests:>7,}",
+                f" {int(r.produce_requests + r.fetch_requests):>7,}",
                 file=out,
             )
         for r in rows:
@@ -493,11 +511,12 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small-messages", type=int, default=50_000, help="1 KiB messages per configuration")
+    parser.add_argument("--small-messages", type=int, default=100_000, help="1 KiB messages per configuration")
     parser.add_argument("--large-mb", type=int, default=200, help="MB of 100 KiB messages per configuration")
     parser.add_argument("--round-trips", type=int, default=300, help="one-at-a-time small requests (large: /10)")
     parser.add_argument("--configs", default=",".join(CONFIG_NAMES), help=f"comma-separated subset of {CONFIG_NAMES}")
-    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--repeat", type=int, default=1, help="run every configuration N times (interleaved); report medians")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here (every repetition)")
     args = parser.parse_args(argv)
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
@@ -521,7 +540,7 @@ def main(argv=None) -> int:
 
     results: list[Result] = []
     started = time.monotonic()
-    for config in configs:
+    for config in [c for _ in range(args.repeat) for c in configs]:
         config_started = time.monotonic()
         target = Target(config, noop_wasm, f"bench-{config.replace(' ', '-')}")
         try:
@@ -542,7 +561,9 @@ def main(argv=None) -> int:
             target.stop()
         print(f"  {config}: done in {time.monotonic() - config_started:.0f} s", flush=True)
     print(f"total {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
-    print_table(results)
+    print_table(median_results(results) if args.repeat > 1 else results)
+    if args.repeat > 1:
+        print(f"(medians of {args.repeat} runs per configuration)")
     if args.json:
         args.json.write_text(json.dumps([{**r.__dict__} for r in results], indent=2))
     return 0
