@@ -38,8 +38,11 @@ def render() -> str:
     values = dict(VALUES, PLUGIN_CONFIG=json.dumps(plugin_config))
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", value)
-    # Drop the template's own header comment (it documents the placeholders, which are gone).
-    body = text[text.index("admin:") :]
+    # Drop the template's own header comment (it documents the placeholders, which are gone): the first
+    # non-comment line starts the configuration (stats_config, admin, ...).
+    lines = text.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#"))
+    body = "".join(lines[first:])
     return HEADER + body
 
 
