@@ -32,6 +32,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,12 +159,9 @@ def thousand_rule_policy(client_principal: str) -> dict:
 
 def build_noop_filter(work_dir: Path) -> Path:
     """Copies integration/bench/noop-filter to a temporary directory and builds it (release, wasm32-wasip1) with
-    its own target directory."""
-    source = HERE / "noop-filter"
-    build_dir = work_dir / "noop-filter-src"
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
-    shutil.copytree(source, build_dir)
+    its own target directory (kept under the run directory, so a second run only relinks)."""
+    build_dir = Path(tempfile.mkdtemp(prefix="kmf-noop-filter-")) / "noop-filter"
+    shutil.copytree(HERE / "noop-filter", build_dir)
     target_dir = work_dir / "noop-filter-target"
     command = ["cargo", "build", "--release", "--target", "wasm32-wasip1"]
     env = {**os.environ, "CARGO_TARGET_DIR": str(target_dir)}
@@ -171,6 +169,7 @@ def build_noop_filter(work_dir: Path) -> Path:
     done = subprocess.run([*command, "--offline"], cwd=build_dir, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         done = subprocess.run(command, cwd=build_dir, env=env, capture_output=True, text=True)
+    shutil.rmtree(build_dir.parent, ignore_errors=True)
     if done.returncode != 0:
         raise harness.HarnessError(f"building the do-nothing filter failed:\n{done.stderr[-3000:]}")
     return target_dir / "wasm32-wasip1" / "release" / "kmf_noop_filter.wasm"
