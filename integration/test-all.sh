@@ -42,6 +42,13 @@ step "setup (integration/setup.sh)" bash integration/setup.sh || summary
 step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)" cargo clippy --all-targets --quiet -- -D warnings
 step "cargo test (host)" cargo test --quiet
+# A short fuzzing pass (integration/fuzz-short.sh documents the longer run); needs nightly + cargo-fuzz.
+if rustup run nightly rustc --version >/dev/null 2>&1 && command -v cargo-fuzz >/dev/null 2>&1; then
+  step "fuzz, ${FUZZ_SECONDS:-20} s per target (integration/fuzz-short.sh)" env FUZZ_SECONDS="${FUZZ_SECONDS:-20}" \
+    bash integration/fuzz-short.sh
+else
+  results+=("skipped fuzzing (no nightly toolchain or cargo-fuzz)")
+fi
 if step "build wasm module (release)" cargo build --release --target wasm32-wasip1 --lib --quiet; then
   pytest_log="$(mktemp)"
   printf '\n=== integration tests (pytest integration/tests)\n'
