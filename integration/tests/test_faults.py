@@ -309,6 +309,37 @@ def test_clients_killed_mid_frame_leave_no_connection_behind(stack_factory, topi
     assert_no_vm_failure(stack)
 
 
+def envoy_rss_kib(stack: harness.Stack) -> int:
+    for line in open(f"/proc/{stack.envoy.process.popen.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_thousands_of_abandoned_half_frames_do_not_grow_envoy_memory(stack_factory, topic_name):
+    # Plaintext (anonymous clients) so thousands of connections take seconds, not minutes of TLS handshakes.
+    policy = {**POLICY, "identity": {**IDENTITY, "unauthenticated": "anonymous"}}
+    stack = stack_factory("plain", policy)
+    half = half_produce_frame(topic_name(stack))
+
+    def abandon(count: int) -> None:
+        for _ in range(count):
+            with socket.create_connection(("127.0.0.1", stack.envoy_port), timeout=10) as sock:
+                sock.sendall(half)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    abandon(1_000)  # warm-up: allocator pools, the VM's heap
+    assert wait_for_gauges(stack, (0, 0)) == (0, 0)
+    before = envoy_rss_kib(stack)
+    abandon(4_000)
+    assert wait_for_gauges(stack, (0, 0)) == (0, 0)
+    grown = envoy_rss_kib(stack) - before
+    # Measured: ~0.1 MiB for 14,000 such connections with the filter, up to 2 MiB with plain tcp_proxy (allocator
+    # noise). Keeping each abandoned 2 KB partial frame (or its session) would add 8+ MiB here.
+    assert grown < 4 * 1024, f"Envoy's RSS grew by {grown} KiB over 4,000 abandoned connections"
+    assert_no_vm_failure(stack)
+
+
 # --- (c) a malformed frame closes only its own connection ----------------------------------------------------------
 
 MALFORMED_FRAMES = {
