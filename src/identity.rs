@@ -9,9 +9,9 @@
 //!   `SslPrincipalMapper`: the same regex-based rule splitter, first rule matching the whole DN wins, `replaceAll`
 //!   with `$n` references, `/L` `/U`, `DEFAULT`, and no matching rule refuses the connection.
 //!
-//! Patterns in mapping rules are Java regexes compiled here by the `regex` crate. Differences: no look-around, no
-//! back-reference inside a pattern (`\1`), no possessive quantifier or atomic group (all refused at configuration
-//! time); `\w \d \s \b` and `(?i)` are Unicode-aware here, ASCII-only in Java; `.` matches `\r` here (not in Java).
+//! Patterns in mapping rules are Java regexes compiled here by `regex-lite` (imported as `regex`). Differences: no
+//! look-around, no back-reference inside a pattern (`\1`), no possessive quantifier or atomic group (all refused at
+//! configuration time); `.` matches `\r` here (not in Java). `\w \d \s \b` and `(?i)` are ASCII-only, as in Java.
 //! A replacement Java would only reject when applied (`$4` with three groups, a trailing `\`) is a configuration
 //! error here rather than a failure of each matching connection.
 //!
