@@ -439,6 +439,8 @@ class Collect:
 
 @pytest.mark.filter
 def test_policy_update_applies_to_new_connections_and_keeps_open_ones(stack_factory):
+    """New connections get the new policy; a connection open across the update keeps working, on the policy it
+    started with (until Envoy's drain time, 600 s by default, closes it)."""
     # The listener comes from a file (LDS path_config_source); moving a new file in makes Envoy update it.
     stack = stack_factory("mtls", _policy_allowing("it-a-"), dynamic_listeners=True)
     topic_a, topic_b = "it-a-orders", "it-b-payments"
@@ -469,6 +471,13 @@ def test_policy_update_applies_to_new_connections_and_keeps_open_ones(stack_fact
     assert stack.envoy.stat_sum(rf"^listener\.127\.0\.0\.1_{stack.envoy_port}\.downstream_cx_total$") == connections_before
     assert stack.envoy.stat_sum(r"^cluster\.kafka_broker\.upstream_cx_destroy$") == destroyed_before
     assert not [e for e in errors.errors if e.code() in (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)], errors.text()
+
+    # The open connection keeps the policy it started with (Envoy keeps a connection on its filter chain until
+    # the drain time ends): topic b is still denied there.
+    late = Collect()
+    long_lived.produce(topic_b, value=b"old connection", partition=0, on_delivery=late)
+    long_lived.flush(20)
+    assert late.acknowledged == 0 and [f.code() for f in late.failures] == [KafkaError.TOPIC_AUTHORIZATION_FAILED]
 
     # New connections get the new policy: topic b is now allowed.
     delivered, failures, errors_b = harness.produce(stack, "mesh-default", topic_b, [b"b1", b"b2"], timeout=20)
