@@ -11,7 +11,7 @@ use proxy_wasm::traits::{Context, RootContext, StreamContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, PeerType};
 
 use crate::config::Config;
-use crate::frame::{apply_edits, ChunkOutcome};
+use crate::frame::{apply_edits, ChunkOutcome, Edit};
 use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat};
 use crate::session::{Event, Session};
@@ -316,59 +316,62 @@ impl Connection {
     }
 
     /// Runs one chunk of one direction through the core and writes the result back.
+    ///
+    /// The buffer is read in windows, and bytes the core will pass untouched whatever they are (the rest of
+    /// a frame already decided) are skipped without being read: a 1 MiB Produce or Fetch crosses the VM
+    /// boundary as its first bytes only.
     fn on_data(&mut self, buffer: BufferType, data_size: usize) -> Action {
         let downstream = buffer == BufferType::DownstreamData;
-        let passthrough =
-            if downstream { self.session.downstream_passthrough() } else { self.session.upstream_passthrough() };
-        let skip = usize::try_from(passthrough).unwrap_or(usize::MAX).min(data_size);
-        if skip > 0 {
-            if downstream {
-                self.session.skip_downstream(skip as u64)
-            } else {
-                self.session.skip_upstream(skip as u64)
-            }
-        }
-        if skip == data_size {
-            return Action::Continue;
-        }
-        let chunk = match host::get_buffer(buffer, skip, data_size - skip) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
-                return self.close(buffer, data_size);
-            }
-        };
         if let Ok(now) = host::now_nanos() {
             self.session.set_time_micros(now / 1_000);
         }
-        let outcome: ChunkOutcome =
-            if downstream { self.session.on_downstream(&chunk) } else { self.session.on_upstream(&chunk) };
+        let mut edits: Vec<Edit> = Vec::new();
+        let mut pos = 0usize;
+        let mut closed = false;
+        while pos < data_size {
+            let passthrough =
+                if downstream { self.session.downstream_passthrough() } else { self.session.upstream_passthrough() };
+            let skip = usize::try_from(passthrough).unwrap_or(usize::MAX).min(data_size - pos);
+            if skip > 0 {
+                if downstream {
+                    self.session.skip_downstream(skip as u64)
+                } else {
+                    self.session.skip_upstream(skip as u64)
+                }
+                pos += skip;
+                continue;
+            }
+            let window = match host::get_buffer(buffer, pos, READ_WINDOW.min(data_size - pos)) {
+                Ok(window) if !window.is_empty() => window,
+                Ok(_) => break,
+                Err(e) => {
+                    log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
+                    return self.close(buffer, data_size);
+                }
+            };
+            let outcome: ChunkOutcome =
+                if downstream { self.session.on_downstream(&window) } else { self.session.on_upstream(&window) };
+            if outcome.close.is_some() {
+                closed = true;
+                break;
+            }
+            edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
+            pos += window.len();
+        }
         self.log_events();
         self.flush_stats();
-        if outcome.close.is_some() {
+        if closed {
             return self.close(buffer, data_size);
         }
-        if outcome.edits.is_empty() {
-            return Action::Continue;
-        }
-        let result = match outcome.edits.as_slice() {
+        let result = match edits.as_slice() {
+            [] => return Action::Continue,
             // Envoy edits in place only at the front (drain + prepend).
-            [only] if only.start == 0 && skip == 0 => host::set_buffer(buffer, 0, only.remove, &only.insert),
-            edits => {
-                let mut rebuilt = if skip > 0 {
-                    match host::get_buffer(buffer, 0, skip) {
-                        Ok(prefix) => prefix,
-                        Err(e) => {
-                            log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
-                            return self.close(buffer, data_size);
-                        }
-                    }
-                } else {
-                    Vec::new()
-                };
-                rebuilt.extend(apply_edits(&chunk, edits));
-                host::set_buffer(buffer, 0, data_size, &rebuilt)
-            }
+            [only] if only.start == 0 => host::set_buffer(buffer, 0, only.remove, &only.insert),
+            // Anything else (rare: a held tail, a replaced frame mid-buffer): rewrite the whole buffer.
+            edits => match host::get_buffer(buffer, 0, data_size) {
+                Ok(all) => host::set_buffer(buffer, 0, data_size, &apply_edits(&all, edits)),
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = result {
             log::error!("{}: cannot write buffer: host status {}", self.label, e.0);
@@ -377,6 +380,9 @@ impl Connection {
         Action::Continue
     }
 }
+
+/// How much of a host buffer is read into the VM at a time (see `Connection::on_data`).
+const READ_WINDOW: usize = 64 * 1024;
 
 impl Context for Connection {}
 
