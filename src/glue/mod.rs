@@ -322,10 +322,8 @@ impl Connection {
     /// boundary as its first bytes only.
     fn on_data(&mut self, buffer: BufferType, data_size: usize) -> Action {
         let downstream = buffer == BufferType::DownstreamData;
-        if let Ok(now) = host::now_nanos() {
-            self.session.set_time_micros(now / 1_000);
-        }
         let mut edits: Vec<Edit> = Vec::new();
+        let mut clock_read = false;
         let mut pos = 0usize;
         let mut closed = false;
         while pos < data_size {
@@ -340,6 +338,13 @@ impl Connection {
                 }
                 pos += skip;
                 continue;
+            }
+            if !clock_read {
+                // Only chunks the core looks at need the time (request latency); skipped ones cost no hostcall.
+                clock_read = true;
+                if let Ok(now) = host::now_nanos() {
+                    self.session.set_time_micros(now / 1_000);
+                }
             }
             let window = match host::get_buffer(buffer, pos, READ_WINDOW.min(data_size - pos)) {
                 Ok(window) if !window.is_empty() => window,
@@ -358,8 +363,10 @@ impl Connection {
             edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
             pos += window.len();
         }
-        self.log_events();
-        self.flush_stats();
+        if clock_read {
+            self.log_events();
+            self.flush_stats();
+        }
         if closed {
             return self.close(buffer, data_size);
         }
