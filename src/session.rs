@@ -909,10 +909,6 @@ fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u
     let mut denied_named = Vec::new();
     let mut events = Vec::new();
     let mut may_create_all = true;
-    let all_topics = match &request.topics {
-        None => true,
-        Some(t) => t.is_empty() && version == 0,
-    };
     if let Some(topics) = request.topics.as_mut() {
         let before = topics.len();
         topics.retain(|t| {
@@ -986,7 +982,6 @@ fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u
     if !changed {
         return Verdict::Forward;
     }
-    let _ = all_topics;
     let mut encoded = Vec::with_capacity(body.len());
     if let Err(e) = request.encode(&mut encoded, version) {
         return Verdict::Close(format!("Metadata v{version} request re-encoding: {e}"));
