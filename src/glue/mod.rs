@@ -256,6 +256,16 @@ impl Connection {
     /// Hands the core's counters to the host.
     fn flush_stats(&mut self) {
         let mut registry = self.metrics.borrow_mut();
+        // Counter deltas summed per metric first: one hostcall per metric per chunk, not per request.
+        let mut deltas: Vec<(u32, i64)> = Vec::new();
+        let mut add = |id: Option<u32>, by: i64| {
+            if let Some(id) = id {
+                match deltas.iter_mut().find(|(known, _)| *known == id) {
+                    Some((_, total)) => *total = total.saturating_add(by),
+                    None => deltas.push((id, by)),
+                }
+            }
+        };
         for stat in self.session.drain_stats() {
             match stat {
                 Stat::Request { api_key, decision } => {
@@ -268,13 +278,9 @@ impl Connection {
                             id
                         }
                     };
-                    if let Some(id) = id {
-                        host::increment_metric(id, 1);
-                    }
+                    add(id, 1);
                     if decision == RequestDecision::Denied {
-                        if let Some(id) = self.principal_metrics.denied {
-                            host::increment_metric(id, 1);
-                        }
+                        add(self.principal_metrics.denied, 1);
                     }
                 }
                 Stat::LatencyMicros { api_key, micros } => {
@@ -291,18 +297,13 @@ impl Connection {
                         host::record_metric(id, micros);
                     }
                 }
-                Stat::ProducedBytes(n) => {
-                    if let Some(id) = self.principal_metrics.produced {
-                        host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
-                    }
-                }
-                Stat::FetchedBytes(n) => {
-                    if let Some(id) = self.principal_metrics.fetched {
-                        host::increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
-                    }
-                }
+                Stat::ProducedBytes(n) => add(self.principal_metrics.produced, i64::try_from(n).unwrap_or(i64::MAX)),
+                Stat::FetchedBytes(n) => add(self.principal_metrics.fetched, i64::try_from(n).unwrap_or(i64::MAX)),
                 Stat::ProtocolError(kind) => registry.increment(MetricType::Counter, metrics::protocol_errors(kind), 1),
             }
+        }
+        for (id, by) in deltas {
+            host::increment_metric(id, by);
         }
     }
 
