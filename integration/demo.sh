@@ -10,7 +10,7 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
-bash integration/setup.sh
+bash integration/setup.sh --demo
 echo "demo: building the filter (cargo build --release --target wasm32-wasip1 --lib)"
 cargo build --release --target wasm32-wasip1 --lib --quiet
 exec "$KMF_CACHE/venv/bin/python" integration/demo.py

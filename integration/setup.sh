@@ -127,6 +127,12 @@ if [ "$tansu_ok" = 0 ]; then
     --root "$TANSU_ROOT"
 fi
 
+# --- test-only tools (skipped with --demo) ------------------------------------------------------------------------
+if [ "${1:-}" = "--demo" ]; then
+  say "ready for the demo (venv: $VENV, tansu: $tansu_bin)"
+  exit 0
+fi
+
 # --- fuzzing: cargo-fuzz on the nightly toolchain (integration/fuzz-short.sh) ------------------------------------
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   say "installing the nightly toolchain for cargo-fuzz"
