@@ -369,7 +369,7 @@ impl Session {
 
 /// Two front edits (the preamble and a first-frame edit at offset 0) become one.
 fn merge_front(edits: &mut Vec<Edit>) {
-    if edits.len() >= 2 && edits[1].start == 0 {
+    if edits.get(1).is_some_and(|second| second.start == 0) {
         let second = edits.remove(1);
         if let Some(first) = edits.first_mut() {
             first.remove = second.remove;
@@ -470,8 +470,10 @@ fn push_sasl_inflight(core: &mut Core, frames: &[u8]) {
     let mut rest = frames;
     while let (Some(size), Some(correlation_id)) = (wire::frame_size(rest), rest.get(8..12)) {
         let correlation_id = i32::from_be_bytes(correlation_id.try_into().unwrap_or_default());
-        let api_key = rest.get(4..6).map(|b| i16::from_be_bytes([b[0], b[1]])).unwrap_or_default();
-        let api_version = rest.get(6..8).map(|b| i16::from_be_bytes([b[0], b[1]])).unwrap_or_default();
+        let field = |range: std::ops::Range<usize>| {
+            rest.get(range).and_then(|b| b.try_into().ok()).map(i16::from_be_bytes).unwrap_or_default()
+        };
+        let (api_key, api_version) = (field(4..6), field(6..8));
         core.inflight.push_back(InFlight {
             correlation_id,
             measured_api_key: api_key,
