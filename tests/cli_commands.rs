@@ -34,11 +34,14 @@ fn fixture(name: &str) -> String {
     format!("{}/tests/fixtures/identity/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A file under a directory unique to this test process.
+/// A new file under a directory unique to this test process. Each call gets its own file: tests run in
+/// parallel, and rewriting a shared file lets another test read it half-written (an empty policy).
 fn temp_file(name: &str, contents: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let unique = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("kafka-mtls-filter-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(name);
+    let path = dir.join(format!("{unique}-{name}"));
     std::fs::write(&path, contents).expect("write temp file");
     path
 }
