@@ -507,6 +507,9 @@ impl<'a> Reader<'a> {
         let mut value: u32 = 0;
         for i in 0..5 {
             let [b] = self.array::<1>()?;
+            if i == 4 && b > 0x0f {
+                return Err(bad("varint overflows 32 bits"));
+            }
             value |= u32::from(b & 0x7f) << (i * 7);
             if b < 0x80 {
                 return Ok(value);
@@ -563,7 +566,11 @@ impl<'a> Reader<'a> {
             return Err(bad("more tagged fields than bytes"));
         }
         for _ in 0..n {
-            self.uvarint()?;
+            // Tags are non-negative i32s; kafka-protocol reads a larger one as a negative tag it then fails
+            // to write back, so such a message is malformed here.
+            if self.uvarint()? > i32::MAX as u32 {
+                return Err(bad("tagged field tag out of range"));
+            }
             let size = self.uvarint()? as usize;
             self.take(size)?;
         }
@@ -1159,9 +1166,11 @@ mod tests {
     }
 
     #[test]
-    fn uvarint_limits_to_five_bytes() {
+    fn uvarint_limits_to_32_bits_in_five_bytes() {
         let bytes = [0xff; 6];
         let mut r = Reader::new(&bytes, bytes.len());
-        assert_eq!(r.uvarint(), Err(bad("varint too long")));
+        assert_eq!(r.uvarint(), Err(bad("varint overflows 32 bits")));
+        let max = [0xff, 0xff, 0xff, 0xff, 0x0f];
+        assert_eq!(Reader::new(&max, max.len()).uvarint(), Ok(u32::MAX));
     }
 }

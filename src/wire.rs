@@ -56,6 +56,9 @@ impl<'a> Reader<'a> {
         let mut value: u32 = 0;
         for i in 0..5 {
             let byte = *self.take(1)?.first()?;
+            if i == 4 && byte > 0x0f {
+                return None; // more than 32 bits
+            }
             value |= u32::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
                 return Some(value);

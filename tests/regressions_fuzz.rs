@@ -87,3 +87,28 @@ fn merged_produce_response_with_a_huge_array_count_closes_instead_of_aborting() 
     response.extend_from_slice(&0x7fff_ffffi32.to_be_bytes());
     assert!(s.on_upstream(&frame(&response)).close.is_some());
 }
+
+/// response_rewrite (CI fuzzing): a Metadata v12 response whose tagged field tag is above i32::MAX.
+/// kafka-protocol decodes it as a negative tag and then re-encodes a tag count without the field, so the
+/// rewritten response did not decode. Such a response is malformed: the connection is closed.
+#[test]
+fn metadata_response_with_an_out_of_range_tag_closes() {
+    use kafka_protocol::messages::{metadata_request::MetadataRequest, ApiKey};
+    use kafka_protocol::protocol::Encodable;
+    let mut body = Vec::new();
+    MetadataRequest::default().with_topics(None).encode(&mut body, 12).unwrap();
+    let mut s = session();
+    assert!(s
+        .on_downstream(&kafka_mtls_filter::wire::request_frame(ApiKey::Metadata as i16, 12, 7, Some("c"), &body))
+        .close
+        .is_none());
+    let rest: [u8; 35] = [
+        0x00, 0x21, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x01, 0x01, 0x01, 0x01, 0xfa, 0xfe, 0xfe, 0xf7, 0x0e, 0x00,
+        0x3b, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x00, 0x03, 0x00, 0x08, 0x00, 0xde,
+    ];
+    // Response header v1: correlation id 7, no tagged fields; then the body.
+    let mut response = 7i32.to_be_bytes().to_vec();
+    response.push(0);
+    response.extend_from_slice(&rest);
+    assert!(s.on_upstream(&frame(&response)).close.is_some());
+}
