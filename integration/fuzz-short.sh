@@ -18,6 +18,15 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-30}"
+# FUZZ_RUNS=N runs exactly N inputs per target from seed FUZZ_SEED (default 1), starting from the corpus in
+# fuzz/corpus: reproducible, so CI's pass is the same run a developer gets (a fresh checkout has no corpus).
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  budget=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  budget_text="$FUZZ_RUNS runs (seed ${FUZZ_SEED:-1})"
+else
+  budget=(-max_total_time="$seconds")
+  budget_text="${seconds}s"
+fi
 max_len="${FUZZ_MAX_LEN:-4096}"
 if [ "$#" -gt 0 ]; then
   targets=("$@")
@@ -31,9 +40,9 @@ cargo +nightly fuzz build -O
 failed=()
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
-  echo "== fuzzing $target for ${seconds}s"
+  echo "== fuzzing $target for $budget_text"
   log="$(mktemp)"
-  if cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -max_len="$max_len" \
+  if cargo +nightly fuzz run -O "$target" -- "${budget[@]}" -max_len="$max_len" \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
     grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" || true
   else
@@ -48,4 +57,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   echo "FAILED: ${failed[*]} (inputs in fuzz/artifacts/)" >&2
   exit 1
 fi
-echo "all targets ran ${seconds}s without a crash"
+echo "all targets ran $budget_text without a crash"
