@@ -6,19 +6,10 @@ use kafka_mtls_filter::api_table::{lookup, min_version, ENTRIES};
 use kafka_mtls_filter::classify::{classify, Classification, Requirement};
 use kafka_mtls_filter::policy::{Action, Operation, ResourceType, CLUSTER_NAME};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Encodable, StrBytes};
 
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
-fn topic(v: &str) -> TopicName {
-    TopicName(s(v))
-}
-fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
-    let mut buf = Vec::new();
-    m.encode(&mut buf, v).expect("encode");
-    buf
-}
+mod common;
+use common::{enc, s, topic};
+
 fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement {
     Requirement { any_of: vec![Action { op, resource_type, name: name.into() }] }
 }

@@ -6,19 +6,11 @@ use kafka_mtls_filter::api_table::{lookup, min_version, ENTRIES};
 use kafka_mtls_filter::enforce::error_response;
 use kafka_mtls_filter::policy::ResourceType;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::Decodable;
 
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_string())
-}
-fn topic(v: &str) -> TopicName {
-    TopicName(s(v))
-}
-fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
-    let mut buf = Vec::new();
-    m.encode(&mut buf, v).expect("encode");
-    buf
-}
+mod common;
+use common::{enc, s, topic};
+
 fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
     let max = lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
     min_version(key as i16)..=max

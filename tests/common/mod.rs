@@ -1,0 +1,20 @@
+//! Helpers shared by the host tests that build Kafka messages with kafka-protocol.
+#![allow(dead_code)] // each test crate uses its own subset
+
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::{Encodable, StrBytes};
+
+pub fn s(v: &str) -> StrBytes {
+    StrBytes::from_string(v.to_string())
+}
+
+pub fn topic(v: &str) -> TopicName {
+    TopicName(s(v))
+}
+
+/// `m` encoded at version `v`.
+pub fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
+    let mut buf = Vec::new();
+    m.encode(&mut buf, v).expect("encode");
+    buf
+}
