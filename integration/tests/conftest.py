@@ -28,6 +28,25 @@ IDENTITY = {
 }
 
 
+# mesh-default (User:CN=kafka-default) may use the `it-` topics and the harness's consumer group.
+WRITER_POLICY = {
+    "identity": IDENTITY,
+    "authorization": {
+        "mode": "enforce",
+        "users": [
+            {
+                "principal": "User:CN=kafka-default",
+                "acls": [
+                    {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"},
+                     "operations": ["Write", "Read", "Describe"], "type": "allow"},
+                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
+                     "operations": ["Read", "Describe"], "type": "allow"},
+                ],
+            }
+        ],
+    },
+}  # fmt: skip
+
 def pytest_collection_modifyitems(config, items):
     if WITH_FILTER:
         return

@@ -18,26 +18,9 @@ import harness
 import pytest
 from confluent_kafka import KafkaError, Producer
 
-from conftest import IDENTITY
+from conftest import IDENTITY, WRITER_POLICY
 
-# mesh-default (User:CN=kafka-default) may use the `it-` topics and the harness's consumer group.
-POLICY = {
-    "identity": IDENTITY,
-    "authorization": {
-        "mode": "enforce",
-        "users": [
-            {
-                "principal": "User:CN=kafka-default",
-                "acls": [
-                    {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"},
-                     "operations": ["Write", "Read", "Describe"], "type": "allow"},
-                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
-                     "operations": ["Read", "Describe"], "type": "allow"},
-                ],
-            }
-        ],
-    },
-}  # fmt: skip
+POLICY = WRITER_POLICY
 
 # What Envoy 1.40 logs when a wasm VM traps (checked with a module that panics in on_downstream_data):
 #   [critical][wasm] ... wasm log <name>: panicked at src/lib.rs:41:18:

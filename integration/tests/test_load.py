@@ -20,26 +20,9 @@ import harness
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from conftest import IDENTITY
+from conftest import WRITER_POLICY
 
-# The producers' principal (User:CN=kafka-default) may write and read the `it-` topics and use the group.
-POLICY = {
-    "identity": IDENTITY,
-    "authorization": {
-        "mode": "enforce",
-        "users": [
-            {
-                "principal": "User:CN=kafka-default",
-                "acls": [
-                    {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"},
-                     "operations": ["Write", "Read", "Describe"], "type": "allow"},
-                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
-                     "operations": ["Read", "Describe"], "type": "allow"},
-                ],
-            }
-        ],
-    },
-}  # fmt: skip
+POLICY = WRITER_POLICY
 
 PARTITIONS = 8
 VALUE_PADDING = b"." * 80
