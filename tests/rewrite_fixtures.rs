@@ -1,0 +1,565 @@
+//! Byte fixtures for every request and response the filter rewrites, at every version it handles.
+//!
+//! Each case is four frames kept as hex in `tests/fixtures/rewrite/<api>.txt`: what the client sends, what the
+//! filter forwards to the broker, what the broker answers, and what the client gets back. The test replays the
+//! client and broker frames through a [`Session`] (whole, and split at every byte) and requires the filter's
+//! output to equal the recorded bytes exactly, so any change in what goes on the wire shows up as a diff of
+//! a reviewed file. Every case also asserts what the bytes mean (decoded with kafka-protocol at the client's
+//! version), so a recorded fixture is checked, not just trusted.
+//!
+//! A missing fixture fails the test. `KMF_BLESS=1 cargo test --test rewrite_fixtures` (re)writes the files
+//! from the kafka-protocol builders below; review the diff before committing it.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use common::{enc, s, topic};
+use kafka_mtls_filter::config::Config;
+use kafka_mtls_filter::frame::apply_edits;
+use kafka_mtls_filter::identity::PeerInfo;
+use kafka_mtls_filter::session::Session;
+use kafka_mtls_filter::wire;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::Decodable;
+
+/// ANONYMOUS may use `allowed`, see `visible`, and nothing of `secret`; it may create no topic.
+const POLICY: &str = r#"{
+  "identity": {"unauthenticated": "anonymous"},
+  "authorization": {"mode": "enforce", "users": [
+    {"principal": "User:ANONYMOUS", "acls": [
+      {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe"]},
+      {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe"]}
+    ]}
+  ]}
+}"#;
+
+const CORRELATION_ID: i32 = 0x0102_0304;
+
+/// The four frames of one request/response round trip through the filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Frames {
+    client_request: Vec<u8>,
+    forwarded: Vec<u8>,
+    broker_response: Vec<u8>,
+    client_response: Vec<u8>,
+}
+
+/// How the broker answers a forwarded request frame.
+type Broker = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+/// One round trip: the client's request, and how the broker answers what was forwarded.
+struct Case {
+    name: String,
+    api_key: ApiKey,
+    version: i16,
+    request: Vec<u8>,
+    broker: Broker,
+    /// What the frames must mean.
+    check: Box<dyn Fn(&Frames)>,
+}
+
+fn config() -> Rc<Config> {
+    Rc::new(Config::parse(POLICY.as_bytes()).expect("valid policy"))
+}
+
+fn session(cfg: &Rc<Config>) -> Session {
+    let mut s = Session::new(Rc::clone(cfg), Some("127.0.0.1:5000"));
+    s.identify(&PeerInfo::default(), 0).expect("anonymous allowed");
+    s
+}
+
+/// Feeds `bytes` in two chunks split at `split`, returns what the filter lets through.
+fn pass(s: &mut Session, bytes: &[u8], split: usize, downstream: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in [&bytes[..split], &bytes[split..]] {
+        let outcome = if downstream { s.on_downstream(chunk) } else { s.on_upstream(chunk) };
+        assert_eq!(outcome.close, None);
+        out.extend(apply_edits(chunk, &outcome.edits));
+    }
+    out
+}
+
+/// Runs a client request and a broker response through the filter, split at every byte; every split must
+/// give the same bytes.
+fn run(cfg: &Rc<Config>, request: &[u8], broker: impl Fn(&[u8]) -> Vec<u8>) -> Frames {
+    let mut whole = session(cfg);
+    let forwarded = pass(&mut whole, request, request.len(), true);
+    let broker_response = broker(&forwarded);
+    let client_response = pass(&mut whole, &broker_response, broker_response.len(), false);
+    assert_eq!(whole.inflight_len(), 0);
+    for split in 0..request.len() {
+        let mut s = session(cfg);
+        assert_eq!(pass(&mut s, request, split, true), forwarded, "request split at {split}");
+    }
+    for split in 0..broker_response.len() {
+        let mut s = session(cfg);
+        pass(&mut s, request, request.len(), true);
+        assert_eq!(pass(&mut s, &broker_response, split, false), client_response, "response split at {split}");
+    }
+    Frames { client_request: request.to_vec(), forwarded, broker_response, client_response }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixture files.
+
+fn fixture_path(api: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rewrite").join(format!("{api}.txt"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("fixture hex")).collect()
+}
+
+const FIELDS: [&str; 4] = ["client-request", "forwarded", "broker-response", "client-response"];
+
+fn read_fixtures(api: &str) -> BTreeMap<String, Frames> {
+    let Ok(text) = std::fs::read_to_string(fixture_path(api)) else { return BTreeMap::new() };
+    let mut cases = BTreeMap::new();
+    let mut current: Option<(String, Vec<Vec<u8>>)> = None;
+    let mut finish = |current: &mut Option<(String, Vec<Vec<u8>>)>| {
+        if let Some((name, mut f)) = current.take() {
+            assert_eq!(f.len(), 4, "fixture {name}: four frames");
+            let client_response = f.pop().unwrap();
+            let broker_response = f.pop().unwrap();
+            let forwarded = f.pop().unwrap();
+            let client_request = f.pop().unwrap();
+            cases.insert(name, Frames { client_request, forwarded, broker_response, client_response });
+        }
+    };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            finish(&mut current);
+            current = Some((name.to_string(), Vec::new()));
+        } else if let Some((field, value)) = line.split_once(' ') {
+            let (name, frames) = current.as_mut().expect("a [case] before its frames");
+            assert_eq!(field, FIELDS[frames.len()], "fixture {name}: frames in order");
+            frames.push(unhex(value.trim()));
+        }
+    }
+    finish(&mut current);
+    cases
+}
+
+fn write_fixtures(api: &str, header: &str, cases: &[(String, Frames)]) {
+    let mut text = String::new();
+    for line in header.lines() {
+        let _ = writeln!(text, "# {line}");
+    }
+    let _ = writeln!(
+        text,
+        "# Frames in hex, size prefix included. Written by KMF_BLESS=1 cargo test --test rewrite_fixtures."
+    );
+    for (name, f) in cases {
+        let _ = writeln!(text, "\n[{name}]");
+        for (field, bytes) in
+            FIELDS.iter().zip([&f.client_request, &f.forwarded, &f.broker_response, &f.client_response])
+        {
+            let _ = writeln!(text, "{field} {}", hex(bytes));
+        }
+    }
+    let path = fixture_path(api);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Replays the recorded fixtures of `api` (or records them with `KMF_BLESS=1`) and checks every case.
+fn verify(api: &str, header: &str, cases: Vec<Case>) {
+    let cfg = config();
+    let bless = std::env::var("KMF_BLESS").is_ok_and(|v| v == "1");
+    let recorded = read_fixtures(api);
+    let mut written = Vec::new();
+    for case in &cases {
+        let frames = if bless {
+            run(&cfg, &case.request, &case.broker)
+        } else {
+            let fixture = recorded.get(&case.name).unwrap_or_else(|| {
+                panic!("no fixture [{}] in {api}.txt: run KMF_BLESS=1 cargo test --test rewrite_fixtures", case.name)
+            });
+            let replayed = run(&cfg, &fixture.client_request, |_| fixture.broker_response.clone());
+            assert_eq!(hex(&replayed.forwarded), hex(&fixture.forwarded), "[{}] forwarded request", case.name);
+            assert_eq!(
+                hex(&replayed.client_response),
+                hex(&fixture.client_response),
+                "[{}] client response",
+                case.name
+            );
+            replayed
+        };
+        assert_eq!(&frames.client_request[4..6], &(case.api_key as i16).to_be_bytes(), "[{}] api key", case.name);
+        assert_eq!(&frames.client_request[6..8], &case.version.to_be_bytes(), "[{}] version", case.name);
+        assert_eq!(wire::response_correlation_id(&frames.client_response), Some(CORRELATION_ID), "[{}]", case.name);
+        (case.check)(&frames);
+        written.push((case.name.clone(), frames));
+    }
+    if bless {
+        write_fixtures(api, header, &written);
+    } else {
+        let expected: Vec<_> = cases.iter().map(|c| c.name.as_str()).collect();
+        let stale: Vec<_> = recorded.keys().filter(|k| !expected.contains(&k.as_str())).collect();
+        assert!(stale.is_empty(), "{api}.txt has cases no test builds: {stale:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Frame helpers.
+
+fn request_frame<R: kafka_protocol::protocol::Encodable>(api_key: ApiKey, version: i16, body: &R) -> Vec<u8> {
+    wire::request_frame(api_key as i16, version, CORRELATION_ID, Some("fixture"), &enc(body, version))
+}
+
+fn response_frame<R: kafka_protocol::protocol::Encodable>(api_key: ApiKey, version: i16, body: &R) -> Vec<u8> {
+    wire::response_frame(api_key as i16, version, CORRELATION_ID, &enc(body, version))
+}
+
+/// Decodes a forwarded request frame's body (after the request header).
+fn forwarded_request<R: Decodable>(frame: &[u8], api_key: ApiKey) -> (i16, R) {
+    let mut body = Bytes::copy_from_slice(&frame[4..]);
+    let api_version = i16::from_be_bytes([frame[6], frame[7]]);
+    let header_version = api_key.request_header_version(api_version);
+    let header = RequestHeader::decode(&mut body, header_version).expect("request header");
+    assert_eq!(header.correlation_id, CORRELATION_ID);
+    assert_eq!(header.request_api_key, api_key as i16);
+    (api_version, R::decode(&mut body, api_version).expect("forwarded request body"))
+}
+
+fn client_response<R: Decodable>(frame: &[u8], api_key: ApiKey, version: i16) -> R {
+    let mut body = Bytes::copy_from_slice(&frame[wire::response_body_offset(api_key as i16, version)..]);
+    let decoded = R::decode(&mut body, version).expect("client response body");
+    assert!(body.is_empty(), "response has trailing bytes");
+    decoded
+}
+
+/// The ApiVersions v0 answer a broker gives the request the filter substitutes for a denied one.
+fn substitute_answer(forwarded: &[u8]) -> Vec<u8> {
+    assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "a denied request is replaced by ApiVersions v0");
+    let body = ApiVersionsResponse::default().with_api_keys(vec![api_versions_response::ApiVersion::default()
+        .with_api_key(18)
+        .with_min_version(0)
+        .with_max_version(4)]);
+    response_frame(ApiKey::ApiVersions, 0, &body)
+}
+
+fn versions(api_key: ApiKey) -> std::ops::RangeInclusive<i16> {
+    let (min, max) = kafka_mtls_filter::session::supported_versions(api_key as i16).expect("supported API");
+    min.max(api_key.valid_versions().min)..=max
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Metadata: named topics lose the undescribable ones (answered 29) and auto-creation; all-topics listings
+// are filtered.
+
+fn metadata_response_topic(version: i16, name: &str) -> metadata_response::MetadataResponseTopic {
+    let id = if version >= 10 { uuid::Uuid::from_u128(name.len() as u128 + 1) } else { uuid::Uuid::nil() };
+    metadata_response::MetadataResponseTopic::default().with_name(Some(topic(name))).with_topic_id(id).with_partitions(
+        vec![metadata_response::MetadataResponsePartition::default()
+            .with_partition_index(0)
+            .with_leader_id(BrokerId(1))
+            .with_replica_nodes(vec![BrokerId(1)])
+            .with_isr_nodes(vec![BrokerId(1)])],
+    )
+}
+
+fn metadata_broker_answer(version: i16, names: &[&str]) -> Vec<u8> {
+    let body = MetadataResponse::default()
+        .with_brokers(vec![metadata_response::MetadataResponseBroker::default()
+            .with_node_id(BrokerId(1))
+            .with_host(s("broker.example"))
+            .with_port(9092)])
+        .with_cluster_id((version >= 2).then(|| s("cluster-1")))
+        .with_controller_id(BrokerId(if version >= 1 { 1 } else { -1 }))
+        .with_topics(names.iter().map(|n| metadata_response_topic(version, n)).collect());
+    response_frame(ApiKey::Metadata, version, &body)
+}
+
+fn topic_names(topics: &[metadata_response::MetadataResponseTopic]) -> Vec<(String, i16, usize)> {
+    topics
+        .iter()
+        .map(|t| (t.name.as_ref().map(|n| n.to_string()).unwrap_or_default(), t.error_code, t.partitions.len()))
+        .collect()
+}
+
+#[test]
+fn metadata_at_every_version() {
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::Metadata) {
+        let named = |n: &str| metadata_request::MetadataRequestTopic::default().with_name(Some(topic(n)));
+        let request = MetadataRequest::default()
+            .with_topics(Some(vec![named("allowed"), named("secret"), named("visible")]))
+            .with_allow_auto_topic_creation(true);
+        cases.push(Case {
+            name: format!("named v{version}"),
+            api_key: ApiKey::Metadata,
+            version,
+            request: request_frame(ApiKey::Metadata, version, &request),
+            broker: Box::new(move |forwarded| {
+                let (_, sent): (_, MetadataRequest) = forwarded_request(forwarded, ApiKey::Metadata);
+                let names: Vec<String> =
+                    sent.topics.unwrap().iter().map(|t| t.name.clone().unwrap().to_string()).collect();
+                metadata_broker_answer(version, &names.iter().map(String::as_str).collect::<Vec<_>>())
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, MetadataRequest) = forwarded_request(&f.forwarded, ApiKey::Metadata);
+                let sent_names: Vec<_> =
+                    sent.topics.unwrap().iter().map(|t| t.name.clone().unwrap().to_string()).collect();
+                assert_eq!(sent_names, ["allowed", "visible"], "v{version}: the broker is not asked about secret");
+                // Before v4 the field does not exist (brokers auto-create per their own configuration).
+                assert!(version < 4 || !sent.allow_auto_topic_creation, "v{version}: no Create, no auto-creation");
+                let got: MetadataResponse = client_response(&f.client_response, ApiKey::Metadata, version);
+                assert_eq!(
+                    topic_names(&got.topics),
+                    [("allowed".into(), 0, 1), ("visible".into(), 0, 1), ("secret".into(), 29, 0)],
+                    "v{version}"
+                );
+                let secret = got.topics.iter().find(|t| t.error_code == 29).unwrap();
+                assert!(secret.topic_id.is_nil(), "v{version}: no id leaked");
+                assert_eq!(got.brokers.len(), 1);
+            }),
+        });
+        // All topics: v0 says it with an empty list, later versions with null.
+        let all = MetadataRequest::default()
+            .with_topics(if version == 0 { Some(Vec::new()) } else { None })
+            .with_allow_auto_topic_creation(true);
+        cases.push(Case {
+            name: format!("all-topics v{version}"),
+            api_key: ApiKey::Metadata,
+            version,
+            request: request_frame(ApiKey::Metadata, version, &all),
+            broker: Box::new(move |_| {
+                metadata_broker_answer(version, &["allowed", "secret", "visible", "__consumer_offsets"])
+            }),
+            check: Box::new(move |f| {
+                assert_eq!(f.forwarded, f.client_request, "v{version}: an all-topics request passes unchanged");
+                let got: MetadataResponse = client_response(&f.client_response, ApiKey::Metadata, version);
+                assert_eq!(
+                    topic_names(&got.topics),
+                    [("allowed".into(), 0, 1), ("visible".into(), 0, 1)],
+                    "v{version}"
+                );
+            }),
+        });
+    }
+    verify(
+        "metadata",
+        "Metadata at every version: named topics (allowed, secret, visible) and all topics, for a principal\n\
+         that may Describe allowed and visible only, and create nothing.",
+        cases,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Produce: a request for an allowed and a forbidden topic is split; the broker sees the allowed part.
+
+fn records(len: usize) -> Option<Bytes> {
+    Some(Bytes::from((0..len).map(|i| i as u8).collect::<Vec<_>>()))
+}
+
+#[test]
+fn produce_at_every_version() {
+    use produce_request::{PartitionProduceData, TopicProduceData};
+    use produce_response::{PartitionProduceResponse, TopicProduceResponse};
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::Produce) {
+        let data = |n: &str| {
+            TopicProduceData::default()
+                .with_name(topic(n))
+                .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(records(61))])
+        };
+        let request = ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(1500)
+            .with_topic_data(vec![data("allowed"), data("secret")]);
+        cases.push(Case {
+            name: format!("allowed+secret v{version}"),
+            api_key: ApiKey::Produce,
+            version,
+            request: request_frame(ApiKey::Produce, version, &request),
+            broker: Box::new(move |forwarded| {
+                let (_, sent): (_, ProduceRequest) = forwarded_request(forwarded, ApiKey::Produce);
+                let body = ProduceResponse::default().with_throttle_time_ms(7).with_responses(
+                    sent.topic_data
+                        .iter()
+                        .map(|t| {
+                            TopicProduceResponse::default().with_name(t.name.clone()).with_partition_responses(vec![
+                                PartitionProduceResponse::default().with_index(0).with_base_offset(42),
+                            ])
+                        })
+                        .collect(),
+                );
+                response_frame(ApiKey::Produce, version, &body)
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, ProduceRequest) = forwarded_request(&f.forwarded, ApiKey::Produce);
+                let names: Vec<_> = sent.topic_data.iter().map(|t| t.name.to_string()).collect();
+                assert_eq!(names, ["allowed"], "v{version}");
+                assert_eq!(sent.topic_data[0].partition_data[0].records, records(61), "v{version}: records intact");
+                let got: ProduceResponse = client_response(&f.client_response, ApiKey::Produce, version);
+                let answers: Vec<_> = got
+                    .responses
+                    .iter()
+                    .map(|t| {
+                        (t.name.to_string(), t.partition_responses[0].error_code, t.partition_responses[0].base_offset)
+                    })
+                    .collect();
+                assert_eq!(answers, [("allowed".into(), 0, 42), ("secret".into(), 29, -1)], "v{version}");
+                assert_eq!(got.throttle_time_ms, if version >= 1 { 7 } else { 0 }, "v{version}: broker fields kept");
+            }),
+        });
+        let only_secret =
+            ProduceRequest::default().with_acks(1).with_timeout_ms(1500).with_topic_data(vec![data("secret")]);
+        cases.push(Case {
+            name: format!("secret only v{version}"),
+            api_key: ApiKey::Produce,
+            version,
+            request: request_frame(ApiKey::Produce, version, &only_secret),
+            broker: Box::new(substitute_answer),
+            check: Box::new(move |f| {
+                assert!(
+                    !f.forwarded.windows(6).any(|w| w == b"secret"),
+                    "v{version}: nothing of it reaches the broker"
+                );
+                let got: ProduceResponse = client_response(&f.client_response, ApiKey::Produce, version);
+                assert_eq!(got.responses.len(), 1);
+                assert_eq!(got.responses[0].name.as_str(), "secret");
+                assert_eq!(got.responses[0].partition_responses[0].error_code, 29, "v{version}");
+            }),
+        });
+    }
+    verify(
+        "produce",
+        "Produce at every version: one batch to allowed (Write) and to secret (no Write). The allowed part\n\
+         is forwarded, the broker's answer gets TOPIC_AUTHORIZATION_FAILED for secret merged in. A batch\n\
+         to secret alone never reaches the broker (ApiVersions v0 goes in its place) and is answered 29.",
+        cases,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fetch: the same split for a consumer of an allowed and a forbidden topic.
+
+#[test]
+fn fetch_at_every_version() {
+    use fetch_request::{FetchPartition, FetchTopic};
+    use fetch_response::{FetchableTopicResponse, PartitionData};
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::Fetch) {
+        let wanted = |n: &str| {
+            FetchTopic::default()
+                .with_topic(topic(n))
+                .with_partitions(vec![FetchPartition::default().with_partition(0).with_partition_max_bytes(1 << 20)])
+        };
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(500)
+            .with_min_bytes(1)
+            .with_max_bytes(1 << 24)
+            .with_session_epoch(-1)
+            .with_topics(vec![wanted("secret"), wanted("allowed")]);
+        cases.push(Case {
+            name: format!("secret+allowed v{version}"),
+            api_key: ApiKey::Fetch,
+            version,
+            request: request_frame(ApiKey::Fetch, version, &request),
+            broker: Box::new(move |forwarded| {
+                let (_, sent): (_, FetchRequest) = forwarded_request(forwarded, ApiKey::Fetch);
+                let body = FetchResponse::default().with_throttle_time_ms(3).with_responses(
+                    sent.topics
+                        .iter()
+                        .map(|t| {
+                            FetchableTopicResponse::default().with_topic(t.topic.clone()).with_partitions(vec![
+                                PartitionData::default()
+                                    .with_partition_index(0)
+                                    .with_high_watermark(10)
+                                    .with_records(records(83)),
+                            ])
+                        })
+                        .collect(),
+                );
+                response_frame(ApiKey::Fetch, version, &body)
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, FetchRequest) = forwarded_request(&f.forwarded, ApiKey::Fetch);
+                let names: Vec<_> = sent.topics.iter().map(|t| t.topic.to_string()).collect();
+                assert_eq!(names, ["allowed"], "v{version}");
+                let got: FetchResponse = client_response(&f.client_response, ApiKey::Fetch, version);
+                let answers: Vec<_> = got
+                    .responses
+                    .iter()
+                    .map(|t| (t.topic.to_string(), t.partitions[0].error_code, t.partitions[0].records.clone()))
+                    .collect();
+                // A refused partition has empty records, not null, as in Kafka's own error answer.
+                assert_eq!(
+                    answers,
+                    [("allowed".into(), 0, records(83)), ("secret".into(), 29, records(0))],
+                    "v{version}"
+                );
+                assert_eq!(got.throttle_time_ms, 3, "v{version}: broker fields kept");
+            }),
+        });
+    }
+    verify(
+        "fetch",
+        "Fetch at every version: a consumer of secret (no Read) and allowed (Read). The allowed part is\n\
+         forwarded, the broker's answer gets TOPIC_AUTHORIZATION_FAILED for secret merged in.",
+        cases,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ApiVersions: the broker's ranges are clamped to what the filter parses.
+
+#[test]
+fn api_versions_at_every_version() {
+    use api_versions_response::ApiVersion;
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::ApiVersions) {
+        let request = ApiVersionsRequest::default()
+            .with_client_software_name(s("fixture-client"))
+            .with_client_software_version(s("1.0"));
+        cases.push(Case {
+            name: format!("clamp v{version}"),
+            api_key: ApiKey::ApiVersions,
+            version,
+            request: request_frame(ApiKey::ApiVersions, version, &request),
+            broker: Box::new(move |_| {
+                let range = |key: i16, min: i16, max: i16| {
+                    ApiVersion::default().with_api_key(key).with_min_version(min).with_max_version(max)
+                };
+                let body = ApiVersionsResponse::default()
+                    .with_api_keys(vec![
+                        range(0, 0, 13),   // Produce: topic ids from v13
+                        range(1, 0, 18),   // Fetch: topic ids from v13
+                        range(3, 0, 13),   // Metadata
+                        range(18, 0, 4),   // ApiVersions
+                        range(1000, 0, 1), // unknown to the filter: removed
+                    ])
+                    .with_throttle_time_ms(5);
+                response_frame(ApiKey::ApiVersions, version, &body)
+            }),
+            check: Box::new(move |f| {
+                assert_eq!(f.forwarded, f.client_request, "v{version}: the request passes unchanged");
+                let got: ApiVersionsResponse = client_response(&f.client_response, ApiKey::ApiVersions, version);
+                let ranges: Vec<_> = got.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
+                assert_eq!(ranges, [(0, 0, 12), (1, 0, 12), (3, 0, 13), (18, 0, 4)], "v{version}");
+                assert_eq!(got.throttle_time_ms, if version >= 1 { 5 } else { 0 }, "v{version}");
+            }),
+        });
+    }
+    verify(
+        "api_versions",
+        "ApiVersions at every version: the broker advertises Produce and Fetch up to their topic-id\n\
+         versions and an API key the filter does not know; the client sees only what the filter parses.",
+        cases,
+    );
+}
