@@ -313,13 +313,17 @@ def test_thousands_of_abandoned_half_frames_do_not_grow_envoy_memory(stack_facto
 
     abandon(1_000)  # warm-up: allocator pools, the VM's heap
     assert wait_for_gauges(stack, (0, 0)) == (0, 0)
-    before = envoy_rss_kib(stack)
-    abandon(4_000)
-    assert wait_for_gauges(stack, (0, 0)) == (0, 0)
-    grown = envoy_rss_kib(stack) - before
+    # Two rounds of 4,000: a leak grows Envoy in both, allocator noise (a new arena, a pool grown once) in one
+    # at most, so the smaller growth is what is asserted.
+    growth = []
+    for _ in range(2):
+        before = envoy_rss_kib(stack)
+        abandon(4_000)
+        assert wait_for_gauges(stack, (0, 0)) == (0, 0)
+        growth.append(envoy_rss_kib(stack) - before)
     # Measured: ~0.1 MiB for 14,000 such connections with the filter, up to 2 MiB with plain tcp_proxy (allocator
-    # noise). Keeping each abandoned 2 KB partial frame (or its session) would add 8+ MiB here.
-    assert grown < 4 * 1024, f"Envoy's RSS grew by {grown} KiB over 4,000 abandoned connections"
+    # noise). Keeping each abandoned 2 KB partial frame (or its session) would add 8+ MiB per round.
+    assert min(growth) < 4 * 1024, f"Envoy's RSS grew by {growth} KiB over two rounds of 4,000 abandoned connections"
     assert_no_vm_failure(stack)
 
 
