@@ -661,6 +661,8 @@ enum Ty {
     Fixed(usize),
     /// (Nullable) array of strings.
     Strs,
+    /// A struct inline (not in an array); ends with tagged fields in flexible versions.
+    Struct(&'static [Field]),
 }
 
 /// A field present in versions `min..=max`.
@@ -993,6 +995,7 @@ fn walk_list(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool)
                     r.take(n)?;
                 }
             }
+            Struct(inner) => walk_fields(r, inner, version, flexible)?,
             Structs(inner) => {
                 for _ in 0..r.count(flexible)?.unwrap_or(0) {
                     walk_fields(r, inner, version, flexible)?;
@@ -1061,30 +1064,49 @@ static METADATA_RESPONSE: Shape = Shape {
     ],
 };
 
-/// The per-topic array of a Produce response (its first field).
-static PRODUCE_RESPONSE_TOPICS: Shape = Shape {
-    flexible_from: 9,
-    fields: &[all(Structs(&[
-        all(Str), // name
-        all(Structs(&[
-            all(I32),                                 // index
-            all(I16),                                 // error_code
-            all(I64),                                 // base_offset
-            since(2, I64),                            // log_append_time_ms
-            since(5, I64),                            // log_start_offset
-            since(8, Structs(&[all(I32), all(Str)])), // record_errors
-            since(8, Str),                            // error_message
-        ])),
-    ]))],
+/// A response's per-resource array, for splicing the filter's answer for denied resources into the
+/// broker's answer (partial requests): the fields before the array and the layout of one element.
+pub(crate) struct ResponseArray {
+    flexible_from: i16,
+    /// Fields before the array.
+    head: &'static [Field],
+    /// Set when the array lies inside the one element of an outer array (OffsetFetch v8+ `groups`; only
+    /// single-group requests are split): that element's fields before and after the array.
+    within_single: Option<(&'static [Field], &'static [Field])>,
+    /// One element of the array.
+    element: &'static [Field],
+    /// Fields after the array: walked too, so a truncated response is refused, not passed on.
+    tail: &'static [Field],
+}
+
+const fn response_array(flexible_from: i16, head: &'static [Field], element: &'static [Field]) -> ResponseArray {
+    ResponseArray { flexible_from, head, within_single: None, element, tail: &[] }
+}
+
+static PRODUCE_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: &[since(1, I32)], // throttle_time_ms
+    ..response_array(
+        9,
+        &[],
+        &[
+            all(Str), // name
+            all(Structs(&[
+                all(I32),                                 // index
+                all(I16),                                 // error_code
+                all(I64),                                 // base_offset
+                since(2, I64),                            // log_append_time_ms
+                since(5, I64),                            // log_start_offset
+                since(8, Structs(&[all(I32), all(Str)])), // record_errors
+                since(8, Str),                            // error_message
+            ])),
+        ],
+    )
 };
 
-/// The fields of a Fetch response before its per-topic array.
-static FETCH_RESPONSE_HEAD: Shape = Shape { flexible_from: 12, fields: &[since(1, I32), since(7, I16), since(7, I32)] };
-
-/// The per-topic array of a Fetch response.
-static FETCH_RESPONSE_TOPICS: Shape = Shape {
-    flexible_from: 12,
-    fields: &[all(Structs(&[
+static FETCH_RESPONSE_TOPICS: ResponseArray = response_array(
+    12,
+    &[since(1, I32), since(7, I16), since(7, I32)], // throttle_time_ms, error_code, session_id
+    &[
         all(Str), // topic (the filter caps Fetch below the topic-id versions)
         all(Structs(&[
             all(I32),                                 // partition_index
@@ -1096,8 +1118,165 @@ static FETCH_RESPONSE_TOPICS: Shape = Shape {
             since(11, I32),                           // preferred_read_replica
             all(Bytes),                               // records
         ])),
-    ]))],
+    ],
+);
+
+static LIST_OFFSETS_RESPONSE_TOPICS: ResponseArray = response_array(
+    6,
+    &[since(2, I32)], // throttle_time_ms
+    &[
+        all(Str), // name
+        // partition_index, error_code, old_style_offsets (v0), timestamp, offset, leader_epoch
+        all(Structs(&[all(I32), all(I16), until(0, I64S), since(1, I64), since(1, I64), since(4, I32)])),
+    ],
+);
+
+static OFFSET_COMMIT_RESPONSE_TOPICS: ResponseArray = response_array(
+    8,
+    &[since(3, I32)],                                                       // throttle_time_ms
+    &[until(9, Str), since(10, Uuid), all(Structs(&[all(I32), all(I16)]))], // name, id, (index, error_code)
+);
+
+/// v0-7; the top-level error_code (v2+) after the array stays as the broker sent it.
+static OFFSET_FETCH_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: &[between(2, 7, I16)], // error_code
+    ..response_array(
+        6,
+        &[since(3, I32)], // throttle_time_ms
+        &[
+            all(Str), // name
+            // partition_index, committed_offset, committed_leader_epoch, metadata, error_code
+            all(Structs(&[all(I32), all(I64), since(5, I32), all(Str), all(I16)])),
+        ],
+    )
 };
+
+/// v8+: the topics of the one group.
+static OFFSET_FETCH_RESPONSE_GROUP_TOPICS: ResponseArray = ResponseArray {
+    flexible_from: 6,
+    head: &[all(I32)],                               // throttle_time_ms
+    within_single: Some((&[all(Str)], &[all(I16)])), // group_id; error_code
+    element: &[until(9, Str), since(10, Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(Str), all(I16)]))],
+    tail: &[],
+};
+
+static DELETE_RECORDS_RESPONSE_TOPICS: ResponseArray = response_array(
+    2,
+    &[all(I32)],                                                // throttle_time_ms
+    &[all(Str), all(Structs(&[all(I32), all(I64), all(I16)]))], // name, (index, low_watermark, error_code)
+);
+
+static OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS: ResponseArray = response_array(
+    4,
+    &[since(2, I32)], // throttle_time_ms
+    // topic, (error_code, partition, leader_epoch, end_offset)
+    &[all(Str), all(Structs(&[all(I16), all(I32), since(1, I32), all(I64)]))],
+);
+
+static CREATE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
+    5,
+    &[since(2, I32)], // throttle_time_ms
+    &[
+        all(Str),                                                                // name
+        since(7, Uuid),                                                          // topic_id
+        all(I16),                                                                // error_code
+        since(1, Str),                                                           // error_message
+        since(5, I32),                                                           // num_partitions
+        since(5, I16),                                                           // replication_factor
+        since(5, Structs(&[all(Str), all(Str), all(Bool), all(I8), all(Bool)])), // configs
+    ],
+);
+
+static DELETE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
+    4,
+    &[since(1, I32)],                                     // throttle_time_ms
+    &[all(Str), since(6, Uuid), all(I16), since(5, Str)], // name, topic_id, error_code, error_message
+);
+
+static DESCRIBE_GROUPS_RESPONSE_GROUPS: ResponseArray = response_array(
+    5,
+    &[since(1, I32)], // throttle_time_ms
+    &[
+        all(I16),      // error_code
+        since(6, Str), // error_message
+        all(Str),      // group_id
+        all(Str),      // group_state
+        all(Str),      // protocol_type
+        all(Str),      // protocol_data
+        // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
+        all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
+        since(3, I32), // authorized_operations
+    ],
+);
+
+static DELETE_GROUPS_RESPONSE_GROUPS: ResponseArray = response_array(2, &[all(I32)], &[all(Str), all(I16)]);
+
+static DESCRIBE_TRANSACTIONS_RESPONSE_STATES: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[
+        all(I16), // error_code
+        all(Str), // transactional_id
+        all(Str), // transaction_state
+        all(I32), // transaction_timeout_ms
+        all(I64), // transaction_start_time_ms
+        all(I64), // producer_id
+        all(I16), // producer_epoch
+        all(Structs(&[all(Str), all(I32S)])),
+    ],
+);
+
+/// ConsumerGroupDescribe's member assignment: (topic_id, topic_name, partitions) per topic.
+static ASSIGNMENT: &[Field] = &[all(Structs(&[all(Uuid), all(Str), all(I32S)]))];
+
+static CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[
+        all(I16), // error_code
+        all(Str), // error_message
+        all(Str), // group_id
+        all(Str), // group_state
+        all(I32), // group_epoch
+        all(I32), // assignment_epoch
+        all(Str), // assignor_name
+        all(Structs(&[
+            all(Str),  // member_id
+            all(Str),  // instance_id
+            all(Str),  // rack_id
+            all(I32),  // member_epoch
+            all(Str),  // client_id
+            all(Str),  // client_host
+            all(Strs), // subscribed_topic_names
+            all(Str),  // subscribed_topic_regex
+            all(Struct(ASSIGNMENT)),
+            all(Struct(ASSIGNMENT)), // target_assignment
+            since(1, I8),            // member_type
+        ])),
+        all(I32), // authorized_operations
+    ],
+);
+
+/// The per-resource response array of an API whose requests the filter splits.
+fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseArray> {
+    Some(match key {
+        ApiKey::Produce => &PRODUCE_RESPONSE_TOPICS,
+        ApiKey::Fetch => &FETCH_RESPONSE_TOPICS,
+        ApiKey::ListOffsets => &LIST_OFFSETS_RESPONSE_TOPICS,
+        ApiKey::OffsetCommit => &OFFSET_COMMIT_RESPONSE_TOPICS,
+        ApiKey::OffsetFetch if version >= 8 => &OFFSET_FETCH_RESPONSE_GROUP_TOPICS,
+        ApiKey::OffsetFetch => &OFFSET_FETCH_RESPONSE_TOPICS,
+        ApiKey::DeleteRecords => &DELETE_RECORDS_RESPONSE_TOPICS,
+        ApiKey::OffsetForLeaderEpoch => &OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS,
+        ApiKey::CreateTopics => &CREATE_TOPICS_RESPONSE_TOPICS,
+        ApiKey::DeleteTopics => &DELETE_TOPICS_RESPONSE_TOPICS,
+        ApiKey::DescribeGroups => &DESCRIBE_GROUPS_RESPONSE_GROUPS,
+        ApiKey::DeleteGroups => &DELETE_GROUPS_RESPONSE_GROUPS,
+        ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS_RESPONSE_STATES,
+        ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS,
+        _ => return None,
+    })
+}
 
 /// Checks a Metadata response body before kafka-protocol decodes it (every count and length bounded).
 /// Metadata responses carry no known tagged fields, so skipping tagged fields by size bounds them too.
@@ -1111,37 +1290,52 @@ pub(crate) fn check_metadata_response(version: i16, body: &[u8]) -> Result<(), S
     }
 }
 
-/// Where the per-topic array of a Produce or Fetch response lies in `body`: `(count_start, entries_start,
-/// entries_end, count)`. Walks the broker's bytes without decoding them, so rewriting a response never
-/// allocates from a count read off the wire.
-pub(crate) fn response_topic_array(
-    api_key: i16,
-    version: i16,
-    body: &[u8],
-) -> Result<(usize, usize, usize, usize), String> {
+/// Where the per-resource array of a response lies in `body` (see [`ResponseArray`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ArraySpan {
+    /// Where the element count starts (everything before is copied as is).
+    pub count_start: usize,
+    pub entries_start: usize,
+    /// Where the last element ends (everything after is copied as is).
+    pub entries_end: usize,
+    pub count: usize,
+    /// Compact counts (flexible version).
+    pub flexible: bool,
+}
+
+/// Where the per-resource array of a response to a split API lies in `body`. Walks the broker's bytes
+/// with the layout, without decoding them, so rewriting a response never allocates from a count read off
+/// the wire.
+pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
     let stop = |e: Stop| match e {
         Stop::Bad(reason) => reason,
         Stop::NeedMore => "truncated".to_string(),
     };
-    let (head, topics) = if api_key == ApiKey::Produce as i16 {
-        (None, &PRODUCE_RESPONSE_TOPICS)
-    } else if api_key == ApiKey::Fetch as i16 {
-        (Some(&FETCH_RESPONSE_HEAD), &FETCH_RESPONSE_TOPICS)
-    } else {
-        return Err(format!("no response layout for API key {api_key}"));
-    };
-    let flexible = version >= topics.flexible_from;
+    let layout = ApiKey::try_from(api_key)
+        .ok()
+        .and_then(|key| response_array_layout(key, version))
+        .ok_or_else(|| format!("no response layout for API key {api_key}"))?;
+    let flexible = version >= layout.flexible_from;
     let mut r = Reader::new(body, body.len());
-    if let Some(head) = head {
-        walk_list(&mut r, head.fields, version, flexible).map_err(stop)?;
+    walk_list(&mut r, layout.head, version, flexible).map_err(stop)?;
+    if let Some((before, _)) = layout.within_single {
+        if r.count(flexible).map_err(stop)? != Some(1) {
+            return Err("expected exactly one group".into());
+        }
+        walk_list(&mut r, before, version, flexible).map_err(stop)?;
     }
     let count_start = r.pos;
     let count = r.count(flexible).map_err(stop)?.unwrap_or(0);
     let entries_start = r.pos;
-    let mut whole = Reader::new(body, body.len());
-    whole.pos = count_start;
-    walk_list(&mut whole, topics.fields, version, flexible).map_err(stop)?;
-    Ok((count_start, entries_start, whole.pos, count))
+    for _ in 0..count {
+        walk_fields(&mut r, layout.element, version, flexible).map_err(stop)?;
+    }
+    let entries_end = r.pos;
+    if let Some((_, after)) = layout.within_single {
+        walk_fields(&mut r, after, version, flexible).map_err(stop)?;
+    }
+    walk_fields(&mut r, layout.tail, version, flexible).map_err(stop)?;
+    Ok(ArraySpan { count_start, entries_start, entries_end, count, flexible })
 }
 
 /// Decodes a complete request body with kafka-protocol, after the shape check has bounded every

@@ -615,9 +615,9 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                         last = Some((action, decision));
                         break;
                     }
-                    if last.is_none() {
-                        last = Some((action, decision));
-                    }
+                    // A failed requirement is recorded by its most specific (last) alternative: Kafka's error
+                    // names the topic of a denied CreateTopics, not the cluster, and a split filters by it.
+                    last = Some((action, decision));
                 }
                 if let Some((action, decision)) = last {
                     if !satisfied {
