@@ -1,5 +1,8 @@
 //! What a principal may not Describe, it never sees: Metadata requests lose the topics it may not
 //! Describe (and auto-creation without Create), Metadata responses are filtered to the describable topics.
+//! ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are listings Kafka
+//! filters instead of failing: their responses lose, at the byte level, the entries the principal may not
+//! Describe (see the listings section below).
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
