@@ -10,7 +10,7 @@
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
 //! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), share
-//! groups (topic ids), ConsumerGroupHeartbeat, DescribeTopicPartitions, WriteTxnMarkers and the share-state
+//! groups (topic ids), ConsumerGroupHeartbeat, WriteTxnMarkers and the share-state
 //! APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
 //!
 //! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
@@ -43,14 +43,14 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(2, "ListOffsets", 10, "Describe Topic per topic"),
     api(3, "Metadata", 13, "Describe Topic per named topic; all topics: none (response filtered)"),
     api(8, "OffsetCommit", 9, "Read Group; Read Topic per topic"),
-    api(9, "OffsetFetch", 9, "Describe Group per group; Describe Topic per named topic"),
+    api(9, "OffsetFetch", 9, "Describe Group per group; Describe Topic per named topic; all topics: filtered"),
     api(10, "FindCoordinator", 6, "Describe Group or Describe TransactionalId per key, by key type"),
     api(11, "JoinGroup", 9, "Read Group"),
     api(12, "Heartbeat", 4, "Read Group"),
     api(13, "LeaveGroup", 5, "Read Group"),
     api(14, "SyncGroup", 5, "Read Group"),
     api(15, "DescribeGroups", 6, "Describe Group per group"),
-    api(16, "ListGroups", 5, "Describe Cluster (Kafka filters by Describe Group; refused: empty listing)"),
+    api(16, "ListGroups", 5, "none: listing filtered by Describe Group (all with Describe Cluster)"),
     api(17, "SaslHandshake", 1, NOT_CHECKED),
     api(18, "ApiVersions", 4, NOT_CHECKED),
     api(19, "CreateTopics", 7, "Create Cluster or Create Topic, per topic"),
@@ -100,7 +100,7 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(63, "BrokerHeartbeat", 1, CLUSTER_ACTION),
     api(64, "UnregisterBroker", 0, "Alter Cluster"),
     api(65, "DescribeTransactions", 0, "Describe TransactionalId per id"),
-    api(66, "ListTransactions", 2, "Describe Cluster (Kafka filters by Describe TransactionalId)"),
+    api(66, "ListTransactions", 2, "none: listing filtered by Describe TransactionalId"),
     api(67, "AllocateProducerIds", 0, CLUSTER_ACTION),
     api(68, "ConsumerGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
     api(69, "ConsumerGroupDescribe", 1, "Describe Group per group"),
@@ -109,7 +109,7 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(72, "PushTelemetry", 0, NOT_CHECKED),
     api(73, "AssignReplicasToDirs", 0, CLUSTER_ACTION),
     api(74, "ListConfigResources", 1, "DescribeConfigs Cluster"),
-    api(75, "DescribeTopicPartitions", -1, "Describe Topic per topic"),
+    api(75, "DescribeTopicPartitions", 0, "Describe Topic per named topic; all topics: none (response filtered)"),
     api(76, "ShareGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
     api(77, "ShareGroupDescribe", -1, "Describe Group"),
     api(78, "ShareFetch", -1, "Read Group; Read Topic (topics by id)"),

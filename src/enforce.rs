@@ -424,6 +424,22 @@ pub fn error_response(
             let _: ListTransactionsRequest = decode_checked(api_key, v, body)?;
             frame(&ListTransactionsResponse::default())
         }
+        ApiKey::DescribeTopicPartitions => {
+            // Kafka answers a topic the principal may not Describe with no partitions and the zero id.
+            use kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic;
+            let req: DescribeTopicPartitionsRequest = decode_checked(api_key, v, body)?;
+            let topics = req
+                .topics
+                .iter()
+                .map(|t| {
+                    DescribeTopicPartitionsResponseTopic::default()
+                        .with_error_code(e.topic(&t.name))
+                        .with_name(Some(t.name.clone()))
+                        .with_topic_authorized_operations(i32::MIN)
+                })
+                .collect();
+            frame(&DescribeTopicPartitionsResponse::default().with_topics(topics))
+        }
         ApiKey::ConsumerGroupDescribe => {
             use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup as ConsumerGroup;
             let req: ConsumerGroupDescribeRequest = decode_checked(api_key, v, body)?;

@@ -233,6 +233,24 @@ pub fn response_body_offset(api_key: i16, api_version: i16) -> usize {
     SIZE_PREFIX + 4 + if response_header_version(api_key, api_version) >= 1 { 1 } else { 0 }
 }
 
+/// An array count: `i32`, or in flexible versions count + 1 as an unsigned varint.
+pub fn write_array_count(out: &mut Vec<u8>, count: u32, flexible: bool) {
+    if !flexible {
+        out.extend_from_slice(&count.to_be_bytes());
+        return;
+    }
+    write_uvarint(out, u64::from(count) + 1);
+}
+
+/// An unsigned varint (compact lengths and counts of flexible versions).
+pub fn write_uvarint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8 & 0x7f) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,7 +250,8 @@ fn consumer_group_apis() {
     for v in versions(ApiKey::ListGroups) {
         assert_eq!(
             classify_full(ApiKey::ListGroups, v, &enc(&ListGroupsRequest::default(), v)),
-            checks(vec![req(Operation::Describe, ResourceType::Cluster, CLUSTER_NAME)])
+            checks(vec![]),
+            "never refused: the listing is filtered (tests/listings.rs)"
         );
     }
 }

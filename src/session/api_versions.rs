@@ -3,7 +3,6 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use super::split::write_array_count;
 use crate::wire;
 
 /// The version range the filter handles for an API key: the crate's codec range capped by the table.
@@ -50,7 +49,7 @@ pub(super) fn clamp_api_versions(frame: &[u8], version: i16) -> Result<Option<Ve
     }
     let mut out = Vec::with_capacity(body.len());
     out.extend_from_slice(&parsed.error_code.to_be_bytes());
-    write_array_count(&mut out, kept.len() as u32, parsed.flexible);
+    wire::write_array_count(&mut out, kept.len() as u32, parsed.flexible);
     for (entry, (min, max)) in kept {
         out.extend_from_slice(&entry.api_key.to_be_bytes());
         out.extend_from_slice(&min.to_be_bytes());

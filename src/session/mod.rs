@@ -26,7 +26,10 @@ mod visibility;
 use api_versions::clamp_api_versions;
 pub use api_versions::supported_versions;
 use split::{forward_allowed_part, merge_denied, partial_candidate};
-use visibility::{filter_metadata_response, metadata_request};
+use visibility::{
+    describe_topic_partitions_request, filter_listing_response, filter_metadata_response, listing_filter,
+    metadata_request, ListingFilter,
+};
 
 /// Kafka error codes the filter answers with.
 pub mod error_code {
@@ -103,6 +106,11 @@ enum ResponseAction {
     /// Drop the topics the principal may not Describe; answer TOPIC_AUTHORIZATION_FAILED for the named ones.
     FilterMetadata {
         denied_named: Vec<String>,
+        client_id: Option<String>,
+    },
+    /// Drop the listing's entries the principal may not Describe (audit mode: record them, forward).
+    FilterListing {
+        filter: ListingFilter,
         client_id: Option<String>,
     },
 }
@@ -586,6 +594,12 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
             }
             metadata_request(core, &header, body_prefix)
         }
+        Classification::Checks { .. } if header.api_key == ApiKey::DescribeTopicPartitions as i16 => {
+            if frame.len() < frame_len {
+                return Verdict::NeedMore;
+            }
+            describe_topic_partitions_request(core, &header, body_prefix)
+        }
         Classification::Checks { requirements, expects_response } => {
             let principal = core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS");
             let ctx = RequestCtx {
@@ -634,11 +648,17 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                 return Verdict::NeedMore;
             }
             core.events.extend(records.into_iter().map(Event::Decision));
-            if denied.is_empty() {
-                return forward(core, ResponseAction::Forward, expects_response, RequestDecision::Allowed);
-            }
-            if mode != Mode::Enforce {
-                return forward(core, ResponseAction::Forward, expects_response, RequestDecision::AuditDenied);
+            if denied.is_empty() || mode != Mode::Enforce {
+                // Listings (ListGroups, ListTransactions, OffsetFetch for all topics) are narrowed in the
+                // response to what the principal may Describe.
+                let action = match listing_filter(core, &header, body_prefix) {
+                    Some(filter) => {
+                        ResponseAction::FilterListing { filter, client_id: header.client_id.map(str::to_string) }
+                    }
+                    None => ResponseAction::Forward,
+                };
+                let decision = if denied.is_empty() { RequestDecision::Allowed } else { RequestDecision::AuditDenied };
+                return forward(core, action, expects_response, decision);
             }
             if partial {
                 if let Some(verdict) = forward_allowed_part(core, &header, body_prefix, &denied, expects_response) {
@@ -709,6 +729,7 @@ impl FrameHandler for ResponseSide<'_> {
                 expected.action,
                 ResponseAction::ClampApiVersions
                     | ResponseAction::FilterMetadata { .. }
+                    | ResponseAction::FilterListing { .. }
                     | ResponseAction::MergeDenied(_)
             );
         if whole_needed && frame.len() < frame_len {
@@ -737,6 +758,14 @@ impl FrameHandler for ResponseSide<'_> {
                 match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
                     Ok(rewritten) => Verdict::Replace(rewritten),
                     Err(e) => Verdict::Close(format!("Metadata response: {e}")),
+                }
+            }
+            ResponseAction::FilterListing { filter, client_id } => {
+                let request = (entry.api_key, entry.api_version, entry.correlation_id);
+                match filter_listing_response(core, frame, request, &filter, client_id.as_deref()) {
+                    Ok(Some(rewritten)) => Verdict::Replace(rewritten),
+                    Ok(None) => Verdict::Forward,
+                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
                 }
             }
             ResponseAction::MergeDenied(denied_answer) => {

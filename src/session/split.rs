@@ -208,23 +208,9 @@ pub(super) fn merge_denied(api_key: i16, version: i16, frame: &[u8], denied_answ
     let total = u32::try_from(broker.count + ours.count).map_err(|_| "too many entries")?;
     let mut out = Vec::with_capacity(body.len() + ours.entries_end.saturating_sub(ours.entries_start) + 5);
     out.extend(piece(body, 0, broker.count_start)?);
-    write_array_count(&mut out, total, broker.flexible);
+    wire::write_array_count(&mut out, total, broker.flexible);
     out.extend(piece(body, broker.entries_start, broker.entries_end)?);
     out.extend(piece(denied_body, ours.entries_start, ours.entries_end)?);
     out.extend(piece(body, broker.entries_end, body.len())?);
     Ok(wire::response_frame(api_key, version, correlation_id, &out))
-}
-
-/// An array count: `i32`, or in flexible versions count + 1 as an unsigned varint.
-pub(super) fn write_array_count(out: &mut Vec<u8>, count: u32, flexible: bool) {
-    if !flexible {
-        out.extend_from_slice(&count.to_be_bytes());
-        return;
-    }
-    let mut n = u64::from(count) + 1;
-    while n >= 0x80 {
-        out.push((n as u8 & 0x7f) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }

@@ -1,5 +1,8 @@
 //! What a principal may not Describe, it never sees: Metadata requests lose the topics it may not
 //! Describe (and auto-creation without Create), Metadata responses are filtered to the describable topics.
+//! ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are listings Kafka
+//! filters instead of failing: their responses lose, at the byte level, the entries the principal may not
+//! Describe (see the listings section below).
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
@@ -163,4 +166,348 @@ pub(super) fn filter_metadata_response(
     let mut out = Vec::with_capacity(body.len());
     response.encode(&mut out, version).map_err(|e| e.to_string())?;
     Ok(wire::response_frame(api_key, version, correlation_id, &out))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Listings: ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are
+// forwarded as asked and their responses narrowed to what the principal may Describe, at the byte level
+// (classify::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
+
+/// A listing response to narrow to the entries the principal may Describe.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum ListingFilter {
+    /// ListGroups without Describe Cluster: the groups it may Describe.
+    Groups,
+    /// ListTransactions: the transactional ids it may Describe (Kafka has no cluster shortcut here).
+    TransactionalIds,
+    /// OffsetFetch v2-v7 for all topics: the topics it may Describe.
+    OffsetFetchTopics,
+    /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
+    OffsetFetchGroups(Vec<String>),
+    /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
+    /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
+    TopicPartitions { all_topics: bool, denied: Vec<String> },
+}
+
+/// May the connection's principal Describe this resource?
+fn may_describe(
+    core: &Core,
+    api_key: i16,
+    api_version: i16,
+    client_id: Option<&str>,
+    resource_type: ResourceType,
+    name: &str,
+) -> crate::policy::Decision {
+    let ctx = RequestCtx {
+        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
+        host: &core.host,
+        api_key,
+        api_version,
+        client_id,
+    };
+    let action = Action { op: Operation::Describe, resource_type, name: name.to_string() };
+    core.cfg.authorizer.authorize(&ctx, &action)
+}
+
+/// For a request that passed its checks: the filter its response needs, if any. In audit mode the
+/// response is only walked, to record what enforcement would hide.
+pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Option<ListingFilter> {
+    use kafka_protocol::messages::OffsetFetchRequest;
+    let (api_key, version) = (header.api_key, header.api_version);
+    match ApiKey::try_from(api_key).ok()? {
+        ApiKey::ListGroups => {
+            // Describe Cluster shows every group (KafkaApis.handleListGroupsRequest).
+            let cluster = Action {
+                op: Operation::Describe,
+                resource_type: ResourceType::Cluster,
+                name: crate::policy::CLUSTER_NAME.to_string(),
+            };
+            let ctx = RequestCtx {
+                principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
+                host: &core.host,
+                api_key,
+                api_version: version,
+                client_id: header.client_id,
+            };
+            (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
+        }
+        ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
+        ApiKey::OffsetFetch => {
+            // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
+            let request: OffsetFetchRequest = crate::classify::decode_checked(api_key, version, body).ok()?;
+            if version <= 7 {
+                request.topics.is_none().then_some(ListingFilter::OffsetFetchTopics)
+            } else {
+                let all: Vec<String> =
+                    request.groups.iter().filter(|g| g.topics.is_none()).map(|g| g.group_id.to_string()).collect();
+                (!all.is_empty()).then_some(ListingFilter::OffsetFetchGroups(all))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// DescribeTopicPartitions, as Kafka's DescribeTopicPartitionsRequestHandler treats it: named topics the
+/// principal may not Describe are removed from the forwarded request and answered TOPIC_AUTHORIZATION_FAILED
+/// (no partitions, zero id); all topics (an empty list) are filtered in the response.
+pub(super) fn describe_topic_partitions_request(
+    core: &mut Core,
+    header: &wire::RequestHeader<'_>,
+    body: &[u8],
+) -> Verdict {
+    use kafka_protocol::messages::DescribeTopicPartitionsRequest;
+    let version = header.api_version;
+    // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
+    let mut request: DescribeTopicPartitionsRequest =
+        match crate::classify::decode_checked(header.api_key, version, body) {
+            Ok(r) => r,
+            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}")),
+        };
+    let audit = core.cfg.authorizer.mode() == Mode::Audit;
+    let all_topics = request.topics.is_empty();
+    let mut denied = Vec::new();
+    let mut events = Vec::new();
+    request.topics.retain(|t| {
+        let decision = may_describe(core, header.api_key, version, header.client_id, ResourceType::Topic, &t.name);
+        if decision.allowed {
+            return true;
+        }
+        events.push(Event::Decision(DecisionRecord {
+            api_key: header.api_key,
+            api_version: version,
+            correlation_id: header.correlation_id,
+            client_id: header.client_id.map(str::to_string),
+            resource_type: Some(ResourceType::Topic),
+            resource_name: Some(t.name.to_string()),
+            operation: Some(Operation::Describe),
+            allowed: false,
+            audit_only: audit,
+            rule: decision.rule,
+        }));
+        denied.push(t.name.to_string());
+        audit
+    });
+    core.events.extend(events);
+    let decision = match (denied.is_empty(), audit) {
+        (true, _) => RequestDecision::Allowed,
+        (false, true) => RequestDecision::AuditDenied,
+        (false, false) => RequestDecision::Denied,
+    };
+    core.count_request(header.api_key, decision);
+    let filter = |denied| ResponseAction::FilterListing {
+        filter: ListingFilter::TopicPartitions { all_topics, denied },
+        client_id: header.client_id.map(str::to_string),
+    };
+    if audit || denied.is_empty() {
+        let action = if all_topics { filter(Vec::new()) } else { ResponseAction::Forward };
+        core.push_inflight(header, (header.api_key, version), action);
+        return Verdict::Forward;
+    }
+    // Kafka answers only the named topics at or after the cursor (by name)...
+    let cursor_name = request.cursor.as_ref().map(|c| c.topic_name.to_string());
+    denied.retain(|name| cursor_name.as_deref().is_none_or(|c| name.as_str() >= c));
+    // ...and, when the cursor's topic may not be described, resumes at the next one from partition 0. The
+    // broker would refuse a cursor naming a topic the forwarded request no longer lists.
+    if let Some(cursor) = request.cursor.as_mut() {
+        if !request.topics.iter().any(|t| t.name == cursor.topic_name) {
+            let next =
+                request.topics.iter().map(|t| t.name.clone()).filter(|n| n.as_str() > cursor.topic_name.as_str()).min();
+            match next {
+                Some(name) => {
+                    cursor.topic_name = name;
+                    cursor.partition_index = 0;
+                }
+                None => request.topics.clear(),
+            }
+        }
+    }
+    if request.topics.is_empty() {
+        // Nothing left to ask, and an empty list would mean all topics: answered here.
+        let answer = local_describe_topic_partitions(version, header.correlation_id, &denied);
+        core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
+        return Verdict::Replace(substitute_request(header.correlation_id));
+    }
+    let mut encoded = Vec::with_capacity(body.len());
+    if let Err(e) = request.encode(&mut encoded, version) {
+        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}"));
+    }
+    core.push_inflight(header, (header.api_key, version), filter(denied));
+    Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
+}
+
+/// A DescribeTopicPartitions topic the principal may not Describe, as Kafka answers it (the default topic
+/// id is the zero id).
+fn denied_topic_partitions_entry(
+    name: &str,
+) -> kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic {
+    use kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic;
+    use kafka_protocol::messages::TopicName;
+    DescribeTopicPartitionsResponseTopic::default()
+        .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
+        .with_name(Some(TopicName(kafka_protocol::protocol::StrBytes::from_string(name.to_string()))))
+        .with_topic_authorized_operations(i32::MIN)
+}
+
+fn local_describe_topic_partitions(version: i16, correlation_id: i32, denied: &[String]) -> Vec<u8> {
+    use kafka_protocol::messages::DescribeTopicPartitionsResponse;
+    let response = DescribeTopicPartitionsResponse::default()
+        .with_topics(denied.iter().map(|n| denied_topic_partitions_entry(n)).collect());
+    let mut out = Vec::new();
+    // Encoding a message built here from names that fit a request cannot fail; an empty body would make
+    // the client drop the connection (fail closed).
+    let _ = response.encode(&mut out, version);
+    wire::response_frame(ApiKey::DescribeTopicPartitions as i16, version, correlation_id, &out)
+}
+
+/// Where the body of a response frame starts: after the size, the correlation id and (header v1) the
+/// header's tagged fields, which are kept as the broker sent them.
+fn response_body_start(frame: &[u8], api_key: i16, version: i16) -> Option<usize> {
+    let mut r = wire::Reader::new(frame);
+    r.skip(wire::SIZE_PREFIX + 4)?;
+    if wire::response_header_version(api_key, version) >= 1 {
+        r.skip_tagged_fields()?;
+    }
+    Some(r.position())
+}
+
+/// Narrows a listing response to what the principal may Describe. `Ok(None)`: forward it unchanged (audit
+/// mode records what enforcement would hide instead). Err: malformed, the connection is closed.
+pub(super) fn filter_listing_response(
+    core: &mut Core,
+    frame: &[u8],
+    (api_key, version, correlation_id): (i16, i16, i32),
+    filter: &ListingFilter,
+    client_id: Option<&str>,
+) -> Result<Option<Vec<u8>>, String> {
+    use crate::classify::{self, Entry};
+    let start = response_body_start(frame, api_key, version).ok_or("short response")?;
+    let body = frame.get(start..).ok_or("short response")?;
+    let audit = core.cfg.authorizer.mode() == Mode::Audit;
+    let mut hidden: Vec<(ResourceType, String, String)> = Vec::new();
+    let mut visible = |core: &Core, resource_type: ResourceType, name: Option<&str>| -> bool {
+        // A null name cannot be authorized: hidden (Kafka never lists one).
+        let Some(name) = name else { return audit };
+        let decision = may_describe(core, api_key, version, client_id, resource_type, name);
+        if !decision.allowed && audit {
+            hidden.push((resource_type, name.to_string(), decision.rule));
+        }
+        decision.allowed || audit
+    };
+    let keep = |yes: bool| if yes { Entry::Keep } else { Entry::Drop };
+    let core_ref: &Core = core;
+    let (filtered, rewritten_cursor) = match filter {
+        ListingFilter::Groups => (
+            classify::filter_listing(&classify::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
+                Ok(keep(visible(core_ref, ResourceType::Group, key)))
+            })?,
+            None,
+        ),
+        ListingFilter::TransactionalIds => (
+            classify::filter_listing(&classify::LIST_TRANSACTIONS_LISTING, version, body, &[], &mut |key, _| {
+                Ok(keep(visible(core_ref, ResourceType::TransactionalId, key)))
+            })?,
+            None,
+        ),
+        ListingFilter::OffsetFetchTopics => (
+            classify::filter_listing(&classify::OFFSET_FETCH_TOPICS_LISTING, version, body, &[], &mut |key, _| {
+                Ok(keep(visible(core_ref, ResourceType::Topic, key)))
+            })?,
+            None,
+        ),
+        ListingFilter::OffsetFetchGroups(all_topic_groups) => (
+            classify::filter_listing(
+                &classify::OFFSET_FETCH_GROUPS_LISTING,
+                version,
+                body,
+                &[],
+                &mut |group, bytes| {
+                    if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
+                        return Ok(Entry::Keep); // named topics: checked on the request side
+                    }
+                    let inner = classify::filter_listing(
+                        &classify::OFFSET_FETCH_GROUP_TOPICS_LISTING,
+                        version,
+                        bytes,
+                        &[],
+                        &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
+                    )?;
+                    Ok(Entry::Replace(inner.body))
+                },
+            )?,
+            None,
+        ),
+        ListingFilter::TopicPartitions { all_topics, denied } => {
+            let mut appended = Vec::with_capacity(denied.len());
+            for name in denied {
+                let mut entry = Vec::new();
+                denied_topic_partitions_entry(name).encode(&mut entry, version).map_err(|e| e.to_string())?;
+                appended.push(entry);
+            }
+            let mut last_kept: Option<String> = None;
+            let filtered = classify::filter_listing(
+                &classify::DESCRIBE_TOPIC_PARTITIONS_LISTING,
+                version,
+                body,
+                &appended,
+                &mut |key, _| {
+                    let yes = !*all_topics || visible(core_ref, ResourceType::Topic, key);
+                    if yes {
+                        last_kept = key.map(str::to_string);
+                    }
+                    Ok(keep(yes))
+                },
+            )?;
+            // The broker pages through every topic; its next cursor may name one the principal may not
+            // Describe. Never shown: it becomes "<last topic shown>\0", which sorts after that topic and
+            // not after the hidden one, so the broker (topics >= cursor name) resumes right there; with no
+            // topic shown in this page the cursor is dropped and the listing ends (see README).
+            let (cursor, cursor_end) = classify::read_dtp_cursor(body, filtered.after_in_original)?;
+            let rewritten = match cursor {
+                Some((name, _)) if *all_topics && !audit && !visible(core_ref, ResourceType::Topic, Some(&name)) => {
+                    let mut bytes = Vec::new();
+                    let resume = last_kept.map(|last| format!("{last}\0"));
+                    classify::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
+                    Some((bytes, cursor_end))
+                }
+                _ => None,
+            };
+            (filtered, rewritten)
+        }
+    };
+    let events: Vec<Event> = hidden
+        .into_iter()
+        .map(|(resource_type, name, rule)| {
+            Event::Decision(DecisionRecord {
+                api_key,
+                api_version: version,
+                correlation_id,
+                client_id: client_id.map(str::to_string),
+                resource_type: Some(resource_type),
+                resource_name: Some(name),
+                operation: Some(Operation::Describe),
+                allowed: false,
+                audit_only: true,
+                rule,
+            })
+        })
+        .collect();
+    core.events.extend(events);
+    if audit {
+        return Ok(None);
+    }
+    let mut new_body = filtered.body;
+    if let Some((cursor, cursor_end)) = rewritten_cursor {
+        let rest = body.get(cursor_end..).ok_or("cursor span")?;
+        new_body.truncate(filtered.after_in_body);
+        new_body.extend_from_slice(&cursor);
+        new_body.extend_from_slice(rest);
+    }
+    if new_body == body {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(start + new_body.len());
+    out.extend_from_slice(frame.get(..start).ok_or("short response")?);
+    out.extend_from_slice(&new_body);
+    wire::set_frame_size(&mut out);
+    Ok(Some(out))
 }

@@ -109,6 +109,14 @@ pub fn encode_request(key: ApiKey, version: i16, facts: &RequestFacts) -> Result
                 facts.topics(api)?.iter().map(|t| MetadataRequestTopic::default().with_name(Some(topic_name(t))));
             MetadataRequest::default().with_topics(Some(topics.collect())).encode(&mut body, version)
         }
+        ApiKey::DescribeTopicPartitions => {
+            use describe_topic_partitions_request::TopicRequest;
+            let topics = facts.topics(api)?.iter().map(|t| TopicRequest::default().with_name(topic_name(t)));
+            DescribeTopicPartitionsRequest::default()
+                .with_topics(topics.collect())
+                .with_response_partition_limit(2000)
+                .encode(&mut body, version)
+        }
         ApiKey::OffsetCommit => {
             use offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
             let topics = facts.topics(api)?.iter().map(|t| {
