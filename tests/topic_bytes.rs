@@ -388,3 +388,15 @@ fn max_topic_label_values_is_validated() {
     let e = parse(r#"{"maxTopicLabels": 10}"#).unwrap_err().to_string();
     assert!(e.contains("unknown field"), "{e}");
 }
+
+#[test]
+fn shipped_envoy_configs_extract_every_tag() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for file in ["envoy/envoy-mtls.yaml", "envoy/envoy-plain.yaml", "envoy/envoy-tls-optional.yaml"] {
+        let text = std::fs::read_to_string(root.join(file)).expect("shipped config");
+        for tag in kafka_mtls_filter::metrics::TAGS {
+            let rule = format!(r#"{{ tag_name: {tag}, regex: "(;{tag}=([^;]*))" }}"#);
+            assert!(text.contains(&rule), "{file} lacks the stats_tags rule for `{tag}`");
+        }
+    }
+}
