@@ -351,6 +351,25 @@ fn a_malformed_fetch_response_still_passes_and_its_shares_add_up() {
 }
 
 #[test]
+fn the_allowed_part_of_a_split_produce_is_counted() {
+    let cfg = config(100);
+    let body = ProduceRequest::default().with_acks(-1).with_timeout_ms(500).with_topic_data(vec![
+        produce_topic("t-a", &[10]),
+        produce_topic("forbidden", &[20]),
+        produce_topic("t-b", &[30]),
+    ]);
+    let req = request(ApiKey::Produce, 9, 1, &body);
+    let mut s = session(&cfg);
+    let (forwarded, _) = feed(&mut s, &req, &[], usize::MAX, false);
+    assert!(forwarded.len() < req.len());
+    let mut counted = Counted::default();
+    drain(&mut s, &mut counted);
+    assert_eq!(counted.produced, forwarded.len() as u64);
+    assert_eq!(counted.produced_by_topic.keys().map(String::as_str).collect::<Vec<_>>(), ["t-a", "t-b"]);
+    assert_eq!(counted.produced_by_topic.values().sum::<u64>(), forwarded.len() as u64);
+}
+
+#[test]
 fn topic_labels_past_the_cap_count_as_other() {
     let cfg = config(1);
     let body = ProduceRequest::default().with_acks(-1).with_timeout_ms(500).with_topic_data(vec![

@@ -662,6 +662,10 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
             }
             if partial {
                 if let Some(verdict) = forward_allowed_part(core, &header, body_prefix, &denied, expects_response) {
+                    if let (Verdict::Replace(forwarded), true) = (&verdict, header.api_key == ApiKey::Produce as i16) {
+                        // The allowed part is what reaches the broker: it is the produced bytes.
+                        topic_bytes::count_forwarded_produce(core, header.api_version, forwarded);
+                    }
                     return verdict;
                 }
             }

@@ -18,6 +18,7 @@
 use super::Core;
 use crate::classify::produce_topic_entries;
 use crate::metrics::{Stat, TopicId, TopicNames};
+use crate::wire::{HeaderParse, SIZE_PREFIX};
 
 /// Where the walk reports: names to ids, and each topic's share.
 pub(super) trait TopicSink {
@@ -73,6 +74,16 @@ pub(super) fn count_produce(
     });
     if let Some((topic, from)) = current {
         sink.share(topic, frame_len.saturating_sub(from) as u64);
+    }
+}
+
+/// Counts a Produce request the filter re-encoded (the allowed part of a split request): whole frame.
+pub(super) fn count_forwarded_produce(core: &mut Core, version: i16, frame: &[u8]) {
+    let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
+    if let HeaderParse::Complete(header) = crate::wire::parse_request_header(body, body.len()) {
+        core.stats.push(Stat::ProducedBytes(frame.len() as u64));
+        let request = body.get(header.header_len..).unwrap_or_default();
+        count_produce(core, version, request, request.len(), SIZE_PREFIX + header.header_len, frame.len());
     }
 }
 
