@@ -316,6 +316,33 @@ fn single_topic_fetch_is_all_its_topic_from_its_first_bytes() {
 }
 
 #[test]
+fn topic_id_fetch_versions_count_per_principal_only() {
+    let cfg = Rc::new(
+        Config::parse(
+            policy(100).replace(r#""mode": "enforce""#, r#""mode": "enforce", "unknownRequests": "allow""#).as_bytes(),
+        )
+        .expect("valid config"),
+    );
+    let version = 13;
+    let topics =
+        vec![FetchableTopicResponse::default()
+            .with_partitions(vec![PartitionData::default().with_records(records(50, 1))])];
+    let mut resp = fetch_response(version, topics);
+    // The topic id (after the header, throttle time, error code, session id and topic count): name-like
+    // bytes, which read as a name would make a plausible label.
+    let id_at = kafka_mtls_filter::wire::response_body_offset(ApiKey::Fetch as i16, version) + 11;
+    assert_eq!(&resp[id_at..id_at + 16], &[0; 16]);
+    resp[id_at..id_at + 16].copy_from_slice(b"\x0ct-abcdefghijklm");
+    let mut s = session(&cfg);
+    let body = FetchRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![FetchTopic::default()]);
+    feed(&mut s, &request(ApiKey::Fetch, version, 21, &body), &[], usize::MAX, false);
+    assert_eq!(feed(&mut s, &resp, &[], usize::MAX, true).0, resp);
+    let mut counted = Counted::default();
+    drain(&mut s, &mut counted);
+    assert_eq!((counted.fetched, counted.fetched_by_topic.len()), (resp.len() as u64, 0));
+}
+
+#[test]
 fn empty_fetch_counts_per_principal_only() {
     let cfg = config(100);
     let resp = fetch_response(12, vec![]);

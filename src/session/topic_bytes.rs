@@ -90,6 +90,10 @@ pub(super) fn count_forwarded_produce(core: &mut Core, version: i16, frame: &[u8
 /// Starts the walk of a forwarded Fetch response from its first bytes. `Some(offset)`: show the walk the
 /// frame again from there (`Verdict::ForwardThrough`); `None`: every share is counted.
 pub(super) fn start_fetch(core: &mut Core, version: i16, frame: &[u8], frame_len: usize) -> Option<usize> {
+    if !(0..=12).contains(&version) {
+        // Topic-id versions (forwarded only with `unknownRequests: allow`) carry no names: per principal only.
+        return None;
+    }
     let mut sink = Shares { topics: &mut core.topics, stats: &mut core.stats, fetched: true };
     core.fetch_walk.start(version, frame_len);
     core.fetch_walk.feed(frame, 0, &mut sink)
@@ -257,7 +261,7 @@ impl FetchWalk {
                 }
                 Read::Name => {
                     let take = self.left.min(rest.len());
-                    let (part, after) = rest.split_at(take);
+                    let (part, after) = rest.split_at_checked(take).unwrap_or((rest, &[]));
                     // Longer than a topic name can be: the extra bytes are not kept (the name counts as other).
                     let room = (crate::metrics::MAX_TOPIC_NAME + 1).saturating_sub(self.name.len());
                     self.name.extend_from_slice(part.get(..room.min(part.len())).unwrap_or_default());
