@@ -649,6 +649,51 @@ pub(crate) fn walk_produce(
     Ok(ProduceSummary { transactional_id, acks, topics })
 }
 
+/// Calls `visit(name, entry_start)` for each topic of a Produce request (v0-v12), `entry_start` being the
+/// body offset where the topic's entry (its name) begins. Walks as [`walk_produce`] with `complete ==
+/// false`: it stops after the last topic's name, so the records need not have arrived. Allocates nothing:
+/// it runs for every forwarded Produce (per-topic byte counts).
+pub(crate) fn produce_topic_entries<'a>(
+    version: i16,
+    prefix: &'a [u8],
+    body_len: usize,
+    mut visit: impl FnMut(&'a str, usize),
+) -> Result<(), Stop> {
+    if !(0..=12).contains(&version) {
+        return Err(bad("version not handled by the Produce walker"));
+    }
+    let flexible = version >= 9;
+    let mut r = Reader::new(prefix, body_len);
+    if version >= 3 {
+        r.string(flexible)?;
+    }
+    r.i16()?; // acks
+    r.i32()?; // timeout_ms
+    let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
+    for i in 0..topic_count {
+        let entry_start = r.pos;
+        let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
+        visit(name, entry_start);
+        if i + 1 == topic_count {
+            break;
+        }
+        let partition_count = r.count(flexible)?.ok_or_else(|| bad("null partition array"))?;
+        for _ in 0..partition_count {
+            r.i32()?;
+            if let Some(records_len) = r.length(flexible, true)? {
+                r.skip(records_len)?;
+            }
+            if flexible {
+                r.tagged_fields()?;
+            }
+        }
+        if flexible {
+            r.tagged_fields()?;
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Shape check: request layouts, as in Kafka's message JSON (and kafka-protocol's generated decoders).
 

@@ -67,15 +67,27 @@ pub struct ObservabilityConfig {
     /// Cap on distinct values of a metric tag (principals); more values are counted under `other`.
     #[serde(default = "default_max_label_values")]
     pub max_label_values: u32,
+    /// Cap on distinct topics in the per-topic byte counters; more topics are counted under `other`.
+    #[serde(default = "default_max_label_values")]
+    pub max_topic_label_values: u32,
 }
 
 fn default_max_label_values() -> u32 {
     100
 }
 
+/// Upper bound of `maxTopicLabelValues`: each topic label multiplies the counters by the principals
+/// (two counters per principal and topic), so a typo must not make Envoy's stats unbounded in practice.
+pub const MAX_TOPIC_LABEL_VALUES: u32 = 10_000;
+
 impl Default for ObservabilityConfig {
     fn default() -> Self {
-        ObservabilityConfig { audit_denied: true, audit_allowed: false, max_label_values: default_max_label_values() }
+        ObservabilityConfig {
+            audit_denied: true,
+            audit_allowed: false,
+            max_label_values: default_max_label_values(),
+            max_topic_label_values: default_max_label_values(),
+        }
     }
 }
 
@@ -96,6 +108,7 @@ pub struct Config {
     /// Decisions that allowed are recorded too (costs an event per checked resource).
     pub log_allowed: bool,
     pub max_label_values: u32,
+    pub max_topic_label_values: u32,
 }
 
 impl Default for Config {
@@ -109,6 +122,7 @@ impl Default for Config {
             audit_denied: true,
             log_allowed: false,
             max_label_values: default_max_label_values(),
+            max_topic_label_values: default_max_label_values(),
         }
     }
 }
@@ -174,6 +188,14 @@ impl Config {
                 "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
             )));
         }
+        let max_topic_label_values = raw.observability.max_topic_label_values;
+        if max_topic_label_values > MAX_TOPIC_LABEL_VALUES {
+            return Err(FieldError::new(
+                "maxTopicLabelValues",
+                format!("{max_topic_label_values} is too large (at most {MAX_TOPIC_LABEL_VALUES})"),
+            )
+            .in_section("observability"));
+        }
         let sasl = match (raw.propagation.mode, &raw.propagation.sasl) {
             (Propagation::Sasl, Some(sasl)) => {
                 Some(crate::propagation::compile(sasl, env).map_err(|e| e.in_section("propagation"))?)
@@ -193,6 +215,7 @@ impl Config {
             audit_denied: raw.observability.audit_denied,
             log_allowed: raw.observability.audit_allowed,
             max_label_values: raw.observability.max_label_values,
+            max_topic_label_values,
         })
     }
 }

@@ -25,6 +25,12 @@ pub enum Verdict {
     NeedMore,
     /// Forward the frame unchanged; the rest of it streams through without being read.
     Forward,
+    /// Forward the frame unchanged, but show me its bytes again from this frame offset on (through
+    /// [`FrameHandler::on_frame_rest`]); the bytes before it stream through unread. For a handler that
+    /// follows a large frame's structure without holding it (a Fetch response walked for per-topic byte
+    /// counts skips its record sets). The handler must have consumed every byte it was shown: the offset is
+    /// at least the bytes shown. An offset at or past the frame's end is [`Verdict::Forward`].
+    ForwardThrough(usize),
     /// Replace the whole frame by these bytes (zero or more complete frames); the rest of it is dropped.
     Replace(Vec<u8>),
     /// Close the connection; nothing more is forwarded in this direction.
@@ -35,6 +41,13 @@ pub enum Verdict {
 /// the whole frame's length. Called again with more bytes after `NeedMore`.
 pub trait FrameHandler {
     fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict;
+
+    /// After [`Verdict::ForwardThrough`]: the part of the frame in this chunk from frame offset `offset` on
+    /// (never empty, never past the frame). The bytes before it are forwarded already, so only `Forward`,
+    /// `ForwardThrough` (past these bytes) and `Close` are accepted; anything else closes the stream.
+    fn on_frame_rest(&mut self, _bytes: &[u8], _offset: usize, _frame_len: usize) -> Verdict {
+        Verdict::Forward
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +56,13 @@ enum State {
     Boundary,
     /// Inside a forwarded frame: this many bytes still pass untouched.
     Pass(u64),
+    /// Inside a forwarded frame after `ForwardThrough(offset)`: `left` bytes still pass untouched, then the
+    /// handler sees the frame again from `offset` on.
+    Resume {
+        left: u64,
+        offset: usize,
+        frame_len: usize,
+    },
     /// Inside a replaced frame: this many bytes are still to be dropped.
     Discard(u64),
     Closed,
@@ -74,16 +94,22 @@ impl FrameStream {
     /// reading them and report them with [`FrameStream::skip`].
     pub fn passthrough_len(&self) -> u64 {
         match self.state {
-            State::Pass(n) => n,
+            State::Pass(n) | State::Resume { left: n, .. } => n,
             _ => 0,
         }
     }
 
     /// Accounts for `n` bytes forwarded without being read (at most [`FrameStream::passthrough_len`]).
     pub fn skip(&mut self, n: u64) {
-        if let State::Pass(left) = self.state {
-            let left = left.saturating_sub(n);
-            self.state = if left == 0 { State::Boundary } else { State::Pass(left) };
+        match self.state {
+            State::Pass(left) => {
+                let left = left.saturating_sub(n);
+                self.state = if left == 0 { State::Boundary } else { State::Pass(left) };
+            }
+            State::Resume { left, offset, frame_len } => {
+                self.state = State::Resume { left: left.saturating_sub(n), offset, frame_len };
+            }
+            _ => {}
         }
     }
 
@@ -111,6 +137,31 @@ impl FrameStream {
                     let take = n.min(rest as u64);
                     pos += take as usize;
                     self.state = if n == take { State::Boundary } else { State::Pass(n - take) };
+                }
+                State::Resume { left, offset, frame_len } if left > 0 => {
+                    let take = left.min(rest as u64);
+                    pos += take as usize;
+                    self.state = State::Resume { left: left - take, offset, frame_len };
+                }
+                State::Resume { offset, frame_len, .. } => {
+                    // The handler looks at the frame again from `offset`: show it this chunk's part.
+                    let n = frame_len.saturating_sub(offset).min(rest);
+                    let bytes = chunk.get(pos..pos + n).unwrap_or_default();
+                    let next = match handler.on_frame_rest(bytes, offset, frame_len) {
+                        Verdict::Forward => Ok(remaining(frame_len, offset + n, State::Pass)),
+                        Verdict::ForwardThrough(through) => resume_at(through, frame_len, offset + n),
+                        Verdict::Close(reason) => Err(reason),
+                        _ => Err("frame handler cannot hold or replace a frame it has partly forwarded".into()),
+                    };
+                    match next {
+                        Ok(state) => self.state = state,
+                        Err(reason) => {
+                            self.state = State::Closed;
+                            out.close = Some(reason);
+                            return out;
+                        }
+                    }
+                    pos += n;
                 }
                 State::Discard(n) => {
                     let take = n.min(rest as u64);
@@ -157,6 +208,7 @@ impl FrameStream {
                 }
                 Verdict::NeedMore => return Err("frame handler asked for more than a whole frame".into()),
                 Verdict::Forward => self.state = remaining(frame_len, seen, State::Pass),
+                Verdict::ForwardThrough(through) => self.state = resume_at(through, frame_len, seen)?,
                 Verdict::Replace(bytes) => {
                     push_edit(edits, *pos, seen, bytes);
                     self.state = remaining(frame_len, seen, State::Discard);
@@ -186,14 +238,17 @@ impl FrameStream {
         match handler.on_frame(&self.held, frame_len) {
             Verdict::NeedMore if seen < frame_len => push_edit(edits, *pos, take, Vec::new()),
             Verdict::NeedMore => return Err("frame handler asked for more than a whole frame".into()),
-            Verdict::Forward => {
+            verdict @ (Verdict::Forward | Verdict::ForwardThrough(_)) => {
                 // Put the held bytes back in front of the part of the frame in this chunk.
                 let held = std::mem::take(&mut self.held);
                 let held_before = held.len() - take;
                 let mut insert = held;
                 insert.truncate(held_before);
                 push_edit(edits, *pos, 0, insert);
-                self.state = remaining(frame_len, seen, State::Pass);
+                self.state = match verdict {
+                    Verdict::ForwardThrough(through) => resume_at(through, frame_len, seen)?,
+                    _ => remaining(frame_len, seen, State::Pass),
+                };
             }
             Verdict::Replace(bytes) => {
                 self.held = Vec::new();
@@ -226,6 +281,17 @@ fn remaining(frame_len: usize, seen: usize, state: fn(u64) -> State) -> State {
     } else {
         state(left)
     }
+}
+
+/// The state after `ForwardThrough(through)` once the frame's first `seen` bytes have been shown.
+fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, String> {
+    if through < seen {
+        return Err("frame handler asked to see forwarded bytes again".into());
+    }
+    if through >= frame_len {
+        return Ok(remaining(frame_len, seen, State::Pass));
+    }
+    Ok(State::Resume { left: (through - seen) as u64, offset: through, frame_len })
 }
 
 /// Appends an edit, merging it with the previous one when they touch (keeps the glue's fast paths simple).
@@ -409,6 +475,141 @@ mod tests {
         assert!(s.held_len() >= 500);
         let o = s.process(&f[500..], &mut h);
         assert_eq!(apply_edits(&f[500..], &o.edits), f);
+    }
+
+    /// Walks frames whose body starts with b'W' by [`Verdict::ForwardThrough`]: looks at the bytes at
+    /// [`CHECKPOINTS`] only (like a Fetch response walk skipping record sets) and records what it saw.
+    /// Other frames are forwarded whole.
+    #[derive(Default)]
+    struct Walker {
+        seen: Vec<(usize, u8)>,
+        /// Bytes shown to the handler in total (what a walk costs).
+        shown: usize,
+    }
+
+    const CHECKPOINTS: [usize; 4] = [5, 9, 10, 30];
+
+    impl Walker {
+        /// Consumes bytes `offset..offset + bytes.len()` and says where to look next.
+        fn look(&mut self, bytes: &[u8], offset: usize) -> Verdict {
+            self.shown += bytes.len();
+            let end = offset + bytes.len();
+            for &c in CHECKPOINTS.iter().filter(|c| (offset..end).contains(c)) {
+                self.seen.push((c, bytes[c - offset]));
+            }
+            match CHECKPOINTS.iter().find(|c| **c >= end) {
+                Some(&next) => Verdict::ForwardThrough(next),
+                None => Verdict::Forward,
+            }
+        }
+    }
+
+    impl FrameHandler for Walker {
+        fn on_frame(&mut self, frame: &[u8], _frame_len: usize) -> Verdict {
+            match frame.get(4) {
+                None => Verdict::NeedMore,
+                Some(b'W') => self.look(frame, 0),
+                Some(_) => Verdict::Forward,
+            }
+        }
+
+        fn on_frame_rest(&mut self, bytes: &[u8], offset: usize, _frame_len: usize) -> Verdict {
+            self.look(bytes, offset)
+        }
+    }
+
+    /// Feeds `input` split at `splits`; with `skip`, bytes the stream reports as passthrough are skipped
+    /// unread, as the glue does. Returns the forwarded bytes and the walker.
+    fn walk(input: &[u8], splits: &[usize], skip: bool) -> (Vec<u8>, Walker) {
+        let mut s = FrameStream::new(1 << 20);
+        let mut h = Walker::default();
+        let mut out = Vec::new();
+        let mut last = 0;
+        let mut points = splits.to_vec();
+        points.push(input.len());
+        for p in points {
+            let mut chunk = &input[last..p];
+            last = p;
+            while !chunk.is_empty() {
+                let pass = if skip { (s.passthrough_len() as usize).min(chunk.len()) } else { 0 };
+                if pass > 0 {
+                    s.skip(pass as u64);
+                    out.extend_from_slice(&chunk[..pass]);
+                    chunk = &chunk[pass..];
+                    continue;
+                }
+                let o = s.process(chunk, &mut h);
+                assert_eq!(o.close, None);
+                out.extend(apply_edits(chunk, &o.edits));
+                chunk = &[];
+            }
+        }
+        (out, h)
+    }
+
+    fn walked_sample() -> Vec<u8> {
+        let long: Vec<u8> = std::iter::once(b'W').chain((0..60u8).map(|i| i + 100)).collect();
+        [frame(&long), frame(b"Fplain"), frame(b"Wshort"), frame(&long)].concat()
+    }
+
+    #[test]
+    fn forward_through_sees_the_same_bytes_at_every_split_point() {
+        let input = walked_sample();
+        let (out, reference) = walk(&input, &[], false);
+        assert_eq!(out, input);
+        // Checkpoints 5, 9, 10, 30 of the long frames; 5, 9 of the short one (10 and 30 are past its end).
+        let expected_long = [(5, 100), (9, 104), (10, 105), (30, 125)];
+        let expected: Vec<(usize, u8)> = [&expected_long[..], &[(5, b's'), (9, b't')], &expected_long[..]].concat();
+        assert_eq!(reference.seen, expected);
+        for skip in [false, true] {
+            for a in 0..=input.len() {
+                let (out, h) = walk(&input, &[a], skip);
+                assert_eq!((&out, &h.seen), (&input, &expected), "split {a} skip {skip}");
+                for b in a..=input.len() {
+                    let (out, h) = walk(&input, &[a, b], skip);
+                    assert_eq!((&out, &h.seen), (&input, &expected), "splits {a},{b} skip {skip}");
+                }
+            }
+        }
+        let byte_by_byte: Vec<usize> = (1..input.len()).collect();
+        assert_eq!(walk(&input, &byte_by_byte, true).1.seen, expected);
+    }
+
+    #[test]
+    fn forward_through_skips_what_it_does_not_look_at() {
+        let mut body = vec![b'W'];
+        body.resize(1 << 20, 7);
+        let f = frame(&body);
+        let (out, h) = walk(&f, &[7, 10, 11, 29, 31, 1000, 500_000], true);
+        assert_eq!(out, f);
+        assert_eq!(h.seen.len(), 4);
+        // Shown: the first chunk (7 bytes), then one byte at each of checkpoints 9, 10 and 30; everything
+        // else (a megabyte) passes unread.
+        assert_eq!(h.shown, 10);
+    }
+
+    #[test]
+    fn forward_through_refuses_to_rewind_or_rewrite() {
+        struct Bad(u8);
+        impl FrameHandler for Bad {
+            fn on_frame(&mut self, _frame: &[u8], _frame_len: usize) -> Verdict {
+                if self.0 == 0 {
+                    Verdict::ForwardThrough(2)
+                } else {
+                    Verdict::ForwardThrough(8)
+                }
+            }
+            fn on_frame_rest(&mut self, _bytes: &[u8], _offset: usize, _frame_len: usize) -> Verdict {
+                Verdict::Replace(Vec::new())
+            }
+        }
+        let f = frame(b"Wxxxxxxxxx");
+        let mut s = FrameStream::new(100);
+        assert!(s.process(&f, &mut Bad(0)).close.unwrap().contains("again"));
+        let mut s = FrameStream::new(100);
+        assert_eq!(s.process(&f[..6], &mut Bad(1)).close, None);
+        assert_eq!(s.passthrough_len(), 2);
+        assert!(s.process(&f[6..], &mut Bad(1)).close.unwrap().contains("partly forwarded"));
     }
 
     #[test]

@@ -5,10 +5,10 @@
 //! `stats_tags` rule per tag (regex `(;tag=([^;]*))`) that moves the segment into a real tag, so
 //! `/stats/prometheus` shows `kafka_filter_requests{api="Produce",decision="allowed"}` (Envoy drops its custom-stat namespace in the Prometheus format).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Every tag name used in metric names (for the Envoy `stats_tags` rules).
-pub const TAGS: &[&str] = &["api", "decision", "principal", "identity_source", "reason"];
+pub const TAGS: &[&str] = &["api", "decision", "principal", "topic", "identity_source", "reason"];
 
 /// One thing counted by the core, without strings on the hot path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +26,17 @@ pub enum Stat {
     ProducedBytes(u64),
     /// Bytes of Fetch responses forwarded to the client.
     FetchedBytes(u64),
+    /// The share of one topic in a forwarded Produce request (see [`crate::session`]'s topic bytes: the
+    /// shares of a request's topics add up to its [`Stat::ProducedBytes`]).
+    ProducedTopicBytes {
+        topic: TopicId,
+        bytes: u64,
+    },
+    /// The share of one topic in a forwarded Fetch response.
+    FetchedTopicBytes {
+        topic: TopicId,
+        bytes: u64,
+    },
     ProtocolError(ProtocolErrorKind),
 }
 
@@ -95,6 +106,16 @@ pub fn fetched_bytes(principal: &str) -> String {
     format!("kafka_filter.fetched_bytes;principal={}", tag_value(principal))
 }
 
+/// Bytes produced by one principal to one topic.
+pub fn produced_bytes_by_topic(principal: &str, topic: &str) -> String {
+    format!("kafka_filter.produced_bytes_by_topic;principal={};topic={}", tag_value(principal), tag_value(topic))
+}
+
+/// Bytes fetched by one principal from one topic.
+pub fn fetched_bytes_by_topic(principal: &str, topic: &str) -> String {
+    format!("kafka_filter.fetched_bytes_by_topic;principal={};topic={}", tag_value(principal), tag_value(topic))
+}
+
 /// `identity_source`: spiffe, subject, anonymous or refused.
 pub fn connections(identity_source: &str) -> String {
     format!("kafka_filter.connections;identity_source={}", tag_value(identity_source))
@@ -137,6 +158,63 @@ impl LabelCap {
     }
 }
 
+/// A topic named by one connection's [`TopicNames`]; [`TopicId::OTHER`] past the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TopicId(pub u16);
+
+impl TopicId {
+    pub const OTHER: TopicId = TopicId(0);
+}
+
+/// Longest topic name kept as a label: Kafka refuses names over 249 characters, so a longer one (from a
+/// broken client or broker) counts under `other` rather than growing the interner.
+pub const MAX_TOPIC_NAME: usize = 249;
+
+/// The topic names one connection has counted bytes for, so the hot path carries a small id instead of a
+/// string. Bounded: past `cap` distinct names (or for an invalid name) the id is [`TopicId::OTHER`]. The
+/// glue applies the VM-wide cap on top (a [`LabelCap`]), as for principals.
+#[derive(Debug, Clone)]
+pub struct TopicNames {
+    cap: usize,
+    ids: HashMap<Box<str>, TopicId>,
+    /// By id; index 0 is `other`.
+    names: Vec<Box<str>>,
+}
+
+impl TopicNames {
+    pub fn new(cap: u32) -> Self {
+        // Ids are u16; the configuration allows far fewer topics than that.
+        let cap = (cap as usize).min(u16::MAX as usize - 1);
+        TopicNames { cap, ids: HashMap::new(), names: vec![OVERFLOW_LABEL.into()] }
+    }
+
+    /// The id of a topic name as read off the wire (not UTF-8 or too long: `other`).
+    pub fn id_of_bytes(&mut self, name: &[u8]) -> TopicId {
+        match std::str::from_utf8(name) {
+            Ok(name) => self.id(name),
+            Err(_) => TopicId::OTHER,
+        }
+    }
+
+    pub fn id(&mut self, name: &str) -> TopicId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        if self.ids.len() >= self.cap || name.len() > MAX_TOPIC_NAME {
+            return TopicId::OTHER;
+        }
+        let id = TopicId(self.names.len() as u16);
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// The name of an id (`other` for [`TopicId::OTHER`] and unknown ids).
+    pub fn name(&self, id: TopicId) -> &str {
+        self.names.get(id.0 as usize).map_or(OVERFLOW_LABEL, |n| n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +235,26 @@ mod tests {
         assert_eq!(cap.label("b"), "b");
         assert_eq!(cap.label("c"), OVERFLOW_LABEL);
         assert_eq!(cap.label("a"), "a");
+    }
+
+    #[test]
+    fn topic_names_are_interned_and_capped() {
+        let mut names = TopicNames::new(2);
+        let a = names.id("orders");
+        assert_eq!((a, names.id("orders")), (TopicId(1), TopicId(1)));
+        let b = names.id_of_bytes(b"payments");
+        assert_eq!(names.name(b), "payments");
+        assert_eq!(names.id("third"), TopicId::OTHER);
+        assert_eq!(names.name(TopicId::OTHER), OVERFLOW_LABEL);
+        assert_eq!(names.id("orders"), a, "known names keep their id past the cap");
+        let mut names = TopicNames::new(10);
+        assert_eq!(names.id_of_bytes(&[0xff, 0xfe]), TopicId::OTHER);
+        assert_eq!(names.id(&"x".repeat(MAX_TOPIC_NAME + 1)), TopicId::OTHER);
+        assert_eq!(names.name(TopicId(9)), OVERFLOW_LABEL);
+        assert_eq!(
+            produced_bytes_by_topic("User:CN=a", "orders"),
+            "kafka_filter.produced_bytes_by_topic;principal=User:CN=a;topic=orders"
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 """Metrics and audit log through the real Envoy: exact counts at /stats/prometheus after known traffic, the
-audit line of a denial field by field, and the cap on distinct principal tag values."""
+audit line of a denial field by field, the cap on distinct principal tag values, and bytes by principal and
+topic."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 
 import harness
@@ -15,7 +17,7 @@ from conftest import IDENTITY
 pytestmark = pytest.mark.filter
 
 
-def policy(max_label_values: int = 100) -> dict:
+def policy(max_label_values: int = 100, max_topic_label_values: int = 100) -> dict:
     return {
         "identity": IDENTITY,
         "authorization": {
@@ -34,7 +36,7 @@ def policy(max_label_values: int = 100) -> dict:
                 },
             ],
         },
-        "observability": {"maxLabelValues": max_label_values},
+        "observability": {"maxLabelValues": max_label_values, "maxTopicLabelValues": max_topic_label_values},
     }  # fmt: skip
 
 
@@ -119,3 +121,81 @@ def test_principal_tag_values_are_capped(stack_factory, topic_name):
     by_principal = "kafka_filter_denied_by_principal"
     assert sample(text, by_principal, principal="other") == 2
     assert sample(text, by_principal, principal="User:CN=payments-checkout") == 0
+
+
+def produce_to_topics(stack, cert, messages: dict) -> None:
+    """Produces `messages` ({topic: [values]}) with one producer, lingering so that a Produce request carries
+    both topics."""
+    from confluent_kafka import Producer
+
+    producer = Producer(stack.client_config(cert, **{"linger.ms": 50, "compression.type": "none"}))
+    errors = []
+    for i in range(max(len(values) for values in messages.values())):
+        for topic, values in messages.items():
+            if i < len(values):
+                producer.produce(topic, values[i], partition=0, on_delivery=lambda err, msg: errors.append(err))
+    assert producer.flush(30) == 0
+    assert errors == [None] * sum(len(values) for values in messages.values())
+
+
+def consume_topics(stack, cert, counts: dict, timeout: float = 60.0) -> dict:
+    """Reads `counts` ({topic: n}) messages from partition 0 of each topic with one consumer (so its Fetch
+    requests and responses carry both topics). Returns the values by topic."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    config = stack.client_config(cert, **{"group.id": "kmf-it-bytes", "enable.auto.commit": False})
+    consumer = Consumer(config)
+    got = {topic: [] for topic in counts}
+    try:
+        consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING) for topic in counts])
+        deadline = time.monotonic() + timeout
+        while any(len(got[t]) < n for t, n in counts.items()) and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                if not msg.error():
+                    got[msg.topic()].append(msg.value())
+    finally:
+        consumer.close()
+    return got
+
+
+def test_bytes_by_principal_and_topic(stack_factory, topic_name):
+    stack = stack_factory("mtls", policy())
+    first, second = topic_name(stack), topic_name(stack)
+    messages = {
+        first: [f"first-{i:04d}-".encode() * 20 for i in range(40)],
+        second: [f"second-{i:04d}-".encode() * 35 for i in range(25)],
+    }
+    produce_to_topics(stack, "mesh-default", messages)
+    got = consume_topics(stack, "mesh-default", {t: len(v) for t, v in messages.items()})
+    assert got == messages
+
+    text = prometheus(stack)
+    principal = "User:CN=kafka-default"
+    produced, fetched = "kafka_filter_produced_bytes_by_topic", "kafka_filter_fetched_bytes_by_topic"
+    for topic, values in messages.items():
+        payload = sum(len(v) for v in values)
+        # A topic's share holds its record batches (the payload and Kafka's per-record overhead).
+        assert sample(text, produced, principal=principal, topic=topic) >= payload, topic
+        assert sample(text, fetched, principal=principal, topic=topic) >= payload, topic
+    # Every forwarded Produce request is split between its topics: the shares add up to the principal's bytes.
+    produced_total = sample(text, "kafka_filter_produced_bytes", principal=principal)
+    assert produced_total > 0
+    assert sample(text, produced, principal=principal) == produced_total
+    # Empty Fetch responses (long polls that found nothing) count per principal only.
+    fetched_total = sample(text, "kafka_filter_fetched_bytes", principal=principal)
+    assert 0 < sample(text, fetched, principal=principal) <= fetched_total
+    assert sample(text, produced, topic="other") == 0
+
+
+def test_topic_tag_values_are_capped(stack_factory, topic_name):
+    stack = stack_factory("mtls", policy(max_topic_label_values=1))
+    first, second = topic_name(stack), topic_name(stack)
+    assert produce_one_request_each(stack, "mesh-default", first, 2) == [None, None]
+    assert produce_one_request_each(stack, "mesh-default", second, 3) == [None, None, None]
+    text = prometheus(stack)
+    principal = "User:CN=kafka-default"
+    produced = "kafka_filter_produced_bytes_by_topic"
+    assert sample(text, produced, principal=principal, topic=first) > 0
+    assert sample(text, produced, principal=principal, topic=second) == 0
+    assert sample(text, produced, principal=principal, topic="other") > 0
+    assert sample(text, produced, principal=principal) == sample(text, "kafka_filter_produced_bytes", principal=principal)

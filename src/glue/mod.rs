@@ -13,7 +13,7 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, P
 use crate::config::Config;
 use crate::frame::{apply_edits, ChunkOutcome, Edit};
 use crate::identity::PeerInfo;
-use crate::metrics::{self, LabelCap, RequestDecision, Stat};
+use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::session::{Event, Session};
 
 proxy_wasm::main! {{
@@ -73,6 +73,26 @@ struct MetricRegistry {
     requests: HashMap<(i16, RequestDecision), Option<u32>>,
     latency: HashMap<i16, Option<u32>>,
     principals: LabelCap,
+    topics: LabelCap,
+    /// Per-topic byte counters by principal label, then topic label: names are built once per pair.
+    by_topic: HashMap<String, HashMap<String, TopicCounters>>,
+}
+
+/// The two byte counters of one topic (and principal), each defined with the host on first use.
+#[derive(Default, Clone, Copy)]
+struct TopicCounters {
+    produced: Option<Option<u32>>,
+    fetched: Option<Option<u32>>,
+}
+
+impl TopicCounters {
+    fn slot(&mut self, fetched: bool) -> &mut Option<Option<u32>> {
+        if fetched {
+            &mut self.fetched
+        } else {
+            &mut self.produced
+        }
+    }
 }
 
 impl Default for MetricRegistry {
@@ -82,6 +102,8 @@ impl Default for MetricRegistry {
             requests: HashMap::new(),
             latency: HashMap::new(),
             principals: LabelCap::new(crate::config::Config::default().max_label_values as usize),
+            topics: LabelCap::new(crate::config::Config::default().max_topic_label_values as usize),
+            by_topic: HashMap::new(),
         }
     }
 }
@@ -101,6 +123,25 @@ impl MetricRegistry {
                 None
             }
         }
+    }
+
+    /// The counter of one principal's bytes to or from one topic. The topic label is capped VM-wide (the
+    /// session caps what it tracks per connection; its `other` stays `other`).
+    fn topic_counter(&mut self, principal: &str, topic: TopicId, name: &str, fetched: bool) -> Option<u32> {
+        let label = if topic == TopicId::OTHER { OVERFLOW_LABEL } else { self.topics.label(name) };
+        let known = self.by_topic.get_mut(principal).and_then(|t| t.get_mut(label)).and_then(|c| *c.slot(fetched));
+        if let Some(id) = known {
+            return id;
+        }
+        let metric = if fetched {
+            metrics::fetched_bytes_by_topic(principal, label)
+        } else {
+            metrics::produced_bytes_by_topic(principal, label)
+        };
+        let id = self.id(MetricType::Counter, metric);
+        let counters = self.by_topic.entry(principal.to_string()).or_default().entry(label.to_string()).or_default();
+        *counters.slot(fetched) = Some(id);
+        id
     }
 
     fn increment(&mut self, metric_type: MetricType, name: String, by: i64) {
@@ -131,7 +172,10 @@ impl RootContext for FilterRoot {
         };
         match Config::parse(&raw) {
             Ok(config) => {
-                self.metrics.borrow_mut().principals = LabelCap::new(config.max_label_values as usize);
+                let mut registry = self.metrics.borrow_mut();
+                registry.principals = LabelCap::new(config.max_label_values as usize);
+                registry.topics = LabelCap::new(config.max_topic_label_values as usize);
+                drop(registry);
                 *self.config.borrow_mut() = Rc::new(config);
                 log::info!("configuration loaded ({} bytes)", raw.len());
                 true
@@ -164,6 +208,10 @@ struct Connection {
     audit_denied: bool,
     metrics: Rc<RefCell<MetricRegistry>>,
     principal_metrics: PrincipalMetrics,
+    /// The principal's (capped) metric label.
+    principal_label: String,
+    /// Per-topic counter ids by the session's topic id, resolved on first use.
+    topic_counters: Vec<TopicCounters>,
 }
 
 impl Connection {
@@ -173,6 +221,8 @@ impl Connection {
             audit_denied,
             metrics,
             principal_metrics: PrincipalMetrics::default(),
+            principal_label: String::new(),
+            topic_counters: Vec::new(),
             session: Session::new(config, None),
             identified: false,
             closed: false,
@@ -232,6 +282,7 @@ impl Connection {
                         produced: registry.id(MetricType::Counter, metrics::produced_bytes(&label)),
                         fetched: registry.id(MetricType::Counter, metrics::fetched_bytes(&label)),
                     };
+                    self.principal_label = label;
                 }
                 Event::Refused(reason) => {
                     log::warn!("{}: refused: {reason}", self.label);
@@ -266,7 +317,8 @@ impl Connection {
                 }
             }
         };
-        for stat in self.session.drain_stats() {
+        let (stats, topics) = self.session.drain_stats_and_topics();
+        for stat in stats {
             match stat {
                 Stat::Request { api_key, decision } => {
                     let id = match registry.requests.get(&(api_key, decision)) {
@@ -299,6 +351,12 @@ impl Connection {
                 }
                 Stat::ProducedBytes(n) => add(self.principal_metrics.produced, i64::try_from(n).unwrap_or(i64::MAX)),
                 Stat::FetchedBytes(n) => add(self.principal_metrics.fetched, i64::try_from(n).unwrap_or(i64::MAX)),
+                Stat::ProducedTopicBytes { topic, bytes } | Stat::FetchedTopicBytes { topic, bytes } => {
+                    let fetched = matches!(stat, Stat::FetchedTopicBytes { .. });
+                    let cache = &mut self.topic_counters;
+                    let id = topic_counter(cache, &mut registry, &self.principal_label, topics, topic, fetched);
+                    add(id, i64::try_from(bytes).unwrap_or(i64::MAX))
+                }
                 Stat::ProtocolError(kind) => registry.increment(MetricType::Counter, metrics::protocol_errors(kind), 1),
             }
         }
@@ -387,6 +445,31 @@ impl Connection {
         }
         Action::Continue
     }
+}
+
+/// The counter of a topic's share for this connection: cached by the session's topic id, so a name is looked
+/// up once per connection and topic, and built once per principal and topic.
+fn topic_counter(
+    cache: &mut Vec<TopicCounters>,
+    registry: &mut MetricRegistry,
+    principal: &str,
+    topics: &TopicNames,
+    topic: TopicId,
+    fetched: bool,
+) -> Option<u32> {
+    let index = usize::from(topic.0);
+    if let Some(id) = cache.get_mut(index).and_then(|c| *c.slot(fetched)) {
+        return id;
+    }
+    let id = registry.topic_counter(principal, topic, topics.name(topic), fetched);
+    if cache.len() <= index {
+        // Bounded: topic ids stop at the session's cap.
+        cache.resize(index + 1, TopicCounters::default());
+    }
+    if let Some(counters) = cache.get_mut(index) {
+        *counters.slot(fetched) = Some(id);
+    }
+    id
 }
 
 /// How much of a host buffer is read into the VM at a time (see `Connection::on_data`).

@@ -15,12 +15,13 @@ use crate::classify::{classify, Classification};
 use crate::config::{Config, Propagation};
 use crate::frame::{ChunkOutcome, Edit, FrameHandler, FrameStream, Verdict};
 use crate::identity::{Identity, PeerInfo};
-use crate::metrics::{ProtocolErrorKind, RequestDecision, Stat};
+use crate::metrics::{ProtocolErrorKind, RequestDecision, Stat, TopicId, TopicNames};
 use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
 use crate::wire::{self, HeaderParse, SIZE_PREFIX};
 
 mod api_versions;
 mod split;
+mod topic_bytes;
 mod visibility;
 
 use api_versions::clamp_api_versions;
@@ -148,6 +149,10 @@ struct Core {
     stats: Vec<Stat>,
     /// `propagation.mode: sasl`: the filter's own exchange with the broker (see [`SaslState`]).
     sasl: Option<SaslState>,
+    /// Topic names of the per-topic byte stats (bounded by `maxTopicLabelValues`).
+    topics: TopicNames,
+    /// The Fetch response being walked for its topics' shares (see [`topic_bytes`]).
+    fetch_walk: topic_bytes::FetchWalk,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is
@@ -204,6 +209,7 @@ impl Session {
         let host = source_address.map(host_of).unwrap_or_default();
         let max = cfg.max_frame_bytes;
         let tracking = cfg.authorizer.mode() != Mode::Off || cfg.propagation == Propagation::Sasl;
+        let topics = TopicNames::new(cfg.max_topic_label_values);
         Session {
             core: Core {
                 cfg,
@@ -217,6 +223,8 @@ impl Session {
                 now_us: 0,
                 stats: Vec::new(),
                 sasl: None,
+                topics,
+                fetch_walk: Default::default(),
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),
@@ -354,6 +362,16 @@ impl Session {
         self.core.stats.drain(..)
     }
 
+    /// [`Session::drain_stats`], with the names of the topics the stats refer to.
+    pub fn drain_stats_and_topics(&mut self) -> (std::vec::Drain<'_, Stat>, &TopicNames) {
+        (self.core.stats.drain(..), &self.core.topics)
+    }
+
+    /// The name of a topic in this session's stats (`other` past the cap).
+    pub fn topic_name(&self, topic: TopicId) -> &str {
+        self.core.topics.name(topic)
+    }
+
     /// Drains what happened since the last call.
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.core.events)
@@ -457,7 +475,7 @@ impl FrameHandler for RequestSide<'_> {
         }
         let inflight_before = core.inflight.len();
         let client_bytes = match decide_request(core, frame, frame_len) {
-            Verdict::Forward => frame.to_vec(),
+            Verdict::Forward | Verdict::ForwardThrough(_) => frame.to_vec(),
             Verdict::Replace(bytes) => bytes,
             Verdict::Close(reason) => return Verdict::Close(reason),
             Verdict::NeedMore => return Verdict::Close("request undecidable from the whole frame".into()),
@@ -547,6 +565,8 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
         core.count_request(header.api_key, decision);
         if header.api_key == ApiKey::Produce as i16 {
             core.stats.push(Stat::ProducedBytes(frame_len as u64));
+            let body_offset = SIZE_PREFIX + header.header_len;
+            topic_bytes::count_produce(core, header.api_version, body_prefix, request_body_len, body_offset, frame_len);
         }
         if expects_response {
             core.push_inflight(&header, (header.api_key, header.api_version), action);
@@ -662,6 +682,10 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
             }
             if partial {
                 if let Some(verdict) = forward_allowed_part(core, &header, body_prefix, &denied, expects_response) {
+                    if let (Verdict::Replace(forwarded), true) = (&verdict, header.api_key == ApiKey::Produce as i16) {
+                        // The allowed part is what reaches the broker: it is the produced bytes.
+                        topic_bytes::count_forwarded_produce(core, header.api_version, forwarded);
+                    }
                     return verdict;
                 }
             }
@@ -743,8 +767,11 @@ impl FrameHandler for ResponseSide<'_> {
             api_key: entry.measured_api_key,
             micros: core.now_us.saturating_sub(entry.started_us),
         });
+        // Where the Fetch walk wants to see this response again (its topics' shares; see topic_bytes).
+        let mut resume = None;
         if entry.api_key == ApiKey::Fetch as i16 {
             core.stats.push(Stat::FetchedBytes(frame_len as u64));
+            resume = topic_bytes::start_fetch(core, entry.api_version, frame, frame_len);
         }
         let verdict = match entry.action {
             ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
@@ -785,7 +812,18 @@ impl FrameHandler for ResponseSide<'_> {
                 sasl.held_responses.extend_from_slice(&bytes);
                 Verdict::Replace(Vec::new())
             }
+            (Verdict::Forward, _) => match resume {
+                Some(offset) => Verdict::ForwardThrough(offset),
+                None => Verdict::Forward,
+            },
             (verdict, _) => verdict,
+        }
+    }
+
+    fn on_frame_rest(&mut self, bytes: &[u8], offset: usize, _frame_len: usize) -> Verdict {
+        match topic_bytes::continue_fetch(self.0, bytes, offset) {
+            Some(next) => Verdict::ForwardThrough(next),
+            None => Verdict::Forward,
         }
     }
 }
