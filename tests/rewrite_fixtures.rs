@@ -25,18 +25,34 @@ use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::session::Session;
 use kafka_mtls_filter::wire;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::Decodable;
+use kafka_protocol::protocol::{Decodable, Encodable};
 
-/// ANONYMOUS may use `allowed`, see `visible`, and nothing of `secret`; it may create no topic.
+/// ANONYMOUS may use `allowed` (and delete it or its records), see `visible`, create `fresh` only, and nothing
+/// of `secret`. It may use group `grp-ok` (Read, Describe, Delete), describe group `grp-ro` and transactional
+/// id `txn-ok`; `grp-secret` and `txn-secret` are denied. [`Policy::DescribeCluster`] adds Describe Cluster.
 const POLICY: &str = r#"{
   "identity": {"unauthenticated": "anonymous"},
   "authorization": {"mode": "enforce", "users": [
     {"principal": "User:ANONYMOUS", "acls": [
-      {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe"]},
-      {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe"]}
+      {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe", "Delete"]},
+      {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe"]},
+      {"resource": {"type": "topic", "name": "fresh"}, "operations": ["Create"]},
+      {"resource": {"type": "group", "name": "grp-ok"}, "operations": ["Read", "Describe", "Delete"]},
+      {"resource": {"type": "group", "name": "grp-ro"}, "operations": ["Describe"]},
+      {"resource": {"type": "transactionalId", "name": "txn-ok"}, "operations": ["Describe"]}
+      EXTRA_GRANTS
     ]}
   ]}
 }"#;
+
+/// The grants a case runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// [`POLICY`] as written.
+    Base,
+    /// [`POLICY`] plus Describe on the cluster (ListGroups then shows every group).
+    DescribeCluster,
+}
 
 const CORRELATION_ID: i32 = 0x0102_0304;
 
@@ -57,14 +73,19 @@ struct Case {
     name: String,
     api_key: ApiKey,
     version: i16,
+    policy: Policy,
     request: Vec<u8>,
     broker: Broker,
     /// What the frames must mean.
     check: Box<dyn Fn(&Frames)>,
 }
 
-fn config() -> Rc<Config> {
-    Rc::new(Config::parse(POLICY.as_bytes()).expect("valid policy"))
+fn config(policy: Policy) -> Rc<Config> {
+    let extra = match policy {
+        Policy::Base => "",
+        Policy::DescribeCluster => r#", {"resource": {"type": "cluster"}, "operations": ["Describe"]}"#,
+    };
+    Rc::new(Config::parse(POLICY.replace("EXTRA_GRANTS", extra).as_bytes()).expect("valid policy"))
 }
 
 fn session(cfg: &Rc<Config>) -> Session {
@@ -176,11 +197,11 @@ fn write_fixtures(api: &str, header: &str, cases: &[(String, Frames)]) {
 
 /// Replays the recorded fixtures of `api` (or records them with `KMF_BLESS=1`) and checks every case.
 fn verify(api: &str, header: &str, cases: Vec<Case>) {
-    let cfg = config();
     let bless = std::env::var("KMF_BLESS").is_ok_and(|v| v == "1");
     let recorded = read_fixtures(api);
     let mut written = Vec::new();
     for case in &cases {
+        let cfg = config(case.policy);
         let frames = if bless {
             run(&cfg, &case.request, &case.broker)
         } else {
@@ -302,6 +323,7 @@ fn metadata_at_every_version() {
             name: format!("named v{version}"),
             api_key: ApiKey::Metadata,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::Metadata, version, &request),
             broker: Box::new(move |forwarded| {
                 let (_, sent): (_, MetadataRequest) = forwarded_request(forwarded, ApiKey::Metadata);
@@ -335,6 +357,7 @@ fn metadata_at_every_version() {
             name: format!("all-topics v{version}"),
             api_key: ApiKey::Metadata,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::Metadata, version, &all),
             broker: Box::new(move |_| {
                 metadata_broker_answer(version, &["allowed", "secret", "visible", "__consumer_offsets"])
@@ -384,6 +407,7 @@ fn produce_at_every_version() {
             name: format!("allowed+secret v{version}"),
             api_key: ApiKey::Produce,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::Produce, version, &request),
             broker: Box::new(move |forwarded| {
                 let (_, sent): (_, ProduceRequest) = forwarded_request(forwarded, ApiKey::Produce);
@@ -422,6 +446,7 @@ fn produce_at_every_version() {
             name: format!("secret only v{version}"),
             api_key: ApiKey::Produce,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::Produce, version, &only_secret),
             broker: Box::new(substitute_answer),
             check: Box::new(move |f| {
@@ -470,6 +495,7 @@ fn fetch_at_every_version() {
             name: format!("secret+allowed v{version}"),
             api_key: ApiKey::Fetch,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::Fetch, version, &request),
             broker: Box::new(move |forwarded| {
                 let (_, sent): (_, FetchRequest) = forwarded_request(forwarded, ApiKey::Fetch);
@@ -531,6 +557,7 @@ fn api_versions_at_every_version() {
             name: format!("clamp v{version}"),
             api_key: ApiKey::ApiVersions,
             version,
+            policy: Policy::Base,
             request: request_frame(ApiKey::ApiVersions, version, &request),
             broker: Box::new(move |_| {
                 let range = |key: i16, min: i16, max: i16| {
@@ -560,6 +587,948 @@ fn api_versions_at_every_version() {
         "api_versions",
         "ApiVersions at every version: the broker advertises Produce and Fetch up to their topic-id\n\
          versions and an API key the filter does not know; the client sees only what the filter parses.",
+        cases,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Split requests: one allowed and one denied resource. The broker is asked about the allowed one only; the
+// client gets the broker's answer with the denied resource's authorization error appended to its array.
+
+/// One API whose requests the filter splits, as the fixtures drive it.
+struct SplitApi<Req, Resp> {
+    key: ApiKey,
+    /// The request naming these resources at this version.
+    request: fn(i16, &[&str]) -> Req,
+    /// The resources a request names, in order.
+    names: fn(&Req) -> Vec<String>,
+    /// The broker's answer for these resources at this version (no error, distinctive values).
+    response: fn(i16, &[&str]) -> Resp,
+    /// Removes a response's last resource entry: its name and (first) error code.
+    pop: fn(&mut Resp) -> Option<(String, i16)>,
+    allowed: &'static str,
+    denied: &'static str,
+    /// The authorization error the denied resource gets.
+    code: i16,
+    /// Also record a request naming the denied resource alone (refused whole, ApiVersions in its place).
+    all_denied: bool,
+}
+
+impl<Req, Resp> Clone for SplitApi<Req, Resp> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<Req, Resp> Copy for SplitApi<Req, Resp> {}
+
+/// A response's resource entries, in order.
+fn entries<Resp: Clone>(pop: fn(&mut Resp) -> Option<(String, i16)>, response: &Resp) -> Vec<(String, i16)> {
+    let mut response = response.clone();
+    let mut out: Vec<_> = std::iter::from_fn(|| pop(&mut response)).collect();
+    out.reverse();
+    out
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn split_cases<Req, Resp>(api: SplitApi<Req, Resp>) -> Vec<Case>
+where
+    Req: Encodable + Decodable + 'static,
+    Resp: Encodable + Decodable + Clone + PartialEq + std::fmt::Debug + 'static,
+{
+    let key = api.key;
+    let mut cases = Vec::new();
+    for version in versions(key) {
+        cases.push(Case {
+            name: format!("{}+{} v{version}", api.allowed, api.denied),
+            api_key: key,
+            version,
+            policy: Policy::Base,
+            request: request_frame(key, version, &(api.request)(version, &[api.allowed, api.denied])),
+            broker: Box::new(move |forwarded| {
+                let (_, sent): (_, Req) = forwarded_request(forwarded, key);
+                let names = (api.names)(&sent);
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                response_frame(key, version, &(api.response)(version, &names))
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, Req) = forwarded_request(&f.forwarded, key);
+                assert_eq!((api.names)(&sent), [api.allowed], "{key:?} v{version}: forwarded resources");
+                assert!(
+                    !contains(&f.forwarded, api.denied),
+                    "{key:?} v{version}: the broker never sees {}",
+                    api.denied
+                );
+                assert!(contains(&f.client_response, api.denied), "{key:?} v{version}: the client hears of it");
+                let broker: Resp = client_response(&f.broker_response, key, version);
+                assert_eq!(entries(api.pop, &broker), [(api.allowed.to_string(), 0)], "{key:?} v{version}");
+                let mut got: Resp = client_response(&f.client_response, key, version);
+                assert_eq!(
+                    entries(api.pop, &got),
+                    [(api.allowed.to_string(), 0), (api.denied.to_string(), api.code)],
+                    "{key:?} v{version}"
+                );
+                (api.pop)(&mut got);
+                assert_eq!(got, broker, "{key:?} v{version}: the broker's answer is otherwise unchanged");
+            }),
+        });
+        if api.all_denied {
+            cases.push(Case {
+                name: format!("{} only v{version}", api.denied),
+                api_key: key,
+                version,
+                policy: Policy::Base,
+                request: request_frame(key, version, &(api.request)(version, &[api.denied])),
+                broker: Box::new(substitute_answer),
+                check: Box::new(move |f| {
+                    assert!(!contains(&f.forwarded, api.denied), "{key:?} v{version}: nothing reaches the broker");
+                    let got: Resp = client_response(&f.client_response, key, version);
+                    assert_eq!(entries(api.pop, &got), [(api.denied.to_string(), api.code)], "{key:?} v{version}");
+                }),
+            });
+        }
+    }
+    cases
+}
+
+fn split_header(api: &str, allowed: &str, denied: &str, why: &str, code: i16, all_denied: bool) -> String {
+    let mut header = format!(
+        "{api} at every version: one request naming {allowed} ({why}) and {denied} (denied). Only {allowed} is\n\
+         forwarded; the broker's answer gets {denied} appended with error {code}."
+    );
+    if all_denied {
+        header.push_str(&format!(
+            "\nA request naming {denied} alone never reaches the broker (ApiVersions v0 goes in its place) and is\n\
+             answered {code} by the filter."
+        ));
+    }
+    header
+}
+
+fn topic_strings<'a>(names: impl Iterator<Item = &'a TopicName>) -> Vec<String> {
+    names.map(|n| n.to_string()).collect()
+}
+
+fn group_strings<'a>(names: impl Iterator<Item = &'a GroupId>) -> Vec<String> {
+    names.map(|n| n.to_string()).collect()
+}
+
+#[test]
+fn list_offsets_at_every_version() {
+    use list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+    let api = SplitApi {
+        key: ApiKey::ListOffsets,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    ListOffsetsTopic::default().with_name(topic(n)).with_partitions(vec![
+                        ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1),
+                    ])
+                })
+                .collect();
+            ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics)
+        },
+        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    ListOffsetsTopicResponse::default().with_name(topic(n)).with_partitions(vec![
+                        ListOffsetsPartitionResponse::default()
+                            .with_partition_index(0)
+                            .with_timestamp(11)
+                            .with_offset(42),
+                    ])
+                })
+                .collect();
+            ListOffsetsResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: true,
+    };
+    verify("list_offsets", &split_header("ListOffsets", "allowed", "secret", "Describe", 29, true), split_cases(api));
+}
+
+#[test]
+fn offset_commit_at_every_version() {
+    use offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+    use offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
+    let api = SplitApi {
+        key: ApiKey::OffsetCommit,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetCommitRequestTopic::default().with_name(topic(n)).with_partitions(vec![
+                        OffsetCommitRequestPartition::default()
+                            .with_partition_index(2)
+                            .with_committed_offset(42)
+                            .with_committed_metadata(Some(s("meta"))),
+                    ])
+                })
+                .collect();
+            OffsetCommitRequest::default()
+                .with_group_id(GroupId(s("grp-ok")))
+                .with_member_id(s("member"))
+                .with_topics(topics)
+        },
+        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetCommitResponseTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![OffsetCommitResponsePartition::default().with_partition_index(2)])
+                })
+                .collect();
+            OffsetCommitResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: false,
+    };
+    verify(
+        "offset_commit",
+        &split_header("OffsetCommit", "allowed", "secret", "Read, group grp-ok Read", 29, false),
+        split_cases(api),
+    );
+}
+
+fn offset_fetch_request(version: i16, groups: &[(&str, Option<&[&str]>)]) -> OffsetFetchRequest {
+    use offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics};
+    if version <= 7 {
+        let (group, names) = groups[0];
+        let topics = names.map(|names| {
+            names
+                .iter()
+                .map(|n| OffsetFetchRequestTopic::default().with_name(topic(n)).with_partition_indexes(vec![0, 1]))
+                .collect()
+        });
+        return OffsetFetchRequest::default().with_group_id(GroupId(s(group))).with_topics(topics);
+    }
+    let groups = groups
+        .iter()
+        .map(|(group, names)| {
+            let topics = names.map(|names| {
+                names
+                    .iter()
+                    .map(|n| OffsetFetchRequestTopics::default().with_name(topic(n)).with_partition_indexes(vec![0, 1]))
+                    .collect()
+            });
+            OffsetFetchRequestGroup::default().with_group_id(GroupId(s(group))).with_topics(topics)
+        })
+        .collect();
+    OffsetFetchRequest::default().with_groups(groups)
+}
+
+/// The broker's OffsetFetch answer: committed offsets of partitions 0 and 1 of each topic, per group
+/// (v0-v7: the first group's topics only).
+fn offset_fetch_response(version: i16, groups: &[(&str, &[&str])]) -> OffsetFetchResponse {
+    use offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+    };
+    if version <= 7 {
+        let topics = groups[0]
+            .1
+            .iter()
+            .map(|n| {
+                let p = |i: i32| {
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(i)
+                        .with_committed_offset(40 + i as i64)
+                        .with_committed_leader_epoch(if version >= 5 { 3 } else { -1 })
+                        .with_metadata(Some(s("meta")))
+                };
+                OffsetFetchResponseTopic::default().with_name(topic(n)).with_partitions(vec![p(0), p(1)])
+            })
+            .collect();
+        return OffsetFetchResponse::default()
+            .with_throttle_time_ms(if version >= 3 { 5 } else { 0 })
+            .with_topics(topics);
+    }
+    let groups = groups
+        .iter()
+        .map(|(group, names)| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    let p = |i: i32| {
+                        OffsetFetchResponsePartitions::default()
+                            .with_partition_index(i)
+                            .with_committed_offset(40 + i as i64)
+                            .with_committed_leader_epoch(3)
+                            .with_metadata(Some(s("meta")))
+                    };
+                    OffsetFetchResponseTopics::default().with_name(topic(n)).with_partitions(vec![p(0), p(1)])
+                })
+                .collect();
+            OffsetFetchResponseGroup::default().with_group_id(GroupId(s(group))).with_topics(topics)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_throttle_time_ms(5).with_groups(groups)
+}
+
+/// (group, topics) of an OffsetFetch request; `None` topics: all of the group's.
+fn offset_fetch_asked(r: &OffsetFetchRequest) -> Vec<(String, Option<Vec<String>>)> {
+    if !r.groups.is_empty() {
+        return r
+            .groups
+            .iter()
+            .map(|g| (g.group_id.to_string(), g.topics.as_ref().map(|t| topic_strings(t.iter().map(|t| &t.name)))))
+            .collect();
+    }
+    vec![(r.group_id.to_string(), r.topics.as_ref().map(|t| topic_strings(t.iter().map(|t| &t.name))))]
+}
+
+#[test]
+fn offset_fetch_at_every_version() {
+    let api = SplitApi {
+        key: ApiKey::OffsetFetch,
+        request: |v, names| offset_fetch_request(v, &[("grp-ok", Some(names))]),
+        names: |r| offset_fetch_asked(r).into_iter().flat_map(|(_, t)| t.unwrap_or_default()).collect(),
+        response: |v, names| offset_fetch_response(v, &[("grp-ok", names)]),
+        pop: |r| match r.groups.first_mut() {
+            Some(g) => g.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+            None => r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        },
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: false,
+    };
+    let mut cases = split_cases(api);
+    // All topics (null, v2+): forwarded as asked, the answer loses what may not be described. From v8 the
+    // request batches groups: only the group asking for all topics is filtered.
+    for version in versions(ApiKey::OffsetFetch).filter(|v| *v >= 2) {
+        let groups: &[(&str, Option<&[&str]>)] =
+            if version <= 7 { &[("grp-ok", None)] } else { &[("grp-ok", None), ("grp-ro", Some(&["visible"]))] };
+        cases.push(Case {
+            name: format!("all-topics v{version}"),
+            api_key: ApiKey::OffsetFetch,
+            version,
+            policy: Policy::Base,
+            request: request_frame(ApiKey::OffsetFetch, version, &offset_fetch_request(version, groups)),
+            broker: Box::new(move |_| {
+                let body = offset_fetch_response(
+                    version,
+                    &[("grp-ok", &["allowed", "secret", "visible"]), ("grp-ro", &["visible"])],
+                );
+                response_frame(ApiKey::OffsetFetch, version, &body)
+            }),
+            check: Box::new(move |f| {
+                assert_eq!(f.forwarded, f.client_request, "v{version}: an all-topics request passes unchanged");
+                let (_, sent): (_, OffsetFetchRequest) = forwarded_request(&f.forwarded, ApiKey::OffsetFetch);
+                assert_eq!(offset_fetch_asked(&sent)[0], ("grp-ok".to_string(), None), "v{version}");
+                // Exactly what the broker would have sent listing only the describable topics.
+                let expected =
+                    offset_fetch_response(version, &[("grp-ok", &["allowed", "visible"]), ("grp-ro", &["visible"])]);
+                assert_eq!(
+                    hex(&f.client_response),
+                    hex(&response_frame(ApiKey::OffsetFetch, version, &expected)),
+                    "v{version}"
+                );
+                assert!(!contains(&f.client_response, "secret"), "v{version}");
+            }),
+        });
+    }
+    verify(
+        "offset_fetch",
+        &format!(
+            "{}\nAll topics (v2+; from v8 group grp-ok asks for all, grp-ro names visible): the request passes\n\
+             unchanged and secret disappears from grp-ok's answer, every other byte as the broker sent it.",
+            split_header("OffsetFetch", "allowed", "secret", "Describe, group grp-ok Describe", 29, false)
+        ),
+        cases,
+    );
+}
+
+#[test]
+fn delete_records_at_every_version() {
+    use delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    use delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+    let api = SplitApi {
+        key: ApiKey::DeleteRecords,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    DeleteRecordsTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![DeleteRecordsPartition::default().with_partition_index(1).with_offset(9)])
+                })
+                .collect();
+            DeleteRecordsRequest::default().with_topics(topics).with_timeout_ms(1000)
+        },
+        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    DeleteRecordsTopicResult::default().with_name(topic(n)).with_partitions(vec![
+                        DeleteRecordsPartitionResult::default().with_partition_index(1).with_low_watermark(9),
+                    ])
+                })
+                .collect();
+            DeleteRecordsResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: false,
+    };
+    verify(
+        "delete_records",
+        &split_header("DeleteRecords", "allowed", "secret", "Delete", 29, false),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn offset_for_leader_epoch_at_every_version() {
+    use offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+    use offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+    let api = SplitApi {
+        key: ApiKey::OffsetForLeaderEpoch,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetForLeaderTopic::default().with_topic(topic(n)).with_partitions(vec![
+                        OffsetForLeaderPartition::default().with_partition(0).with_leader_epoch(4),
+                    ])
+                })
+                .collect();
+            OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics)
+        },
+        names: |r| topic_strings(r.topics.iter().map(|t| &t.topic)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetForLeaderTopicResult::default().with_topic(topic(n)).with_partitions(vec![
+                        EpochEndOffset::default().with_partition(0).with_leader_epoch(4).with_end_offset(100),
+                    ])
+                })
+                .collect();
+            OffsetForLeaderEpochResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.topic.to_string(), t.partitions[0].error_code)),
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: false,
+    };
+    verify(
+        "offset_for_leader_epoch",
+        &split_header("OffsetForLeaderEpoch", "allowed", "secret", "Describe", 29, false),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn create_topics_at_every_version() {
+    use create_topics_request::CreatableTopic;
+    use create_topics_response::CreatableTopicResult;
+    let api = SplitApi {
+        key: ApiKey::CreateTopics,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    CreatableTopic::default().with_name(topic(n)).with_num_partitions(3).with_replication_factor(1)
+                })
+                .collect();
+            CreateTopicsRequest::default().with_topics(topics).with_timeout_ms(1000)
+        },
+        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
+        response: |v, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    let mut result = CreatableTopicResult::default().with_name(topic(n));
+                    if v >= 5 {
+                        result.num_partitions = 3;
+                        result.replication_factor = 1;
+                    }
+                    result
+                })
+                .collect();
+            CreateTopicsResponse::default().with_throttle_time_ms(if v >= 2 { 5 } else { 0 }).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.error_code)),
+        allowed: "fresh",
+        denied: "secret",
+        code: 29,
+        all_denied: true,
+    };
+    verify(
+        "create_topics",
+        &split_header("CreateTopics", "fresh", "secret", "Create on the topic, not the cluster", 29, true),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn delete_topics_at_every_version() {
+    use delete_topics_request::DeleteTopicState;
+    use delete_topics_response::DeletableTopicResult;
+    let api = SplitApi {
+        key: ApiKey::DeleteTopics,
+        request: |v, names| {
+            let request = DeleteTopicsRequest::default().with_timeout_ms(1000);
+            if v >= 6 {
+                request
+                    .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic(n)))).collect())
+            } else {
+                request.with_topic_names(names.iter().map(|n| topic(n)).collect())
+            }
+        },
+        names: |r| {
+            let mut names = topic_strings(r.topic_names.iter());
+            names.extend(topic_strings(r.topics.iter().filter_map(|t| t.name.as_ref())));
+            names
+        },
+        response: |v, names| {
+            let responses = names.iter().map(|n| DeletableTopicResult::default().with_name(Some(topic(n)))).collect();
+            DeleteTopicsResponse::default().with_throttle_time_ms(if v >= 1 { 5 } else { 0 }).with_responses(responses)
+        },
+        pop: |r| r.responses.pop().map(|t| (t.name.map(|n| n.to_string()).unwrap_or_default(), t.error_code)),
+        allowed: "allowed",
+        denied: "secret",
+        code: 29,
+        all_denied: false,
+    };
+    verify("delete_topics", &split_header("DeleteTopics", "allowed", "secret", "Delete", 29, false), split_cases(api));
+}
+
+#[test]
+fn describe_groups_at_every_version() {
+    use describe_groups_response::{DescribedGroup, DescribedGroupMember};
+    let api = SplitApi {
+        key: ApiKey::DescribeGroups,
+        request: |v, names| {
+            DescribeGroupsRequest::default()
+                .with_groups(names.iter().map(|g| GroupId(s(g))).collect())
+                .with_include_authorized_operations(v >= 3)
+        },
+        names: |r| group_strings(r.groups.iter()),
+        response: |v, names| {
+            let groups = names
+                .iter()
+                .map(|g| {
+                    let group = DescribedGroup::default()
+                        .with_group_id(GroupId(s(g)))
+                        .with_group_state(s("Stable"))
+                        .with_protocol_type(s("consumer"))
+                        .with_protocol_data(s("range"))
+                        .with_members(vec![DescribedGroupMember::default()
+                            .with_member_id(s("m-1"))
+                            .with_client_id(s("client"))
+                            .with_client_host(s("/127.0.0.1"))
+                            .with_member_metadata(Bytes::from_static(b"metadata"))
+                            .with_member_assignment(Bytes::from_static(b"assignment"))]);
+                    if v >= 3 {
+                        group.with_authorized_operations(0x18)
+                    } else {
+                        group
+                    }
+                })
+                .collect();
+            DescribeGroupsResponse::default().with_throttle_time_ms(if v >= 1 { 5 } else { 0 }).with_groups(groups)
+        },
+        pop: |r| r.groups.pop().map(|g| (g.group_id.to_string(), g.error_code)),
+        allowed: "grp-ok",
+        denied: "grp-secret",
+        code: 30,
+        all_denied: true,
+    };
+    verify(
+        "describe_groups",
+        &split_header("DescribeGroups", "grp-ok", "grp-secret", "Describe", 30, true),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn delete_groups_at_every_version() {
+    use delete_groups_response::DeletableGroupResult;
+    let api = SplitApi {
+        key: ApiKey::DeleteGroups,
+        request: |_, names| {
+            DeleteGroupsRequest::default().with_groups_names(names.iter().map(|g| GroupId(s(g))).collect())
+        },
+        names: |r| group_strings(r.groups_names.iter()),
+        response: |_, names| {
+            let results = names.iter().map(|g| DeletableGroupResult::default().with_group_id(GroupId(s(g)))).collect();
+            DeleteGroupsResponse::default().with_throttle_time_ms(5).with_results(results)
+        },
+        pop: |r| r.results.pop().map(|g| (g.group_id.to_string(), g.error_code)),
+        allowed: "grp-ok",
+        denied: "grp-secret",
+        code: 30,
+        all_denied: false,
+    };
+    verify(
+        "delete_groups",
+        &split_header("DeleteGroups", "grp-ok", "grp-secret", "Delete", 30, false),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn describe_transactions_at_every_version() {
+    use describe_transactions_response::{TopicData, TransactionState};
+    let api = SplitApi {
+        key: ApiKey::DescribeTransactions,
+        request: |_, names| {
+            DescribeTransactionsRequest::default()
+                .with_transactional_ids(names.iter().map(|t| TransactionalId(s(t))).collect())
+        },
+        names: |r| r.transactional_ids.iter().map(|t| t.to_string()).collect(),
+        response: |_, names| {
+            let states = names
+                .iter()
+                .map(|t| {
+                    TransactionState::default()
+                        .with_transactional_id(TransactionalId(s(t)))
+                        .with_transaction_state(s("Ongoing"))
+                        .with_transaction_timeout_ms(60000)
+                        .with_transaction_start_time_ms(1234)
+                        .with_producer_id(ProducerId(99))
+                        .with_producer_epoch(2)
+                        .with_topics(vec![TopicData::default()
+                            .with_topic(topic("allowed"))
+                            .with_partitions(vec![0, 1])])
+                })
+                .collect();
+            DescribeTransactionsResponse::default().with_throttle_time_ms(5).with_transaction_states(states)
+        },
+        pop: |r| r.transaction_states.pop().map(|t| (t.transactional_id.to_string(), t.error_code)),
+        allowed: "txn-ok",
+        denied: "txn-secret",
+        code: 53,
+        all_denied: false,
+    };
+    verify(
+        "describe_transactions",
+        &split_header("DescribeTransactions", "txn-ok", "txn-secret", "Describe", 53, false),
+        split_cases(api),
+    );
+}
+
+#[test]
+fn consumer_group_describe_at_every_version() {
+    use consumer_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
+    let api = SplitApi {
+        key: ApiKey::ConsumerGroupDescribe,
+        request: |_, names| {
+            ConsumerGroupDescribeRequest::default()
+                .with_group_ids(names.iter().map(|g| GroupId(s(g))).collect())
+                .with_include_authorized_operations(true)
+        },
+        names: |r| group_strings(r.group_ids.iter()),
+        response: |_, names| {
+            let assignment = Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
+                .with_topic_id(uuid::Uuid::from_u128(8))
+                .with_topic_name(topic("allowed"))
+                .with_partitions(vec![0, 2])]);
+            let groups = names
+                .iter()
+                .map(|g| {
+                    DescribedGroup::default()
+                        .with_group_id(GroupId(s(g)))
+                        .with_group_state(s("Stable"))
+                        .with_group_epoch(3)
+                        .with_assignment_epoch(3)
+                        .with_assignor_name(s("uniform"))
+                        .with_authorized_operations(0x18)
+                        .with_members(vec![Member::default()
+                            .with_member_id(s("m-1"))
+                            .with_rack_id(Some(s("rack-a")))
+                            .with_member_epoch(3)
+                            .with_client_id(s("client"))
+                            .with_client_host(s("/127.0.0.1"))
+                            .with_subscribed_topic_names(vec![topic("allowed")])
+                            .with_assignment(assignment.clone())
+                            .with_target_assignment(assignment.clone())])
+                })
+                .collect();
+            ConsumerGroupDescribeResponse::default().with_throttle_time_ms(5).with_groups(groups)
+        },
+        pop: |r| r.groups.pop().map(|g| (g.group_id.to_string(), g.error_code)),
+        allowed: "grp-ok",
+        denied: "grp-secret",
+        code: 30,
+        all_denied: false,
+    };
+    verify(
+        "consumer_group_describe",
+        &split_header("ConsumerGroupDescribe", "grp-ok", "grp-secret", "Describe", 30, false),
+        split_cases(api),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Filtered listings: the request passes unchanged; the answer loses, at the byte level, the entries the
+// principal may not Describe. The client response must equal what the broker would have sent listing only
+// the describable entries.
+
+/// A listing case: `request` passes unchanged, the broker answers `broker`, the client must get `expected`.
+fn listing_case(
+    name: String,
+    (api_key, version, policy): (ApiKey, i16, Policy),
+    request: Vec<u8>,
+    broker: Vec<u8>,
+    expected: Vec<u8>,
+    hidden: &'static str,
+) -> Case {
+    Case {
+        name,
+        api_key,
+        version,
+        policy,
+        request,
+        broker: Box::new(move |_| broker.clone()),
+        check: Box::new(move |f| {
+            assert_eq!(f.forwarded, f.client_request, "{api_key:?} v{version}: a listing passes unchanged");
+            assert_eq!(hex(&f.client_response), hex(&expected), "{api_key:?} v{version}: the describable entries");
+            assert!(!contains(&f.client_response, hidden), "{api_key:?} v{version}: nothing of {hidden} is left");
+        }),
+    }
+}
+
+fn listed_group(name: &str, version: i16) -> list_groups_response::ListedGroup {
+    let group =
+        list_groups_response::ListedGroup::default().with_group_id(GroupId(s(name))).with_protocol_type(s("consumer"));
+    let group = if version >= 4 { group.with_group_state(s("Stable")) } else { group };
+    if version >= 5 {
+        group.with_group_type(s("classic"))
+    } else {
+        group
+    }
+}
+
+fn list_groups_answer(version: i16, names: &[&str]) -> Vec<u8> {
+    let body = ListGroupsResponse::default()
+        .with_throttle_time_ms(if version >= 1 { 17 } else { 0 })
+        .with_groups(names.iter().map(|n| listed_group(n, version)).collect());
+    response_frame(ApiKey::ListGroups, version, &body)
+}
+
+#[test]
+fn list_groups_at_every_version() {
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::ListGroups) {
+        let request = ListGroupsRequest::default();
+        let request = if version >= 4 { request.with_states_filter(vec![s("Stable")]) } else { request };
+        let request = if version >= 5 { request.with_types_filter(vec![s("classic")]) } else { request };
+        let request = request_frame(ApiKey::ListGroups, version, &request);
+        let all = ["grp-secret", "grp-ok", "grp-ro", "grp-other"];
+        cases.push(listing_case(
+            format!("filtered v{version}"),
+            (ApiKey::ListGroups, version, Policy::Base),
+            request.clone(),
+            list_groups_answer(version, &all),
+            list_groups_answer(version, &["grp-ok", "grp-ro"]),
+            "secret",
+        ));
+        let broker = list_groups_answer(version, &all);
+        cases.push(Case {
+            name: format!("describe-cluster v{version}"),
+            api_key: ApiKey::ListGroups,
+            version,
+            policy: Policy::DescribeCluster,
+            request,
+            broker: Box::new(move |_| broker.clone()),
+            check: Box::new(move |f| {
+                assert_eq!(f.forwarded, f.client_request, "v{version}: a listing passes unchanged");
+                assert_eq!(f.client_response, f.broker_response, "v{version}: Describe Cluster sees every group");
+                let got: ListGroupsResponse = client_response(&f.client_response, ApiKey::ListGroups, version);
+                assert_eq!(got.groups.len(), 4, "v{version}");
+            }),
+        });
+    }
+    verify(
+        "list_groups",
+        "ListGroups at every version: the broker lists grp-secret, grp-ok, grp-ro and grp-other. The request\n\
+         passes unchanged; a principal that may Describe grp-ok and grp-ro only sees those two, every other\n\
+         byte as the broker sent it. With Describe Cluster (describe-cluster cases) it sees every group.",
+        cases,
+    );
+}
+
+#[test]
+fn list_transactions_at_every_version() {
+    use list_transactions_response::TransactionState;
+    let answer = |version: i16, ids: &[&str]| {
+        let body = ListTransactionsResponse::default()
+            .with_throttle_time_ms(9)
+            .with_unknown_state_filters(vec![s("Weird")])
+            .with_transaction_states(
+                ids.iter()
+                    .map(|id| {
+                        TransactionState::default()
+                            .with_transactional_id(TransactionalId(s(id)))
+                            .with_producer_id(ProducerId(100 + id.len() as i64))
+                            .with_transaction_state(s("Ongoing"))
+                    })
+                    .collect(),
+            );
+        response_frame(ApiKey::ListTransactions, version, &body)
+    };
+    let mut cases = Vec::new();
+    for version in versions(ApiKey::ListTransactions) {
+        let request = ListTransactionsRequest::default().with_state_filters(vec![s("Ongoing")]);
+        let request = if version >= 1 { request.with_duration_filter(60_000) } else { request };
+        cases.push(listing_case(
+            format!("filtered v{version}"),
+            (ApiKey::ListTransactions, version, Policy::Base),
+            request_frame(ApiKey::ListTransactions, version, &request),
+            answer(version, &["txn-secret", "txn-ok", "txn-other"]),
+            answer(version, &["txn-ok"]),
+            "secret",
+        ));
+    }
+    verify(
+        "list_transactions",
+        "ListTransactions at every version: the broker lists txn-secret, txn-ok and txn-other. The request\n\
+         passes unchanged; a principal that may Describe txn-ok only sees it, every other byte as the broker\n\
+         sent it.",
+        cases,
+    );
+}
+
+fn dtp_topic(name: &str) -> describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic {
+    use describe_topic_partitions_response::{
+        DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
+    };
+    let partition = |i: i32| {
+        DescribeTopicPartitionsResponsePartition::default()
+            .with_partition_index(i)
+            .with_leader_id(BrokerId(1))
+            .with_leader_epoch(2)
+            .with_replica_nodes(vec![BrokerId(1)])
+            .with_isr_nodes(vec![BrokerId(1)])
+            .with_eligible_leader_replicas(Some(vec![BrokerId(1)]))
+    };
+    DescribeTopicPartitionsResponseTopic::default()
+        .with_name(Some(topic(name)))
+        .with_topic_id(uuid::Uuid::from_u128(name.len() as u128 + 1))
+        .with_partitions(vec![partition(0), partition(1)])
+        .with_topic_authorized_operations(0x0f)
+}
+
+/// The filter's answer for a named topic the principal may not Describe.
+fn dtp_denied(name: &str) -> describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic {
+    describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic::default()
+        .with_error_code(29)
+        .with_name(Some(topic(name)))
+        .with_topic_authorized_operations(i32::MIN)
+}
+
+fn dtp_answer(
+    topics: Vec<describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic>,
+    cursor: Option<(&str, i32)>,
+) -> Vec<u8> {
+    let body = DescribeTopicPartitionsResponse::default()
+        .with_throttle_time_ms(3)
+        .with_topics(topics)
+        .with_next_cursor(cursor.map(|(n, p)| {
+            describe_topic_partitions_response::Cursor::default().with_topic_name(topic(n)).with_partition_index(p)
+        }));
+    response_frame(ApiKey::DescribeTopicPartitions, 0, &body)
+}
+
+fn dtp_request(names: &[&str], cursor: Option<(&str, i32)>) -> DescribeTopicPartitionsRequest {
+    use describe_topic_partitions_request::{Cursor, TopicRequest};
+    DescribeTopicPartitionsRequest::default()
+        .with_topics(names.iter().map(|n| TopicRequest::default().with_name(topic(n))).collect())
+        .with_response_partition_limit(2000)
+        .with_cursor(cursor.map(|(n, p)| Cursor::default().with_topic_name(topic(n)).with_partition_index(p)))
+}
+
+#[test]
+fn describe_topic_partitions_at_every_version() {
+    const KEY: ApiKey = ApiKey::DescribeTopicPartitions;
+    let mut cases = Vec::new();
+    for version in versions(KEY) {
+        // The answers below are encoded at v0, the only version there is so far.
+        assert_eq!(version, 0, "a new DescribeTopicPartitions version: extend the fixtures");
+        // Named: the hidden topic is not asked about and is answered 29 after the broker's topics.
+        cases.push(Case {
+            name: format!("named v{version}"),
+            api_key: KEY,
+            version,
+            policy: Policy::Base,
+            request: request_frame(KEY, version, &dtp_request(&["secret", "visible", "allowed"], None)),
+            broker: Box::new(move |forwarded| {
+                let (_, sent): (_, DescribeTopicPartitionsRequest) = forwarded_request(forwarded, KEY);
+                dtp_answer(sent.topics.iter().map(|t| dtp_topic(&t.name)).collect(), None)
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, DescribeTopicPartitionsRequest) = forwarded_request(&f.forwarded, KEY);
+                let names = topic_strings(sent.topics.iter().map(|t| &t.name));
+                assert_eq!(names, ["visible", "allowed"], "v{version}: the broker is not asked about secret");
+                assert!(!contains(&f.forwarded, "secret"));
+                let expected = dtp_answer(vec![dtp_topic("visible"), dtp_topic("allowed"), dtp_denied("secret")], None);
+                assert_eq!(hex(&f.client_response), hex(&expected), "v{version}");
+                let got: DescribeTopicPartitionsResponse = client_response(&f.client_response, KEY, version);
+                assert!(got.topics[2].topic_id.is_nil() && got.topics[2].partitions.is_empty(), "no id leaked");
+            }),
+        });
+        // Named, every one hidden: never reaches the broker (not an empty list, which would mean all topics).
+        cases.push(Case {
+            name: format!("secret only v{version}"),
+            api_key: KEY,
+            version,
+            policy: Policy::Base,
+            request: request_frame(KEY, version, &dtp_request(&["secret"], None)),
+            broker: Box::new(substitute_answer),
+            check: Box::new(move |f| {
+                assert!(!contains(&f.forwarded, "secret"), "v{version}: nothing reaches the broker");
+                let body = DescribeTopicPartitionsResponse::default().with_topics(vec![dtp_denied("secret")]);
+                assert_eq!(hex(&f.client_response), hex(&response_frame(KEY, version, &body)), "v{version}");
+            }),
+        });
+        // All topics: the hidden one disappears; a cursor naming a visible topic stays.
+        cases.push(listing_case(
+            format!("all-topics v{version}"),
+            (KEY, version, Policy::Base),
+            request_frame(KEY, version, &dtp_request(&[], None)),
+            dtp_answer(vec![dtp_topic("allowed"), dtp_topic("secret"), dtp_topic("visible")], Some(("visible", 1))),
+            dtp_answer(vec![dtp_topic("allowed"), dtp_topic("visible")], Some(("visible", 1))),
+            "secret",
+        ));
+        // All topics, the broker's cursor on a hidden topic: it becomes "<last topic shown>\0" from partition 0.
+        cases.push(listing_case(
+            format!("all-topics hidden cursor v{version}"),
+            (KEY, version, Policy::Base),
+            request_frame(KEY, version, &dtp_request(&[], Some(("a", 0)))),
+            dtp_answer(vec![dtp_topic("allowed"), dtp_topic("other")], Some(("secret", 7))),
+            dtp_answer(vec![dtp_topic("allowed")], Some(("allowed\0", 0))),
+            "secret",
+        ));
+    }
+    verify(
+        "describe_topic_partitions",
+        "DescribeTopicPartitions at every version, for a principal that may Describe allowed and visible.\n\
+         Named (secret, visible, allowed): secret is not forwarded and is answered 29 after the broker's topics.\n\
+         Named secret alone: never reaches the broker (ApiVersions v0 goes in its place), answered 29.\n\
+         All topics: the request passes unchanged; secret (and other) disappear from the answer, and a next\n\
+         cursor naming a hidden topic becomes the last shown topic + \"\\0\" from partition 0.",
         cases,
     );
 }
