@@ -13,17 +13,18 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-/// Enforce mode. ANONYMOUS may write/read `allowed`, describe `visible-*`; Write on `allowed-secret` is
-/// denied explicitly; nothing else is allowed.
+/// Enforce mode. ANONYMOUS may write/read `allowed`, describe and read `visible-*`, read and describe group
+/// `g`, describe transactional id `t`; Write on `allowed-secret` is denied explicitly; nothing else is allowed.
 pub const POLICY: &str = r#"{
   "identity": {"unauthenticated": "anonymous"},
   "authorization": {"mode": "enforce", "users": [
     {"principal": "User:ANONYMOUS", "acls": [
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe"]},
-      {"resource": {"type": "topic", "name": "visible-", "patternType": "prefix"}, "operations": ["Describe"]},
+      {"resource": {"type": "topic", "name": "visible-", "patternType": "prefix"}, "operations": ["Describe", "Read"]},
       {"resource": {"type": "topic", "name": "allowed-secret", "patternType": "prefix"}, "operations": ["Write"],
        "type": "deny"},
-      {"resource": {"type": "group", "name": "g"}, "operations": ["Read"]}
+      {"resource": {"type": "group", "name": "g"}, "operations": ["Read", "Describe"]},
+      {"resource": {"type": "transactionalId", "name": "t"}, "operations": ["Describe"]}
     ]}
   ]}
 }"#;
@@ -73,18 +74,62 @@ pub fn metadata(names: Option<&[&str]>, auto_create: bool) -> MetadataRequest {
 }
 
 pub fn fetch(name: &str) -> FetchRequest {
-    FetchRequest::default().with_max_wait_ms(500).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
-        FetchTopic::default().with_topic(topic(name)).with_partitions(vec![FetchPartition::default()
-            .with_partition(0)
-            .with_fetch_offset(1)
-            .with_partition_max_bytes(1 << 20)]),
-    ])
+    fetch_topics(&[name])
 }
+
+pub fn fetch_topics(names: &[&str]) -> FetchRequest {
+    FetchRequest::default().with_max_wait_ms(500).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(
+        names
+            .iter()
+            .map(|name| {
+                FetchTopic::default().with_topic(topic(name)).with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_fetch_offset(1)
+                    .with_partition_max_bytes(1 << 20)])
+            })
+            .collect(),
+    )
+}
+
+fn text(v: &str) -> StrBytes {
+    StrBytes::from_string(v.into())
+}
+
+fn list_offsets(names: &[&str]) -> ListOffsetsRequest {
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(
+        names
+            .iter()
+            .map(|n| {
+                ListOffsetsTopic::default()
+                    .with_name(topic(n))
+                    .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1)])
+            })
+            .collect(),
+    )
+}
+
+fn offset_commit(names: &[&str]) -> OffsetCommitRequest {
+    use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
+    OffsetCommitRequest::default().with_group_id(GroupId(text("g"))).with_topics(
+        names
+            .iter()
+            .map(|n| {
+                OffsetCommitRequestTopic::default().with_name(topic(n)).with_partitions(vec![
+                    OffsetCommitRequestPartition::default().with_partition_index(0).with_committed_offset(5),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// How many requests [`canned_request`] picks from.
+pub const MENU: u8 = 18;
 
 /// A menu of real requests, picked by a fuzz byte. Versions are taken modulo each API's supported range.
 pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8> {
     let v = |lo: i16, hi: i16| lo + (version_byte as i16 % (hi - lo + 1));
-    match pick % 10 {
+    match pick % MENU {
         0 => request(ApiKey::Produce, v(3, 12), correlation_id, &produce(&["allowed"], -1)),
         1 => request(ApiKey::Produce, v(3, 12), correlation_id, &produce(&["forbidden"], -1)),
         2 => request(ApiKey::Produce, v(3, 12), correlation_id, &produce(&["allowed", "allowed-secret"], 1)),
@@ -99,7 +144,28 @@ pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8
         6 => request(ApiKey::ApiVersions, v(0, 3), correlation_id, &ApiVersionsRequest::default()),
         7 => request(ApiKey::Fetch, v(4, 12), correlation_id, &fetch("allowed")),
         8 => request(ApiKey::Fetch, v(4, 12), correlation_id, &fetch("forbidden")),
-        _ => request(ApiKey::Metadata, 0, correlation_id, &metadata(Some(&["hidden-1"]), true)),
+        9 => request(ApiKey::Metadata, 0, correlation_id, &metadata(Some(&["hidden-1"]), true)),
+        // Split requests: the broker's answer to the allowed part is walked and merged.
+        10 => request(ApiKey::ListOffsets, v(1, 10), correlation_id, &list_offsets(&["allowed", "forbidden"])),
+        11 => request(ApiKey::OffsetCommit, v(2, 9), correlation_id, &offset_commit(&["allowed", "forbidden"])),
+        12 => request(
+            ApiKey::DescribeGroups,
+            v(0, 5),
+            correlation_id,
+            &DescribeGroupsRequest::default().with_groups(vec![GroupId(text("g")), GroupId(text("secret"))]),
+        ),
+        // Listings: the broker's answer is filtered entry by entry.
+        13 => request(ApiKey::ListGroups, v(0, 5), correlation_id, &ListGroupsRequest::default()),
+        14 => request(
+            ApiKey::OffsetFetch,
+            v(2, 7),
+            correlation_id,
+            &OffsetFetchRequest::default().with_group_id(GroupId(text("g"))).with_topics(None),
+        ),
+        15 => request(ApiKey::DescribeTopicPartitions, 0, correlation_id, &DescribeTopicPartitionsRequest::default()),
+        16 => request(ApiKey::ListTransactions, v(0, 1), correlation_id, &ListTransactionsRequest::default()),
+        // Two readable topics: the response is walked for per-topic byte counts.
+        _ => request(ApiKey::Fetch, v(4, 12), correlation_id, &fetch_topics(&["allowed", "visible-1"])),
     }
 }
 

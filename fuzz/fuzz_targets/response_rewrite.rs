@@ -1,6 +1,7 @@
-//! A Session in enforce mode is sent a real request (Metadata, ApiVersions, Produce, Fetch: allowed and
-//! denied), then arbitrary response bytes, framed with the right size and correlation id so the rewriting
-//! paths (Metadata filtering, ApiVersions clamping, substituted answers) parse them. Invariants: no panic;
+//! A Session in enforce mode is sent a real request (Metadata, ApiVersions, Produce, Fetch, split requests,
+//! listings: allowed and denied), then arbitrary response bytes, framed with the right size and correlation
+//! id so the rewriting paths (Metadata and listing filters, merged answers of split requests, ApiVersions
+//! clamping, substituted answers, the per-topic Fetch walk) parse them. Invariants: no panic;
 //! what goes back to the client is whole frames carrying the request's correlation id; a rewritten Metadata
 //! response lists no topic the principal may not Describe.
 //!
@@ -58,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
     for frame in &frames {
         assert_eq!(frame.get(4..8), Some(&CORRELATION_ID.to_be_bytes()[..]), "correlation id changed");
     }
-    let metadata = *pick % 10 == 4 || *pick % 10 == 5;
+    let metadata = *pick % MENU == 4 || *pick % MENU == 5;
     if !metadata || frames.len() != 1 || frames[0] == response {
         return;
     }
