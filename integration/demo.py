@@ -7,7 +7,10 @@ import json
 import logging
 import sys
 import time
+import urllib.request
 from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -15,6 +18,8 @@ import harness  # noqa: E402
 from certs import CLIENT_CERTS  # noqa: E402
 
 TOPIC = "orders-demo"
+# A topic no demo principal but the super user may see.
+HIDDEN_TOPIC = "payroll-demo"
 
 PLUGIN_CONFIG = {
     "identity": {
@@ -100,6 +105,13 @@ def main() -> int:
         heading("the same outside client tries to produce (not allowed: no Write ACL)")
         show_produce(stack, "external", [b"forged order"])
 
+        heading(f"what each principal sees: topic listings (Metadata) are filtered to what it may Describe")
+        stack.create_topic(HIDDEN_TOPIC)
+        for cert, who in (("mesh-default", "kafka/default"), ("mesh-admin", "kafka/admin (super user)")):
+            names = sorted(t for t in AdminClient(stack.client_config(cert)).list_topics(timeout=10).topics
+                           if not t.startswith("__"))
+            print(f"   {who:26} lists {names}")
+
         heading("a client whose certificate comes from another CA")
         show_produce(stack, "rogue", [b"rogue order"], timeout=5)
         print(
@@ -119,6 +131,15 @@ def main() -> int:
             heading("requests the filter denied (audit lines)")
             for line in denials:
                 print(f"   {line[:400]}")
+        heading("the filter's metrics at Envoy's /stats/prometheus (per API and decision, per principal and topic)")
+        url = f"http://127.0.0.1:{stack.envoy.admin_port}/stats/prometheus"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        wanted = ("kafka_filter_requests{", "kafka_filter_denied_by_principal{", "kafka_filter_produced_bytes_by_topic{",
+                  "kafka_filter_fetched_bytes_by_topic{")
+        for line in text.splitlines():
+            if line.startswith(wanted) and not line.endswith(" 0"):
+                print(f"   {line}")
         print(f"\n   full Envoy log: {stack.envoy.process.log_path}")
     heading("stopped tansu and Envoy")
     return 0
