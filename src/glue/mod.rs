@@ -262,8 +262,8 @@ impl Connection {
         }
     }
 
-    /// Takes the core's counters. Each hostcall costs about a microsecond in Envoy's V8, as much as the
-    /// filter's own work on a request, so counter deltas are summed per metric and handed to the host only
+    /// Takes the core's counters. A hostcall costs 0.25-1 µs in Envoy's V8, a fair part of the filter's own
+    /// work on a request, so counter deltas are summed per metric and handed to the host only
     /// when the connection is idle (nothing in flight: the counts are exact by the time the client has its
     /// answers), every [`FLUSH_EVERY_CHUNKS`] chunks while it is busy, and when it closes.
     fn flush_stats(&mut self) {
