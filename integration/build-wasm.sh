@@ -2,7 +2,8 @@
 # Builds the filter module: `cargo build --release --target wasm32-wasip1 --lib` (extra arguments are passed on),
 # then `wasm-opt -Oz` when wasm-opt is installed (integration/setup.sh installs Debian's binaryen). The result
 # stays at target/wasm32-wasip1/release/kafka_mtls_filter.wasm, the path the harness, the OCI build and the
-# compose files load. Without wasm-opt the module is cargo's, loadable but over the 1 MiB size target.
+# compose files load. Without wasm-opt the module is cargo's, loadable but over the 1 MiB size target. A later
+# plain `cargo build` links cargo's copy back to that path (1.27 MB, still loadable): run this script again.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
