@@ -11,6 +11,6 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   . "$HOME/.cargo/env"
 fi
 bash integration/setup.sh --demo
-echo "demo: building the filter (cargo build --release --target wasm32-wasip1 --lib)"
-cargo build --release --target wasm32-wasip1 --lib --quiet
+echo "demo: building the filter (integration/build-wasm.sh: cargo build --release --target wasm32-wasip1 --lib, wasm-opt)"
+bash integration/build-wasm.sh --quiet
 exec "$KMF_CACHE/venv/bin/python" integration/demo.py

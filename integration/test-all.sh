@@ -50,7 +50,7 @@ if rustup run nightly rustc --version >/dev/null 2>&1 && command -v cargo-fuzz >
 else
   results+=("skipped fuzzing (no nightly toolchain or cargo-fuzz)")
 fi
-if step "build wasm module (release)" cargo build --release --target wasm32-wasip1 --lib --quiet; then
+if step "build wasm module (release, wasm-opt)" bash integration/build-wasm.sh --quiet; then
   pytest_log="$(mktemp)"
   printf '\n=== integration tests (pytest integration/tests)\n'
   started=$SECONDS

@@ -5,7 +5,7 @@
 #   integration/bench/micro.sh              # everything (a few minutes on 2 cores, plus the build)
 #   integration/bench/micro.sh acl classify # only these bench binaries (memory always runs)
 #
-# The bench profile inherits [profile.release] (opt-level "s" like the wasm module); LTO and
+# The bench profile inherits [profile.release] (opt-level "z" like the wasm module); LTO and
 # codegen-units=1 are turned off here to keep the build short (MICRO_FULL_PROFILE=1 keeps them).
 # Figures are native x86_64: the wasm module under Envoy's V8 is slower (typically 1.5-3x).
 set -euo pipefail

@@ -13,7 +13,7 @@ The build is reproducible: fixed timestamps, owners and modes, so the same modul
     python3 integration/oci/build.py [--wasm MODULE] [--out DIR] [--tag TAG] [--push REGISTRY/REPO:TAG]
 
 Without --wasm the release module is used, built first if missing
-(`cargo build --release --target wasm32-wasip1 --lib`). --push copies the layout with
+(`integration/build-wasm.sh`: cargo build --release --target wasm32-wasip1 --lib, then wasm-opt -Oz). --push copies the layout with
 `skopeo copy oci:DIR:TAG docker://REGISTRY/REPO:TAG` (TLS verification off for loopback registries, or with
 --insecure). Prints the module's sha256 and the image manifest digest; Istio's WasmPlugin `sha256` for an oci:// URL
 is compared with the manifest digest (or reference the image as REPO@sha256:<manifest digest>).
@@ -50,9 +50,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 def build_wasm() -> None:
-    subprocess.run(
-        ["cargo", "build", "--release", "--target", "wasm32-wasip1", "--lib"], cwd=REPO, check=True
-    )
+    # cargo build, then wasm-opt -Oz in place (the module's size target).
+    subprocess.run(["bash", str(REPO / "integration" / "build-wasm.sh")], cwd=REPO, check=True)
 
 
 def layer_tar(module: bytes) -> bytes:

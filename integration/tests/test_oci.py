@@ -44,7 +44,7 @@ oci_build = load_build_module()
 def wasm_module() -> Path:
     path = harness.WASM_PATH
     if not path.is_file():
-        subprocess.run(["cargo", "build", "--release", "--target", "wasm32-wasip1", "--lib"], cwd=REPO, check=True)
+        subprocess.run(["bash", str(REPO / "integration" / "build-wasm.sh")], cwd=REPO, check=True)
     assert path.is_file(), f"cargo built no module at {path}"
     return path
 

@@ -43,6 +43,52 @@ extern "C" {
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
 }
 
+/// Debug build (`--features hostcall-census`): counts hostcalls by kind, so the cost of a request can be
+/// told in calls across the VM boundary (each costs about a microsecond in Envoy's V8).
+#[cfg(feature = "hostcall-census")]
+pub mod census {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+    pub const NAMES: [&str; 13] = [
+        "log",
+        "log_level",
+        "time",
+        "get_buffer",
+        "get_buffer_bytes",
+        "set_buffer",
+        "property",
+        "define_metric",
+        "increment",
+        "record",
+        "downstream_chunks",
+        "upstream_chunks",
+        "requests",
+    ];
+    pub static COUNTS: [AtomicU64; 13] = [const { AtomicU64::new(0) }; 13];
+
+    pub fn bump(kind: usize, by: u64) {
+        if let Some(c) = COUNTS.get(kind) {
+            c.fetch_add(by, Relaxed);
+        }
+    }
+
+    /// Every 4096 chunks: one warn line with the totals.
+    pub fn maybe_report() {
+        let chunks = COUNTS[10].load(Relaxed) + COUNTS[11].load(Relaxed);
+        if chunks % 4096 == 0 {
+            let line: Vec<String> =
+                NAMES.iter().zip(COUNTS.iter()).map(|(n, c)| format!("{n}={}", c.load(Relaxed))).collect();
+            super::log(super::LogLevel::Warn, &format!("hostcall census: {}", line.join(" ")));
+        }
+    }
+}
+
+#[inline(always)]
+fn count(_kind: usize, _by: u64) {
+    #[cfg(feature = "hostcall-census")]
+    census::bump(_kind, _by);
+}
+
 fn status(code: u32) -> Result<(), HostError> {
     if code == OK {
         Ok(())
@@ -64,29 +110,36 @@ unsafe fn owned(data: *mut u8, size: usize) -> Vec<u8> {
 }
 
 pub fn log(level: LogLevel, message: &str) {
+    count(0, 1);
     // Nothing sensible to do if logging fails.
     let _ = unsafe { proxy_log(level, message.as_ptr(), message.len()) };
 }
 
 /// The host's log level (0 trace .. 5 critical); `None` when the host cannot tell.
 pub fn log_level() -> Option<u32> {
+    count(1, 1);
     let mut level = 0u32;
     status(unsafe { proxy_get_log_level(&mut level) }).ok().map(|_| level)
 }
 
 /// Current time in nanoseconds since the epoch.
 pub fn now_nanos() -> Result<u64, HostError> {
+    count(2, 1);
     let mut t = 0u64;
     status(unsafe { proxy_get_current_time_nanoseconds(&mut t) })?;
     Ok(t)
 }
 
 pub fn get_buffer(buffer_type: BufferType, start: usize, max_size: usize) -> Result<Vec<u8>, HostError> {
+    count(3, 1);
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size = 0usize;
     let code = unsafe { proxy_get_buffer_bytes(buffer_type, start, max_size, &mut data, &mut size) };
     match code {
-        OK => Ok(unsafe { owned(data, size) }),
+        OK => {
+            count(4, size as u64);
+            Ok(unsafe { owned(data, size) })
+        }
         NOT_FOUND => Ok(Vec::new()),
         other => Err(HostError(other)),
     }
@@ -94,11 +147,13 @@ pub fn get_buffer(buffer_type: BufferType, start: usize, max_size: usize) -> Res
 
 /// Envoy supports `start == 0` (drain `size` bytes, then prepend) and `start >= length` (append).
 pub fn set_buffer(buffer_type: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), HostError> {
+    count(5, 1);
     status(unsafe { proxy_set_buffer_bytes(buffer_type, start, size, value.as_ptr(), value.len()) })
 }
 
 /// A property's raw value; `Ok(None)` when the host does not have it.
 pub fn get_property(path: &[&str]) -> Result<Option<Vec<u8>>, HostError> {
+    count(6, 1);
     let joined = path.join("\0");
     let mut data: *mut u8 = std::ptr::null_mut();
     let mut size = 0usize;
@@ -119,15 +174,18 @@ pub fn close_upstream() -> Result<(), HostError> {
 }
 
 pub fn define_metric(metric_type: MetricType, name: &str) -> Result<u32, HostError> {
+    count(7, 1);
     let mut id = 0u32;
     status(unsafe { proxy_define_metric(metric_type, name.as_ptr(), name.len(), &mut id) })?;
     Ok(id)
 }
 
 pub fn increment_metric(id: u32, offset: i64) {
+    count(8, 1);
     let _ = unsafe { proxy_increment_metric(id, offset) };
 }
 
 pub fn record_metric(id: u32, value: u64) {
+    count(9, 1);
     let _ = unsafe { proxy_record_metric(id, value) };
 }

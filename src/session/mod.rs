@@ -121,8 +121,9 @@ struct InFlight {
     correlation_id: i32,
     /// The original request's API key (for latency metrics), whatever was forwarded in its place.
     measured_api_key: i16,
-    /// When the request was forwarded (microseconds of the session clock).
-    started_us: u64,
+    /// When the request was forwarded (microseconds of the session clock); `None`: not timed (the glue
+    /// reads the clock for a sample of chunks only, see [`Session::set_untimed`]).
+    started_us: Option<u64>,
     /// Of the request as forwarded (ApiVersions for a substituted one), for response parsing and metrics.
     #[allow(dead_code)]
     api_key: i16,
@@ -146,6 +147,10 @@ struct Core {
     first_request_seen: bool,
     /// The host's clock, set by the glue before each call (microseconds).
     now_us: u64,
+    /// Whether `now_us` is this chunk's time (see [`Session::set_untimed`]).
+    timed: bool,
+    /// Timed requests answered while untimed: (API key, start), completed by the next `set_time_micros`.
+    pending_latency: Vec<(i16, u64)>,
     stats: Vec<Stat>,
     /// `propagation.mode: sasl`: the filter's own exchange with the broker (see [`SaslState`]).
     sasl: Option<SaslState>,
@@ -183,7 +188,7 @@ impl Core {
         self.inflight.push_back(InFlight {
             correlation_id: header.correlation_id,
             measured_api_key: header.api_key,
-            started_us: self.now_us,
+            started_us: self.timed.then_some(self.now_us),
             api_key: forwarded.0,
             api_version: forwarded.1,
             action,
@@ -221,6 +226,8 @@ impl Session {
                 preamble: None,
                 first_request_seen: false,
                 now_us: 0,
+                timed: true,
+                pending_latency: Vec::new(),
                 stats: Vec::new(),
                 sasl: None,
                 topics,
@@ -352,9 +359,29 @@ impl Session {
         out
     }
 
-    /// The host clock in microseconds, for request latency; call before `on_downstream`/`on_upstream`.
+    /// The host clock in microseconds, for request latency; call before `on_downstream`/`on_upstream`
+    /// (requests then started are timed), or after an untimed call that [`Session::wants_time`].
     pub fn set_time_micros(&mut self, now_us: u64) {
         self.core.now_us = now_us;
+        self.core.timed = true;
+        let Core { pending_latency, stats, .. } = &mut self.core;
+        stats.extend(
+            pending_latency.drain(..).map(|(api_key, started_us)| Stat::LatencyMicros {
+                api_key,
+                micros: now_us.saturating_sub(started_us),
+            }),
+        );
+    }
+
+    /// The next calls come without the time (reading the host clock costs a hostcall): requests they start
+    /// are not timed, and the latency of timed requests they answer waits for [`Session::set_time_micros`].
+    pub fn set_untimed(&mut self) {
+        self.core.timed = false;
+    }
+
+    /// Whether answered timed requests wait for the time ([`Session::set_time_micros`]).
+    pub fn wants_time(&self) -> bool {
+        !self.core.pending_latency.is_empty()
     }
 
     /// Drains the counters since the last call (keeping the buffer: this runs on every chunk).
@@ -510,7 +537,7 @@ fn push_sasl_inflight(core: &mut Core, frames: &[u8]) {
         core.inflight.push_back(InFlight {
             correlation_id,
             measured_api_key: api_key,
-            started_us: core.now_us,
+            started_us: core.timed.then_some(core.now_us),
             api_key,
             api_version,
             action: ResponseAction::Sasl,
@@ -763,10 +790,14 @@ impl FrameHandler for ResponseSide<'_> {
         if is_sasl {
             return sasl_response(core, frame);
         }
-        core.stats.push(Stat::LatencyMicros {
-            api_key: entry.measured_api_key,
-            micros: core.now_us.saturating_sub(entry.started_us),
-        });
+        match entry.started_us {
+            Some(started_us) if core.timed => core.stats.push(Stat::LatencyMicros {
+                api_key: entry.measured_api_key,
+                micros: core.now_us.saturating_sub(started_us),
+            }),
+            Some(started_us) => core.pending_latency.push((entry.measured_api_key, started_us)),
+            None => {}
+        }
         // Where the Fetch walk wants to see this response again (its topics' shares; see topic_bytes).
         let mut resume = None;
         if entry.api_key == ApiKey::Fetch as i16 {
