@@ -167,8 +167,15 @@ impl Config {
 
     /// [`Config::parse`] with an explicit environment.
     pub fn parse_with_env(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let raw: RawConfig =
-            if json.iter().all(|b| b.is_ascii_whitespace()) { RawConfig::default() } else { deserialize_raw(json)? };
+        let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
+            RawConfig::default()
+        } else {
+            let de = &mut serde_json::Deserializer::from_slice(json);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let path = e.path().to_string();
+                ConfigError(format!("configuration field `{path}`: {}", e.inner()))
+            })?
+        };
         Config::compile(&raw, env)
     }
 
@@ -211,21 +218,4 @@ impl Config {
             max_topic_label_values,
         })
     }
-}
-/// Natively (tests, the CLI's `validate`) the error names the JSON path of the field at fault.
-#[cfg(not(target_arch = "wasm32"))]
-fn deserialize_raw(json: &[u8]) -> Result<RawConfig, ConfigError> {
-    let de = &mut serde_json::Deserializer::from_slice(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        ConfigError(format!("configuration field `{path}`: {}", e.inner()))
-    })
-}
-
-/// In the wasm module the error gives the line and column instead: path tracking wraps every
-/// deserializer and visitor, about 90 KB of the module (target: at most 1 MiB). `kafka-mtls-filter
-/// validate` names the path.
-#[cfg(target_arch = "wasm32")]
-fn deserialize_raw(json: &[u8]) -> Result<RawConfig, ConfigError> {
-    serde_json::from_slice(json).map_err(|e| ConfigError(format!("configuration: {e}")))
 }
