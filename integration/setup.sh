@@ -44,7 +44,7 @@ as_root() {
 missing_debs=()
 command -v kcat >/dev/null 2>&1 || missing_debs+=(kcat)
 command -v openssl >/dev/null 2>&1 || missing_debs+=(openssl)
-# wasm-opt shrinks the module under its 1 MiB target (integration/build-wasm.sh).
+# wasm-opt shrinks the module by about a sixth (integration/build-wasm.sh).
 command -v wasm-opt >/dev/null 2>&1 || missing_debs+=(binaryen)
 find_python() {
   # A Python >= 3.9 able to create a venv with pip.
