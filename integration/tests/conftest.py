@@ -28,6 +28,19 @@ IDENTITY = {
 }
 
 
+def mesh_default_policy(*acls: dict) -> dict:
+    """Enforce mode: `mesh-admin` (User:CN=kafka-admin) is a super user, `mesh-default` (User:CN=kafka-default)
+    has exactly `acls`."""
+    return {
+        "identity": IDENTITY,
+        "authorization": {
+            "mode": "enforce",
+            "superUsers": ["User:CN=kafka-admin"],
+            "users": [{"principal": "User:CN=kafka-default", "acls": list(acls)}],
+        },
+    }
+
+
 # mesh-default (User:CN=kafka-default) may use the `it-` topics and the harness's consumer group.
 WRITER_POLICY = {
     "identity": IDENTITY,

@@ -16,7 +16,7 @@ import time
 import harness
 import pytest
 
-from conftest import IDENTITY
+from conftest import mesh_default_policy
 
 pytestmark = pytest.mark.filter
 
@@ -25,22 +25,10 @@ SEEN_GROUP, HIDDEN_GROUP = "lst-seen", "lst-hidden"
 
 
 def policy() -> dict:
-    return {
-        "identity": IDENTITY,
-        "authorization": {
-            "mode": "enforce",
-            "superUsers": ["User:CN=kafka-admin"],
-            "users": [
-                {
-                    "principal": "User:CN=kafka-default",
-                    "acls": [
-                        {"resource": {"type": "topic", "name": VISIBLE}, "operations": ["Read", "Describe"]},
-                        {"resource": {"type": "group", "name": SEEN_GROUP}, "operations": ["Read", "Describe"]},
-                    ],
-                }
-            ],
-        },
-    }
+    return mesh_default_policy(
+        {"resource": {"type": "topic", "name": VISIBLE}, "operations": ["Read", "Describe"]},
+        {"resource": {"type": "group", "name": SEEN_GROUP}, "operations": ["Read", "Describe"]},
+    )
 
 
 def join_and_commit(stack, cert: str, group: str, topic: str, done: list) -> None:

@@ -11,7 +11,7 @@ import time
 import harness
 import pytest
 
-from conftest import IDENTITY
+from conftest import mesh_default_policy
 
 pytestmark = pytest.mark.filter
 
@@ -22,23 +22,10 @@ TOPIC_AUTHORIZATION_FAILED = 29
 
 
 def policy() -> dict:
-    return {
-        "identity": IDENTITY,
-        "authorization": {
-            "mode": "enforce",
-            "superUsers": ["User:CN=kafka-admin"],
-            "users": [
-                {
-                    "principal": "User:CN=kafka-default",
-                    "acls": [
-                        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe"]},
-                        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
-                         "operations": ["Read", "Describe"]},
-                    ],
-                }
-            ],
-        },
-    }  # fmt: skip
+    return mesh_default_policy(
+        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe"]},
+        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read", "Describe"]},
+    )
 
 
 def partial_stack(stack_factory):

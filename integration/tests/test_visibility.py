@@ -9,7 +9,7 @@ import subprocess
 import harness
 import pytest
 
-from conftest import IDENTITY
+from conftest import mesh_default_policy
 
 pytestmark = pytest.mark.filter
 
@@ -18,25 +18,12 @@ FORBIDDEN = ("vis-secret", "vis-other")
 
 
 def policy() -> dict:
-    return {
-        "identity": IDENTITY,
-        "authorization": {
-            "mode": "enforce",
-            "superUsers": ["User:CN=kafka-admin"],
-            "users": [
-                {
-                    "principal": "User:CN=kafka-default",
-                    "acls": [
-                        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe"]},
-                        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read"]},
-                        # May look for new topics, may not create them.
-                        {"resource": {"type": "topic", "name": "vis-new-", "patternType": "prefix"},
-                         "operations": ["Describe"]},
-                    ],
-                }
-            ],
-        },
-    }
+    return mesh_default_policy(
+        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe"]},
+        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read"]},
+        # May look for new topics, may not create them.
+        {"resource": {"type": "topic", "name": "vis-new-", "patternType": "prefix"}, "operations": ["Describe"]},
+    )
 
 
 def visibility_stack(stack_factory):
