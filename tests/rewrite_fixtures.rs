@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use common::split_apis::{self, SplitApi};
 use common::{enc, s, topic};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
@@ -595,33 +596,6 @@ fn api_versions_at_every_version() {
 // Split requests: one allowed and one denied resource. The broker is asked about the allowed one only; the
 // client gets the broker's answer with the denied resource's authorization error appended to its array.
 
-/// One API whose requests the filter splits, as the fixtures drive it.
-struct SplitApi<Req, Resp> {
-    key: ApiKey,
-    /// The request naming these resources at this version.
-    request: fn(i16, &[&str]) -> Req,
-    /// The resources a request names, in order.
-    names: fn(&Req) -> Vec<String>,
-    /// The broker's answer for these resources at this version (no error, distinctive values).
-    response: fn(i16, &[&str]) -> Resp,
-    /// Removes a response's last resource entry: its name and (first) error code.
-    pop: fn(&mut Resp) -> Option<(String, i16)>,
-    allowed: &'static str,
-    denied: &'static str,
-    /// The authorization error the denied resource gets.
-    code: i16,
-    /// Also record a request naming the denied resource alone (refused whole, ApiVersions in its place).
-    all_denied: bool,
-}
-
-impl<Req, Resp> Clone for SplitApi<Req, Resp> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<Req, Resp> Copy for SplitApi<Req, Resp> {}
-
 /// A response's resource entries, in order.
 fn entries<Resp: Clone>(pop: fn(&mut Resp) -> Option<(String, i16)>, response: &Resp) -> Vec<(String, i16)> {
     let mut response = response.clone();
@@ -634,7 +608,14 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-fn split_cases<Req, Resp>(api: SplitApi<Req, Resp>) -> Vec<Case>
+/// The recorded cases of a split API: `allowed` and `denied` in one request at every version, and with
+/// `all_denied` also `denied` alone (refused whole).
+fn split_cases<Req, Resp>(
+    api: SplitApi<Req, Resp>,
+    allowed: &'static str,
+    denied: &'static str,
+    all_denied: bool,
+) -> Vec<Case>
 where
     Req: Encodable + Decodable + 'static,
     Resp: Encodable + Decodable + Clone + PartialEq + std::fmt::Debug + 'static,
@@ -643,11 +624,11 @@ where
     let mut cases = Vec::new();
     for version in versions(key) {
         cases.push(Case {
-            name: format!("{}+{} v{version}", api.allowed, api.denied),
+            name: format!("{}+{} v{version}", allowed, denied),
             api_key: key,
             version,
             policy: Policy::Base,
-            request: request_frame(key, version, &(api.request)(version, &[api.allowed, api.denied])),
+            request: request_frame(key, version, &(api.request)(version, &[allowed, denied])),
             broker: Box::new(move |forwarded| {
                 let (_, sent): (_, Req) = forwarded_request(forwarded, key);
                 let names = (api.names)(&sent);
@@ -656,37 +637,33 @@ where
             }),
             check: Box::new(move |f| {
                 let (_, sent): (_, Req) = forwarded_request(&f.forwarded, key);
-                assert_eq!((api.names)(&sent), [api.allowed], "{key:?} v{version}: forwarded resources");
-                assert!(
-                    !contains(&f.forwarded, api.denied),
-                    "{key:?} v{version}: the broker never sees {}",
-                    api.denied
-                );
-                assert!(contains(&f.client_response, api.denied), "{key:?} v{version}: the client hears of it");
+                assert_eq!((api.names)(&sent), [allowed], "{key:?} v{version}: forwarded resources");
+                assert!(!contains(&f.forwarded, denied), "{key:?} v{version}: the broker never sees {}", denied);
+                assert!(contains(&f.client_response, denied), "{key:?} v{version}: the client hears of it");
                 let broker: Resp = client_response(&f.broker_response, key, version);
-                assert_eq!(entries(api.pop, &broker), [(api.allowed.to_string(), 0)], "{key:?} v{version}");
+                assert_eq!(entries(api.pop, &broker), [(allowed.to_string(), 0)], "{key:?} v{version}");
                 let mut got: Resp = client_response(&f.client_response, key, version);
                 assert_eq!(
                     entries(api.pop, &got),
-                    [(api.allowed.to_string(), 0), (api.denied.to_string(), api.code)],
+                    [(allowed.to_string(), 0), (denied.to_string(), api.code)],
                     "{key:?} v{version}"
                 );
                 (api.pop)(&mut got);
                 assert_eq!(got, broker, "{key:?} v{version}: the broker's answer is otherwise unchanged");
             }),
         });
-        if api.all_denied {
+        if all_denied {
             cases.push(Case {
-                name: format!("{} only v{version}", api.denied),
+                name: format!("{} only v{version}", denied),
                 api_key: key,
                 version,
                 policy: Policy::Base,
-                request: request_frame(key, version, &(api.request)(version, &[api.denied])),
+                request: request_frame(key, version, &(api.request)(version, &[denied])),
                 broker: Box::new(substitute_answer),
                 check: Box::new(move |f| {
-                    assert!(!contains(&f.forwarded, api.denied), "{key:?} v{version}: nothing reaches the broker");
+                    assert!(!contains(&f.forwarded, denied), "{key:?} v{version}: nothing reaches the broker");
                     let got: Resp = client_response(&f.client_response, key, version);
-                    assert_eq!(entries(api.pop, &got), [(api.denied.to_string(), api.code)], "{key:?} v{version}");
+                    assert_eq!(entries(api.pop, &got), [(denied.to_string(), api.code)], "{key:?} v{version}");
                 }),
             });
         }
@@ -712,96 +689,23 @@ fn topic_strings<'a>(names: impl Iterator<Item = &'a TopicName>) -> Vec<String> 
     names.map(|n| n.to_string()).collect()
 }
 
-fn group_strings<'a>(names: impl Iterator<Item = &'a GroupId>) -> Vec<String> {
-    names.map(|n| n.to_string()).collect()
-}
-
 #[test]
 fn list_offsets_at_every_version() {
-    use list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-    use list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-    let api = SplitApi {
-        key: ApiKey::ListOffsets,
-        request: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    ListOffsetsTopic::default().with_name(topic(n)).with_partitions(vec![
-                        ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1),
-                    ])
-                })
-                .collect();
-            ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics)
-        },
-        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
-        response: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    ListOffsetsTopicResponse::default().with_name(topic(n)).with_partitions(vec![
-                        ListOffsetsPartitionResponse::default()
-                            .with_partition_index(0)
-                            .with_timestamp(11)
-                            .with_offset(42),
-                    ])
-                })
-                .collect();
-            ListOffsetsResponse::default().with_throttle_time_ms(5).with_topics(topics)
-        },
-        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: true,
-    };
-    verify("list_offsets", &split_header("ListOffsets", "allowed", "secret", "Describe", 29, true), split_cases(api));
+    let api = split_apis::list_offsets();
+    verify(
+        "list_offsets",
+        &split_header("ListOffsets", "allowed", "secret", "Describe", 29, true),
+        split_cases(api, "allowed", "secret", true),
+    );
 }
 
 #[test]
 fn offset_commit_at_every_version() {
-    use offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
-    use offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-    let api = SplitApi {
-        key: ApiKey::OffsetCommit,
-        request: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    OffsetCommitRequestTopic::default().with_name(topic(n)).with_partitions(vec![
-                        OffsetCommitRequestPartition::default()
-                            .with_partition_index(2)
-                            .with_committed_offset(42)
-                            .with_committed_metadata(Some(s("meta"))),
-                    ])
-                })
-                .collect();
-            OffsetCommitRequest::default()
-                .with_group_id(GroupId(s("grp-ok")))
-                .with_member_id(s("member"))
-                .with_topics(topics)
-        },
-        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
-        response: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    OffsetCommitResponseTopic::default()
-                        .with_name(topic(n))
-                        .with_partitions(vec![OffsetCommitResponsePartition::default().with_partition_index(2)])
-                })
-                .collect();
-            OffsetCommitResponse::default().with_throttle_time_ms(5).with_topics(topics)
-        },
-        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: false,
-    };
+    let api = split_apis::offset_commit();
     verify(
         "offset_commit",
         &split_header("OffsetCommit", "allowed", "secret", "Read, group grp-ok Read", 29, false),
-        split_cases(api),
+        split_cases(api, "allowed", "secret", false),
     );
 }
 
@@ -894,21 +798,8 @@ fn offset_fetch_asked(r: &OffsetFetchRequest) -> Vec<(String, Option<Vec<String>
 
 #[test]
 fn offset_fetch_at_every_version() {
-    let api = SplitApi {
-        key: ApiKey::OffsetFetch,
-        request: |v, names| offset_fetch_request(v, &[("grp-ok", Some(names))]),
-        names: |r| offset_fetch_asked(r).into_iter().flat_map(|(_, t)| t.unwrap_or_default()).collect(),
-        response: |v, names| offset_fetch_response(v, &[("grp-ok", names)]),
-        pop: |r| match r.groups.first_mut() {
-            Some(g) => g.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
-            None => r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
-        },
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: false,
-    };
-    let mut cases = split_cases(api);
+    let api = split_apis::offset_fetch();
+    let mut cases = split_cases(api, "allowed", "secret", false);
     // All topics (null, v2+): forwarded as asked, the answer loses what may not be described. From v8 the
     // request batches groups: only the group asking for all topics is filtered.
     for version in versions(ApiKey::OffsetFetch).filter(|v| *v >= 2) {
@@ -956,328 +847,81 @@ fn offset_fetch_at_every_version() {
 
 #[test]
 fn delete_records_at_every_version() {
-    use delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
-    use delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
-    let api = SplitApi {
-        key: ApiKey::DeleteRecords,
-        request: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    DeleteRecordsTopic::default()
-                        .with_name(topic(n))
-                        .with_partitions(vec![DeleteRecordsPartition::default().with_partition_index(1).with_offset(9)])
-                })
-                .collect();
-            DeleteRecordsRequest::default().with_topics(topics).with_timeout_ms(1000)
-        },
-        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
-        response: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    DeleteRecordsTopicResult::default().with_name(topic(n)).with_partitions(vec![
-                        DeleteRecordsPartitionResult::default().with_partition_index(1).with_low_watermark(9),
-                    ])
-                })
-                .collect();
-            DeleteRecordsResponse::default().with_throttle_time_ms(5).with_topics(topics)
-        },
-        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: false,
-    };
+    let api = split_apis::delete_records();
     verify(
         "delete_records",
         &split_header("DeleteRecords", "allowed", "secret", "Delete", 29, false),
-        split_cases(api),
+        split_cases(api, "allowed", "secret", false),
     );
 }
 
 #[test]
 fn offset_for_leader_epoch_at_every_version() {
-    use offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
-    use offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
-    let api = SplitApi {
-        key: ApiKey::OffsetForLeaderEpoch,
-        request: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    OffsetForLeaderTopic::default().with_topic(topic(n)).with_partitions(vec![
-                        OffsetForLeaderPartition::default().with_partition(0).with_leader_epoch(4),
-                    ])
-                })
-                .collect();
-            OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics)
-        },
-        names: |r| topic_strings(r.topics.iter().map(|t| &t.topic)),
-        response: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    OffsetForLeaderTopicResult::default().with_topic(topic(n)).with_partitions(vec![
-                        EpochEndOffset::default().with_partition(0).with_leader_epoch(4).with_end_offset(100),
-                    ])
-                })
-                .collect();
-            OffsetForLeaderEpochResponse::default().with_throttle_time_ms(5).with_topics(topics)
-        },
-        pop: |r| r.topics.pop().map(|t| (t.topic.to_string(), t.partitions[0].error_code)),
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: false,
-    };
+    let api = split_apis::offset_for_leader_epoch();
     verify(
         "offset_for_leader_epoch",
         &split_header("OffsetForLeaderEpoch", "allowed", "secret", "Describe", 29, false),
-        split_cases(api),
+        split_cases(api, "allowed", "secret", false),
     );
 }
 
 #[test]
 fn create_topics_at_every_version() {
-    use create_topics_request::CreatableTopic;
-    use create_topics_response::CreatableTopicResult;
-    let api = SplitApi {
-        key: ApiKey::CreateTopics,
-        request: |_, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    CreatableTopic::default().with_name(topic(n)).with_num_partitions(3).with_replication_factor(1)
-                })
-                .collect();
-            CreateTopicsRequest::default().with_topics(topics).with_timeout_ms(1000)
-        },
-        names: |r| topic_strings(r.topics.iter().map(|t| &t.name)),
-        response: |v, names| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    let mut result = CreatableTopicResult::default().with_name(topic(n));
-                    if v >= 5 {
-                        result.num_partitions = 3;
-                        result.replication_factor = 1;
-                    }
-                    result
-                })
-                .collect();
-            CreateTopicsResponse::default().with_throttle_time_ms(if v >= 2 { 5 } else { 0 }).with_topics(topics)
-        },
-        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.error_code)),
-        allowed: "fresh",
-        denied: "secret",
-        code: 29,
-        all_denied: true,
-    };
+    let api = split_apis::create_topics();
     verify(
         "create_topics",
         &split_header("CreateTopics", "fresh", "secret", "Create on the topic, not the cluster", 29, true),
-        split_cases(api),
+        split_cases(api, "fresh", "secret", true),
     );
 }
 
 #[test]
 fn delete_topics_at_every_version() {
-    use delete_topics_request::DeleteTopicState;
-    use delete_topics_response::DeletableTopicResult;
-    let api = SplitApi {
-        key: ApiKey::DeleteTopics,
-        request: |v, names| {
-            let request = DeleteTopicsRequest::default().with_timeout_ms(1000);
-            if v >= 6 {
-                request
-                    .with_topics(names.iter().map(|n| DeleteTopicState::default().with_name(Some(topic(n)))).collect())
-            } else {
-                request.with_topic_names(names.iter().map(|n| topic(n)).collect())
-            }
-        },
-        names: |r| {
-            let mut names = topic_strings(r.topic_names.iter());
-            names.extend(topic_strings(r.topics.iter().filter_map(|t| t.name.as_ref())));
-            names
-        },
-        response: |v, names| {
-            let responses = names.iter().map(|n| DeletableTopicResult::default().with_name(Some(topic(n)))).collect();
-            DeleteTopicsResponse::default().with_throttle_time_ms(if v >= 1 { 5 } else { 0 }).with_responses(responses)
-        },
-        pop: |r| r.responses.pop().map(|t| (t.name.map(|n| n.to_string()).unwrap_or_default(), t.error_code)),
-        allowed: "allowed",
-        denied: "secret",
-        code: 29,
-        all_denied: false,
-    };
-    verify("delete_topics", &split_header("DeleteTopics", "allowed", "secret", "Delete", 29, false), split_cases(api));
+    let api = split_apis::delete_topics();
+    verify(
+        "delete_topics",
+        &split_header("DeleteTopics", "allowed", "secret", "Delete", 29, false),
+        split_cases(api, "allowed", "secret", false),
+    );
 }
 
 #[test]
 fn describe_groups_at_every_version() {
-    use describe_groups_response::{DescribedGroup, DescribedGroupMember};
-    let api = SplitApi {
-        key: ApiKey::DescribeGroups,
-        request: |v, names| {
-            DescribeGroupsRequest::default()
-                .with_groups(names.iter().map(|g| GroupId(s(g))).collect())
-                .with_include_authorized_operations(v >= 3)
-        },
-        names: |r| group_strings(r.groups.iter()),
-        response: |v, names| {
-            let groups = names
-                .iter()
-                .map(|g| {
-                    let group = DescribedGroup::default()
-                        .with_group_id(GroupId(s(g)))
-                        .with_group_state(s("Stable"))
-                        .with_protocol_type(s("consumer"))
-                        .with_protocol_data(s("range"))
-                        .with_members(vec![DescribedGroupMember::default()
-                            .with_member_id(s("m-1"))
-                            .with_client_id(s("client"))
-                            .with_client_host(s("/127.0.0.1"))
-                            .with_member_metadata(Bytes::from_static(b"metadata"))
-                            .with_member_assignment(Bytes::from_static(b"assignment"))]);
-                    if v >= 3 {
-                        group.with_authorized_operations(0x18)
-                    } else {
-                        group
-                    }
-                })
-                .collect();
-            DescribeGroupsResponse::default().with_throttle_time_ms(if v >= 1 { 5 } else { 0 }).with_groups(groups)
-        },
-        pop: |r| r.groups.pop().map(|g| (g.group_id.to_string(), g.error_code)),
-        allowed: "grp-ok",
-        denied: "grp-secret",
-        code: 30,
-        all_denied: true,
-    };
+    let api = split_apis::describe_groups();
     verify(
         "describe_groups",
         &split_header("DescribeGroups", "grp-ok", "grp-secret", "Describe", 30, true),
-        split_cases(api),
+        split_cases(api, "grp-ok", "grp-secret", true),
     );
 }
 
 #[test]
 fn delete_groups_at_every_version() {
-    use delete_groups_response::DeletableGroupResult;
-    let api = SplitApi {
-        key: ApiKey::DeleteGroups,
-        request: |_, names| {
-            DeleteGroupsRequest::default().with_groups_names(names.iter().map(|g| GroupId(s(g))).collect())
-        },
-        names: |r| group_strings(r.groups_names.iter()),
-        response: |_, names| {
-            let results = names.iter().map(|g| DeletableGroupResult::default().with_group_id(GroupId(s(g)))).collect();
-            DeleteGroupsResponse::default().with_throttle_time_ms(5).with_results(results)
-        },
-        pop: |r| r.results.pop().map(|g| (g.group_id.to_string(), g.error_code)),
-        allowed: "grp-ok",
-        denied: "grp-secret",
-        code: 30,
-        all_denied: false,
-    };
+    let api = split_apis::delete_groups();
     verify(
         "delete_groups",
         &split_header("DeleteGroups", "grp-ok", "grp-secret", "Delete", 30, false),
-        split_cases(api),
+        split_cases(api, "grp-ok", "grp-secret", false),
     );
 }
 
 #[test]
 fn describe_transactions_at_every_version() {
-    use describe_transactions_response::{TopicData, TransactionState};
-    let api = SplitApi {
-        key: ApiKey::DescribeTransactions,
-        request: |_, names| {
-            DescribeTransactionsRequest::default()
-                .with_transactional_ids(names.iter().map(|t| TransactionalId(s(t))).collect())
-        },
-        names: |r| r.transactional_ids.iter().map(|t| t.to_string()).collect(),
-        response: |_, names| {
-            let states = names
-                .iter()
-                .map(|t| {
-                    TransactionState::default()
-                        .with_transactional_id(TransactionalId(s(t)))
-                        .with_transaction_state(s("Ongoing"))
-                        .with_transaction_timeout_ms(60000)
-                        .with_transaction_start_time_ms(1234)
-                        .with_producer_id(ProducerId(99))
-                        .with_producer_epoch(2)
-                        .with_topics(vec![TopicData::default()
-                            .with_topic(topic("allowed"))
-                            .with_partitions(vec![0, 1])])
-                })
-                .collect();
-            DescribeTransactionsResponse::default().with_throttle_time_ms(5).with_transaction_states(states)
-        },
-        pop: |r| r.transaction_states.pop().map(|t| (t.transactional_id.to_string(), t.error_code)),
-        allowed: "txn-ok",
-        denied: "txn-secret",
-        code: 53,
-        all_denied: false,
-    };
+    let api = split_apis::describe_transactions();
     verify(
         "describe_transactions",
         &split_header("DescribeTransactions", "txn-ok", "txn-secret", "Describe", 53, false),
-        split_cases(api),
+        split_cases(api, "txn-ok", "txn-secret", false),
     );
 }
 
 #[test]
 fn consumer_group_describe_at_every_version() {
-    use consumer_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
-    let api = SplitApi {
-        key: ApiKey::ConsumerGroupDescribe,
-        request: |_, names| {
-            ConsumerGroupDescribeRequest::default()
-                .with_group_ids(names.iter().map(|g| GroupId(s(g))).collect())
-                .with_include_authorized_operations(true)
-        },
-        names: |r| group_strings(r.group_ids.iter()),
-        response: |_, names| {
-            let assignment = Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
-                .with_topic_id(uuid::Uuid::from_u128(8))
-                .with_topic_name(topic("allowed"))
-                .with_partitions(vec![0, 2])]);
-            let groups = names
-                .iter()
-                .map(|g| {
-                    DescribedGroup::default()
-                        .with_group_id(GroupId(s(g)))
-                        .with_group_state(s("Stable"))
-                        .with_group_epoch(3)
-                        .with_assignment_epoch(3)
-                        .with_assignor_name(s("uniform"))
-                        .with_authorized_operations(0x18)
-                        .with_members(vec![Member::default()
-                            .with_member_id(s("m-1"))
-                            .with_rack_id(Some(s("rack-a")))
-                            .with_member_epoch(3)
-                            .with_client_id(s("client"))
-                            .with_client_host(s("/127.0.0.1"))
-                            .with_subscribed_topic_names(vec![topic("allowed")])
-                            .with_assignment(assignment.clone())
-                            .with_target_assignment(assignment.clone())])
-                })
-                .collect();
-            ConsumerGroupDescribeResponse::default().with_throttle_time_ms(5).with_groups(groups)
-        },
-        pop: |r| r.groups.pop().map(|g| (g.group_id.to_string(), g.error_code)),
-        allowed: "grp-ok",
-        denied: "grp-secret",
-        code: 30,
-        all_denied: false,
-    };
+    let api = split_apis::consumer_group_describe();
     verify(
         "consumer_group_describe",
         &split_header("ConsumerGroupDescribe", "grp-ok", "grp-secret", "Describe", 30, false),
-        split_cases(api),
+        split_cases(api, "grp-ok", "grp-secret", false),
     );
 }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the host tests that build Kafka messages with kafka-protocol.
 #![allow(dead_code)] // each test crate uses its own subset
 
+pub mod split_apis;
+
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
