@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -552,6 +553,26 @@ def create_topic(host: str, port: int, topic: str, partitions: int = 1, timeout:
         offset += 2
         if error not in (0, 36):
             raise HarnessError(f"CreateTopics {name}: error code {error}")
+
+
+def tls_socket(stack: "Stack", cert: str = "mesh-default", timeout: float = 10) -> ssl.SSLSocket:
+    """A raw mTLS connection to the stack's Envoy listener, handshake done: for hand-built Kafka frames."""
+    context = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
+    context.load_cert_chain(str(stack.cert_dir / f"{cert}.crt"), str(stack.cert_dir / f"{cert}.key"))
+    raw = socket.create_connection(("127.0.0.1", stack.envoy_port), timeout=timeout)
+    return context.wrap_socket(raw, server_hostname="localhost")
+
+
+def kafka_string(value: str) -> bytes:
+    """A Kafka (non-compact) string: i16 length, then the UTF-8 bytes."""
+    raw = value.encode()
+    return struct.pack(">h", len(raw)) + raw
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """One size-prefixed Kafka frame, without its size."""
+    size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
+    return _recv_exactly(sock, size)
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:

@@ -48,43 +48,15 @@ def assert_no_vm_failure(stack: harness.Stack) -> None:
     assert stack.envoy.stat_sum(r"^wasm\..*\.vm_reload(_failure)?$") == 0
 
 
-def tls_connection(stack: harness.Stack, cert: str = "mesh-default") -> ssl.SSLSocket:
-    """A raw mTLS connection to the Envoy listener, handshake done."""
-    context = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
-    context.load_cert_chain(str(stack.cert_dir / f"{cert}.crt"), str(stack.cert_dir / f"{cert}.key"))
-    raw = socket.create_connection(("127.0.0.1", stack.envoy_port), timeout=10)
-    return context.wrap_socket(raw, server_hostname="localhost")
-
-
-def kafka_string(value: str) -> bytes:
-    raw = value.encode()
-    return struct.pack(">h", len(raw)) + raw
-
-
 def api_versions_request(correlation_id: int) -> bytes:
-    body = struct.pack(">hhi", 18, 0, correlation_id) + kafka_string("kmf-faults")
+    body = struct.pack(">hhi", 18, 0, correlation_id) + harness.kafka_string("kmf-faults")
     return struct.pack(">i", len(body)) + body
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    size = struct.unpack(">i", recv_exactly(sock, 4))[0]
-    return recv_exactly(sock, size)
-
-
-def recv_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise ConnectionError("closed")
-        data += chunk
-    return data
 
 
 def half_produce_frame(topic: str) -> bytes:
     """The first half of a Produce v3 request whose length prefix announces 4,000 bytes."""
-    header = struct.pack(">hhi", 0, 3, 7) + kafka_string("kmf-faults")
-    body = struct.pack(">h", -1) + struct.pack(">hi", -1, 30_000) + struct.pack(">i", 1) + kafka_string(topic)
+    header = struct.pack(">hhi", 0, 3, 7) + harness.kafka_string("kmf-faults")
+    body = struct.pack(">h", -1) + struct.pack(">hi", -1, 30_000) + struct.pack(">i", 1) + harness.kafka_string(topic)
     body += struct.pack(">ii", 1, 0) + struct.pack(">i", 3_900)
     frame_start = header + body
     return struct.pack(">i", 4_000) + frame_start + b"\x00" * (2_000 - len(frame_start))
@@ -263,13 +235,13 @@ def test_clients_killed_mid_frame_leave_no_connection_behind(stack_factory, topi
     clients = 0
     for round_number in range(10):
         # A session that has talked to the broker, then half a Produce frame, then a plain close (FIN).
-        sock = tls_connection(stack)
+        sock = harness.tls_socket(stack)
         sock.sendall(api_versions_request(1))
-        assert read_frame(sock)[:4] == struct.pack(">i", 1)
+        assert harness.read_frame(sock)[:4] == struct.pack(">i", 1)
         sock.sendall(half)
         sock.close()
         # Half a frame as the very first bytes, then an abortive close (RST, no TLS close_notify).
-        sock = tls_connection(stack)
+        sock = harness.tls_socket(stack)
         sock.sendall(half)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
@@ -360,11 +332,11 @@ def test_malformed_frames_close_only_their_connection(stack_factory, topic_name)
     try:
         for round_number in range(3):
             for name, frame in MALFORMED_FRAMES.items():
-                sock = tls_connection(stack)
+                sock = harness.tls_socket(stack)
                 try:
                     # A valid request first, so the session is established before the bad frame arrives.
                     sock.sendall(api_versions_request(1))
-                    read_frame(sock)
+                    harness.read_frame(sock)
                     sock.sendall(frame)
                     closed[(round_number, name)] = closed_by_peer(sock, timeout=10)
                 finally:

@@ -7,8 +7,6 @@ only named topics are checked here."""
 
 from __future__ import annotations
 
-import socket
-import ssl
 import struct
 import threading
 import time
@@ -81,10 +79,6 @@ def kafka_python_admin(stack, cert: str):
 
 def describe_topic_partitions(stack, cert: str, topics: list[str]) -> bytes:
     """A raw DescribeTopicPartitions v0 (no Python client sends one); the response frame."""
-    context = ssl.create_default_context(cafile=str(stack.cert_dir / "ca.crt"))
-    context.check_hostname = False
-    context.load_cert_chain(str(stack.cert_dir / f"{cert}.crt"), str(stack.cert_dir / f"{cert}.key"))
-    host, port = stack.bootstrap.rsplit(":", 1)
     client_id = b"it-dtp"
     # Header v2: key 75, version 0, correlation id, client id, no tagged fields; body: compact array of
     # topics (name, no tagged fields), response_partition_limit 2000, null cursor, no tagged fields.
@@ -92,11 +86,9 @@ def describe_topic_partitions(stack, cert: str, topics: list[str]) -> bytes:
     for topic in topics:
         frame += bytes([len(topic) + 1]) + topic.encode() + b"\x00"
     frame += struct.pack(">i", 2000) + b"\xff" + b"\x00"
-    with socket.create_connection((host, int(port)), timeout=20) as raw:
-        with context.wrap_socket(raw, server_hostname=host) as tls:
-            tls.sendall(struct.pack(">i", len(frame)) + frame)
-            size = struct.unpack(">i", harness._recv_exactly(tls, 4))[0]
-            response = harness._recv_exactly(tls, size)
+    with harness.tls_socket(stack, cert, timeout=20) as tls:
+        tls.sendall(struct.pack(">i", len(frame)) + frame)
+        response = harness.read_frame(tls)
     assert struct.unpack(">i", response[:4])[0] == 7
     return response
 
