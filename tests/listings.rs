@@ -7,10 +7,9 @@ mod common;
 
 use std::rc::Rc;
 
-use common::{enc, s, topic};
+use common::{downstream, enc, s, topic, upstream};
 use kafka_mtls_filter::api_table;
 use kafka_mtls_filter::config::Config;
-use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::session::{Event, Session};
 use kafka_mtls_filter::wire;
@@ -69,18 +68,6 @@ fn request<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &
 
 fn response<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
     wire::response_frame(key as i16, version, correlation_id, &enc(body, version))
-}
-
-fn downstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    let out = s.on_downstream(bytes);
-    assert_eq!(out.close, None);
-    apply_edits(bytes, &out.edits)
-}
-
-fn upstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    let out = s.on_upstream(bytes);
-    assert_eq!(out.close, None);
-    apply_edits(bytes, &out.edits)
 }
 
 fn decode<R: Decodable>(key: ApiKey, version: i16, frame: &[u8]) -> R {

@@ -1,10 +1,12 @@
 //! The sans-IO session end to end: real Kafka request/response bytes in, what Envoy would forward out.
 
+mod common;
+
 use std::rc::Rc;
 
 use bytes::Bytes;
+use common::{downstream, upstream};
 use kafka_mtls_filter::config::Config;
-use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::session::{Event, Session};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
@@ -57,18 +59,6 @@ fn produce_ok(version: i16, correlation_id: i32) -> Vec<u8> {
         .with_name(TopicName(StrBytes::from_static_str("allowed")))
         .with_partition_responses(vec![PartitionProduceResponse::default().with_index(0)])]);
     response(ApiKey::Produce, version, correlation_id, &body)
-}
-
-fn downstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    let out = s.on_downstream(bytes);
-    assert_eq!(out.close, None);
-    apply_edits(bytes, &out.edits)
-}
-
-fn upstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    let out = s.on_upstream(bytes);
-    assert_eq!(out.close, None);
-    apply_edits(bytes, &out.edits)
 }
 
 fn api_versions_v0_response(correlation_id: i32) -> Vec<u8> {

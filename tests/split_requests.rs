@@ -8,8 +8,8 @@ use std::fmt::Debug;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use common::enc;
 use common::split_apis::{self, offset_commit_request, offset_fetch_request, SplitApi};
+use common::{downstream, enc};
 use kafka_mtls_filter::api_table::{lookup, min_version};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
@@ -44,12 +44,6 @@ fn session() -> Session {
 fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
     let max = lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
     min_version(key as i16)..=max
-}
-
-fn downstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
-    let out = s.on_downstream(bytes);
-    assert_eq!(out.close, None);
-    apply_edits(bytes, &out.edits)
 }
 
 fn decode_request<T: Decodable>(key: ApiKey, v: i16, frame: &[u8]) -> T {

@@ -3,6 +3,8 @@
 
 pub mod split_apis;
 
+use kafka_mtls_filter::frame::apply_edits;
+use kafka_mtls_filter::session::Session;
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
@@ -19,4 +21,18 @@ pub fn enc<T: Encodable>(m: &T, v: i16) -> Vec<u8> {
     let mut buf = Vec::new();
     m.encode(&mut buf, v).expect("encode");
     buf
+}
+
+/// Client bytes through the session (which must not close): what reaches the broker.
+pub fn downstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
+    let out = s.on_downstream(bytes);
+    assert_eq!(out.close, None);
+    apply_edits(bytes, &out.edits)
+}
+
+/// Broker bytes through the session (which must not close): what reaches the client.
+pub fn upstream(s: &mut Session, bytes: &[u8]) -> Vec<u8> {
+    let out = s.on_upstream(bytes);
+    assert_eq!(out.close, None);
+    apply_edits(bytes, &out.edits)
 }
