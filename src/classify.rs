@@ -131,6 +131,12 @@ impl Needs {
     fn txn(&mut self, op: Operation, name: &str) -> &mut Self {
         self.one(op, ResourceType::TransactionalId, name)
     }
+    /// One requirement per name.
+    fn each<'n>(&mut self, op: Operation, resource_type: ResourceType, names: impl Iterator<Item = &'n str>) {
+        for name in names {
+            self.one(op, resource_type, name);
+        }
+    }
     fn done(&mut self) -> Vec<Requirement> {
         std::mem::take(&mut self.0)
     }
@@ -170,250 +176,146 @@ pub(crate) fn config_resource(resource_type: i8, name: &str) -> Result<(Resource
 fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requirement>, String> {
     use Operation::*;
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
+    if let Some(op) = cluster_only_operation(key) {
+        // The body does not matter for these: one cluster-level question.
+        return Ok(cluster(op));
+    }
+    let req = parse(key, version, body)?;
     let mut needs = Needs::default();
+    // Fields read here are named in the API's layout (`shape`); a name missing there reads as absent.
+    let topics = |needs: &mut Needs, op: Operation, list: &str, name: &str| {
+        for topic in req.nodes(list) {
+            needs.topic(op, topic.str(name).unwrap_or_default());
+        }
+    };
     match key {
         ApiKey::Fetch => {
-            let req: FetchRequest = decode_checked(api_key, version, body)?;
-            if req.replica_id.0 >= 0 {
+            if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
             }
-            for topic in &req.topics {
-                needs.topic(Read, &topic.topic);
-            }
+            topics(&mut needs, Read, "topics", "topic");
         }
-        ApiKey::ListOffsets => {
-            let req: ListOffsetsRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
-                needs.topic(Describe, &topic.name);
-            }
-        }
+        ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name"),
         ApiKey::Metadata => {
-            let req: MetadataRequest = decode_checked(api_key, version, body)?;
-            for topic in req.topics.iter().flatten() {
-                match &topic.name {
-                    Some(name) => needs.topic(Describe, name),
-                    None => return Err("topic addressed by id".into()),
-                };
+            for topic in req.nodes("topics") {
+                let name = topic.str("name").ok_or("topic addressed by id")?;
+                needs.topic(Describe, name);
             }
         }
         ApiKey::OffsetCommit => {
-            let req: OffsetCommitRequest = decode_checked(api_key, version, body)?;
-            needs.group(Read, &req.group_id);
-            for topic in &req.topics {
-                needs.topic(Read, &topic.name);
-            }
+            needs.group(Read, req.str("group_id").unwrap_or_default());
+            topics(&mut needs, Read, "topics", "name");
+        }
+        ApiKey::OffsetFetch if version <= 7 => {
+            needs.group(Describe, req.str("group_id").unwrap_or_default());
+            topics(&mut needs, Describe, "topics", "name");
         }
         ApiKey::OffsetFetch => {
-            let req: OffsetFetchRequest = decode_checked(api_key, version, body)?;
-            if version <= 7 {
-                needs.group(Describe, &req.group_id);
-                for topic in req.topics.iter().flatten() {
-                    needs.topic(Describe, &topic.name);
-                }
-            } else {
-                for group in req.groups.iter() {
-                    needs.group(Describe, &group.group_id);
-                    for topic in group.topics.iter().flatten() {
-                        needs.topic(Describe, &topic.name);
-                    }
+            for group in req.nodes("groups") {
+                needs.group(Describe, group.str("group_id").unwrap_or_default());
+                for topic in group.nodes("topics") {
+                    needs.topic(Describe, topic.str("name").unwrap_or_default());
                 }
             }
         }
         ApiKey::FindCoordinator => {
-            let req: FindCoordinatorRequest = decode_checked(api_key, version, body)?;
-            let resource_type = match req.key_type {
-                0 => ResourceType::Group,
-                1 => ResourceType::TransactionalId,
-                other => return Err(format!("coordinator key type {other}")),
-            };
-            let keys = if version >= 4 { req.coordinator_keys.clone() } else { vec![req.key.clone()] };
-            for key in &keys {
-                needs.one(Describe, resource_type, key);
+            let resource_type = coordinator_resource(req.int("key_type").unwrap_or(0))?;
+            if version >= 4 {
+                for key in req.strs("coordinator_keys") {
+                    needs.one(Describe, resource_type, key);
+                }
+            } else {
+                needs.one(Describe, resource_type, req.str("key").unwrap_or_default());
             }
         }
-        ApiKey::JoinGroup => {
-            let req: JoinGroupRequest = decode_checked(api_key, version, body)?;
-            needs.group(Read, &req.group_id);
+        ApiKey::JoinGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup | ApiKey::SyncGroup => {
+            needs.group(Read, req.str("group_id").unwrap_or_default());
         }
-        ApiKey::Heartbeat => {
-            let req: HeartbeatRequest = decode_checked(api_key, version, body)?;
-            needs.group(Read, &req.group_id);
-        }
-        ApiKey::LeaveGroup => {
-            let req: LeaveGroupRequest = decode_checked(api_key, version, body)?;
-            needs.group(Read, &req.group_id);
-        }
-        ApiKey::SyncGroup => {
-            let req: SyncGroupRequest = decode_checked(api_key, version, body)?;
-            needs.group(Read, &req.group_id);
-        }
-        ApiKey::DescribeGroups => {
-            let req: DescribeGroupsRequest = decode_checked(api_key, version, body)?;
-            for group in &req.groups {
-                needs.group(Describe, group);
-            }
-        }
-        ApiKey::ListGroups => {
-            // Never refused: the listing is filtered by Describe Group (or shown whole with Describe Cluster).
-            let _: ListGroupsRequest = decode_checked(api_key, version, body)?;
-        }
+        ApiKey::DescribeGroups => needs.each(Describe, ResourceType::Group, req.strs("groups")),
+        // Never refused: the listings are filtered by Describe Group (or shown whole with Describe Cluster)
+        // and Describe TransactionalId. DescribeCluster: Kafka checks nothing.
+        ApiKey::ListGroups | ApiKey::ListTransactions | ApiKey::DescribeCluster => {}
         ApiKey::CreateTopics => {
-            let req: CreateTopicsRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
+            for topic in req.nodes("topics") {
                 needs.any(vec![
                     action(Create, ResourceType::Cluster, CLUSTER_NAME),
-                    action(Create, ResourceType::Topic, &topic.name),
+                    action(Create, ResourceType::Topic, topic.str("name").unwrap_or_default()),
                 ]);
             }
         }
         ApiKey::DeleteTopics => {
-            let req: DeleteTopicsRequest = decode_checked(api_key, version, body)?;
-            for name in &req.topic_names {
-                needs.topic(Delete, name);
-            }
-            for topic in &req.topics {
-                match &topic.name {
-                    Some(name) => needs.topic(Delete, name),
-                    None => return Err("topic addressed by id".into()),
-                };
+            needs.each(Delete, ResourceType::Topic, req.strs("topic_names"));
+            for topic in req.nodes("topics") {
+                needs.topic(Delete, topic.str("name").ok_or("topic addressed by id")?);
             }
         }
-        ApiKey::DeleteRecords => {
-            let req: DeleteRecordsRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
-                needs.topic(Delete, &topic.name);
-            }
-        }
+        ApiKey::DeleteRecords => topics(&mut needs, Delete, "topics", "name"),
         ApiKey::InitProducerId => {
-            let req: InitProducerIdRequest = decode_checked(api_key, version, body)?;
-            return Ok(match &req.transactional_id {
+            return Ok(match req.str("transactional_id") {
                 Some(id) => needs.txn(Write, id).done(),
                 None => cluster(IdempotentWrite),
             });
         }
         ApiKey::OffsetForLeaderEpoch => {
-            let req: OffsetForLeaderEpochRequest = decode_checked(api_key, version, body)?;
             // -1 consumer, -2 debugging tool; anything else is a follower broker.
-            if req.replica_id.0 >= 0 {
+            if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
             }
-            for topic in &req.topics {
-                needs.topic(Describe, &topic.topic);
-            }
+            topics(&mut needs, Describe, "topics", "topic");
         }
         ApiKey::AddPartitionsToTxn => {
-            let req: AddPartitionsToTxnRequest = decode_checked(api_key, version, body)?;
-            needs.txn(Write, &req.v3_and_below_transactional_id);
-            for topic in &req.v3_and_below_topics {
-                needs.topic(Write, &topic.name);
-            }
+            needs.txn(Write, req.str("v3_and_below_transactional_id").unwrap_or_default());
+            topics(&mut needs, Write, "v3_and_below_topics", "name");
         }
         ApiKey::AddOffsetsToTxn => {
-            let req: AddOffsetsToTxnRequest = decode_checked(api_key, version, body)?;
-            needs.txn(Write, &req.transactional_id).group(Read, &req.group_id);
+            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
+            needs.group(Read, req.str("group_id").unwrap_or_default());
         }
         ApiKey::EndTxn => {
-            let req: EndTxnRequest = decode_checked(api_key, version, body)?;
-            needs.txn(Write, &req.transactional_id);
+            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
         }
         ApiKey::TxnOffsetCommit => {
-            let req: TxnOffsetCommitRequest = decode_checked(api_key, version, body)?;
-            needs.txn(Write, &req.transactional_id).group(Read, &req.group_id);
-            for topic in &req.topics {
-                needs.topic(Read, &topic.name);
+            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
+            needs.group(Read, req.str("group_id").unwrap_or_default());
+            topics(&mut needs, Read, "topics", "name");
+        }
+        ApiKey::DescribeAcls => return Ok(cluster(Describe)),
+        ApiKey::CreateAcls | ApiKey::DeleteAcls => return Ok(cluster(Alter)),
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            let op = if key == ApiKey::DescribeConfigs { DescribeConfigs } else { AlterConfigs };
+            for resource in req.nodes("resources") {
+                let (resource_type, name) = config_resource(
+                    resource.int("resource_type").unwrap_or_default() as i8,
+                    resource.str("resource_name").unwrap_or_default(),
+                )?;
+                needs.one(op, resource_type, &name);
             }
         }
-        ApiKey::DescribeAcls => {
-            let _: DescribeAclsRequest = decode_checked(api_key, version, body)?;
-            return Ok(cluster(Describe));
-        }
-        ApiKey::CreateAcls => {
-            let _: CreateAclsRequest = decode_checked(api_key, version, body)?;
-            return Ok(cluster(Alter));
-        }
-        ApiKey::DeleteAcls => {
-            let _: DeleteAclsRequest = decode_checked(api_key, version, body)?;
-            return Ok(cluster(Alter));
-        }
-        ApiKey::DescribeConfigs => {
-            let req: DescribeConfigsRequest = decode_checked(api_key, version, body)?;
-            for resource in &req.resources {
-                let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
-                needs.one(DescribeConfigs, resource_type, &name);
-            }
-        }
-        ApiKey::AlterConfigs => {
-            let req: AlterConfigsRequest = decode_checked(api_key, version, body)?;
-            for resource in &req.resources {
-                let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
-                needs.one(AlterConfigs, resource_type, &name);
-            }
-        }
-        ApiKey::IncrementalAlterConfigs => {
-            let req: IncrementalAlterConfigsRequest = decode_checked(api_key, version, body)?;
-            for resource in &req.resources {
-                let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
-                needs.one(AlterConfigs, resource_type, &name);
-            }
-        }
-        ApiKey::CreatePartitions => {
-            let req: CreatePartitionsRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
-                needs.topic(Alter, &topic.name);
-            }
-        }
-        ApiKey::DeleteGroups => {
-            let req: DeleteGroupsRequest = decode_checked(api_key, version, body)?;
-            for group in &req.groups_names {
-                needs.group(Delete, group);
-            }
-        }
+        ApiKey::CreatePartitions => topics(&mut needs, Alter, "topics", "name"),
+        ApiKey::DeleteGroups => needs.each(Delete, ResourceType::Group, req.strs("groups_names")),
         ApiKey::OffsetDelete => {
-            let req: OffsetDeleteRequest = decode_checked(api_key, version, body)?;
-            needs.group(Delete, &req.group_id);
-            for topic in &req.topics {
-                needs.topic(Read, &topic.name);
-            }
+            needs.group(Delete, req.str("group_id").unwrap_or_default());
+            topics(&mut needs, Read, "topics", "name");
         }
-        ApiKey::DescribeCluster => {
-            let _: DescribeClusterRequest = decode_checked(api_key, version, body)?;
-        }
-        ApiKey::DescribeProducers => {
-            let req: DescribeProducersRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
-                needs.topic(Read, &topic.name);
-            }
-        }
+        ApiKey::DescribeProducers => topics(&mut needs, Read, "topics", "name"),
         ApiKey::DescribeTransactions => {
-            let req: DescribeTransactionsRequest = decode_checked(api_key, version, body)?;
-            for id in &req.transactional_ids {
-                needs.txn(Describe, id);
-            }
+            needs.each(Describe, ResourceType::TransactionalId, req.strs("transactional_ids"))
         }
-        ApiKey::ListTransactions => {
-            // Never refused: the listing is filtered by Describe TransactionalId.
-            let _: ListTransactionsRequest = decode_checked(api_key, version, body)?;
-        }
-        ApiKey::DescribeTopicPartitions => {
-            // As Metadata: a denied named topic is answered in place, all topics are filtered later.
-            let req: DescribeTopicPartitionsRequest = decode_checked(api_key, version, body)?;
-            for topic in &req.topics {
-                needs.topic(Describe, &topic.name);
-            }
-        }
-        ApiKey::ConsumerGroupDescribe => {
-            let req: ConsumerGroupDescribeRequest = decode_checked(api_key, version, body)?;
-            for group in &req.group_ids {
-                needs.group(Describe, group);
-            }
-        }
-        _ => match cluster_only_operation(key) {
-            // The body does not matter for these: one cluster-level question.
-            Some(op) => return Ok(cluster(op)),
-            None => return Err("not supported by the filter".into()),
-        },
+        // As Metadata: a denied named topic is answered in place, all topics are filtered later.
+        ApiKey::DescribeTopicPartitions => topics(&mut needs, Describe, "topics", "name"),
+        ApiKey::ConsumerGroupDescribe => needs.each(Describe, ResourceType::Group, req.strs("group_ids")),
+        _ => return Err("not supported by the filter".into()),
     }
     Ok(needs.done())
+}
+
+/// The resource a FindCoordinator key names, by key type.
+pub(crate) fn coordinator_resource(key_type: i64) -> Result<ResourceType, String> {
+    match key_type {
+        0 => Ok(ResourceType::Group),
+        1 => Ok(ResourceType::TransactionalId),
+        other => Err(format!("coordinator key type {other}")),
+    }
 }
 
 /// APIs whose only check is one operation on the cluster, whatever the body says; their error responses
@@ -722,25 +624,33 @@ enum Ty {
     Opt(&'static [Field]),
 }
 
-/// A field present in versions `min..=max`.
+/// A field present in versions `min..=max`. A named field is kept by [`parse`] (Kafka's field name);
+/// the others are only walked.
 #[derive(Clone, Copy)]
 struct Field {
     ty: Ty,
     min: i16,
     max: i16,
+    name: &'static str,
+}
+
+impl Field {
+    const fn named(self, name: &'static str) -> Field {
+        Field { name, ..self }
+    }
 }
 
 const fn all(ty: Ty) -> Field {
-    Field { ty, min: 0, max: i16::MAX }
+    Field { ty, min: 0, max: i16::MAX, name: "" }
 }
 const fn since(min: i16, ty: Ty) -> Field {
-    Field { ty, min, max: i16::MAX }
+    Field { ty, min, max: i16::MAX, name: "" }
 }
 const fn until(max: i16, ty: Ty) -> Field {
-    Field { ty, min: 0, max }
+    Field { ty, min: 0, max, name: "" }
 }
 const fn between(min: i16, max: i16, ty: Ty) -> Field {
-    Field { ty, min, max }
+    Field { ty, min, max, name: "" }
 }
 
 /// A request layout: fields, and the first flexible version (compact lengths, tagged fields).
@@ -757,39 +667,46 @@ const I64S: Ty = Fixed(8);
 static FETCH: Shape = Shape {
     flexible_from: 12,
     fields: &[
-        until(14, I32), // replica_id
-        all(I32),       // max_wait_ms
-        all(I32),       // min_bytes
-        since(3, I32),  // max_bytes
-        since(4, I8),   // isolation_level
-        since(7, I32),  // session_id
-        since(7, I32),  // session_epoch
+        until(14, I32).named("replica_id"),
+        all(I32),      // max_wait_ms
+        all(I32),      // min_bytes
+        since(3, I32), // max_bytes
+        since(4, I8),  // isolation_level
+        since(7, I32), // session_id
+        since(7, I32), // session_epoch
         all(Structs(&[
-            until(12, Str), // topic
-            since(13, Uuid),
+            until(12, Str).named("topic"),
+            since(13, Uuid), // topic_id
             all(Structs(&[
-                all(I32),       // partition
+                all(I32).named("partition"),
                 since(9, I32),  // current_leader_epoch
                 all(I64),       // fetch_offset
                 since(12, I32), // last_fetched_epoch
                 since(5, I64),  // log_start_offset
                 all(I32),       // partition_max_bytes
-            ])),
-        ])),
+            ]))
+            .named("partitions"),
+        ]))
+        .named("topics"),
         since(7, Structs(&[between(7, 12, Str), since(13, Uuid), since(7, I32S)])), // forgotten_topics_data
         since(11, Str),                                                             // rack_id
     ],
 };
+
+/// Topics of (name, partitions (partition_index, ...)): the per-partition layout differs per API.
+macro_rules! named_topics {
+    ($($partition:expr),* $(,)?) => {
+        Structs(&[all(Str).named("name"), all(Structs(&[$($partition),*])).named("partitions")])
+    };
+}
 
 static LIST_OFFSETS: Shape = Shape {
     flexible_from: 6,
     fields: &[
         all(I32),     // replica_id
         since(2, I8), // isolation_level
-        all(Structs(&[
-            all(Str),
-            all(Structs(&[all(I32), since(4, I32), all(I64), until(0, I32)])), // partition, epoch, timestamp, max_num_offsets
-        ])),
+        // partition_index, current_leader_epoch, timestamp, max_num_offsets
+        all(named_topics!(all(I32).named("partition_index"), since(4, I32), all(I64), until(0, I32))).named("topics"),
         since(10, I32), // timeout_ms
     ],
 };
@@ -797,7 +714,7 @@ static LIST_OFFSETS: Shape = Shape {
 static METADATA: Shape = Shape {
     flexible_from: 9,
     fields: &[
-        all(Structs(&[since(10, Uuid), all(Str)])),
+        all(Structs(&[since(10, Uuid), all(Str).named("name")])).named("topics"),
         since(4, Bool),       // allow_auto_topic_creation
         between(8, 10, Bool), // include_cluster_authorized_operations
         since(8, Bool),       // include_topic_authorized_operations
@@ -807,46 +724,61 @@ static METADATA: Shape = Shape {
 static OFFSET_COMMIT: Shape = Shape {
     flexible_from: 8,
     fields: &[
-        all(Str),           // group_id
+        all(Str).named("group_id"),
         since(1, I32),      // generation_id_or_member_epoch
         since(1, Str),      // member_id
         since(7, Str),      // group_instance_id
         between(2, 4, I64), // retention_time_ms
         all(Structs(&[
-            until(9, Str),
+            until(9, Str).named("name"),
             since(10, Uuid),
-            all(Structs(&[all(I32), all(I64), since(6, I32), until(1, I64), all(Str)])),
-        ])),
+            // partition_index, committed_offset, committed_leader_epoch, commit_timestamp, committed_metadata
+            all(Structs(&[all(I32).named("partition_index"), all(I64), since(6, I32), until(1, I64), all(Str)]))
+                .named("partitions"),
+        ]))
+        .named("topics"),
     ],
 };
+
+/// OffsetFetch's topics: name, partition_indexes.
+static OFFSET_FETCH_REQUEST_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).named("partition_indexes")];
 
 static OFFSET_FETCH: Shape = Shape {
     flexible_from: 6,
     fields: &[
-        until(7, Str),                             // group_id
-        until(7, Structs(&[all(Str), all(I32S)])), // topics
+        until(7, Str).named("group_id"),
+        until(7, Structs(OFFSET_FETCH_REQUEST_TOPIC)).named("topics"),
         since(
             8,
             Structs(&[
-                all(Str),      // group_id
+                all(Str).named("group_id"),
                 since(9, Str), // member_id
                 since(9, I32), // member_epoch
-                all(Structs(&[until(9, Str), since(10, Uuid), all(I32S)])),
+                all(Structs(&[
+                    until(9, Str).named("name"),
+                    since(10, Uuid),
+                    all(I32S).named("partition_indexes"),
+                ]))
+                .named("topics"),
             ]),
-        ),
+        )
+        .named("groups"),
         since(7, Bool), // require_stable
     ],
 };
 
-static FIND_COORDINATOR: Shape = Shape { flexible_from: 3, fields: &[until(3, Str), since(1, I8), since(4, Strs)] };
+static FIND_COORDINATOR: Shape = Shape {
+    flexible_from: 3,
+    fields: &[until(3, Str).named("key"), since(1, I8).named("key_type"), since(4, Strs).named("coordinator_keys")],
+};
 
 static JOIN_GROUP: Shape = Shape {
     flexible_from: 6,
     fields: &[
-        all(Str),      // group_id
+        all(Str).named("group_id"),
         all(I32),      // session_timeout_ms
         since(1, I32), // rebalance_timeout_ms
-        all(Str),      // member_id
+        all(Str).named("member_id"),
         since(5, Str), // group_instance_id
         all(Str),      // protocol_type
         all(Structs(&[all(Str), all(Bytes)])),
@@ -854,17 +786,18 @@ static JOIN_GROUP: Shape = Shape {
     ],
 };
 
-static HEARTBEAT: Shape = Shape { flexible_from: 4, fields: &[all(Str), all(I32), all(Str), since(3, Str)] };
+static HEARTBEAT: Shape =
+    Shape { flexible_from: 4, fields: &[all(Str).named("group_id"), all(I32), all(Str), since(3, Str)] };
 
 static LEAVE_GROUP: Shape = Shape {
     flexible_from: 4,
-    fields: &[all(Str), until(2, Str), since(3, Structs(&[all(Str), all(Str), since(5, Str)]))],
+    fields: &[all(Str).named("group_id"), until(2, Str), since(3, Structs(&[all(Str), all(Str), since(5, Str)]))],
 };
 
 static SYNC_GROUP: Shape = Shape {
     flexible_from: 4,
     fields: &[
-        all(Str),      // group_id
+        all(Str).named("group_id"),
         all(I32),      // generation_id
         all(Str),      // member_id
         since(3, Str), // group_instance_id
@@ -874,7 +807,7 @@ static SYNC_GROUP: Shape = Shape {
     ],
 };
 
-static DESCRIBE_GROUPS: Shape = Shape { flexible_from: 5, fields: &[all(Strs), since(3, Bool)] };
+static DESCRIBE_GROUPS: Shape = Shape { flexible_from: 5, fields: &[all(Strs).named("groups"), since(3, Bool)] };
 
 static LIST_GROUPS: Shape = Shape { flexible_from: 3, fields: &[since(4, Strs), since(5, Strs)] };
 
@@ -882,59 +815,90 @@ static CREATE_TOPICS: Shape = Shape {
     flexible_from: 5,
     fields: &[
         all(Structs(&[
-            all(Str), // name
+            all(Str).named("name"),
             all(I32), // num_partitions
             all(I16), // replication_factor
             all(Structs(&[all(I32), all(I32S)])),
             all(Structs(&[all(Str), all(Str)])),
-        ])),
+        ]))
+        .named("topics"),
         all(I32),       // timeout_ms
         since(1, Bool), // validate_only
     ],
 };
 
-static DELETE_TOPICS: Shape =
-    Shape { flexible_from: 4, fields: &[since(6, Structs(&[all(Str), all(Uuid)])), until(5, Strs), all(I32)] };
+static DELETE_TOPICS: Shape = Shape {
+    flexible_from: 4,
+    fields: &[
+        since(6, Structs(&[all(Str).named("name"), all(Uuid)])).named("topics"),
+        until(5, Strs).named("topic_names"),
+        all(I32), // timeout_ms
+    ],
+};
 
-static DELETE_RECORDS: Shape =
-    Shape { flexible_from: 2, fields: &[all(Structs(&[all(Str), all(Structs(&[all(I32), all(I64)]))])), all(I32)] };
+static DELETE_RECORDS: Shape = Shape {
+    flexible_from: 2,
+    fields: &[all(named_topics!(all(I32).named("partition_index"), all(I64))).named("topics"), all(I32)],
+};
 
 static INIT_PRODUCER_ID: Shape = Shape {
     flexible_from: 2,
-    fields: &[all(Str), all(I32), since(3, I64), since(3, I16), since(6, Bool), since(6, Bool)],
+    fields: &[
+        all(Str).named("transactional_id"),
+        all(I32),
+        since(3, I64),
+        since(3, I16),
+        since(6, Bool),
+        since(6, Bool),
+    ],
 };
 
 static OFFSET_FOR_LEADER_EPOCH: Shape = Shape {
     flexible_from: 4,
-    fields: &[since(3, I32), all(Structs(&[all(Str), all(Structs(&[all(I32), since(2, I32), all(I32)]))]))],
+    fields: &[
+        since(3, I32).named("replica_id"),
+        all(Structs(&[
+            all(Str).named("topic"),
+            // partition, current_leader_epoch, leader_epoch
+            all(Structs(&[all(I32).named("partition"), since(2, I32), all(I32)])).named("partitions"),
+        ]))
+        .named("topics"),
+    ],
 };
+
+/// AddPartitionsToTxn's topics: name, partitions (indexes).
+static TXN_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).named("partitions")];
 
 static ADD_PARTITIONS_TO_TXN: Shape = Shape {
     flexible_from: 3,
     fields: &[
-        since(4, Structs(&[all(Str), all(I64), all(I16), all(Bool), all(Structs(&[all(Str), all(I32S)]))])),
-        until(3, Str),
+        since(4, Structs(&[all(Str), all(I64), all(I16), all(Bool), all(Structs(TXN_TOPIC))])),
+        until(3, Str).named("v3_and_below_transactional_id"),
         until(3, I64),
         until(3, I16),
-        until(3, Structs(&[all(Str), all(I32S)])),
+        until(3, Structs(TXN_TOPIC)).named("v3_and_below_topics"),
     ],
 };
 
-static ADD_OFFSETS_TO_TXN: Shape = Shape { flexible_from: 3, fields: &[all(Str), all(I64), all(I16), all(Str)] };
+static ADD_OFFSETS_TO_TXN: Shape = Shape {
+    flexible_from: 3,
+    fields: &[all(Str).named("transactional_id"), all(I64), all(I16), all(Str).named("group_id")],
+};
 
-static END_TXN: Shape = Shape { flexible_from: 3, fields: &[all(Str), all(I64), all(I16), all(Bool)] };
+static END_TXN: Shape =
+    Shape { flexible_from: 3, fields: &[all(Str).named("transactional_id"), all(I64), all(I16), all(Bool)] };
 
 static TXN_OFFSET_COMMIT: Shape = Shape {
     flexible_from: 3,
     fields: &[
-        all(Str), // transactional_id
-        all(Str), // group_id
+        all(Str).named("transactional_id"),
+        all(Str).named("group_id"),
         all(I64),
         all(I16),
         since(3, I32), // generation_id
         since(3, Str), // member_id
         since(3, Str), // group_instance_id
-        all(Structs(&[all(Str), all(Structs(&[all(I32), all(I64), since(2, I32), all(Str)]))])),
+        all(named_topics!(all(I32).named("partition_index"), all(I64), since(2, I32), all(Str))).named("topics"),
     ],
 };
 
@@ -942,51 +906,63 @@ static ACL_FILTER: &[Field] = &[all(I8), all(Str), since(1, I8), all(Str), all(S
 
 static DESCRIBE_ACLS: Shape = Shape { flexible_from: 2, fields: ACL_FILTER };
 
-static CREATE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER))] };
+static CREATE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).named("creations")] };
 
-static DELETE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER))] };
+static DELETE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).named("filters")] };
 
-static DESCRIBE_CONFIGS: Shape = Shape {
-    flexible_from: 4,
-    fields: &[all(Structs(&[all(I8), all(Str), all(Strs)])), since(1, Bool), since(3, Bool)],
-};
+/// Config resources: resource_type, resource_name, then the API's own fields.
+macro_rules! config_resources {
+    ($rest:expr) => {
+        all(Structs(&[all(I8).named("resource_type"), all(Str).named("resource_name"), $rest])).named("resources")
+    };
+}
 
-static ALTER_CONFIGS: Shape = Shape {
-    flexible_from: 2,
-    fields: &[all(Structs(&[all(I8), all(Str), all(Structs(&[all(Str), all(Str)]))])), all(Bool)],
-};
+static DESCRIBE_CONFIGS: Shape =
+    Shape { flexible_from: 4, fields: &[config_resources!(all(Strs)), since(1, Bool), since(3, Bool)] };
 
-static INCREMENTAL_ALTER_CONFIGS: Shape = Shape {
-    flexible_from: 1,
-    fields: &[all(Structs(&[all(I8), all(Str), all(Structs(&[all(Str), all(I8), all(Str)]))])), all(Bool)],
-};
+static ALTER_CONFIGS: Shape =
+    Shape { flexible_from: 2, fields: &[config_resources!(all(Structs(&[all(Str), all(Str)]))), all(Bool)] };
+
+static INCREMENTAL_ALTER_CONFIGS: Shape =
+    Shape { flexible_from: 1, fields: &[config_resources!(all(Structs(&[all(Str), all(I8), all(Str)]))), all(Bool)] };
 
 static CREATE_PARTITIONS: Shape = Shape {
     flexible_from: 2,
-    fields: &[all(Structs(&[all(Str), all(I32), all(Structs(&[all(I32S)]))])), all(I32), all(Bool)],
+    fields: &[
+        all(Structs(&[all(Str).named("name"), all(I32), all(Structs(&[all(I32S)]))])).named("topics"),
+        all(I32),
+        all(Bool),
+    ],
 };
 
-static DELETE_GROUPS: Shape = Shape { flexible_from: 2, fields: &[all(Strs)] };
+static DELETE_GROUPS: Shape = Shape { flexible_from: 2, fields: &[all(Strs).named("groups_names")] };
 
-static OFFSET_DELETE: Shape =
-    Shape { flexible_from: i16::MAX, fields: &[all(Str), all(Structs(&[all(Str), all(Structs(&[all(I32)]))]))] };
+static OFFSET_DELETE: Shape = Shape {
+    flexible_from: i16::MAX,
+    fields: &[all(Str).named("group_id"), all(named_topics!(all(I32).named("partition_index"))).named("topics")],
+};
 
 static DESCRIBE_CLUSTER: Shape = Shape { flexible_from: 0, fields: &[all(Bool), since(1, I8), since(2, Bool)] };
 
-static DESCRIBE_PRODUCERS: Shape = Shape { flexible_from: 0, fields: &[all(Structs(&[all(Str), all(I32S)]))] };
+static DESCRIBE_PRODUCERS: Shape = Shape {
+    flexible_from: 0,
+    fields: &[all(Structs(&[all(Str).named("name"), all(I32S).named("partition_indexes")])).named("topics")],
+};
 
-static DESCRIBE_TRANSACTIONS: Shape = Shape { flexible_from: 0, fields: &[all(Strs)] };
+static DESCRIBE_TRANSACTIONS: Shape = Shape { flexible_from: 0, fields: &[all(Strs).named("transactional_ids")] };
 
 static LIST_TRANSACTIONS: Shape =
     Shape { flexible_from: 0, fields: &[all(Strs), all(I64S), since(1, I64), since(2, Str)] };
 
-static CONSUMER_GROUP_DESCRIBE: Shape = Shape { flexible_from: 0, fields: &[all(Strs), all(Bool)] };
+static CONSUMER_GROUP_DESCRIBE: Shape = Shape { flexible_from: 0, fields: &[all(Strs).named("group_ids"), all(Bool)] };
 
 /// DescribeTopicPartitions' cursor (request and response): topic_name, partition_index.
 static DTP_CURSOR: &[Field] = &[all(Str), all(I32)];
 
-static DESCRIBE_TOPIC_PARTITIONS: Shape =
-    Shape { flexible_from: 0, fields: &[all(Structs(&[all(Str)])), all(I32), all(Opt(DTP_CURSOR))] };
+static DESCRIBE_TOPIC_PARTITIONS: Shape = Shape {
+    flexible_from: 0,
+    fields: &[all(Structs(&[all(Str).named("name")])).named("topics"), all(I32), all(Opt(DTP_CURSOR))],
+};
 
 /// The layout the shape check uses for an API; `None` for APIs the filter never decodes.
 pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
@@ -1033,72 +1009,227 @@ pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
 
 /// Walks a struct: its fields, then (flexible versions) its tagged fields.
 fn walk_fields(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool) -> Result<(), Stop> {
-    walk_list(r, fields, version, flexible)?;
+    walk_struct(r, fields, version, flexible, None)
+}
+
+/// Walks consecutive fields (part of a struct: no tagged fields at the end).
+fn walk_list(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool) -> Result<(), Stop> {
+    walk_into(r, fields, version, flexible, None)
+}
+
+fn walk_struct<'a>(
+    r: &mut Reader<'a>,
+    fields: &[Field],
+    version: i16,
+    flexible: bool,
+    node: Option<&mut Node<'a>>,
+) -> Result<(), Stop> {
+    walk_into(r, fields, version, flexible, node)?;
     if flexible {
         r.tagged_fields()?;
     }
     Ok(())
 }
 
-/// Walks consecutive fields (part of a struct: no tagged fields at the end).
-fn walk_list(r: &mut Reader<'_>, fields: &[Field], version: i16, flexible: bool) -> Result<(), Stop> {
+/// Walks consecutive fields; with a `node`, the named ones are kept in it (see [`parse`]).
+fn walk_into<'a>(
+    r: &mut Reader<'a>,
+    fields: &[Field],
+    version: i16,
+    flexible: bool,
+    mut node: Option<&mut Node<'a>>,
+) -> Result<(), Stop> {
     for field in fields.iter().filter(|f| (f.min..=f.max).contains(&version)) {
-        match field.ty {
-            I8 | Bool => r.take(1).map(|_| ())?,
-            I16 => r.take(2).map(|_| ())?,
-            I32 => r.take(4).map(|_| ())?,
-            I64 => r.take(8).map(|_| ())?,
-            Uuid => r.take(16).map(|_| ())?,
-            Str => {
-                if let Some(n) = r.length(flexible, false)? {
+        let keep = node.is_some() && !field.name.is_empty();
+        let value = match field.ty {
+            I8 | Bool => Val::Int(i8::from_be_bytes(r.array()?).into()),
+            I16 => Val::Int(r.i16()?.into()),
+            I32 => Val::Int(r.i32()?.into()),
+            I64 => Val::Int(i64::from_be_bytes(r.array()?)),
+            Uuid => r.take(16).map(|_| Val::Int(0))?,
+            Str if keep => Val::Str(r.string(flexible)?),
+            Str | Bytes => {
+                if let Some(n) = r.length(flexible, matches!(field.ty, Bytes))? {
                     r.take(n)?;
                 }
+                Val::Int(0)
             }
-            Bytes => {
-                if let Some(n) = r.length(flexible, true)? {
-                    r.take(n)?;
-                }
-            }
-            Struct(inner) => walk_fields(r, inner, version, flexible)?,
-            Structs(inner) => {
-                for _ in 0..r.count(flexible)?.unwrap_or(0) {
-                    walk_fields(r, inner, version, flexible)?;
-                }
-            }
-            Fixed(size) => {
-                let n = r.count(flexible)?.unwrap_or(0);
-                r.take(n.checked_mul(size).ok_or_else(|| bad("array overflow"))?)?;
-            }
-            Strs => {
-                for _ in 0..r.count(flexible)?.unwrap_or(0) {
-                    if let Some(n) = r.length(flexible, false)? {
-                        r.take(n)?;
-                    }
-                }
+            Struct(inner) => {
+                let mut inner_node = Node::default();
+                walk_struct(r, inner, version, flexible, keep.then_some(&mut inner_node))?;
+                Val::Struct(Some(inner_node))
             }
             Opt(inner) => match r.array::<1>()? {
-                [0xff] => {}
-                [1] => walk_fields(r, inner, version, flexible)?,
+                [0xff] => Val::Struct(None),
+                [1] => {
+                    let mut inner_node = Node::default();
+                    walk_struct(r, inner, version, flexible, keep.then_some(&mut inner_node))?;
+                    Val::Struct(Some(inner_node))
+                }
                 _ => return Err(bad("nullable struct marker")),
             },
+            Structs(_) | Fixed(_) | Strs => Val::List(walk_array(r, field.ty, version, flexible, keep)?),
+        };
+        if keep {
+            if let Some(node) = node.as_deref_mut() {
+                node.fields.push((field.name, value));
+            }
         }
     }
     Ok(())
 }
 
-/// Checks that `body` is a well-formed request of `key` at `version` whose every array count and length
-/// fits in the body (see the module doc).
-pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), String> {
+/// Walks an array; its elements are kept when `keep` (with the body range each occupies).
+fn walk_array<'a>(
+    r: &mut Reader<'a>,
+    ty: Ty,
+    version: i16,
+    flexible: bool,
+    keep: bool,
+) -> Result<Option<List<'a>>, Stop> {
+    let count_start = r.pos;
+    let Some(count) = r.count(flexible)? else {
+        return Ok(None);
+    };
+    let entries_start = r.pos;
+    let mut items = Vec::with_capacity(if keep { count } else { 0 });
+    for _ in 0..count {
+        let start = r.pos;
+        let value = match ty {
+            Structs(inner) => {
+                let mut element = Node::default();
+                walk_struct(r, inner, version, flexible, keep.then_some(&mut element))?;
+                Val::Struct(Some(element))
+            }
+            Fixed(4) => Val::Int(r.i32()?.into()),
+            Fixed(size) => r.take(size).map(|_| Val::Int(0))?,
+            Strs if keep => Val::Str(r.string(flexible)?),
+            _ => {
+                if let Some(n) = r.length(flexible, false)? {
+                    r.take(n)?;
+                }
+                Val::Int(0)
+            }
+        };
+        if keep {
+            items.push((start..r.pos, value));
+        }
+    }
+    Ok(Some(List { count_start, entries_start, entries_end: r.pos, items }))
+}
+
+/// A request (or struct) as [`parse`] reads it: its named fields present at the version, in order.
+/// Strings borrow from the body.
+#[derive(Debug, Default)]
+pub(crate) struct Node<'a> {
+    fields: Vec<(&'static str, Val<'a>)>,
+}
+
+/// One field's value. Integers of every width (and booleans) are `Int`; fields the filter never reads
+/// (uuids, bytes) are not kept.
+#[derive(Debug)]
+pub(crate) enum Val<'a> {
+    Int(i64),
+    Str(Option<&'a str>),
+    /// An array; `None` when null.
+    List(Option<List<'a>>),
+    /// A struct; `None` when a nullable struct is null.
+    Struct(Option<Node<'a>>),
+}
+
+/// An array and where it lies in the body, for byte-level rewriting (partial requests).
+#[derive(Debug)]
+pub(crate) struct List<'a> {
+    /// Where the element count starts.
+    pub count_start: usize,
+    pub entries_start: usize,
+    /// Where the last element ends.
+    pub entries_end: usize,
+    /// Each element with the body range it occupies.
+    pub items: Vec<(std::ops::Range<usize>, Val<'a>)>,
+}
+
+impl<'a> Node<'a> {
+    fn get(&self, name: &str) -> Option<&Val<'a>> {
+        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+    /// An integer field; `None` when absent at this version.
+    pub fn int(&self, name: &str) -> Option<i64> {
+        self.get(name).and_then(Val::int)
+    }
+    /// A string field; `None` when absent or null.
+    pub fn str(&self, name: &str) -> Option<&'a str> {
+        self.get(name).and_then(Val::str)
+    }
+    /// An array field; `None` when absent or null.
+    pub fn list(&self, name: &str) -> Option<&List<'a>> {
+        match self.get(name) {
+            Some(Val::List(list)) => list.as_ref(),
+            _ => None,
+        }
+    }
+    /// The elements of an array field (none when absent or null).
+    pub fn items(&self, name: &str) -> impl Iterator<Item = &Val<'a>> {
+        self.list(name).into_iter().flat_map(|l| l.items.iter().map(|(_, v)| v))
+    }
+    /// The struct elements of an array field.
+    pub fn nodes(&self, name: &str) -> impl Iterator<Item = &Node<'a>> {
+        self.items(name).filter_map(Val::node)
+    }
+    /// The string elements of an array field; a null element reads as "".
+    pub fn strs(&self, name: &str) -> impl Iterator<Item = &'a str> + '_ {
+        self.items(name).map(|v| v.str().unwrap_or(""))
+    }
+    /// The integer elements of an array field.
+    pub fn ints(&self, name: &str) -> impl Iterator<Item = i64> + '_ {
+        self.items(name).filter_map(Val::int)
+    }
+    /// Number of elements of an array field (0 when absent or null).
+    pub fn len(&self, name: &str) -> usize {
+        self.list(name).map_or(0, |l| l.items.len())
+    }
+}
+
+impl<'a> Val<'a> {
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Val::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+    pub fn str(&self) -> Option<&'a str> {
+        match self {
+            Val::Str(s) => *s,
+            _ => None,
+        }
+    }
+    pub fn node(&self) -> Option<&Node<'a>> {
+        match self {
+            Val::Struct(node) => node.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a complete request body with its layout: every count and length is checked against the body
+/// (see the module doc) and the named fields are kept. Bytes after the request are ignored, as Kafka's own
+/// request parser ignores them: librdkafka 2.16's Metadata v12 (kcat -L) carries bytes past the v12 fields,
+/// and brokers accept it. The filter reads the same prefix the broker reads.
+pub(crate) fn parse(key: ApiKey, version: i16, body: &[u8]) -> Result<Node<'_>, String> {
     let shape = shape(key).ok_or("no layout for this API")?;
     let mut r = Reader::new(body, body.len());
-    match walk_fields(&mut r, shape.fields, version, version >= shape.flexible_from) {
-        // Bytes after the request are ignored, as Kafka's own request parser ignores them: librdkafka 2.16's
-        // Metadata v12 (kcat -L) carries bytes past the v12 fields, and brokers accept it. The filter reads
-        // the same prefix the broker reads.
-        Ok(()) => Ok(()),
+    let mut node = Node::default();
+    match walk_struct(&mut r, shape.fields, version, version >= shape.flexible_from, Some(&mut node)) {
+        Ok(()) => Ok(node),
         Err(Stop::Bad(reason)) => Err(reason),
         Err(Stop::NeedMore) => Err("truncated".into()),
     }
+}
+
+/// Checks that `body` is a well-formed request of `key` at `version` whose every array count and length
+/// fits in the body (see the module doc).
+pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), String> {
+    parse(key, version, body).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------------------------------------
