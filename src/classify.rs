@@ -754,12 +754,8 @@ static OFFSET_FETCH: Shape = Shape {
                 all(Str).named("group_id"),
                 since(9, Str), // member_id
                 since(9, I32), // member_epoch
-                all(Structs(&[
-                    until(9, Str).named("name"),
-                    since(10, Uuid),
-                    all(I32S).named("partition_indexes"),
-                ]))
-                .named("topics"),
+                all(Structs(&[until(9, Str).named("name"), since(10, Uuid), all(I32S).named("partition_indexes")]))
+                    .named("topics"),
             ]),
         )
         .named("groups"),
@@ -1179,10 +1175,6 @@ impl<'a> Node<'a> {
     /// The string elements of an array field; a null element reads as "".
     pub fn strs(&self, name: &str) -> impl Iterator<Item = &'a str> + '_ {
         self.items(name).map(|v| v.str().unwrap_or(""))
-    }
-    /// The integer elements of an array field.
-    pub fn ints(&self, name: &str) -> impl Iterator<Item = i64> + '_ {
-        self.items(name).filter_map(Val::int)
     }
     /// Number of elements of an array field (0 when absent or null).
     pub fn len(&self, name: &str) -> usize {

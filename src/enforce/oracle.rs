@@ -1,18 +1,6 @@
-//! Enforcement: the Kafka error response a client gets for a denied request, encoded at the request's
-//! API version and response-header version, so clients see real Kafka errors, never a disconnect.
-//!
-//! The responses mirror what Kafka's KafkaApis sends when authorization fails: the request's topics,
-//! partitions, groups or transactional ids are echoed with an error code each, offsets and ids are -1,
-//! no data, throttle time 0.
-//!
-//! Error codes come from `error_for(resource_type, name)` for every named resource, trusted as given: a
-//! resource whose own check passed gets what the caller says (0 when the caller forwards that part
-//! separately). Where one item depends on several resources (a partition of a transactional produce depends
-//! on the transactional id and the topic), the first non-zero code in Kafka's check order wins. The one
-//! exception is AddPartitionsToTxn, where Kafka itself answers OPERATION_NOT_ATTEMPTED for the partitions
-//! that were not refused, so the client never believes them added.
-//!
-//! OWNER: kafka-api helper. Interface: `error_response`.
+//! The filter's error responses as kafka-protocol encodes them (the encoders the filter used before its
+//! own writer): the test oracle for `enforce`, byte for byte at every version.
+#![allow(dead_code)]
 
 use crate::classify::{cluster_only_operation, config_resource, decode_checked, walk_produce};
 use crate::policy::{ResourceType, CLUSTER_NAME};
@@ -56,7 +44,7 @@ const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
 /// `body` is the complete request body (after the request header). `error_for(resource_type, name)` gives
 /// the error code for each named resource in the request (e.g. 29 TOPIC_AUTHORIZATION_FAILED);
 /// request-level errors use the code for the request's main resource.
-pub fn error_response(
+pub(crate) fn error_response(
     api_key: i16,
     api_version: i16,
     correlation_id: i32,
