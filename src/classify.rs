@@ -664,6 +664,17 @@ use Ty::*;
 const I32S: Ty = Fixed(4);
 const I64S: Ty = Fixed(8);
 
+/// Produce for splitting (classification walks Produce from a prefix, see `walk_produce`).
+static PRODUCE: Shape = Shape {
+    flexible_from: 9,
+    fields: &[
+        since(3, Str), // transactional_id
+        all(I16),      // acks
+        all(I32),      // timeout_ms
+        all(Structs(&[all(Str).named("name"), all(Structs(&[all(I32), all(Bytes)]))])).named("topic_data"),
+    ],
+};
+
 static FETCH: Shape = Shape {
     flexible_from: 12,
     fields: &[
@@ -963,6 +974,7 @@ static DESCRIBE_TOPIC_PARTITIONS: Shape = Shape {
 /// The layout the shape check uses for an API; `None` for APIs the filter never decodes.
 pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
     Some(match key {
+        ApiKey::Produce => &PRODUCE,
         ApiKey::Fetch => &FETCH,
         ApiKey::ListOffsets => &LIST_OFFSETS,
         ApiKey::Metadata => &METADATA,
@@ -1087,7 +1099,6 @@ fn walk_array<'a>(
     let Some(count) = r.count(flexible)? else {
         return Ok(None);
     };
-    let entries_start = r.pos;
     let mut items = Vec::with_capacity(if keep { count } else { 0 });
     for _ in 0..count {
         let start = r.pos;
@@ -1111,7 +1122,7 @@ fn walk_array<'a>(
             items.push((start..r.pos, value));
         }
     }
-    Ok(Some(List { count_start, entries_start, entries_end: r.pos, items }))
+    Ok(Some(List { count_start, entries_end: r.pos, items }))
 }
 
 /// A request (or struct) as [`parse`] reads it: its named fields present at the version, in order.
@@ -1138,7 +1149,6 @@ pub(crate) enum Val<'a> {
 pub(crate) struct List<'a> {
     /// Where the element count starts.
     pub count_start: usize,
-    pub entries_start: usize,
     /// Where the last element ends.
     pub entries_end: usize,
     /// Each element with the body range it occupies.

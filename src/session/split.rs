@@ -1,17 +1,15 @@
 //! Partial requests: when some resources of a multi-resource request are denied, the allowed part is
-//! forwarded (re-encoded) and the filter's answer for the denied part is merged into the broker's answer,
+//! forwarded (cut out of the client's bytes) and the filter's answer for the denied part is merged into the broker's answer,
 //! in the client's version, so a client is not refused whole for one forbidden topic, group or id.
 //!
 //! Only the per-resource checks Kafka itself answers per element are split off (KafkaApis filters the
 //! resource array by authorization and answers the rest with the authorization error): a denied
 //! whole-request check (OffsetCommit's group, a transactional Produce's id) still refuses the request whole.
 
-use bytes::Bytes;
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::messages::ApiKey;
 
 use super::{authorization_error, Core, ResponseAction};
-use crate::classify::decode_checked;
+use crate::classify::{parse, Val};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::ResourceType;
@@ -42,7 +40,7 @@ pub(super) fn partial_candidate(api_key: i16, denied: &[(ResourceType, String)])
     split_resource(api_key).is_some_and(|rt| !denied.is_empty() && denied.iter().all(|(t, _)| *t == rt))
 }
 
-/// Splits a request into its allowed and denied resources: the allowed part is forwarded (re-encoded),
+/// Splits a request into its allowed and denied resources: the allowed part is forwarded (cut out of the client's bytes),
 /// the denied part is answered with the authorization error, merged into the broker's answer.
 /// `None` when nothing is allowed or the request cannot be split (then it is refused whole).
 pub(super) fn forward_allowed_part(
@@ -78,119 +76,67 @@ pub(super) fn forward_allowed_part(
     Some(Verdict::Replace(forwarded))
 }
 
-/// The request body split in two, both encoded: `(allowed resources, denied resources)`, every other field
-/// as the client sent it. `None` when either part would be empty or the API/version has no split.
+/// The request body split in two: `(allowed resources, denied resources)`, cut at the byte level from the
+/// body with its layout (`classify::parse`): the resource array keeps the elements of its part and every
+/// other byte stays as the client sent it. `None` when either part would be empty or the API/version has
+/// no split.
 fn split_body(api_key: i16, version: i16, body: &[u8], denied: &dyn Fn(&str) -> bool) -> Option<(Vec<u8>, Vec<u8>)> {
-    // Bodies were shape-checked (or, for Produce, walked) before decoding: every count is bounded by the frame.
-    fn decode<T: Decodable>(api_key: i16, version: i16, body: &[u8]) -> Option<T> {
-        decode_checked(api_key, version, body).ok()
+    let key = ApiKey::try_from(api_key).ok()?;
+    let request = parse(key, version, body).ok()?;
+    // The resource array and the field naming each element ("" for an array of strings).
+    let (array, name) = match key {
+        ApiKey::Produce => (request.list("topic_data")?, "name"),
+        ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
+        ApiKey::OffsetFetch if version >= 8 => {
+            // v8+ batches groups; only the one-group form (what consumers send) is split. Null topics (all of
+            // the group's) name no topic, so nothing of them can be denied.
+            let mut groups = request.nodes("groups");
+            let group = groups.next().filter(|_| groups.next().is_none())?;
+            (group.list("topics")?, "name")
+        }
+        ApiKey::ListOffsets
+        | ApiKey::OffsetCommit
+        | ApiKey::OffsetFetch
+        | ApiKey::DeleteRecords
+        | ApiKey::CreateTopics
+        | ApiKey::DeleteTopics
+            if request.list("topics").is_some() =>
+        {
+            (request.list("topics")?, "name")
+        }
+        ApiKey::DeleteTopics => (request.list("topic_names")?, ""),
+        ApiKey::DescribeGroups => (request.list("groups")?, ""),
+        ApiKey::DeleteGroups => (request.list("groups_names")?, ""),
+        ApiKey::DescribeTransactions => (request.list("transactional_ids")?, ""),
+        ApiKey::ConsumerGroupDescribe => (request.list("group_ids")?, ""),
+        _ => return None,
+    };
+    fn element_name<'a>(element: &Val<'a>, name: &str) -> &'a str {
+        match element {
+            Val::Struct(Some(node)) => node.str(name).unwrap_or_default(),
+            other => other.str().unwrap_or_default(),
+        }
     }
-    let v = version;
-    match ApiKey::try_from(api_key).ok()? {
-        ApiKey::Produce => {
-            crate::classify::walk_produce(v, body, body.len(), true).ok()?;
-            let request = ProduceRequest::decode(&mut Bytes::copy_from_slice(body), v).ok()?;
-            encode_both(partition(request, |r| &mut r.topic_data, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::Fetch => {
-            let request: FetchRequest = decode(api_key, v, body)?;
-            let (allowed, mut refused) = partition(request, |r| &mut r.topics, |t| t.topic.as_str(), denied)?;
-            refused.forgotten_topics_data = Vec::new();
-            encode_both((allowed, refused), v)
-        }
-        ApiKey::ListOffsets => {
-            let request: ListOffsetsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topics, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::OffsetCommit => {
-            let request: OffsetCommitRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topics, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::OffsetFetch if v <= 7 => {
-            let request: OffsetFetchRequest = decode(api_key, v, body)?;
-            // Null topics (all of the group's) name no topic, so nothing of them can be denied.
-            let topics: fn(&mut OffsetFetchRequest) -> &mut Vec<_> = |r| r.topics.get_or_insert_with(Vec::new);
-            encode_both(partition(request, topics, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::OffsetFetch => {
-            // v8+ batches groups; only the one-group form (what consumers send) is split.
-            let mut request: OffsetFetchRequest = decode(api_key, v, body)?;
-            let group = request.groups.pop().filter(|_| request.groups.is_empty())?;
-            let topics: fn(&mut offset_fetch_request::OffsetFetchRequestGroup) -> &mut Vec<_> =
-                |g| g.topics.get_or_insert_with(Vec::new);
-            let (allowed, refused) = partition(group, topics, |t| t.name.as_str(), denied)?;
-            encode_both((request.clone().with_groups(vec![allowed]), request.with_groups(vec![refused])), v)
-        }
-        ApiKey::DeleteRecords => {
-            let request: DeleteRecordsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topics, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::OffsetForLeaderEpoch => {
-            let request: OffsetForLeaderEpochRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topics, |t| t.topic.as_str(), denied)?, v)
-        }
-        ApiKey::CreateTopics => {
-            let request: CreateTopicsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topics, |t| t.name.as_str(), denied)?, v)
-        }
-        ApiKey::DeleteTopics if v >= 6 => {
-            let request: DeleteTopicsRequest = decode(api_key, v, body)?;
-            // classify refuses topics without a name (addressed by id only).
-            let name: fn(&delete_topics_request::DeleteTopicState) -> &str =
-                |t| t.name.as_ref().map_or("", |n| n.as_str());
-            encode_both(partition(request, |r| &mut r.topics, name, denied)?, v)
-        }
-        ApiKey::DeleteTopics => {
-            let request: DeleteTopicsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.topic_names, |t| t.as_str(), denied)?, v)
-        }
-        ApiKey::DescribeGroups => {
-            let request: DescribeGroupsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.groups, |g| g.as_str(), denied)?, v)
-        }
-        ApiKey::DeleteGroups => {
-            let request: DeleteGroupsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.groups_names, |g| g.as_str(), denied)?, v)
-        }
-        ApiKey::DescribeTransactions => {
-            let request: DescribeTransactionsRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.transactional_ids, |id| id.as_str(), denied)?, v)
-        }
-        ApiKey::ConsumerGroupDescribe => {
-            let request: ConsumerGroupDescribeRequest = decode(api_key, v, body)?;
-            encode_both(partition(request, |r| &mut r.group_ids, |g| g.as_str(), denied)?, v)
-        }
-        _ => None,
-    }
-}
-
-/// Two copies of `request`: one with the allowed elements of its resource array, one with the denied ones.
-/// `None` unless both are non-empty.
-fn partition<R: Clone, E>(
-    request: R,
-    array: fn(&mut R) -> &mut Vec<E>,
-    name: fn(&E) -> &str,
-    denied: &dyn Fn(&str) -> bool,
-) -> Option<(R, R)> {
-    let mut allowed = request.clone();
-    let mut refused = request;
-    let (no, yes): (Vec<E>, Vec<E>) = std::mem::take(array(&mut allowed)).into_iter().partition(|e| denied(name(e)));
-    if yes.is_empty() || no.is_empty() {
+    let (refused, allowed): (Vec<_>, Vec<_>) = array
+        .items
+        .iter()
+        .map(|(range, element)| (range.clone(), element))
+        .partition(|(_, e)| denied(element_name(e, name)));
+    if allowed.is_empty() || refused.is_empty() {
         return None;
     }
-    *array(&mut allowed) = yes;
-    *array(&mut refused) = no;
-    Some((allowed, refused))
-}
-
-fn encode_both<T: Encodable>((allowed, refused): (T, T), version: i16) -> Option<(Vec<u8>, Vec<u8>)> {
-    Some((encode(&allowed, version)?, encode(&refused, version)?))
-}
-
-fn encode<T: Encodable>(message: &T, version: i16) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    message.encode(&mut out, version).ok()?;
-    Some(out)
+    let flexible = wire::request_header_version(api_key, version) >= 2;
+    let with = |elements: &[(std::ops::Range<usize>, &Val<'_>)]| -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(body.len());
+        out.extend_from_slice(body.get(..array.count_start)?);
+        wire::write_array_count(&mut out, u32::try_from(elements.len()).ok()?, flexible);
+        for (range, _) in elements {
+            out.extend_from_slice(body.get(range.clone())?);
+        }
+        out.extend_from_slice(body.get(array.entries_end..)?);
+        Some(out)
+    };
+    Some((with(&allowed)?, with(&refused)?))
 }
 
 /// The broker's answer to the allowed part plus the filter's answer for the denied resources, spliced at
