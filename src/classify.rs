@@ -180,7 +180,7 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
         // The body does not matter for these: one cluster-level question.
         return Ok(cluster(op));
     }
-    let req = parse(key, version, body)?;
+    let req = parse(key, version, body, Keep::Resources)?;
     let mut needs = Needs::default();
     // Fields read here are named in the API's layout (`shape`); a name missing there reads as absent.
     let topics = |needs: &mut Needs, op: Operation, list: &str, name: &str| {
@@ -357,11 +357,11 @@ pub(crate) fn cluster_only_operation(key: ApiKey) -> Option<Operation> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Stop {
     NeedMore,
-    Bad(String),
+    Bad(&'static str),
 }
 
-fn bad(reason: &str) -> Stop {
-    Stop::Bad(reason.to_string())
+fn bad(reason: &'static str) -> Stop {
+    Stop::Bad(reason)
 }
 
 /// Bounds-checked cursor. `buf` holds the bytes that have arrived, `end` is the body length: reading
@@ -386,6 +386,7 @@ impl<'a> Reader<'a> {
         Ok(std::mem::replace(&mut self.pos, next))
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], Stop> {
         let start = self.pos;
         let end = start.checked_add(n).ok_or_else(|| bad("length overflow"))?;
@@ -397,6 +398,12 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    /// Skips `n` bytes that must have arrived (a field being walked).
+    #[inline]
+    fn skip_read(&mut self, n: usize) -> Result<(), Stop> {
+        self.take(n).map(|_| ())
+    }
+
     /// Skips `n` bytes that need not have arrived yet (record batches).
     fn skip(&mut self, n: usize) -> Result<(), Stop> {
         self.advance(n).map(|_| ())
@@ -405,6 +412,17 @@ impl<'a> Reader<'a> {
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Stop> {
         let bytes = self.take(N)?;
         bytes.try_into().map_err(|_| bad("internal length mismatch"))
+    }
+
+    /// One byte (varints, markers): the hot path of every flexible-version walk.
+    #[inline]
+    fn byte(&mut self) -> Result<u8, Stop> {
+        if self.pos >= self.end {
+            return Err(bad("truncated"));
+        }
+        let b = *self.buf.get(self.pos).ok_or(Stop::NeedMore)?;
+        self.pos += 1;
+        Ok(b)
     }
 
     fn i16(&mut self) -> Result<i16, Stop> {
@@ -418,7 +436,7 @@ impl<'a> Reader<'a> {
     fn uvarint(&mut self) -> Result<u32, Stop> {
         let mut value: u32 = 0;
         for i in 0..5 {
-            let [b] = self.array::<1>()?;
+            let b = self.byte()?;
             if i == 4 && b > 0x0f {
                 return Err(bad("varint overflows 32 bits"));
             }
@@ -632,25 +650,32 @@ struct Field {
     min: i16,
     max: i16,
     name: &'static str,
+    /// Kept only when the whole request is read for an answer (`Keep::All`), not to classify it: the
+    /// partitions of a Fetch are echoed in its error response but authorized by topic.
+    answer_only: bool,
 }
 
 impl Field {
     const fn named(self, name: &'static str) -> Field {
         Field { name, ..self }
     }
+    /// Named, kept only for answers (see `answer_only`).
+    const fn answer(self, name: &'static str) -> Field {
+        Field { name, answer_only: true, ..self }
+    }
 }
 
 const fn all(ty: Ty) -> Field {
-    Field { ty, min: 0, max: i16::MAX, name: "" }
+    Field { ty, min: 0, max: i16::MAX, name: "", answer_only: false }
 }
 const fn since(min: i16, ty: Ty) -> Field {
-    Field { ty, min, max: i16::MAX, name: "" }
+    Field { ty, min, max: i16::MAX, name: "", answer_only: false }
 }
 const fn until(max: i16, ty: Ty) -> Field {
-    Field { ty, min: 0, max, name: "" }
+    Field { ty, min: 0, max, name: "", answer_only: false }
 }
 const fn between(min: i16, max: i16, ty: Ty) -> Field {
-    Field { ty, min, max, name: "" }
+    Field { ty, min, max, name: "", answer_only: false }
 }
 
 /// A request layout: fields, and the first flexible version (compact lengths, tagged fields).
@@ -689,14 +714,14 @@ static FETCH: Shape = Shape {
             until(12, Str).named("topic"),
             since(13, Uuid), // topic_id
             all(Structs(&[
-                all(I32).named("partition"),
+                all(I32).answer("partition"),
                 since(9, I32),  // current_leader_epoch
                 all(I64),       // fetch_offset
                 since(12, I32), // last_fetched_epoch
                 since(5, I64),  // log_start_offset
                 all(I32),       // partition_max_bytes
             ]))
-            .named("partitions"),
+            .answer("partitions"),
         ]))
         .named("topics"),
         since(7, Structs(&[between(7, 12, Str), since(13, Uuid), since(7, I32S)])), // forgotten_topics_data
@@ -707,7 +732,7 @@ static FETCH: Shape = Shape {
 /// Topics of (name, partitions (partition_index, ...)): the per-partition layout differs per API.
 macro_rules! named_topics {
     ($($partition:expr),* $(,)?) => {
-        Structs(&[all(Str).named("name"), all(Structs(&[$($partition),*])).named("partitions")])
+        Structs(&[all(Str).named("name"), all(Structs(&[$($partition),*])).answer("partitions")])
     };
 }
 
@@ -717,7 +742,7 @@ static LIST_OFFSETS: Shape = Shape {
         all(I32),     // replica_id
         since(2, I8), // isolation_level
         // partition_index, current_leader_epoch, timestamp, max_num_offsets
-        all(named_topics!(all(I32).named("partition_index"), since(4, I32), all(I64), until(0, I32))).named("topics"),
+        all(named_topics!(all(I32).answer("partition_index"), since(4, I32), all(I64), until(0, I32))).named("topics"),
         since(10, I32), // timeout_ms
     ],
 };
@@ -744,15 +769,15 @@ static OFFSET_COMMIT: Shape = Shape {
             until(9, Str).named("name"),
             since(10, Uuid),
             // partition_index, committed_offset, committed_leader_epoch, commit_timestamp, committed_metadata
-            all(Structs(&[all(I32).named("partition_index"), all(I64), since(6, I32), until(1, I64), all(Str)]))
-                .named("partitions"),
+            all(Structs(&[all(I32).answer("partition_index"), all(I64), since(6, I32), until(1, I64), all(Str)]))
+                .answer("partitions"),
         ]))
         .named("topics"),
     ],
 };
 
 /// OffsetFetch's topics: name, partition_indexes.
-static OFFSET_FETCH_REQUEST_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).named("partition_indexes")];
+static OFFSET_FETCH_REQUEST_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).answer("partition_indexes")];
 
 static OFFSET_FETCH: Shape = Shape {
     flexible_from: 6,
@@ -765,7 +790,7 @@ static OFFSET_FETCH: Shape = Shape {
                 all(Str).named("group_id"),
                 since(9, Str), // member_id
                 since(9, I32), // member_epoch
-                all(Structs(&[until(9, Str).named("name"), since(10, Uuid), all(I32S).named("partition_indexes")]))
+                all(Structs(&[until(9, Str).named("name"), since(10, Uuid), all(I32S).answer("partition_indexes")]))
                     .named("topics"),
             ]),
         )
@@ -785,7 +810,7 @@ static JOIN_GROUP: Shape = Shape {
         all(Str).named("group_id"),
         all(I32),      // session_timeout_ms
         since(1, I32), // rebalance_timeout_ms
-        all(Str).named("member_id"),
+        all(Str).answer("member_id"),
         since(5, Str), // group_instance_id
         all(Str),      // protocol_type
         all(Structs(&[all(Str), all(Bytes)])),
@@ -845,7 +870,7 @@ static DELETE_TOPICS: Shape = Shape {
 
 static DELETE_RECORDS: Shape = Shape {
     flexible_from: 2,
-    fields: &[all(named_topics!(all(I32).named("partition_index"), all(I64))).named("topics"), all(I32)],
+    fields: &[all(named_topics!(all(I32).answer("partition_index"), all(I64))).named("topics"), all(I32)],
 };
 
 static INIT_PRODUCER_ID: Shape = Shape {
@@ -867,14 +892,14 @@ static OFFSET_FOR_LEADER_EPOCH: Shape = Shape {
         all(Structs(&[
             all(Str).named("topic"),
             // partition, current_leader_epoch, leader_epoch
-            all(Structs(&[all(I32).named("partition"), since(2, I32), all(I32)])).named("partitions"),
+            all(Structs(&[all(I32).answer("partition"), since(2, I32), all(I32)])).answer("partitions"),
         ]))
         .named("topics"),
     ],
 };
 
 /// AddPartitionsToTxn's topics: name, partitions (indexes).
-static TXN_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).named("partitions")];
+static TXN_TOPIC: &[Field] = &[all(Str).named("name"), all(I32S).answer("partitions")];
 
 static ADD_PARTITIONS_TO_TXN: Shape = Shape {
     flexible_from: 3,
@@ -905,7 +930,7 @@ static TXN_OFFSET_COMMIT: Shape = Shape {
         since(3, I32), // generation_id
         since(3, Str), // member_id
         since(3, Str), // group_instance_id
-        all(named_topics!(all(I32).named("partition_index"), all(I64), since(2, I32), all(Str))).named("topics"),
+        all(named_topics!(all(I32).answer("partition_index"), all(I64), since(2, I32), all(Str))).named("topics"),
     ],
 };
 
@@ -913,9 +938,9 @@ static ACL_FILTER: &[Field] = &[all(I8), all(Str), since(1, I8), all(Str), all(S
 
 static DESCRIBE_ACLS: Shape = Shape { flexible_from: 2, fields: ACL_FILTER };
 
-static CREATE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).named("creations")] };
+static CREATE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).answer("creations")] };
 
-static DELETE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).named("filters")] };
+static DELETE_ACLS: Shape = Shape { flexible_from: 2, fields: &[all(Structs(ACL_FILTER)).answer("filters")] };
 
 /// Config resources: resource_type, resource_name, then the API's own fields.
 macro_rules! config_resources {
@@ -946,14 +971,14 @@ static DELETE_GROUPS: Shape = Shape { flexible_from: 2, fields: &[all(Strs).name
 
 static OFFSET_DELETE: Shape = Shape {
     flexible_from: i16::MAX,
-    fields: &[all(Str).named("group_id"), all(named_topics!(all(I32).named("partition_index"))).named("topics")],
+    fields: &[all(Str).named("group_id"), all(named_topics!(all(I32).answer("partition_index"))).named("topics")],
 };
 
 static DESCRIBE_CLUSTER: Shape = Shape { flexible_from: 0, fields: &[all(Bool), since(1, I8), since(2, Bool)] };
 
 static DESCRIBE_PRODUCERS: Shape = Shape {
     flexible_from: 0,
-    fields: &[all(Structs(&[all(Str).named("name"), all(I32S).named("partition_indexes")])).named("topics")],
+    fields: &[all(Structs(&[all(Str).named("name"), all(I32S).answer("partition_indexes")])).named("topics")],
 };
 
 static DESCRIBE_TRANSACTIONS: Shape = Shape { flexible_from: 0, fields: &[all(Strs).named("transactional_ids")] };
@@ -1030,7 +1055,7 @@ fn walk_struct<'a>(
     fields: &[Field],
     version: i16,
     flexible: bool,
-    node: Option<&mut Node<'a>>,
+    node: Option<(&mut Node<'a>, Keep)>,
 ) -> Result<(), Stop> {
     walk_into(r, fields, version, flexible, node)?;
     if flexible {
@@ -1039,62 +1064,109 @@ fn walk_struct<'a>(
     Ok(())
 }
 
-/// Walks consecutive fields; with a `node`, the named ones are kept in it (see [`parse`]).
+/// Walks consecutive fields; with a `node`, the named ones `keep` asks for are kept in it (see [`parse`]).
 fn walk_into<'a>(
     r: &mut Reader<'a>,
     fields: &[Field],
     version: i16,
     flexible: bool,
-    mut node: Option<&mut Node<'a>>,
+    mut node: Option<(&mut Node<'a>, Keep)>,
 ) -> Result<(), Stop> {
+    let level = node.as_ref().map(|(_, level)| *level);
     for field in fields.iter().filter(|f| (f.min..=f.max).contains(&version)) {
-        let keep = node.is_some() && !field.name.is_empty();
+        let keep = match level {
+            None => false,
+            Some(level) => !field.name.is_empty() && (level == Keep::All || !field.answer_only),
+        };
+        if !keep {
+            skip_field(r, field.ty, version, flexible)?;
+            continue;
+        }
+        let inner_level = level;
         let value = match field.ty {
             I8 | Bool => Val::Int(i8::from_be_bytes(r.array()?).into()),
             I16 => Val::Int(r.i16()?.into()),
             I32 => Val::Int(r.i32()?.into()),
             I64 => Val::Int(i64::from_be_bytes(r.array()?)),
             Uuid => r.take(16).map(|_| Val::Int(0))?,
-            Str if keep => Val::Str(r.string(flexible)?),
-            Str | Bytes => {
-                if let Some(n) = r.length(flexible, matches!(field.ty, Bytes))? {
+            Str => Val::Str(r.string(flexible)?),
+            Bytes => {
+                if let Some(n) = r.length(flexible, true)? {
                     r.take(n)?;
                 }
                 Val::Int(0)
             }
             Struct(inner) => {
                 let mut inner_node = Node::default();
-                walk_struct(r, inner, version, flexible, keep.then_some(&mut inner_node))?;
+                walk_struct(r, inner, version, flexible, inner_level.map(|l| (&mut inner_node, l)))?;
                 Val::Struct(Some(inner_node))
             }
             Opt(inner) => match r.array::<1>()? {
                 [0xff] => Val::Struct(None),
                 [1] => {
                     let mut inner_node = Node::default();
-                    walk_struct(r, inner, version, flexible, keep.then_some(&mut inner_node))?;
+                    walk_struct(r, inner, version, flexible, inner_level.map(|l| (&mut inner_node, l)))?;
                     Val::Struct(Some(inner_node))
                 }
                 _ => return Err(bad("nullable struct marker")),
             },
-            Structs(_) | Fixed(_) | Strs => Val::List(walk_array(r, field.ty, version, flexible, keep)?),
+            Structs(_) | Fixed(_) | Strs => Val::List(walk_array(r, field.ty, version, flexible, level)?),
         };
-        if keep {
-            if let Some(node) = node.as_deref_mut() {
-                node.fields.push((field.name, value));
-            }
+        if let Some((node, _)) = node.as_mut() {
+            node.fields.push((field.name, value));
         }
     }
     Ok(())
 }
 
-/// Walks an array; its elements are kept when `keep` (with the body range each occupies).
+/// Walks one field without keeping anything (the fast path: no values are built).
+fn skip_field(r: &mut Reader<'_>, ty: Ty, version: i16, flexible: bool) -> Result<(), Stop> {
+    match ty {
+        I8 | Bool => r.skip_read(1),
+        I16 => r.skip_read(2),
+        I32 => r.skip_read(4),
+        I64 => r.skip_read(8),
+        Uuid => r.skip_read(16),
+        Str | Bytes => match r.length(flexible, matches!(ty, Bytes))? {
+            Some(n) => r.skip_read(n),
+            None => Ok(()),
+        },
+        Struct(inner) => walk_fields(r, inner, version, flexible),
+        Opt(inner) => match r.byte()? {
+            0xff => Ok(()),
+            1 => walk_fields(r, inner, version, flexible),
+            _ => Err(bad("nullable struct marker")),
+        },
+        Structs(inner) => {
+            for _ in 0..r.count(flexible)?.unwrap_or(0) {
+                walk_fields(r, inner, version, flexible)?;
+            }
+            Ok(())
+        }
+        Fixed(size) => {
+            let n = r.count(flexible)?.unwrap_or(0);
+            r.skip_read(n.checked_mul(size).ok_or_else(|| bad("array overflow"))?)
+        }
+        Strs => {
+            for _ in 0..r.count(flexible)?.unwrap_or(0) {
+                if let Some(n) = r.length(flexible, false)? {
+                    r.skip_read(n)?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Walks an array; its elements are kept at `keep`'s level (with the body range each occupies).
 fn walk_array<'a>(
     r: &mut Reader<'a>,
     ty: Ty,
     version: i16,
     flexible: bool,
-    keep: bool,
+    level: Option<Keep>,
 ) -> Result<Option<List<'a>>, Stop> {
+    let keep = level.is_some();
     let count_start = r.pos;
     let Some(count) = r.count(flexible)? else {
         return Ok(None);
@@ -1105,7 +1177,7 @@ fn walk_array<'a>(
         let value = match ty {
             Structs(inner) => {
                 let mut element = Node::default();
-                walk_struct(r, inner, version, flexible, keep.then_some(&mut element))?;
+                walk_struct(r, inner, version, flexible, level.map(|l| (&mut element, l)))?;
                 Val::Struct(Some(element))
             }
             Fixed(4) => Val::Int(r.i32()?.into()),
@@ -1217,13 +1289,13 @@ impl<'a> Val<'a> {
 /// (see the module doc) and the named fields are kept. Bytes after the request are ignored, as Kafka's own
 /// request parser ignores them: librdkafka 2.16's Metadata v12 (kcat -L) carries bytes past the v12 fields,
 /// and brokers accept it. The filter reads the same prefix the broker reads.
-pub(crate) fn parse(key: ApiKey, version: i16, body: &[u8]) -> Result<Node<'_>, String> {
+pub(crate) fn parse(key: ApiKey, version: i16, body: &[u8], keep: Keep) -> Result<Node<'_>, String> {
     let shape = shape(key).ok_or("no layout for this API")?;
     let mut r = Reader::new(body, body.len());
     let mut node = Node::default();
-    match walk_struct(&mut r, shape.fields, version, version >= shape.flexible_from, Some(&mut node)) {
+    match walk_struct(&mut r, shape.fields, version, version >= shape.flexible_from, Some((&mut node, keep))) {
         Ok(()) => Ok(node),
-        Err(Stop::Bad(reason)) => Err(reason),
+        Err(Stop::Bad(reason)) => Err(reason.into()),
         Err(Stop::NeedMore) => Err("truncated".into()),
     }
 }
@@ -1231,7 +1303,22 @@ pub(crate) fn parse(key: ApiKey, version: i16, body: &[u8]) -> Result<Node<'_>, 
 /// Checks that `body` is a well-formed request of `key` at `version` whose every array count and length
 /// fits in the body (see the module doc).
 pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), String> {
-    parse(key, version, body).map(|_| ())
+    let shape = shape(key).ok_or("no layout for this API")?;
+    let mut r = Reader::new(body, body.len());
+    match walk_fields(&mut r, shape.fields, version, version >= shape.flexible_from) {
+        Ok(()) => Ok(()),
+        Err(Stop::Bad(reason)) => Err(reason.into()),
+        Err(Stop::NeedMore) => Err("truncated".into()),
+    }
+}
+
+/// Which named fields [`parse`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// What authorization asks about (resources and the arrays holding them).
+    Resources,
+    /// Everything named, for answers (error responses).
+    All,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1487,7 +1574,7 @@ pub(crate) fn check_metadata_response(version: i16, body: &[u8]) -> Result<(), S
     let flexible = version >= METADATA_RESPONSE.flexible_from;
     match walk_fields(&mut r, METADATA_RESPONSE.fields, version, flexible) {
         Ok(()) => Ok(()),
-        Err(Stop::Bad(reason)) => Err(reason),
+        Err(Stop::Bad(reason)) => Err(reason.into()),
         Err(Stop::NeedMore) => Err("truncated".into()),
     }
 }
@@ -1510,7 +1597,7 @@ pub(crate) struct ArraySpan {
 /// the wire.
 pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
     let stop = |e: Stop| match e {
-        Stop::Bad(reason) => reason,
+        Stop::Bad(reason) => reason.to_string(),
         Stop::NeedMore => "truncated".to_string(),
     };
     let layout = ApiKey::try_from(api_key)
@@ -1650,7 +1737,7 @@ pub(crate) struct Filtered {
 
 fn stop_reason(e: Stop) -> String {
     match e {
-        Stop::Bad(reason) => reason,
+        Stop::Bad(reason) => reason.to_string(),
         Stop::NeedMore => "truncated".to_string(),
     }
 }

@@ -5,7 +5,9 @@
 //! `stats_tags` rule per tag (regex `(;tag=([^;]*))`) that moves the segment into a real tag, so
 //! `/stats/prometheus` shows `kafka_filter_requests{api="Produce",decision="allowed"}` (Envoy drops its custom-stat namespace in the Prometheus format).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+
+use crate::policy::index::FxHashMap;
 
 /// Every tag name used in metric names (for the Envoy `stats_tags` rules).
 pub const TAGS: &[&str] = &["api", "decision", "principal", "topic", "identity_source", "reason"];
@@ -176,7 +178,9 @@ pub const MAX_TOPIC_NAME: usize = 249;
 #[derive(Debug, Clone)]
 pub struct TopicNames {
     cap: usize,
-    ids: HashMap<Box<str>, TopicId>,
+    /// Fx-hashed: looked up per forwarded Produce and Fetch answer; at most `cap` names are inserted, so
+    /// chosen colliding names cannot grow a chain past that.
+    ids: FxHashMap<Box<str>, TopicId>,
     /// By id; index 0 is `other`.
     names: Vec<Box<str>>,
 }
@@ -185,7 +189,7 @@ impl TopicNames {
     pub fn new(cap: u32) -> Self {
         // Ids are u16; the configuration allows far fewer topics than that.
         let cap = (cap as usize).min(u16::MAX as usize - 1);
-        TopicNames { cap, ids: HashMap::new(), names: vec![OVERFLOW_LABEL.into()] }
+        TopicNames { cap, ids: FxHashMap::default(), names: vec![OVERFLOW_LABEL.into()] }
     }
 
     /// The id of a topic name as read off the wire (not UTF-8 or too long: `other`).

@@ -17,7 +17,9 @@
 //! were the largest part of the wasm module. A test checks every answer byte for byte against
 //! kafka-protocol's encoding of the same response (`oracle`).
 
-use crate::classify::{cluster_only_operation, config_resource, coordinator_resource, parse, walk_produce, Node, Val};
+use crate::classify::{
+    cluster_only_operation, config_resource, coordinator_resource, parse, walk_produce, Keep, Node, Val,
+};
 use crate::policy::{ResourceType, CLUSTER_NAME};
 use crate::wire;
 use kafka_protocol::messages::ApiKey;
@@ -57,7 +59,7 @@ pub fn error_response(
         produce(&mut o, body, &e)?;
         return Ok(o.finish());
     }
-    let req = parse(key, v, body).map_err(|reason| format!("{key:?} v{v}: {reason}"))?;
+    let req = parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"))?;
     let group = || e.group(req.str("group_id").unwrap_or_default());
     match key {
         ApiKey::Fetch => {

@@ -412,6 +412,7 @@ impl Connection {
         }
         let mut edits: Vec<Edit> = Vec::new();
         let mut pos = 0usize;
+        let mut reads = 0u32;
         let mut closed = false;
         while pos < data_size {
             let passthrough =
@@ -440,7 +441,11 @@ impl Connection {
                     None => self.session.set_untimed(),
                 }
             }
-            let window = match host::get_buffer(buffer, pos, READ_WINDOW.min(data_size - pos)) {
+            // The first read of a chunk is small: most frames are decided from their first bytes and the rest
+            // is skipped unread (records), so copying the whole chunk into the VM would be wasted.
+            let limit = if reads == 0 { FIRST_READ_WINDOW } else { READ_WINDOW };
+            reads += 1;
+            let window = match host::get_buffer(buffer, pos, limit.min(data_size - pos)) {
                 Ok(window) if !window.is_empty() => window,
                 Ok(_) => break,
                 Err(e) => {
@@ -514,6 +519,9 @@ fn topic_counter(
 
 /// How much of a host buffer is read into the VM at a time (see `Connection::on_data`).
 const READ_WINDOW: usize = 64 * 1024;
+
+/// The first read of each chunk (see `Connection::on_data`).
+const FIRST_READ_WINDOW: usize = 4 * 1024;
 
 /// One client chunk in this many is timed for the request latency histogram (see `Connection::on_data`).
 const TIMED_CHUNK_EVERY: u32 = 16;

@@ -20,7 +20,7 @@
 //! (`users[0].acls[1] (allow Read topic prefix orders-)`) is precomputed for [`Decision::rule`].
 
 mod api_keys;
-mod index;
+pub(crate) mod index;
 
 use std::net::IpAddr;
 

@@ -9,7 +9,7 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::{authorization_error, Core, ResponseAction};
-use crate::classify::{parse, Val};
+use crate::classify::{parse, Keep, Val};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::ResourceType;
@@ -82,7 +82,7 @@ pub(super) fn forward_allowed_part(
 /// no split.
 fn split_body(api_key: i16, version: i16, body: &[u8], denied: &dyn Fn(&str) -> bool) -> Option<(Vec<u8>, Vec<u8>)> {
     let key = ApiKey::try_from(api_key).ok()?;
-    let request = parse(key, version, body).ok()?;
+    let request = parse(key, version, body, Keep::Resources).ok()?;
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
         ApiKey::Produce => (request.list("topic_data")?, "name"),
