@@ -77,7 +77,7 @@ pub(super) fn count_produce(
     }
 }
 
-/// Counts a Produce request the filter re-encoded (the allowed part of a split request): whole frame.
+/// Counts a Produce request the filter rewrote (the allowed part of a split request): whole frame.
 pub(super) fn count_forwarded_produce(core: &mut Core, version: i16, frame: &[u8]) {
     let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
     if let HeaderParse::Complete(header) = crate::wire::parse_request_header(body, body.len()) {
