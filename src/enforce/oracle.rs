@@ -2,8 +2,9 @@
 //! own writer): the test oracle for `enforce`, byte for byte at every version.
 #![allow(dead_code)]
 
+use super::{first_error, Codes};
 use crate::classify::{cluster_only_operation, config_resource, decode_checked, walk_produce};
-use crate::policy::{ResourceType, CLUSTER_NAME};
+use crate::policy::ResourceType;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -446,39 +447,6 @@ pub(crate) fn error_response(
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }
-}
-
-/// Per-resource error codes from the caller.
-struct Codes<'a>(&'a dyn Fn(ResourceType, &str) -> i16);
-
-impl Codes<'_> {
-    fn code(&self, resource_type: ResourceType, name: &str) -> i16 {
-        (self.0)(resource_type, name)
-    }
-    fn topic(&self, name: &str) -> i16 {
-        self.code(ResourceType::Topic, name)
-    }
-    fn group(&self, name: &str) -> i16 {
-        self.code(ResourceType::Group, name)
-    }
-    fn txn(&self, name: &str) -> i16 {
-        self.code(ResourceType::TransactionalId, name)
-    }
-    fn cluster(&self) -> i16 {
-        self.code(ResourceType::Cluster, CLUSTER_NAME)
-    }
-    /// A refused follower request is answered per partition with TOPIC_AUTHORIZATION_FAILED (Kafka).
-    fn cluster_as_topic(&self) -> i16 {
-        if self.cluster() != 0 {
-            29
-        } else {
-            0
-        }
-    }
-}
-
-fn first_error(codes: &[i16]) -> i16 {
-    codes.iter().copied().find(|c| *c != 0).unwrap_or(0)
 }
 
 /// Object-safe view of `Encodable` so one frame builder serves every response type.
