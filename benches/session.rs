@@ -19,18 +19,23 @@ use common::*;
 
 /// 1,000 ACL entries: 99 other principals with 10 each, and the anonymous client's own.
 fn thousand_rule_policy() -> String {
-    let mut users = vec![r#"{"principal": "User:ANONYMOUS", "acls": [
-        {"resource": {"type": "topic", "name": "bench-", "patternType": "prefix"}, "operations": ["Write", "Read", "Describe"]},
-        {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read", "Describe"]},
-        {"resource": {"type": "topic", "name": "bench-secret"}, "operations": ["All"], "type": "deny"},
-        {"resource": {"type": "cluster"}, "operations": ["IdempotentWrite"]}]}"#
-        .to_string()];
+    let acl = |resource: &str, operations: &str| format!(r#"{{"resource": {resource}, "operations": [{operations}]}}"#);
+    let own = [
+        acl(r#"{"type": "topic", "name": "bench-", "patternType": "prefix"}"#, r#""Write", "Read", "Describe""#),
+        acl(r#"{"type": "group", "name": "kmf-", "patternType": "prefix"}"#, r#""Read", "Describe""#),
+        acl(r#"{"type": "topic", "name": "bench-secret"}, "type": "deny""#, r#""All""#),
+        acl(r#"{"type": "cluster"}"#, r#""IdempotentWrite""#),
+    ];
+    let mut users = vec![format!(r#"{{"principal": "User:ANONYMOUS", "acls": [{}]}}"#, own.join(","))];
     for team in 0..99 {
         let acls: Vec<String> = (0..10)
             .map(|j| match j % 3 {
-                0 => format!(r#"{{"resource": {{"type": "topic", "name": "team{team}-events-{j}"}}, "operations": ["Write", "Describe"]}}"#),
-                1 => format!(r#"{{"resource": {{"type": "topic", "name": "team{team}-{j}-", "patternType": "prefix"}}, "operations": ["Read"]}}"#),
-                _ => format!(r#"{{"resource": {{"type": "group", "name": "team{team}-consumers-{j}"}}, "operations": ["Read"]}}"#),
+                0 => acl(&format!(r#"{{"type": "topic", "name": "team{team}-events-{j}"}}"#), r#""Write", "Describe""#),
+                1 => acl(
+                    &format!(r#"{{"type": "topic", "name": "team{team}-{j}-", "patternType": "prefix"}}"#),
+                    r#""Read""#,
+                ),
+                _ => acl(&format!(r#"{{"type": "group", "name": "team{team}-consumers-{j}"}}"#), r#""Read""#),
             })
             .collect();
         users.push(format!(r#"{{"principal": "User:CN=team{team}", "acls": [{}]}}"#, acls.join(",")));

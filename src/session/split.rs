@@ -1,6 +1,7 @@
 //! Partial requests: when some resources of a multi-resource request are denied, the allowed part is
-//! forwarded (cut out of the client's bytes) and the filter's answer for the denied part is merged into the broker's answer,
-//! in the client's version, so a client is not refused whole for one forbidden topic, group or id.
+//! forwarded (cut out of the client's bytes) and the filter's answer for the denied part is merged into the
+//! broker's answer, in the client's version, so a client is not refused whole for one forbidden topic, group
+//! or id.
 //!
 //! Only the per-resource checks Kafka itself answers per element are split off (KafkaApis filters the
 //! resource array by authorization and answers the rest with the authorization error): a denied
@@ -40,8 +41,8 @@ pub(super) fn partial_candidate(api_key: i16, denied: &[(ResourceType, String)])
     split_resource(api_key).is_some_and(|rt| !denied.is_empty() && denied.iter().all(|(t, _)| *t == rt))
 }
 
-/// Splits a request into its allowed and denied resources: the allowed part is forwarded (cut out of the client's bytes),
-/// the denied part is answered with the authorization error, merged into the broker's answer.
+/// Splits a request into its allowed and denied resources: the allowed part is forwarded (cut out of the
+/// client's bytes), the denied part is answered with the authorization error, merged into the broker's answer.
 /// `None` when nothing is allowed or the request cannot be split (then it is refused whole).
 pub(super) fn forward_allowed_part(
     core: &mut Core,
