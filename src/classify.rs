@@ -134,7 +134,7 @@ impl Needs {
         self.one(op, ResourceType::TransactionalId, name)
     }
     /// One requirement per name.
-    fn each<'n>(&mut self, op: Operation, resource_type: ResourceType, names: impl Iterator<Item = &'n str>) {
+    fn each<'n>(&mut self, op: Operation, resource_type: ResourceType, names: impl IntoIterator<Item = &'n str>) {
         for name in names {
             self.one(op, resource_type, name);
         }
@@ -185,19 +185,20 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
     let req = parse(key, version, body, Keep::Resources)?;
     let mut needs = Needs::default();
     // Fields read here are named in the API's layout (`shape`); a name missing there reads as absent.
-    let topics = |needs: &mut Needs, op: Operation, list: &str, name: &str| {
+    let topics = |needs: &mut Needs, op: Operation, list: &str, name: &str| -> Result<(), String> {
         for topic in req.nodes(list) {
-            needs.topic(op, topic.str(name).unwrap_or_default());
+            needs.topic(op, topic.name(name)?);
         }
+        Ok(())
     };
     match key {
         ApiKey::Fetch => {
             if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
             }
-            topics(&mut needs, Read, "topics", "topic");
+            topics(&mut needs, Read, "topics", "topic")?;
         }
-        ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name"),
+        ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name")?,
         ApiKey::Metadata => {
             for topic in req.nodes("topics") {
                 let name = topic.str("name").ok_or("topic addressed by id")?;
@@ -205,35 +206,35 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
             }
         }
         ApiKey::OffsetCommit => {
-            needs.group(Read, req.str("group_id").unwrap_or_default());
-            topics(&mut needs, Read, "topics", "name");
+            needs.group(Read, req.name("group_id")?);
+            topics(&mut needs, Read, "topics", "name")?;
         }
         ApiKey::OffsetFetch if version <= 7 => {
-            needs.group(Describe, req.str("group_id").unwrap_or_default());
-            topics(&mut needs, Describe, "topics", "name");
+            needs.group(Describe, req.name("group_id")?);
+            topics(&mut needs, Describe, "topics", "name")?;
         }
         ApiKey::OffsetFetch => {
             for group in req.nodes("groups") {
-                needs.group(Describe, group.str("group_id").unwrap_or_default());
+                needs.group(Describe, group.name("group_id")?);
                 for topic in group.nodes("topics") {
-                    needs.topic(Describe, topic.str("name").unwrap_or_default());
+                    needs.topic(Describe, topic.name("name")?);
                 }
             }
         }
         ApiKey::FindCoordinator => {
             let resource_type = coordinator_resource(req.int("key_type").unwrap_or(0))?;
             if version >= 4 {
-                for key in req.strs("coordinator_keys") {
+                for key in req.names("coordinator_keys")? {
                     needs.one(Describe, resource_type, key);
                 }
             } else {
-                needs.one(Describe, resource_type, req.str("key").unwrap_or_default());
+                needs.one(Describe, resource_type, req.name("key")?);
             }
         }
         ApiKey::JoinGroup | ApiKey::Heartbeat | ApiKey::LeaveGroup | ApiKey::SyncGroup => {
-            needs.group(Read, req.str("group_id").unwrap_or_default());
+            needs.group(Read, req.name("group_id")?);
         }
-        ApiKey::DescribeGroups => needs.each(Describe, ResourceType::Group, req.strs("groups")),
+        ApiKey::DescribeGroups => needs.each(Describe, ResourceType::Group, req.names("groups")?),
         // Never refused: the listings are filtered by Describe Group (or shown whole with Describe Cluster)
         // and Describe TransactionalId. DescribeCluster: Kafka checks nothing.
         ApiKey::ListGroups | ApiKey::ListTransactions | ApiKey::DescribeCluster => {}
@@ -241,17 +242,17 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
             for topic in req.nodes("topics") {
                 needs.any(vec![
                     action(Create, ResourceType::Cluster, CLUSTER_NAME),
-                    action(Create, ResourceType::Topic, topic.str("name").unwrap_or_default()),
+                    action(Create, ResourceType::Topic, topic.name("name")?),
                 ]);
             }
         }
         ApiKey::DeleteTopics => {
-            needs.each(Delete, ResourceType::Topic, req.strs("topic_names"));
+            needs.each(Delete, ResourceType::Topic, req.names("topic_names")?);
             for topic in req.nodes("topics") {
                 needs.topic(Delete, topic.str("name").ok_or("topic addressed by id")?);
             }
         }
-        ApiKey::DeleteRecords => topics(&mut needs, Delete, "topics", "name"),
+        ApiKey::DeleteRecords => topics(&mut needs, Delete, "topics", "name")?,
         ApiKey::InitProducerId => {
             return Ok(match req.str("transactional_id") {
                 Some(id) => needs.txn(Write, id).done(),
@@ -263,23 +264,23 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
             if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
             }
-            topics(&mut needs, Describe, "topics", "topic");
+            topics(&mut needs, Describe, "topics", "topic")?;
         }
         ApiKey::AddPartitionsToTxn => {
-            needs.txn(Write, req.str("v3_and_below_transactional_id").unwrap_or_default());
-            topics(&mut needs, Write, "v3_and_below_topics", "name");
+            needs.txn(Write, req.name("v3_and_below_transactional_id")?);
+            topics(&mut needs, Write, "v3_and_below_topics", "name")?;
         }
         ApiKey::AddOffsetsToTxn => {
-            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
-            needs.group(Read, req.str("group_id").unwrap_or_default());
+            needs.txn(Write, req.name("transactional_id")?);
+            needs.group(Read, req.name("group_id")?);
         }
         ApiKey::EndTxn => {
-            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
+            needs.txn(Write, req.name("transactional_id")?);
         }
         ApiKey::TxnOffsetCommit => {
-            needs.txn(Write, req.str("transactional_id").unwrap_or_default());
-            needs.group(Read, req.str("group_id").unwrap_or_default());
-            topics(&mut needs, Read, "topics", "name");
+            needs.txn(Write, req.name("transactional_id")?);
+            needs.group(Read, req.name("group_id")?);
+            topics(&mut needs, Read, "topics", "name")?;
         }
         ApiKey::DescribeAcls => return Ok(cluster(Describe)),
         ApiKey::CreateAcls | ApiKey::DeleteAcls => return Ok(cluster(Alter)),
@@ -288,24 +289,24 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
             for resource in req.nodes("resources") {
                 let (resource_type, name) = config_resource(
                     resource.int("resource_type").unwrap_or_default() as i8,
-                    resource.str("resource_name").unwrap_or_default(),
+                    resource.name("resource_name")?,
                 )?;
                 needs.one(op, resource_type, &name);
             }
         }
-        ApiKey::CreatePartitions => topics(&mut needs, Alter, "topics", "name"),
-        ApiKey::DeleteGroups => needs.each(Delete, ResourceType::Group, req.strs("groups_names")),
+        ApiKey::CreatePartitions => topics(&mut needs, Alter, "topics", "name")?,
+        ApiKey::DeleteGroups => needs.each(Delete, ResourceType::Group, req.names("groups_names")?),
         ApiKey::OffsetDelete => {
-            needs.group(Delete, req.str("group_id").unwrap_or_default());
-            topics(&mut needs, Read, "topics", "name");
+            needs.group(Delete, req.name("group_id")?);
+            topics(&mut needs, Read, "topics", "name")?;
         }
-        ApiKey::DescribeProducers => topics(&mut needs, Read, "topics", "name"),
+        ApiKey::DescribeProducers => topics(&mut needs, Read, "topics", "name")?,
         ApiKey::DescribeTransactions => {
-            needs.each(Describe, ResourceType::TransactionalId, req.strs("transactional_ids"))
+            needs.each(Describe, ResourceType::TransactionalId, req.names("transactional_ids")?)
         }
         // As Metadata: a denied named topic is answered in place, all topics are filtered later.
-        ApiKey::DescribeTopicPartitions => topics(&mut needs, Describe, "topics", "name"),
-        ApiKey::ConsumerGroupDescribe => needs.each(Describe, ResourceType::Group, req.strs("group_ids")),
+        ApiKey::DescribeTopicPartitions => topics(&mut needs, Describe, "topics", "name")?,
+        ApiKey::ConsumerGroupDescribe => needs.each(Describe, ResourceType::Group, req.names("group_ids")?),
         _ => return Err("not supported by the filter".into()),
     }
     Ok(needs.done())
@@ -1255,6 +1256,15 @@ impl<'a> Node<'a> {
     /// The struct elements of an array field.
     pub fn nodes(&self, name: &str) -> impl Iterator<Item = &Node<'a>> {
         self.items(name).filter_map(Val::node)
+    }
+    /// A string field authorization names a resource by: absent or null is a malformed request (Kafka's
+    /// schemas make these non-nullable), refused rather than asked about as "".
+    pub fn name(&self, name: &str) -> Result<&'a str, String> {
+        self.str(name).ok_or_else(|| format!("{name} is null"))
+    }
+    /// The string elements of an array field naming resources; a null element is a malformed request.
+    pub fn names(&self, name: &str) -> Result<Vec<&'a str>, String> {
+        self.items(name).map(|v| v.str().ok_or_else(|| format!("null in {name}"))).collect()
     }
     /// The string elements of an array field; a null element reads as "".
     pub fn strs(&self, name: &str) -> impl Iterator<Item = &'a str> + '_ {

@@ -439,6 +439,24 @@ fn handshake_apis_are_unchecked_and_unknown_or_unsupported_are_refused() {
     assert!(matches!(classify(1000, 0, &[], 0), Classification::Unsupported(_)));
 }
 
+/// A null where Kafka's schema has a non-nullable resource name is a malformed request: refused, never
+/// authorized as the empty name.
+#[test]
+fn null_resource_names_are_refused() {
+    let refused = |key: i16, version: i16, body: &[u8]| match classify(key, version, body, body.len()) {
+        Classification::Unsupported(reason) => assert!(reason.contains("null"), "{reason}"),
+        other => panic!("API {key} v{version}: {other:?}"),
+    };
+    // DescribeGroups v0: one group, a null string.
+    refused(15, 0, &[0, 0, 0, 1, 0xff, 0xff]);
+    // Heartbeat v0: null group_id, generation 1, member "".
+    refused(12, 0, &[0xff, 0xff, 0, 0, 0, 1, 0, 0]);
+    // Fetch v4: replica -1, wait, min/max bytes, isolation, one topic with a null name and no partitions.
+    let mut fetch = vec![0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0];
+    fetch.extend_from_slice(&[0, 0, 0, 1, 0xff, 0xff, 0, 0, 0, 0]);
+    refused(1, 4, &fetch);
+}
+
 #[test]
 fn non_produce_requests_wait_for_the_whole_body() {
     let body = enc(&HeartbeatRequest::default().with_group_id(GroupId(s("g"))), 4);
