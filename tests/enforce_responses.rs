@@ -125,6 +125,11 @@ fn metadata_list_offsets_and_topic_admin() {
         let resp: CreateTopicsResponse = respond(ApiKey::CreateTopics, v, &enc(&request, v));
         let got: Vec<_> = resp.topics.iter().map(|t| (t.name.0.to_string(), t.error_code)).collect();
         assert_eq!(got, vec![("denied".into(), 29), ("ok".into(), 0)]);
+        // Kafka's message for a refused topic (KafkaApis), from v1 where the field exists.
+        let messages: Vec<_> = resp.topics.iter().map(|t| t.error_message.as_ref().map(|m| m.to_string())).collect();
+        if v >= 1 {
+            assert_eq!(messages, vec![Some("Authorization failed.".into()), Some(String::new())]);
+        }
     }
     for v in versions(ApiKey::DeleteTopics) {
         use kafka_protocol::messages::delete_topics_request::DeleteTopicState;

@@ -29,6 +29,8 @@ mod oracle;
 
 /// OPERATION_NOT_ATTEMPTED: AddPartitionsToTxn's answer for partitions not at fault.
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
+/// The error message Kafka gives a topic CreateTopics may not create.
+pub(crate) const CREATE_TOPICS_REFUSED: &str = "Authorization failed.";
 /// Kafka's "authorized operations not requested/known" marker.
 const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
 
@@ -292,9 +294,11 @@ pub fn error_response(
                 if o.since(7) {
                     o.uuid_zero();
                 }
-                o.i16(e.topic(name));
+                let code = e.topic(name);
+                o.i16(code);
                 if o.since(1) {
-                    o.str(""); // error_message
+                    // Kafka's own words for a refused topic (KafkaApis.handleCreateTopicsRequest).
+                    o.str(if code != 0 { CREATE_TOPICS_REFUSED } else { "" }); // error_message
                 }
                 if o.since(5) {
                     o.i32(-1); // num_partitions

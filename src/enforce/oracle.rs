@@ -120,6 +120,9 @@ pub(crate) fn error_response(
                 .map(|topic| {
                     let mut result = CreatableTopicResult::default();
                     result.error_code = e.topic(&topic.name);
+                    if result.error_code != 0 && v >= 1 {
+                        result.error_message = Some(StrBytes::from_static_str(super::CREATE_TOPICS_REFUSED));
+                    }
                     result.name = topic.name;
                     if v >= 5 {
                         result.num_partitions = -1;
