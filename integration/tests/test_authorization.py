@@ -137,6 +137,25 @@ def test_forbidden_group_gets_group_authorization_failed(stack_factory):
     assert '"resourceName":"not-granted-group"' in audit
 
 
+def test_create_topics_refused_with_kafkas_error_and_message(stack_factory):
+    """CreateTopics without Create on the topic or the cluster: TOPIC_AUTHORIZATION_FAILED with Kafka's own
+    message, and the topic is not created."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import NewTopic
+
+    stack = stack_factory("mtls", POLICY)
+    topic_name = "it-create-refused"
+    admin = AdminClient(stack.client_config("mesh-default"))
+    future = admin.create_topics([NewTopic(topic_name, 1, 1)], operation_timeout=10)[topic_name]
+    with pytest.raises(KafkaException) as raised:
+        future.result(timeout=30)
+    error = raised.value.args[0]
+    assert error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    assert "Authorization failed." in error.str()
+    listed = AdminClient(stack.client_config("mesh-admin")).list_topics(timeout=10)
+    assert topic_name not in listed.topics
+
+
 def test_audit_mode_forwards_and_logs_the_would_be_denial(stack_factory, topic_name):
     policy = {**POLICY, "authorization": {**POLICY["authorization"], "mode": "audit"}}
     stack = stack_factory("mtls", policy)
