@@ -31,10 +31,9 @@ fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, to
 /// all-topics listing and answered TOPIC_AUTHORIZATION_FAILED when named; they are removed from the
 /// forwarded request, and auto-creation is turned off unless Create on the topic or the cluster is allowed.
 pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
-    use kafka_protocol::messages::MetadataRequest;
     let version = header.api_version;
-    // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
-    let mut request = match MetadataRequest::decode(&mut Bytes::copy_from_slice(body), version) {
+    // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
+    let request = match crate::classify::parse(ApiKey::Metadata, version, body, crate::classify::Keep::Resources) {
         Ok(r) => r,
         Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
     };
@@ -50,10 +49,13 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     let mut denied_named = Vec::new();
     let mut events = Vec::new();
     let mut may_create_all = true;
-    if let Some(topics) = request.topics.as_mut() {
-        let before = topics.len();
-        topics.retain(|t| {
-            let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+    // Entries kept in the forwarded request (byte ranges of the body); `None` for an all-topics request.
+    let mut kept: Option<Vec<std::ops::Range<usize>>> = None;
+    if let Some(topics) = request.list("topics") {
+        let before = topics.items.len();
+        let mut retained = Vec::with_capacity(before);
+        for (range, entry) in &topics.items {
+            let name = entry.node().and_then(|t| t.str("name")).unwrap_or_default();
             let decision = may_describe_topic(core, version, header.client_id, name);
             if !decision.allowed {
                 events.push(DecisionRecord {
@@ -69,7 +71,10 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                     rule: decision.rule,
                 });
                 denied_named.push(name.to_string());
-                return audit;
+                if audit {
+                    retained.push(range.clone());
+                }
+                continue;
             }
             let create = |resource_type, name: &str| Action { op: Operation::Create, resource_type, name: name.into() };
             may_create_all &= core.cfg.authorizer.authorize(&ctx, &create(ResourceType::Topic, name)).allowed
@@ -78,9 +83,9 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                     .authorizer
                     .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME))
                     .allowed;
-            true
-        });
-        if before > 0 && topics.is_empty() && version == 0 {
+            retained.push(range.clone());
+        }
+        if before > 0 && retained.is_empty() && version == 0 {
             // v0 cannot say "no topics" (an empty list means all): answer it here.
             core.events.extend(events.into_iter().map(Event::Decision));
             let error_for = |_: ResourceType, _: &str| error_code::TOPIC_AUTHORIZATION_FAILED;
@@ -99,13 +104,12 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                 Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
             };
         }
+        kept = Some(retained);
     }
     core.events.extend(events.into_iter().map(Event::Decision));
-    let disable_auto_create = version >= 4 && request.allow_auto_topic_creation && !may_create_all && !audit;
+    let auto_create = request.int("allow_auto_topic_creation").is_some_and(|b| b != 0);
+    let disable_auto_create = version >= 4 && auto_create && !may_create_all && !audit;
     let changed = disable_auto_create || (!denied_named.is_empty() && !audit);
-    if disable_auto_create {
-        request.allow_auto_topic_creation = false;
-    }
     let decision = match (denied_named.is_empty(), audit) {
         (true, _) => RequestDecision::Allowed,
         (false, true) => RequestDecision::AuditDenied,
@@ -123,11 +127,27 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     if !changed {
         return Verdict::Forward;
     }
-    let mut encoded = Vec::with_capacity(body.len());
-    if let Err(e) = request.encode(&mut encoded, version) {
-        return Verdict::Close(format!("Metadata v{version} request re-encoding: {e}"));
+    // Something changed only if topics were named: the kept entries are cut out of the client's bytes, and
+    // allow_auto_topic_creation (v4+) is the byte right after the array.
+    let (Some(kept), Some(topics)) = (kept, request.list("topics")) else {
+        return Verdict::Close(format!("Metadata v{version} request changed without named topics"));
+    };
+    let flexible = wire::request_header_version(header.api_key, version) >= 2;
+    let mut rewritten = Vec::with_capacity(body.len());
+    rewritten.extend_from_slice(body.get(..topics.count_start).unwrap_or_default());
+    wire::write_array_count(&mut rewritten, kept.len() as u32, flexible);
+    for range in kept {
+        rewritten.extend_from_slice(body.get(range).unwrap_or_default());
     }
-    Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
+    let rest = rewritten.len();
+    rewritten.extend_from_slice(body.get(topics.entries_end..).unwrap_or_default());
+    if disable_auto_create {
+        match rewritten.get_mut(rest) {
+            Some(flag) => *flag = 0,
+            None => return Verdict::Close(format!("Metadata v{version} request without allow_auto_topic_creation")),
+        }
+    }
+    Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &rewritten))
 }
 
 /// Rewrites a Metadata response: only topics the principal may Describe remain; the denied named topics
