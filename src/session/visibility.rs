@@ -9,6 +9,7 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
 use super::{error_code, substitute_request, Core, DecisionRecord, Event, ResponseAction};
+use crate::classify::Keep;
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
@@ -33,7 +34,7 @@ fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, to
 pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
     let version = header.api_version;
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
-    let request = match crate::classify::parse(ApiKey::Metadata, version, body, crate::classify::Keep::Resources) {
+    let request = match crate::classify::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
         Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
     };
@@ -232,7 +233,6 @@ fn may_describe(
 /// For a request that passed its checks: the filter its response needs, if any. In audit mode the
 /// response is only walked, to record what enforcement would hide.
 pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Option<ListingFilter> {
-    use kafka_protocol::messages::OffsetFetchRequest;
     let (api_key, version) = (header.api_key, header.api_version);
     match ApiKey::try_from(api_key).ok()? {
         ApiKey::ListGroups => {
@@ -253,13 +253,16 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
         ApiKey::OffsetFetch => {
-            // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
-            let request: OffsetFetchRequest = crate::classify::decode_checked(api_key, version, body).ok()?;
+            // Null topics: all of the group's (v2+).
+            let request = crate::classify::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
             if version <= 7 {
-                request.topics.is_none().then_some(ListingFilter::OffsetFetchTopics)
+                request.list("topics").is_none().then_some(ListingFilter::OffsetFetchTopics)
             } else {
-                let all: Vec<String> =
-                    request.groups.iter().filter(|g| g.topics.is_none()).map(|g| g.group_id.to_string()).collect();
+                let all: Vec<String> = request
+                    .nodes("groups")
+                    .filter(|g| g.list("topics").is_none())
+                    .map(|g| g.str("group_id").unwrap_or_default().to_string())
+                    .collect();
                 (!all.is_empty()).then_some(ListingFilter::OffsetFetchGroups(all))
             }
         }
