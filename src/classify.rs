@@ -1337,34 +1337,6 @@ pub(crate) enum Keep {
 // Response layouts: the broker's answers the filter rewrites are bounded the same way before any decode
 // (a broker's bytes are read off the wire too).
 
-static METADATA_RESPONSE: Shape = Shape {
-    flexible_from: 9,
-    fields: &[
-        since(3, I32),                                                // throttle_time_ms
-        all(Structs(&[all(I32), all(Str), all(I32), since(1, Str)])), // brokers: node_id, host, port, rack
-        since(2, Str),                                                // cluster_id
-        since(1, I32),                                                // controller_id
-        all(Structs(&[
-            all(I16),        // error_code
-            all(Str),        // name
-            since(10, Uuid), // topic_id
-            since(1, Bool),  // is_internal
-            all(Structs(&[
-                all(I16),       // error_code
-                all(I32),       // partition_index
-                all(I32),       // leader_id
-                since(7, I32),  // leader_epoch
-                all(I32S),      // replica_nodes
-                all(I32S),      // isr_nodes
-                since(5, I32S), // offline_replicas
-            ])),
-            since(8, I32), // topic_authorized_operations
-        ])),
-        between(8, 10, I32), // cluster_authorized_operations
-        since(13, I16),      // error_code
-    ],
-};
-
 /// A response's per-resource array, for splicing the filter's answer for denied resources into the
 /// broker's answer (partial requests): the fields before the array and the layout of one element.
 pub(crate) struct ResponseArray {
@@ -1579,18 +1551,6 @@ fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseA
     })
 }
 
-/// Checks a Metadata response body before kafka-protocol decodes it (every count and length bounded).
-/// Metadata responses carry no known tagged fields, so skipping tagged fields by size bounds them too.
-pub(crate) fn check_metadata_response(version: i16, body: &[u8]) -> Result<(), String> {
-    let mut r = Reader::new(body, body.len());
-    let flexible = version >= METADATA_RESPONSE.flexible_from;
-    match walk_fields(&mut r, METADATA_RESPONSE.fields, version, flexible) {
-        Ok(()) => Ok(()),
-        Err(Stop::Bad(reason)) => Err(reason.into()),
-        Err(Stop::NeedMore) => Err("truncated".into()),
-    }
-}
-
 /// Where the per-resource array of a response lies in `body` (see [`ResponseArray`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ArraySpan {
@@ -1655,6 +1615,36 @@ pub(crate) struct Listing {
     /// Fields after the array (then, in flexible versions, the struct's tagged fields).
     after: &'static [Field],
 }
+
+/// Metadata response: throttle_time_ms, brokers, cluster_id, controller_id, then topics by name; after them
+/// cluster_authorized_operations (v8-10) and error_code (v13+).
+pub(crate) static METADATA_LISTING: Listing = Listing {
+    flexible_from: 9,
+    before: &[
+        since(3, I32),                                                // throttle_time_ms
+        all(Structs(&[all(I32), all(Str), all(I32), since(1, Str)])), // brokers: node_id, host, port, rack
+        since(2, Str),                                                // cluster_id
+        since(1, I32),                                                // controller_id
+    ],
+    entry: &[
+        all(I16),        // error_code
+        all(Str),        // name
+        since(10, Uuid), // topic_id
+        since(1, Bool),  // is_internal
+        all(Structs(&[
+            all(I16),       // error_code
+            all(I32),       // partition_index
+            all(I32),       // leader_id
+            since(7, I32),  // leader_epoch
+            all(I32S),      // replica_nodes
+            all(I32S),      // isr_nodes
+            since(5, I32S), // offline_replicas
+        ])),
+        since(8, I32), // topic_authorized_operations
+    ],
+    key: 1,
+    after: &[between(8, 10, I32), since(13, I16)], // cluster_authorized_operations, error_code
+};
 
 /// ListGroups response: throttle_time_ms, error_code, groups by group_id.
 pub(crate) static LIST_GROUPS_LISTING: Listing = Listing {

@@ -123,19 +123,7 @@ pub fn error_response(
             o.count(req.len("topics"));
             for topic in req.nodes("topics") {
                 let name = topic.str("name").ok_or("Metadata topic addressed by id")?;
-                o.i16(e.topic(name));
-                o.str(name);
-                if o.since(10) {
-                    o.uuid_zero();
-                }
-                if o.since(1) {
-                    o.bool(false); // is_internal
-                }
-                o.count(0); // partitions
-                if o.since(8) {
-                    o.i32(NO_AUTHORIZED_OPERATIONS);
-                }
-                o.tags();
+                metadata_topic(&mut o, name, e.topic(name));
             }
             if (8..=10).contains(&o.v) {
                 o.i32(NO_AUTHORIZED_OPERATIONS); // cluster_authorized_operations
@@ -561,6 +549,31 @@ pub fn error_response(
     Ok(o.finish())
 }
 
+/// A Metadata response's entry for a topic answered with `code` and nothing else: no partitions, the zero
+/// id, no authorized operations (as Kafka answers a topic the principal may not Describe).
+fn metadata_topic(o: &mut Out, name: &str, code: i16) {
+    o.i16(code);
+    o.str(name);
+    if o.since(10) {
+        o.uuid_zero();
+    }
+    if o.since(1) {
+        o.bool(false); // is_internal
+    }
+    o.count(0); // partitions
+    if o.since(8) {
+        o.i32(NO_AUTHORIZED_OPERATIONS);
+    }
+    o.tags();
+}
+
+/// [`metadata_topic`]'s bytes, for the filter's entries appended to a broker's Metadata response.
+pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u8> {
+    let mut o = Out::body(ApiKey::Metadata as i16, version);
+    metadata_topic(&mut o, name, code);
+    o.buf
+}
+
 /// Produce is read by its own walker (the classifier's), not by a layout.
 fn produce(o: &mut Out, body: &[u8], e: &Codes<'_>) -> Result<(), String> {
     let req = walk_produce(o.v, body, body.len(), true).map_err(|stop| format!("Produce: {stop:?}"))?;
@@ -792,6 +805,10 @@ impl Out {
         let mut out = Out { buf, v, flexible };
         out.tags();
         out
+    }
+    /// A bare piece of a response body (no frame, no header).
+    fn body(api_key: i16, v: i16) -> Out {
+        Out { buf: Vec::new(), v, flexible: wire::response_header_version(api_key, v) >= 1 }
     }
     /// Closes the body (its tagged fields) and sets the size prefix.
     fn finish(mut self) -> Vec<u8> {

@@ -4,12 +4,11 @@
 //! filters instead of failing: their responses lose, at the byte level, the entries the principal may not
 //! Describe (see the listings section below).
 
-use bytes::Bytes;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::{Decodable, Encodable};
+use kafka_protocol::protocol::Encodable;
 
 use super::{error_code, substitute_request, Core, DecisionRecord, Event, ResponseAction};
-use crate::classify::Keep;
+use crate::classify::{self, Entry, Keep};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
@@ -160,33 +159,20 @@ pub(super) fn filter_metadata_response(
     denied_named: &[String],
     client_id: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
-    use kafka_protocol::messages::{MetadataResponse, TopicName};
     let api_key = ApiKey::Metadata as i16;
     let body = frame.get(wire::response_body_offset(api_key, version)..).unwrap_or_default();
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    // The broker's bytes are bounded before kafka-protocol allocates from their counts.
-    crate::classify::check_metadata_response(version, body)?;
-    let mut response =
-        MetadataResponse::decode(&mut Bytes::copy_from_slice(body), version).map_err(|e| e.to_string())?;
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
-    if !audit {
-        response.topics.retain(|t| {
-            let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
-            may_describe_topic(core, version, client_id, name).allowed
-        });
-    }
-    for name in denied_named {
-        response.topics.push(
-            MetadataResponseTopic::default()
-                .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
-                .with_name(Some(TopicName(kafka_protocol::protocol::StrBytes::from_string(name.clone()))))
-                .with_topic_authorized_operations(i32::MIN),
-        );
-    }
-    let mut out = Vec::with_capacity(body.len());
-    response.encode(&mut out, version).map_err(|e| e.to_string())?;
-    Ok(wire::response_frame(api_key, version, correlation_id, &out))
+    let denied: Vec<Vec<u8>> = denied_named
+        .iter()
+        .map(|name| crate::enforce::metadata_topic_entry(version, name, error_code::TOPIC_AUTHORIZATION_FAILED))
+        .collect();
+    // Walked, never decoded: the topics the principal may not Describe are cut out, every other byte stays.
+    let filtered = classify::filter_listing(&classify::METADATA_LISTING, version, body, &denied, &mut |name, _| {
+        let name = name.unwrap_or_default();
+        Ok(if audit || may_describe_topic(core, version, client_id, name).allowed { Entry::Keep } else { Entry::Drop })
+    })?;
+    Ok(wire::response_frame(api_key, version, correlation_id, &filtered.body))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -402,7 +388,6 @@ pub(super) fn filter_listing_response(
     filter: &ListingFilter,
     client_id: Option<&str>,
 ) -> Result<Option<Vec<u8>>, String> {
-    use crate::classify::{self, Entry};
     let start = response_body_start(frame, api_key, version).ok_or("short response")?;
     let body = frame.get(start..).ok_or("short response")?;
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
