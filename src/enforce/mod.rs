@@ -53,7 +53,7 @@ pub fn error_response(
     }
     let e = Codes(error_for);
     let mut o = Out::frame(api_key, v, correlation_id);
-    if let Some(_op) = cluster_only_operation(key) {
+    if cluster_only_operation(key).is_some() {
         cluster_only(&mut o, key, e.cluster());
         return Ok(o.finish());
     }

@@ -33,7 +33,7 @@ fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, to
 pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
     let version = header.api_version;
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
-    let request = match crate::classify::parse(ApiKey::Metadata, version, body, Keep::Resources) {
+    let request = match classify::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
         Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
     };
@@ -240,7 +240,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
-            let request = crate::classify::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
+            let request = classify::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
             if version <= 7 {
                 request.list("topics").is_none().then_some(ListingFilter::OffsetFetchTopics)
             } else {
