@@ -112,3 +112,33 @@ fn metadata_response_with_an_out_of_range_tag_closes() {
     response.extend_from_slice(&rest);
     assert!(s.on_upstream(&frame(&response)).close.is_some());
 }
+
+/// response_rewrite: a Metadata v12 response with a null `brokers` array (Kafka allows none there). Since
+/// Metadata responses are filtered at the byte level, the walk reads a null array as empty and the broker's
+/// bytes pass as sent; the fuzz target required every rewritten response to decode with kafka-protocol.
+/// What must hold: the undescribable topic is cut out and every other byte is the broker's.
+#[test]
+fn metadata_response_with_a_null_brokers_array_is_filtered_and_otherwise_passed_as_sent() {
+    let mut s = session();
+    // Metadata v12, all topics: topics null, allow_auto_topic_creation, include_topic_authorized_operations.
+    let req = request(3, 12, &[0x00, 0x01, 0x00, 0x00]);
+    assert!(s.on_downstream(&req).close.is_none());
+    let topic = |name: &str| {
+        let mut t = vec![0, 0, name.len() as u8 + 1];
+        t.extend_from_slice(name.as_bytes());
+        t.extend_from_slice(&[0; 16]); // topic_id
+        t.extend_from_slice(&[0x00, 0x01]); // is_internal, partitions: empty
+        t.extend_from_slice(&i32::MIN.to_be_bytes()); // topic_authorized_operations
+        t.push(0x00); // tagged fields
+        t
+    };
+    // Response header v1: correlation id 7, no tagged fields. Body: throttle, brokers null, cluster_id null,
+    // controller_id -1, then the topics.
+    let head = [&7i32.to_be_bytes()[..], &[0x00], &0i32.to_be_bytes(), &[0x00, 0x00], &(-1i32).to_be_bytes()].concat();
+    let broker = [&head[..], &[0x03], &topic("secret"), &topic("allowed"), &[0x00]].concat();
+    let out = s.on_upstream(&frame(&broker));
+    assert!(out.close.is_none(), "{:?}", out.close);
+    let client = kafka_mtls_filter::frame::apply_edits(&frame(&broker), &out.edits);
+    let expected = [&head[..], &[0x02], &topic("allowed"), &[0x00]].concat();
+    assert_eq!(client, frame(&expected));
+}
