@@ -1077,15 +1077,11 @@ fn walk_into<'a>(
 ) -> Result<(), Stop> {
     let level = node.as_ref().map(|(_, level)| *level);
     for field in fields.iter().filter(|f| (f.min..=f.max).contains(&version)) {
-        let keep = match level {
-            None => false,
-            Some(level) => !field.name.is_empty() && (level == Keep::All || !field.answer_only),
-        };
-        if !keep {
+        let kept = level.filter(|level| !field.name.is_empty() && (*level == Keep::All || !field.answer_only));
+        let Some(level) = kept else {
             skip_field(r, field.ty, version, flexible)?;
             continue;
-        }
-        let inner_level = level;
+        };
         let value = match field.ty {
             I8 | Bool => Val::Int(i8::from_be_bytes(r.array()?).into()),
             I16 => Val::Int(r.i16()?.into()),
@@ -1101,14 +1097,14 @@ fn walk_into<'a>(
             }
             Struct(inner) => {
                 let mut inner_node = Node::default();
-                walk_struct(r, inner, version, flexible, inner_level.map(|l| (&mut inner_node, l)))?;
+                walk_struct(r, inner, version, flexible, Some((&mut inner_node, level)))?;
                 Val::Struct(Some(inner_node))
             }
             Opt(inner) => match r.array::<1>()? {
                 [0xff] => Val::Struct(None),
                 [1] => {
                     let mut inner_node = Node::default();
-                    walk_struct(r, inner, version, flexible, inner_level.map(|l| (&mut inner_node, l)))?;
+                    walk_struct(r, inner, version, flexible, Some((&mut inner_node, level)))?;
                     Val::Struct(Some(inner_node))
                 }
                 _ => return Err(bad("nullable struct marker")),
@@ -1161,41 +1157,33 @@ fn skip_field(r: &mut Reader<'_>, ty: Ty, version: i16, flexible: bool) -> Resul
     }
 }
 
-/// Walks an array; its elements are kept at `keep`'s level (with the body range each occupies).
+/// Walks a kept array: its elements at `level`, each with the body range it occupies.
 fn walk_array<'a>(
     r: &mut Reader<'a>,
     ty: Ty,
     version: i16,
     flexible: bool,
-    level: Option<Keep>,
+    level: Keep,
 ) -> Result<Option<List<'a>>, Stop> {
-    let keep = level.is_some();
     let count_start = r.pos;
     let Some(count) = r.count(flexible)? else {
         return Ok(None);
     };
-    let mut items = Vec::with_capacity(if keep { count } else { 0 });
+    let mut items = Vec::with_capacity(count);
     for _ in 0..count {
         let start = r.pos;
         let value = match ty {
             Structs(inner) => {
                 let mut element = Node::default();
-                walk_struct(r, inner, version, flexible, level.map(|l| (&mut element, l)))?;
+                walk_struct(r, inner, version, flexible, Some((&mut element, level)))?;
                 Val::Struct(Some(element))
             }
             Fixed(4) => Val::Int(r.i32()?.into()),
             Fixed(size) => r.take(size).map(|_| Val::Int(0))?,
-            Strs if keep => Val::Str(r.string(flexible)?),
-            _ => {
-                if let Some(n) = r.length(flexible, false)? {
-                    r.take(n)?;
-                }
-                Val::Int(0)
-            }
+            Strs => Val::Str(r.string(flexible)?),
+            _ => return Err(bad("not an array layout")),
         };
-        if keep {
-            items.push((start..r.pos, value));
-        }
+        items.push((start..r.pos, value));
     }
     Ok(Some(List { count_start, entries_end: r.pos, items }))
 }
