@@ -7,13 +7,13 @@ mod common;
 
 use std::rc::Rc;
 
+use common::split_apis::dtp_request;
 use common::{downstream, enc, s, topic, upstream};
 use kafka_mtls_filter::api_table;
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::session::{Event, Session};
 use kafka_mtls_filter::wire;
-use kafka_protocol::messages::describe_topic_partitions_request::{Cursor as RequestCursor, TopicRequest};
 use kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor as ResponseCursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
@@ -392,13 +392,6 @@ fn dtp_response(
     DescribeTopicPartitionsResponse::default().with_throttle_time_ms(3).with_topics(topics).with_next_cursor(
         cursor.map(|(n, p)| ResponseCursor::default().with_topic_name(topic(n)).with_partition_index(p)),
     )
-}
-
-fn dtp_request(names: &[&str], cursor: Option<(&str, i32)>) -> DescribeTopicPartitionsRequest {
-    DescribeTopicPartitionsRequest::default()
-        .with_topics(names.iter().map(|n| TopicRequest::default().with_name(topic(n))).collect())
-        .with_response_partition_limit(2000)
-        .with_cursor(cursor.map(|(n, p)| RequestCursor::default().with_topic_name(topic(n)).with_partition_index(p)))
 }
 
 #[test]

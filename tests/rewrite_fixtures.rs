@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use common::split_apis::{self, SplitApi};
+use common::split_apis::{self, dtp_request, SplitApi};
 use common::{enc, s, topic};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
@@ -739,10 +739,7 @@ fn offset_fetch_request(version: i16, groups: &[(&str, Option<&[&str]>)]) -> Off
 /// The broker's OffsetFetch answer: committed offsets of partitions 0 and 1 of each topic, per group
 /// (v0-v7: the first group's topics only).
 fn offset_fetch_response(version: i16, groups: &[(&str, &[&str])]) -> OffsetFetchResponse {
-    use offset_fetch_response::{
-        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
-        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
-    };
+    use offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
     if version <= 7 {
         let topics = groups[0]
             .1
@@ -762,25 +759,7 @@ fn offset_fetch_response(version: i16, groups: &[(&str, &[&str])]) -> OffsetFetc
             .with_throttle_time_ms(if version >= 3 { 5 } else { 0 })
             .with_topics(topics);
     }
-    let groups = groups
-        .iter()
-        .map(|(group, names)| {
-            let topics = names
-                .iter()
-                .map(|n| {
-                    let p = |i: i32| {
-                        OffsetFetchResponsePartitions::default()
-                            .with_partition_index(i)
-                            .with_committed_offset(40 + i as i64)
-                            .with_committed_leader_epoch(3)
-                            .with_metadata(Some(s("meta")))
-                    };
-                    OffsetFetchResponseTopics::default().with_name(topic(n)).with_partitions(vec![p(0), p(1)])
-                })
-                .collect();
-            OffsetFetchResponseGroup::default().with_group_id(GroupId(s(group))).with_topics(topics)
-        })
-        .collect();
+    let groups = groups.iter().map(|(group, names)| split_apis::offset_fetch_group_answer(group, names)).collect();
     OffsetFetchResponse::default().with_throttle_time_ms(5).with_groups(groups)
 }
 
@@ -1094,14 +1073,6 @@ fn dtp_answer(
             describe_topic_partitions_response::Cursor::default().with_topic_name(topic(n)).with_partition_index(p)
         }));
     response_frame(ApiKey::DescribeTopicPartitions, 0, &body)
-}
-
-fn dtp_request(names: &[&str], cursor: Option<(&str, i32)>) -> DescribeTopicPartitionsRequest {
-    use describe_topic_partitions_request::{Cursor, TopicRequest};
-    DescribeTopicPartitionsRequest::default()
-        .with_topics(names.iter().map(|n| TopicRequest::default().with_name(topic(n))).collect())
-        .with_response_partition_limit(2000)
-        .with_cursor(cursor.map(|(n, p)| Cursor::default().with_topic_name(topic(n)).with_partition_index(p)))
 }
 
 #[test]

@@ -71,6 +71,34 @@ pub fn offset_fetch_request(v: i16, groups: &[&str], names: &[&str]) -> OffsetFe
     OffsetFetchRequest::default().with_groups(groups)
 }
 
+/// A v8+ OffsetFetch answer for one group: committed offsets 40 and 41 of partitions 0 and 1 of each topic.
+pub fn offset_fetch_group_answer(group: &str, names: &[&str]) -> offset_fetch_response::OffsetFetchResponseGroup {
+    use offset_fetch_response::{OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics};
+    let partition = |i: i32| {
+        OffsetFetchResponsePartitions::default()
+            .with_partition_index(i)
+            .with_committed_offset(40 + i as i64)
+            .with_committed_leader_epoch(3)
+            .with_metadata(Some(s("meta")))
+    };
+    let topics = names
+        .iter()
+        .map(|n| {
+            OffsetFetchResponseTopics::default().with_name(topic(n)).with_partitions(vec![partition(0), partition(1)])
+        })
+        .collect();
+    OffsetFetchResponseGroup::default().with_group_id(GroupId(s(group))).with_topics(topics)
+}
+
+/// A DescribeTopicPartitions request naming `names` (none: all topics), from `cursor` (topic, partition).
+pub fn dtp_request(names: &[&str], cursor: Option<(&str, i32)>) -> DescribeTopicPartitionsRequest {
+    use describe_topic_partitions_request::{Cursor, TopicRequest};
+    DescribeTopicPartitionsRequest::default()
+        .with_topics(names.iter().map(|n| TopicRequest::default().with_name(topic(n))).collect())
+        .with_response_partition_limit(2000)
+        .with_cursor(cursor.map(|(n, p)| Cursor::default().with_topic_name(topic(n)).with_partition_index(p)))
+}
+
 pub fn strings<I: IntoIterator<Item = T>, T: AsRef<str>>(names: I) -> Vec<String> {
     names.into_iter().map(|n| n.as_ref().to_string()).collect()
 }
@@ -134,10 +162,7 @@ pub fn offset_commit() -> SplitApi<OffsetCommitRequest, OffsetCommitResponse> {
 }
 
 pub fn offset_fetch() -> SplitApi<OffsetFetchRequest, OffsetFetchResponse> {
-    use kafka_protocol::messages::offset_fetch_response::{
-        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
-        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
-    };
+    use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
     SplitApi {
         key: ApiKey::OffsetFetch,
         request: |v, names| offset_fetch_request(v, &["grp-ok"], names),
@@ -164,22 +189,9 @@ pub fn offset_fetch() -> SplitApi<OffsetFetchRequest, OffsetFetchResponse> {
                     .collect();
                 return OffsetFetchResponse::default().with_throttle_time_ms(5).with_topics(topics);
             }
-            let topics = names
-                .iter()
-                .map(|n| {
-                    let p = |i| {
-                        OffsetFetchResponsePartitions::default()
-                            .with_partition_index(i)
-                            .with_committed_offset(40 + i as i64)
-                            .with_committed_leader_epoch(3)
-                            .with_metadata(Some(s("meta")))
-                    };
-                    OffsetFetchResponseTopics::default().with_name(topic(n)).with_partitions(vec![p(0), p(1)])
-                })
-                .collect();
-            OffsetFetchResponse::default().with_throttle_time_ms(5).with_groups(vec![
-                OffsetFetchResponseGroup::default().with_group_id(GroupId(s("grp-ok"))).with_topics(topics),
-            ])
+            OffsetFetchResponse::default()
+                .with_throttle_time_ms(5)
+                .with_groups(vec![offset_fetch_group_answer("grp-ok", names)])
         },
         pop: |r| match r.groups.first_mut() {
             Some(g) => g.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
