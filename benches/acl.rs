@@ -40,8 +40,8 @@ fn policy() -> String {
         .to_string()
 }
 
-fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action {
-    Action { op, resource_type, name: name.to_string() }
+fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action<'_> {
+    Action { op, resource_type, name: name.into() }
 }
 
 fn acl(c: &mut Criterion) {

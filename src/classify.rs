@@ -31,6 +31,8 @@
 //!   were checked when they were listed.
 //! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
 
+use std::borrow::Cow;
+
 use crate::api_table;
 use crate::policy::{Action, Operation, ResourceType, CLUSTER_NAME};
 use kafka_protocol::messages::*;
@@ -39,25 +41,25 @@ use kafka_protocol::protocol::Decodable;
 /// Satisfied when any one of the alternatives is allowed (e.g. CreateTopics: Create on the cluster OR on
 /// the topic). A request is allowed when all of its requirements are satisfied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Requirement {
-    pub any_of: Vec<Action>,
+pub struct Requirement<'a> {
+    pub any_of: Vec<Action<'a>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Classification {
+pub enum Classification<'a> {
     /// More of the body is needed to decide (only returned when `body_prefix` is shorter than the body).
     NeedMore,
     /// ApiVersions, SaslHandshake, SaslAuthenticate: always allowed, never checked.
     Unchecked,
     /// All requirements must be satisfied. `expects_response` is false for Produce with acks=0.
-    Checks { requirements: Vec<Requirement>, expects_response: bool },
+    Checks { requirements: Vec<Requirement<'a>>, expects_response: bool },
     /// The filter cannot parse this API key/version: denied (fail closed) unless configured otherwise.
     Unsupported(String),
 }
 
 /// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
 /// body length (the frame may still be arriving). Must never panic on any input.
-pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification {
+pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification<'_> {
     // Part of the handshake/authentication, or never authorized by Kafka: any version, never checked.
     // ApiVersions must pass even above the supported range: the broker answers those with v0.
     if matches!(
@@ -101,50 +103,50 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     }
 }
 
-fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action {
-    Action { op, resource_type, name: name.to_string() }
+fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action<'_> {
+    Action { op, resource_type, name: Cow::Borrowed(name) }
 }
 
-fn cluster(op: Operation) -> Vec<Requirement> {
+fn cluster(op: Operation) -> Vec<Requirement<'static>> {
     vec![Requirement { any_of: vec![action(op, ResourceType::Cluster, CLUSTER_NAME)] }]
 }
 
 /// Collects requirements without duplicates, in request order (so logs read like the request).
 #[derive(Default)]
-struct Needs(Vec<Requirement>);
+struct Needs<'a>(Vec<Requirement<'a>>);
 
-impl Needs {
-    fn one(&mut self, op: Operation, resource_type: ResourceType, name: &str) -> &mut Self {
+impl<'a> Needs<'a> {
+    fn one(&mut self, op: Operation, resource_type: ResourceType, name: &'a str) -> &mut Self {
         self.any(vec![action(op, resource_type, name)])
     }
-    fn any(&mut self, any_of: Vec<Action>) -> &mut Self {
+    fn any(&mut self, any_of: Vec<Action<'a>>) -> &mut Self {
         let requirement = Requirement { any_of };
         if !self.0.contains(&requirement) {
             self.0.push(requirement);
         }
         self
     }
-    fn topic(&mut self, op: Operation, name: &str) -> &mut Self {
+    fn topic(&mut self, op: Operation, name: &'a str) -> &mut Self {
         self.one(op, ResourceType::Topic, name)
     }
-    fn group(&mut self, op: Operation, name: &str) -> &mut Self {
+    fn group(&mut self, op: Operation, name: &'a str) -> &mut Self {
         self.one(op, ResourceType::Group, name)
     }
-    fn txn(&mut self, op: Operation, name: &str) -> &mut Self {
+    fn txn(&mut self, op: Operation, name: &'a str) -> &mut Self {
         self.one(op, ResourceType::TransactionalId, name)
     }
     /// One requirement per name.
-    fn each<'n>(&mut self, op: Operation, resource_type: ResourceType, names: impl IntoIterator<Item = &'n str>) {
+    fn each(&mut self, op: Operation, resource_type: ResourceType, names: impl IntoIterator<Item = &'a str>) {
         for name in names {
             self.one(op, resource_type, name);
         }
     }
-    fn done(&mut self) -> Vec<Requirement> {
+    fn done(&mut self) -> Vec<Requirement<'a>> {
         std::mem::take(&mut self.0)
     }
 }
 
-fn produce_requirements(produce: &ProduceSummary) -> Vec<Requirement> {
+fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Vec<Requirement<'a>> {
     let mut needs = Needs::default();
     if let Some(id) = &produce.transactional_id {
         needs.txn(Operation::Write, id);
@@ -163,19 +165,17 @@ pub(crate) const CONFIG_CLIENT_METRICS: i8 = 16;
 pub(crate) const CONFIG_GROUP: i8 = 32;
 
 /// The resource Kafka authorizes for a config resource (KafkaApis / ConfigHelper).
-pub(crate) fn config_resource(resource_type: i8, name: &str) -> Result<(ResourceType, String), String> {
+pub(crate) fn config_resource(resource_type: i8, name: &str) -> Result<(ResourceType, &str), String> {
     match resource_type {
-        CONFIG_TOPIC => Ok((ResourceType::Topic, name.to_string())),
-        CONFIG_BROKER | CONFIG_BROKER_LOGGER | CONFIG_CLIENT_METRICS => {
-            Ok((ResourceType::Cluster, CLUSTER_NAME.to_string()))
-        }
-        CONFIG_GROUP => Ok((ResourceType::Group, name.to_string())),
+        CONFIG_TOPIC => Ok((ResourceType::Topic, name)),
+        CONFIG_BROKER | CONFIG_BROKER_LOGGER | CONFIG_CLIENT_METRICS => Ok((ResourceType::Cluster, CLUSTER_NAME)),
+        CONFIG_GROUP => Ok((ResourceType::Group, name)),
         other => Err(format!("unknown config resource type {other}")),
     }
 }
 
 /// Requirements of a complete, non-Produce request body.
-fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requirement>, String> {
+fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) -> Result<Vec<Requirement<'a>>, String> {
     use Operation::*;
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
     if let Some(op) = cluster_only_operation(key) {
@@ -185,7 +185,7 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
     let req = parse(key, version, body, Keep::Resources)?;
     let mut needs = Needs::default();
     // Fields read here are named in the API's layout (`shape`); a name missing there reads as absent.
-    let topics = |needs: &mut Needs, op: Operation, list: &str, name: &str| -> Result<(), String> {
+    let topics = |needs: &mut Needs<'a>, op: Operation, list: &str, name: &str| -> Result<(), String> {
         for topic in req.nodes(list) {
             needs.topic(op, topic.name(name)?);
         }
@@ -291,7 +291,7 @@ fn requirements_of(api_key: i16, version: i16, body: &[u8]) -> Result<Vec<Requir
                     resource.int("resource_type").unwrap_or_default() as i8,
                     resource.name("resource_name")?,
                 )?;
-                needs.one(op, resource_type, &name);
+                needs.one(op, resource_type, name);
             }
         }
         ApiKey::CreatePartitions => topics(&mut needs, Alter, "topics", "name")?,
@@ -516,11 +516,11 @@ impl<'a> Reader<'a> {
 
 /// What authorization and the error response need from a Produce request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProduceSummary {
-    pub transactional_id: Option<String>,
+pub(crate) struct ProduceSummary<'a> {
+    pub transactional_id: Option<&'a str>,
     pub acks: i16,
     /// Topic names in request order, with partition indexes when the whole body was walked.
-    pub topics: Vec<(String, Vec<i32>)>,
+    pub topics: Vec<(&'a str, Vec<i32>)>,
 }
 
 /// Walks a Produce request (v0-v12). With `complete == false` it stops once the last topic name is read
@@ -531,20 +531,20 @@ pub(crate) fn walk_produce(
     prefix: &[u8],
     body_len: usize,
     complete: bool,
-) -> Result<ProduceSummary, Stop> {
+) -> Result<ProduceSummary<'_>, Stop> {
     if !(0..=12).contains(&version) {
         return Err(bad("version not handled by the Produce walker"));
     }
     let flexible = version >= 9;
     let mut r = Reader::new(prefix, body_len);
-    let transactional_id = if version >= 3 { r.string(flexible)?.map(str::to_string) } else { None };
+    let transactional_id = if version >= 3 { r.string(flexible)? } else { None };
     let acks = r.i16()?;
     let _timeout_ms = r.i32()?;
     let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
     let mut topics = Vec::new();
     for i in 0..topic_count {
         let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
-        topics.push((name.to_string(), Vec::new()));
+        topics.push((name, Vec::new()));
         if !complete && i + 1 == topic_count {
             break;
         }

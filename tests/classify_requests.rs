@@ -10,7 +10,7 @@ use kafka_protocol::messages::*;
 mod common;
 use common::{enc, s, topic};
 
-fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement {
+fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement<'_> {
     Requirement { any_of: vec![Action { op, resource_type, name: name.into() }] }
 }
 fn checks(requirements: Vec<Requirement>) -> Classification {
@@ -20,7 +20,7 @@ fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
     let max = lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
     min_version(key as i16)..=max
 }
-fn classify_full(key: ApiKey, v: i16, body: &[u8]) -> Classification {
+fn classify_full(key: ApiKey, v: i16, body: &[u8]) -> Classification<'_> {
     classify(key as i16, v, body, body.len())
 }
 
@@ -290,7 +290,7 @@ fn topic_administration_and_producer_ids() {
             .with_configs(vec![CreatableTopicConfig::default()
                 .with_name(s("retention.ms"))
                 .with_value(Some(s("1")))])]);
-        let create = |rt, n: &str| Action { op: Operation::Create, resource_type: rt, name: n.into() };
+        let create = |rt, n: &'static str| Action { op: Operation::Create, resource_type: rt, name: n.into() };
         assert_eq!(
             classify_full(ApiKey::CreateTopics, v, &enc(&r, v)),
             checks(vec![Requirement {

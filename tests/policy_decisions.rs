@@ -22,12 +22,12 @@ fn ctx<'a>(principal: &'a str, host: &'a str, api_key: i16) -> RequestCtx<'a> {
     RequestCtx { principal, host, api_key, api_version: 9, client_id: Some("client-1") }
 }
 
-fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action {
-    Action { op, resource_type, name: name.to_string() }
+fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action<'_> {
+    Action { op, resource_type, name: name.into() }
 }
 
 /// Decides as for a DescribeConfigs request: an API key no Cilium role of these tests includes.
-fn decide(auth: &Authorizer, principal: &str, op: Operation, ty: ResourceType, name: &str) -> Decision {
+fn decide<'a>(auth: &'a Authorizer, principal: &str, op: Operation, ty: ResourceType, name: &str) -> Decision<'a> {
     auth.authorize(&ctx(principal, "10.0.0.1", DESCRIBE_CONFIGS), &action(op, ty, name))
 }
 

@@ -416,7 +416,7 @@ pub fn error_response(
                 let resource_type = resource.int("resource_type").unwrap_or_default() as i8;
                 let (checked, name) =
                     config_resource(resource_type, resource.str("resource_name").unwrap_or_default())?;
-                codes.push(e.code(checked, &name));
+                codes.push(e.code(checked, name));
             }
             let mut codes = codes.into_iter();
             each_node(&mut o, &req, "resources", |o, resource| {
@@ -577,7 +577,7 @@ pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u
 /// Produce is read by its own walker (the classifier's), not by a layout.
 fn produce(o: &mut Out, body: &[u8], e: &Codes<'_>) -> Result<(), String> {
     let req = walk_produce(o.v, body, body.len(), true).map_err(|stop| format!("Produce: {stop:?}"))?;
-    let txn_code = req.transactional_id.as_deref().map_or(0, |id| e.txn(id));
+    let txn_code = req.transactional_id.map_or(0, |id| e.txn(id));
     o.count(req.topics.len());
     for (name, partitions) in &req.topics {
         let code = first_error(&[txn_code, e.topic(name)]);

@@ -290,7 +290,7 @@ pub(crate) fn error_response(
                 let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
                 results.push(
                     DescribeConfigsResult::default()
-                        .with_error_code(e.code(resource_type, &name))
+                        .with_error_code(e.code(resource_type, name))
                         .with_resource_type(resource.resource_type)
                         .with_resource_name(resource.resource_name),
                 );
@@ -304,7 +304,7 @@ pub(crate) fn error_response(
                 let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
                 responses.push(
                     AlterConfigsResourceResponse::default()
-                        .with_error_code(e.code(resource_type, &name))
+                        .with_error_code(e.code(resource_type, name))
                         .with_resource_type(resource.resource_type)
                         .with_resource_name(resource.resource_name),
                 );
@@ -319,7 +319,7 @@ pub(crate) fn error_response(
                 let (resource_type, name) = config_resource(resource.resource_type, &resource.resource_name)?;
                 responses.push(
                     IncrementalResult::default()
-                        .with_error_code(e.code(resource_type, &name))
+                        .with_error_code(e.code(resource_type, name))
                         .with_resource_type(resource.resource_type)
                         .with_resource_name(resource.resource_name),
                 );
@@ -477,12 +477,12 @@ fn frame(key: ApiKey, version: i16, correlation_id: i32, body: &dyn Encode) -> R
 
 fn produce(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ProduceResponse, String> {
     let req = walk_produce(v, body, body.len(), true).map_err(|stop| format!("Produce: {stop:?}"))?;
-    let txn_code = req.transactional_id.as_deref().map_or(0, |id| e.txn(id));
+    let txn_code = req.transactional_id.map_or(0, |id| e.txn(id));
     let responses = req
         .topics
         .into_iter()
         .map(|(name, partitions)| {
-            let code = first_error(&[txn_code, e.topic(&name)]);
+            let code = first_error(&[txn_code, e.topic(name)]);
             let partition_responses = partitions
                 .into_iter()
                 .map(|index| {
@@ -495,7 +495,7 @@ fn produce(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ProduceResponse, String
                 })
                 .collect();
             TopicProduceResponse::default()
-                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_name(TopicName(StrBytes::from_string(name.to_string())))
                 .with_partition_responses(partition_responses)
         })
         .collect();

@@ -22,6 +22,7 @@
 mod api_keys;
 pub(crate) mod index;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use serde::Deserialize;
@@ -176,10 +177,11 @@ pub const WILDCARD_PRINCIPAL: &str = "User:*";
 
 /// One authorization question: may the principal perform `op` on the resource?
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Action {
+pub struct Action<'a> {
     pub op: Operation,
     pub resource_type: ResourceType,
-    pub name: String,
+    /// Borrowed from the request where it can be (classification allocates no names).
+    pub name: Cow<'a, str>,
 }
 
 /// Who asks, from where, with which request (Cilium-style rules match on API key/version/client id).
@@ -196,11 +198,12 @@ pub struct RequestCtx<'a> {
 
 /// The outcome of one authorization question and the rule that made it (for logs and `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
+pub struct Decision<'a> {
     pub allowed: bool,
     /// Which rule decided, e.g. `superUsers`, `users[0].acls[1] (allow Read topic prefix orders-)`,
-    /// `no ACL matched (allowEveryoneIfNoAclFound=false)`.
-    pub rule: String,
+    /// `no ACL matched (allowEveryoneIfNoAclFound=false)`. Borrowed from the policy: a decision on the hot
+    /// path allocates nothing; it is copied only into the records that are logged.
+    pub rule: Cow<'a, str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -377,14 +380,14 @@ impl KafkaRules {
     /// constrain only topic actions: other actions of a request in the rule's key set (the group of a
     /// JoinGroup, the transactional id of a Produce) match, as Cilium ignores the topic for requests
     /// that carry none.
-    fn find(&self, ctx: &RequestCtx<'_>, action: &Action) -> Option<u32> {
+    fn find(&self, ctx: &RequestCtx<'_>, action: &Action<'_>) -> Option<u32> {
         if action.resource_type != ResourceType::Topic {
             return self.rules.iter().find(|r| r.matches(ctx)).map(|r| r.rule);
         }
         let first_in = |ids: &[u32]| {
             ids.iter().filter_map(|&i| self.rules.get(i as usize)).find(|r| r.matches(ctx)).map(|r| r.rule)
         };
-        let scoped = self.by_topic.get(action.name.as_str()).and_then(|ids| first_in(ids));
+        let scoped = self.by_topic.get(&*action.name).and_then(|ids| first_in(ids));
         let unscoped = first_in(&self.any_topic);
         match (scoped, unscoped) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -463,10 +466,10 @@ impl Authorizer {
     }
 
     /// Kafka authorizer semantics for one action.
-    pub fn authorize(&self, ctx: &RequestCtx<'_>, action: &Action) -> Decision {
+    pub fn authorize(&self, ctx: &RequestCtx<'_>, action: &Action<'_>) -> Decision<'_> {
         let own = self.principals.get(ctx.principal);
         if own.is_some_and(|rules| rules.super_user) {
-            return Decision { allowed: true, rule: "superUsers".to_string() };
+            return Decision { allowed: true, rule: Cow::Borrowed("superUsers") };
         }
         let op_bit = action.op.bit();
         let slot = action.resource_type.slot();
@@ -514,18 +517,23 @@ impl Authorizer {
             }
         }
         if !self.allow_everyone_if_no_acl_found {
-            return Decision { allowed: false, rule: "no ACL matched (allowEveryoneIfNoAclFound=false)".to_string() };
+            return Decision {
+                allowed: false,
+                rule: Cow::Borrowed("no ACL matched (allowEveryoneIfNoAclFound=false)"),
+            };
         }
         let covered = self.covered.get(slot).is_some_and(|index| index.find_match(&action.name, |_| true));
         if covered {
             Decision {
                 allowed: false,
-                rule: "no ACL matched; the resource has ACLs, so allowEveryoneIfNoAclFound does not apply".to_string(),
+                rule: Cow::Borrowed(
+                    "no ACL matched; the resource has ACLs, so allowEveryoneIfNoAclFound does not apply",
+                ),
             }
         } else {
             Decision {
                 allowed: true,
-                rule: "no ACL found for the resource (allowEveryoneIfNoAclFound=true)".to_string(),
+                rule: Cow::Borrowed("no ACL found for the resource (allowEveryoneIfNoAclFound=true)"),
             }
         }
     }
@@ -534,10 +542,10 @@ impl Authorizer {
     /// Kafka asks it for idempotent producers (InitProducerId without a transactional id: IdempotentWrite
     /// on the cluster OR Write on any topic). Allowed when an allow ACL for `op` exists whose resource
     /// pattern no deny ACL covers (a deny on `*` or on a prefix of it, or on the same literal name).
-    pub fn authorize_any(&self, ctx: &RequestCtx<'_>, op: Operation, resource_type: ResourceType) -> Decision {
+    pub fn authorize_any(&self, ctx: &RequestCtx<'_>, op: Operation, resource_type: ResourceType) -> Decision<'_> {
         let own = self.principals.get(ctx.principal);
         if own.is_some_and(|rules| rules.super_user) {
-            return Decision { allowed: true, rule: "superUsers".to_string() };
+            return Decision { allowed: true, rule: Cow::Borrowed("superUsers") };
         }
         let op_bit = op.bit();
         let slot = resource_type.slot();
@@ -567,13 +575,14 @@ impl Authorizer {
             Some((_, _, rule)) => self.decided(true, *rule),
             None => Decision {
                 allowed: false,
-                rule: format!("no allow ACL for {} on any {}", op.as_str(), resource_type.as_str()),
+                rule: Cow::Owned(format!("no allow ACL for {} on any {}", op.as_str(), resource_type.as_str())),
             },
         }
     }
 
-    fn decided(&self, allowed: bool, rule: u32) -> Decision {
-        let rule = self.rules.get(rule as usize).map_or_else(|| format!("rule {rule}"), |r| r.to_string());
+    fn decided(&self, allowed: bool, rule: u32) -> Decision<'_> {
+        let rule =
+            self.rules.get(rule as usize).map_or_else(|| Cow::Owned(format!("rule {rule}")), |r| Cow::Borrowed(&**r));
         Decision { allowed, rule }
     }
 }

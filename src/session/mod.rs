@@ -582,7 +582,7 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
         correlation_id: header.correlation_id,
         client_id: header.client_id.map(str::to_string),
         resource_type: action.map(|a| a.resource_type),
-        resource_name: action.map(|a| a.name.clone()),
+        resource_name: action.map(|a| a.name.to_string()),
         operation: action.map(|a| a.op),
         allowed,
         audit_only,
@@ -682,10 +682,10 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                 }
                 if let Some((action, decision)) = last {
                     if !satisfied {
-                        denied.push((action.resource_type, action.name.clone()));
+                        denied.push((action.resource_type, action.name.to_string()));
                     }
                     if !satisfied || core.cfg.log_allowed {
-                        records.push(record(satisfied, Some(action), decision.rule, mode == Mode::Audit));
+                        records.push(record(satisfied, Some(action), decision.rule.into_owned(), mode == Mode::Audit));
                     }
                 }
             }

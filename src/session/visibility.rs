@@ -15,7 +15,12 @@ use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
 use crate::wire;
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
-fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, topic: &str) -> crate::policy::Decision {
+fn may_describe_topic<'c>(
+    core: &'c Core,
+    api_version: i16,
+    client_id: Option<&str>,
+    topic: &str,
+) -> crate::policy::Decision<'c> {
     let ctx = RequestCtx {
         principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
         host: &core.host,
@@ -23,7 +28,7 @@ fn may_describe_topic(core: &Core, api_version: i16, client_id: Option<&str>, to
         api_version,
         client_id,
     };
-    let action = Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: topic.to_string() };
+    let action = Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: topic.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
 
@@ -68,7 +73,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                     operation: Some(Operation::Describe),
                     allowed: false,
                     audit_only: audit,
-                    rule: decision.rule,
+                    rule: decision.rule.into_owned(),
                 });
                 denied_named.push(name.to_string());
                 if audit {
@@ -76,12 +81,12 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                 }
                 continue;
             }
-            let create = |resource_type, name: &str| Action { op: Operation::Create, resource_type, name: name.into() };
-            may_create_all &= core.cfg.authorizer.authorize(&ctx, &create(ResourceType::Topic, name)).allowed
+            let create = |resource_type, name| Action { op: Operation::Create, resource_type, name };
+            may_create_all &= core.cfg.authorizer.authorize(&ctx, &create(ResourceType::Topic, name.into())).allowed
                 || core
                     .cfg
                     .authorizer
-                    .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME))
+                    .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME.into()))
                     .allowed;
             retained.push(range.clone());
         }
@@ -197,14 +202,14 @@ pub(super) enum ListingFilter {
 }
 
 /// May the connection's principal Describe this resource?
-fn may_describe(
-    core: &Core,
+fn may_describe<'c>(
+    core: &'c Core,
     api_key: i16,
     api_version: i16,
     client_id: Option<&str>,
     resource_type: ResourceType,
     name: &str,
-) -> crate::policy::Decision {
+) -> crate::policy::Decision<'c> {
     let ctx = RequestCtx {
         principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
         host: &core.host,
@@ -212,7 +217,7 @@ fn may_describe(
         api_version,
         client_id,
     };
-    let action = Action { op: Operation::Describe, resource_type, name: name.to_string() };
+    let action = Action { op: Operation::Describe, resource_type, name: name.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
 
@@ -226,7 +231,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             let cluster = Action {
                 op: Operation::Describe,
                 resource_type: ResourceType::Cluster,
-                name: crate::policy::CLUSTER_NAME.to_string(),
+                name: crate::policy::CLUSTER_NAME.into(),
             };
             let ctx = RequestCtx {
                 principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
@@ -291,7 +296,7 @@ pub(super) fn describe_topic_partitions_request(
             operation: Some(Operation::Describe),
             allowed: false,
             audit_only: audit,
-            rule: decision.rule,
+            rule: decision.rule.into_owned(),
         }));
         denied.push(t.name.to_string());
         audit
@@ -397,7 +402,7 @@ pub(super) fn filter_listing_response(
         let Some(name) = name else { return audit };
         let decision = may_describe(core, api_key, version, client_id, resource_type, name);
         if !decision.allowed && audit {
-            hidden.push((resource_type, name.to_string(), decision.rule));
+            hidden.push((resource_type, name.to_string(), decision.rule.into_owned()));
         }
         decision.allowed || audit
     };
