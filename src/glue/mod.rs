@@ -4,7 +4,6 @@
 mod host;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, RootContext, StreamContext};
@@ -14,6 +13,7 @@ use crate::config::Config;
 use crate::frame::{apply_edits, ChunkOutcome, Edit};
 use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
+use crate::policy::index::FxHashMap;
 use crate::session::{Event, Session};
 
 proxy_wasm::main! {{
@@ -67,15 +67,16 @@ struct FilterRoot {
     metrics: Rc<RefCell<MetricRegistry>>,
 }
 
-/// Metric ids by name, defined with the host on first use and cached for the VM's lifetime.
+/// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
+/// request and latency maps are looked up on every chunk, and their keys do not come from clients.
 struct MetricRegistry {
-    by_name: HashMap<String, u32>,
-    requests: HashMap<(i16, RequestDecision), Option<u32>>,
-    latency: HashMap<i16, Option<u32>>,
+    by_name: FxHashMap<String, u32>,
+    requests: FxHashMap<(i16, RequestDecision), Option<u32>>,
+    latency: FxHashMap<i16, Option<u32>>,
     principals: LabelCap,
     topics: LabelCap,
     /// Per-topic byte counters by principal label, then topic label: names are built once per pair.
-    by_topic: HashMap<String, HashMap<String, TopicCounters>>,
+    by_topic: FxHashMap<String, FxHashMap<String, TopicCounters>>,
 }
 
 /// The two byte counters of one topic (and principal), each defined with the host on first use.
@@ -98,12 +99,12 @@ impl TopicCounters {
 impl Default for MetricRegistry {
     fn default() -> Self {
         MetricRegistry {
-            by_name: HashMap::new(),
-            requests: HashMap::new(),
-            latency: HashMap::new(),
+            by_name: FxHashMap::default(),
+            requests: FxHashMap::default(),
+            latency: FxHashMap::default(),
             principals: LabelCap::new(crate::config::Config::default().max_label_values as usize),
             topics: LabelCap::new(crate::config::Config::default().max_topic_label_values as usize),
-            by_topic: HashMap::new(),
+            by_topic: FxHashMap::default(),
         }
     }
 }
