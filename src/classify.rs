@@ -38,11 +38,28 @@ use crate::policy::{Action, Operation, ResourceType, CLUSTER_NAME};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 
-/// Satisfied when any one of the alternatives is allowed (e.g. CreateTopics: Create on the cluster OR on
-/// the topic). A request is allowed when all of its requirements are satisfied.
+/// Satisfied when any one of the alternatives is allowed. A request is allowed when all of its requirements
+/// are satisfied. Kafka never asks more than two alternatives (CreateTopics: Create on the cluster OR on the
+/// topic), so they are held inline: a requirement allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requirement<'a> {
-    pub any_of: Vec<Action<'a>>,
+    first: Action<'a>,
+    or: Option<Action<'a>>,
+}
+
+impl<'a> Requirement<'a> {
+    /// One action.
+    pub fn of(action: Action<'a>) -> Self {
+        Requirement { first: action, or: None }
+    }
+    /// Either action, asked in this order.
+    pub fn either(first: Action<'a>, or: Action<'a>) -> Self {
+        Requirement { first, or: Some(or) }
+    }
+    /// The alternatives, in the order they are asked.
+    pub fn any_of(&self) -> impl Iterator<Item = &Action<'a>> {
+        std::iter::once(&self.first).chain(self.or.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,7 +125,7 @@ fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action<'_> 
 }
 
 fn cluster(op: Operation) -> Vec<Requirement<'static>> {
-    vec![Requirement { any_of: vec![action(op, ResourceType::Cluster, CLUSTER_NAME)] }]
+    vec![Requirement::of(action(op, ResourceType::Cluster, CLUSTER_NAME))]
 }
 
 /// Collects requirements without duplicates, in request order (so logs read like the request).
@@ -117,10 +134,9 @@ struct Needs<'a>(Vec<Requirement<'a>>);
 
 impl<'a> Needs<'a> {
     fn one(&mut self, op: Operation, resource_type: ResourceType, name: &'a str) -> &mut Self {
-        self.any(vec![action(op, resource_type, name)])
+        self.add(Requirement::of(action(op, resource_type, name)))
     }
-    fn any(&mut self, any_of: Vec<Action<'a>>) -> &mut Self {
-        let requirement = Requirement { any_of };
+    fn add(&mut self, requirement: Requirement<'a>) -> &mut Self {
         if !self.0.contains(&requirement) {
             self.0.push(requirement);
         }
@@ -240,10 +256,10 @@ fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) -> Result<Vec
         ApiKey::ListGroups | ApiKey::ListTransactions | ApiKey::DescribeCluster => {}
         ApiKey::CreateTopics => {
             for topic in req.nodes("topics") {
-                needs.any(vec![
+                needs.add(Requirement::either(
                     action(Create, ResourceType::Cluster, CLUSTER_NAME),
                     action(Create, ResourceType::Topic, topic.name("name")?),
-                ]);
+                ));
             }
         }
         ApiKey::DeleteTopics => {
@@ -437,6 +453,11 @@ impl<'a> Reader<'a> {
     }
 
     fn uvarint(&mut self) -> Result<u32, Stop> {
+        // Nearly every varint in a request (lengths, counts, tagged-field counts) is one byte.
+        if let Some(&b) = self.buf.get(self.pos).filter(|&&b| b < 0x80 && self.pos < self.end) {
+            self.pos += 1;
+            return Ok(u32::from(b));
+        }
         let mut value: u32 = 0;
         for i in 0..5 {
             let b = self.byte()?;

@@ -11,7 +11,7 @@ mod common;
 use common::{enc, s, topic};
 
 fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement<'_> {
-    Requirement { any_of: vec![Action { op, resource_type, name: name.into() }] }
+    Requirement::of(Action { op, resource_type, name: name.into() })
 }
 fn checks(requirements: Vec<Requirement>) -> Classification {
     Classification::Checks { requirements, expects_response: true }
@@ -293,9 +293,10 @@ fn topic_administration_and_producer_ids() {
         let create = |rt, n: &'static str| Action { op: Operation::Create, resource_type: rt, name: n.into() };
         assert_eq!(
             classify_full(ApiKey::CreateTopics, v, &enc(&r, v)),
-            checks(vec![Requirement {
-                any_of: vec![create(ResourceType::Cluster, CLUSTER_NAME), create(ResourceType::Topic, "new")]
-            }]),
+            checks(vec![Requirement::either(
+                create(ResourceType::Cluster, CLUSTER_NAME),
+                create(ResourceType::Topic, "new")
+            )]),
             "v{v}"
         );
     }

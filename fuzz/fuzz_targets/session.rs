@@ -100,7 +100,7 @@ impl Harness {
                 };
                 for r in &requirements {
                     assert!(
-                        r.any_of.iter().any(|a| cfg.authorizer.authorize(&ctx, a).allowed),
+                        r.any_of().any(|a| cfg.authorizer.authorize(&ctx, a).allowed),
                         "the broker received api {api_key} v{version} needing {r:?}, which the policy denies"
                     );
                 }

@@ -661,7 +661,7 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
             for requirement in &requirements {
                 let mut last = None;
                 let mut satisfied = false;
-                for action in &requirement.any_of {
+                for action in requirement.any_of() {
                     let mut decision = core.cfg.authorizer.authorize(&ctx, action);
                     if !decision.allowed && is_idempotent_producer_check(header.api_key, action) {
                         // Kafka 3.0+: an idempotent producer needs IdempotentWrite on the cluster OR

@@ -396,14 +396,13 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
     }
     for (i, requirement) in requirements.iter().enumerate() {
         let wanted: Vec<String> = requirement
-            .any_of
-            .iter()
+            .any_of()
             .map(|a| format!("{} {} `{}`", a.op.as_str(), a.resource_type.as_str(), a.name))
             .collect();
         out += &format!("requirement {}: {}\n", i + 1, wanted.join(" OR "));
         // Alternatives in order, stopping at the first allowed one, as the filter does.
         let mut satisfied = false;
-        for action in &requirement.any_of {
+        for action in requirement.any_of() {
             let decision = authorizer.authorize(&ctx, action);
             out += &format!(
                 "  {} {} `{}`: {} by {}\n",
