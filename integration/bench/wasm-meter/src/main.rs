@@ -29,7 +29,6 @@ const BAD_ARGUMENT: i32 = 2;
 
 const DOWNSTREAM: i32 = 2;
 const UPSTREAM: i32 = 3;
-const VM_CONFIGURATION: i32 = 6;
 const PLUGIN_CONFIGURATION: i32 = 7;
 
 const ROOT_ID: i32 = 1;
@@ -70,7 +69,7 @@ impl Host {
             DOWNSTREAM => Some(&mut self.downstream),
             UPSTREAM => Some(&mut self.upstream),
             PLUGIN_CONFIGURATION => Some(&mut self.plugin_configuration),
-            VM_CONFIGURATION => None,
+            // No VM configuration (proxy_on_vm_start is told its size is 0), nor any HTTP buffer.
             _ => None,
         }
     }
