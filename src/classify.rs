@@ -216,7 +216,8 @@ fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) -> Result<Vec
         Ok(())
     };
     match key {
-        // Read by `walk_fetch` (see `classify`); this layout reading is its test oracle.
+        // `classify` reads Fetch with `walk_fetch`; this layout reading is the oracle its test holds it to.
+        #[cfg(test)]
         ApiKey::Fetch => {
             if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
