@@ -1,17 +1,18 @@
 //! Request classification: from a request body to the authorization questions Kafka's authorizer asks
 //! (KafkaApis / "Operations and Resources on Protocols").
 //!
-//! Produce is classified from a prefix by a hand-written walker that skips record batches by their length,
-//! so a 10 MiB produce is decided as soon as its last topic name has arrived. Every other API is read from
-//! the complete body with its per-API layout table ([`Shape`], Kafka's message definitions): [`parse`]
-//! walks every field, refuses any array count larger than the bytes left (every element takes at least one
-//! byte) and any length past the body, and keeps only the named fields authorization asks about, borrowing
-//! strings from the body (bytes after the request are ignored, as brokers ignore them). Nothing is
+//! Produce is classified from a prefix by a hand-written walker that skips record batches by their length, so
+//! a 10 MiB produce is decided as soon as its last topic name has arrived. Fetch, which every consumer sends
+//! in a loop, has a walker of its own too (`walk_fetch`, held to the layout reading by a test). Every other
+//! API is read from the complete body with its per-API layout table ([`Shape`], Kafka's message definitions):
+//! [`parse`] walks every field, refuses any array count larger than the bytes left (every element takes at
+//! least one byte) and any length past the body, and keeps only the named fields authorization asks about,
+//! borrowing strings from the body (bytes after the request are ignored, as brokers ignore them). Nothing is
 //! allocated from a count read off the wire beyond what the frame holds. The same layouts serve the error
 //! responses (`enforce`) and partial requests (`session::split`, which cuts arrays at the byte ranges the
 //! walk records); the tests encode populated requests with kafka-protocol at every version to keep the
-//! layouts equal to Kafka's. The few bodies still handed to kafka-protocol's decoders (`decode_checked`)
-//! pass the same walk first, because those decoders call `Vec::with_capacity(n)` with `n` off the wire.
+//! layouts equal to Kafka's. The few bodies still handed to kafka-protocol's decoders (`decode_checked`) pass
+//! the same walk first, because those decoders call `Vec::with_capacity(n)` with `n` off the wire.
 //!
 //! Choices where the filter cannot ask exactly what Kafka asks:
 //! - Metadata for all topics: no requirement; the response must be filtered to described topics later.
