@@ -390,6 +390,14 @@ pub(crate) enum Stop {
     Bad(&'static str),
 }
 
+/// Why a walk of a complete body failed (bytes that have not arrived there are missing).
+fn stop_reason(e: Stop) -> String {
+    match e {
+        Stop::Bad(reason) => reason.to_string(),
+        Stop::NeedMore => "truncated".to_string(),
+    }
+}
+
 fn bad(reason: &'static str) -> Stop {
     Stop::Bad(reason)
 }
@@ -657,10 +665,6 @@ pub(crate) fn produce_topic_entries<'a>(
 /// layout, which the tests check it against: every count and length within the body, tagged fields walked,
 /// bytes after the request ignored.
 fn fetch_requirements(version: i16, body: &[u8]) -> Result<Vec<Requirement<'_>>, String> {
-    let stop = |stop: Stop| match stop {
-        Stop::Bad(reason) => reason.to_string(),
-        Stop::NeedMore => "truncated".to_string(),
-    };
     let mut needs = Needs::default();
     let mut null_name = false;
     let follower = walk_fetch(version, body, |name| match name {
@@ -669,7 +673,7 @@ fn fetch_requirements(version: i16, body: &[u8]) -> Result<Vec<Requirement<'_>>,
         }
         None => null_name = true,
     })
-    .map_err(stop)?;
+    .map_err(stop_reason)?;
     if follower {
         // A follower is asked ClusterAction only, whatever it names.
         return Ok(cluster(Operation::ClusterAction));
@@ -1413,8 +1417,7 @@ pub(crate) fn parse(key: ApiKey, version: i16, body: &[u8], keep: Keep) -> Resul
     let mut node = Node::default();
     match walk_struct(&mut r, shape.fields, version, version >= shape.flexible_from, Some((&mut node, keep))) {
         Ok(()) => Ok(node),
-        Err(Stop::Bad(reason)) => Err(reason.into()),
-        Err(Stop::NeedMore) => Err("truncated".into()),
+        Err(stop) => Err(stop_reason(stop)),
     }
 }
 
@@ -1425,8 +1428,7 @@ pub(crate) fn check_shape(key: ApiKey, version: i16, body: &[u8]) -> Result<(), 
     let mut r = Reader::new(body, body.len());
     match walk_fields(&mut r, shape.fields, version, version >= shape.flexible_from) {
         Ok(()) => Ok(()),
-        Err(Stop::Bad(reason)) => Err(reason.into()),
-        Err(Stop::NeedMore) => Err("truncated".into()),
+        Err(stop) => Err(stop_reason(stop)),
     }
 }
 
@@ -1674,34 +1676,30 @@ pub(crate) struct ArraySpan {
 /// with the layout, without decoding them, so rewriting a response never allocates from a count read off
 /// the wire.
 pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
-    let stop = |e: Stop| match e {
-        Stop::Bad(reason) => reason.to_string(),
-        Stop::NeedMore => "truncated".to_string(),
-    };
     let layout = ApiKey::try_from(api_key)
         .ok()
         .and_then(|key| response_array_layout(key, version))
         .ok_or_else(|| format!("no response layout for API key {api_key}"))?;
     let flexible = version >= layout.flexible_from;
     let mut r = Reader::new(body, body.len());
-    walk_list(&mut r, layout.head, version, flexible).map_err(stop)?;
+    walk_list(&mut r, layout.head, version, flexible).map_err(stop_reason)?;
     if let Some((before, _)) = layout.within_single {
-        if r.count(flexible).map_err(stop)? != Some(1) {
+        if r.count(flexible).map_err(stop_reason)? != Some(1) {
             return Err("expected exactly one group".into());
         }
-        walk_list(&mut r, before, version, flexible).map_err(stop)?;
+        walk_list(&mut r, before, version, flexible).map_err(stop_reason)?;
     }
     let count_start = r.pos;
-    let count = r.count(flexible).map_err(stop)?.unwrap_or(0);
+    let count = r.count(flexible).map_err(stop_reason)?.unwrap_or(0);
     let entries_start = r.pos;
     for _ in 0..count {
-        walk_fields(&mut r, layout.element, version, flexible).map_err(stop)?;
+        walk_fields(&mut r, layout.element, version, flexible).map_err(stop_reason)?;
     }
     let entries_end = r.pos;
     if let Some((_, after)) = layout.within_single {
-        walk_fields(&mut r, after, version, flexible).map_err(stop)?;
+        walk_fields(&mut r, after, version, flexible).map_err(stop_reason)?;
     }
-    walk_fields(&mut r, layout.tail, version, flexible).map_err(stop)?;
+    walk_fields(&mut r, layout.tail, version, flexible).map_err(stop_reason)?;
     Ok(ArraySpan { count_start, entries_start, entries_end, count, flexible })
 }
 
@@ -1841,13 +1839,6 @@ pub(crate) struct Filtered {
     pub body: Vec<u8>,
     pub after_in_body: usize,
     pub after_in_original: usize,
-}
-
-fn stop_reason(e: Stop) -> String {
-    match e {
-        Stop::Bad(reason) => reason.to_string(),
-        Stop::NeedMore => "truncated".to_string(),
-    }
 }
 
 /// Filters the entries of a listing's array by their key: `decide` sees each entry's key and bytes;
