@@ -120,7 +120,7 @@ def main() -> int:
             f" ssl.fail_verify_error={stack.envoy.stat_sum(r'.ssl.fail_verify_error$')}"
         )
 
-        time.sleep(0.5)
+        stack.envoy.wait_for_filter_counters()  # also lets the last log lines reach the file
         heading("identities the filter derived (Envoy's wasm log)")
         lines = stack.envoy.filter_log_lines()
         identities = [line for line in lines if line.startswith("connection ")]

@@ -250,6 +250,13 @@ class Envoy:
                 result[name] = int(value)
         return result
 
+    # The filter hands its counters to Envoy once a second (COUNTER_FLUSH_PERIOD_MS in src/glue/mod.rs).
+    FILTER_COUNTER_FLUSH_SECONDS = 1.0
+
+    def wait_for_filter_counters(self) -> None:
+        """Waits until the filter's counters include all traffic so far: one flush period, and a margin."""
+        time.sleep(self.FILTER_COUNTER_FLUSH_SECONDS + 0.5)
+
     def stat_sum(self, pattern: str) -> int:
         """Sum of the stats whose name matches the regex `pattern`."""
         regex = re.compile(pattern)

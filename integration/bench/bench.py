@@ -239,6 +239,7 @@ class Target:
     def denied_requests(self) -> int | None:
         if self.stack is None or not self.config.endswith("filter"):
             return None
+        self.stack.envoy.wait_for_filter_counters()
         return self.stack.envoy.stat_sum(r"kafka_filter\.requests.*decision=denied")
 
     def stop(self) -> None:

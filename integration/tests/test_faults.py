@@ -354,6 +354,7 @@ def test_malformed_frames_close_only_their_connection(stack_factory, topic_name)
     assert not errors.errors, errors.text()
     consumed = harness.consume(stack, "mesh-default", topic, count, timeout=60)
     assert consumed == values
+    stack.envoy.wait_for_filter_counters()
     assert stack.envoy.stat_sum(r"kafka_filter\.protocol_errors") >= 2 * 3  # at least the length errors
     assert_no_vm_failure(stack)
 

@@ -163,6 +163,7 @@ def run_load(stack: harness.Stack, topic_name, producers: int, total: int, capsy
             last_sequence[producer_id] = sequence
     lost = sum(per_producer - len(seen[producer_id]) for producer_id in range(producers))
     assert (lost, duplicates, reordered) == (0, 0, 0), f"lost {lost}, duplicated {duplicates}, reordered {reordered}"
+    stack.envoy.wait_for_filter_counters()
     assert stack.envoy.stat_sum(r"kafka_filter\.requests.*decision=denied") == 0
     with capsys.disabled():
         print(

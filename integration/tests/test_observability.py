@@ -41,6 +41,7 @@ def policy(max_label_values: int = 100, max_topic_label_values: int = 100) -> di
 
 
 def prometheus(stack: harness.Stack) -> str:
+    stack.envoy.wait_for_filter_counters()
     url = f"http://127.0.0.1:{stack.envoy.admin_port}/stats/prometheus"
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.read().decode()

@@ -34,6 +34,7 @@ def partial_stack(stack_factory):
 
 
 def denied_requests(stack, api: str) -> int:
+    stack.envoy.wait_for_filter_counters()
     return stack.envoy.stat_sum(rf"kafka_filter\.requests.*api={api}.*decision=denied")
 
 

@@ -41,6 +41,7 @@ extern "C" {
         -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
 }
 
 /// Debug build (`--features hostcall-census`): counts hostcalls by kind, so the cost of a request can be
@@ -183,6 +184,11 @@ pub fn define_metric(metric_type: MetricType, name: &str) -> Result<u32, HostErr
 pub fn increment_metric(id: u32, offset: i64) {
     count(8, 1);
     let _ = unsafe { proxy_increment_metric(id, offset) };
+}
+
+/// Calls the root context's `on_tick` every `period_ms` (0 stops it).
+pub fn set_tick_period_ms(period_ms: u32) -> Result<(), HostError> {
+    status(unsafe { proxy_set_tick_period_milliseconds(period_ms) })
 }
 
 pub fn record_metric(id: u32, value: u64) {
