@@ -35,9 +35,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-import bench  # noqa: E402
 import harness  # noqa: E402
-from paired import build  # noqa: E402
+from paired import parse_variants  # noqa: E402
 
 TOPIC = "bench-instructions"
 RECORDS_PER_REQUEST = 10
@@ -190,20 +189,7 @@ def main() -> int:
         parser.error("needs valgrind and callgrind_control (apt install valgrind)")
     work_dir = harness.RUN_DIR / "bench" / "instructions"
     work_dir.mkdir(parents=True, exist_ok=True)
-    specs = []
-    for variant in args.variants:
-        label, _, kind = variant.partition("=")
-        if kind == "tcp_proxy":
-            specs.append((label, None, {}))
-        elif kind == "noop":
-            specs.append((label, build("noop-filter", work_dir.parent), {}))
-        elif kind.startswith("filter"):
-            path = Path(kind.partition(":")[2]) if ":" in kind else harness.WASM_PATH
-            specs.append((label, path, bench.thousand_rule_policy(bench.PLAIN_PRINCIPAL)))
-        elif kind.startswith("probe:"):
-            specs.append((label, build("hostcall-probe", work_dir.parent), kind.partition(":")[2]))
-        else:
-            parser.error(f"unknown variant {variant}")
+    specs = parse_variants(args.variants, work_dir.parent, parser.error)
     rows = []
     for label, wasm, config in specs:
         total, by_object = measure(label, wasm, config, args, work_dir)

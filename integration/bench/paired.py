@@ -63,17 +63,10 @@ def make_target(label: str, wasm: Path | None, plugin_config) -> bench.Target:
     return target
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variants", nargs="+")
-    parser.add_argument("--messages", type=int, default=40_000)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--value-size", type=int, default=1024)
-    args = parser.parse_args()
-    work_dir = harness.RUN_DIR / "bench"
-    work_dir.mkdir(parents=True, exist_ok=True)
+def parse_variants(variants: list[str], work_dir: Path, error) -> list[tuple[str, Path | None, object]]:
+    """(label, module or None for no filter, plugin configuration) of each label=kind; modules built as needed."""
     specs = []
-    for variant in args.variants:
+    for variant in variants:
         label, _, kind = variant.partition("=")
         if kind == "tcp_proxy":
             specs.append((label, None, {}))
@@ -85,7 +78,20 @@ def main() -> int:
         elif kind.startswith("probe:"):
             specs.append((label, build("hostcall-probe", work_dir), kind.partition(":")[2]))
         else:
-            parser.error(f"unknown variant {variant}")
+            error(f"unknown variant {variant}")
+    return specs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("variants", nargs="+")
+    parser.add_argument("--messages", type=int, default=40_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--value-size", type=int, default=1024)
+    args = parser.parse_args()
+    work_dir = harness.RUN_DIR / "bench"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    specs = parse_variants(args.variants, work_dir, parser.error)
     per_request: dict[str, list[float]] = {label: [] for label, _, _ in specs}
     for round_index in range(args.rounds):
         targets = [(label, make_target(label, wasm, cfg)) for label, wasm, cfg in specs]
