@@ -9,7 +9,7 @@ changes too small for the CPU ratio show here. What they leave out: the kernel (
 same in every configuration: about 60% of the do-nothing filter's Envoy samples under `perf`, README), and that
 instructions are not cycles. Byte copies count by valgrind's reckoning of memcpy, not by their cost.
 
-    integration/bench/instructions.py [--round-trips N] [--warm-up N] VARIANT...
+    integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] VARIANT...
 
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=filter[:PATH] | label=probe:CONFIG.
 Needs valgrind (apt install valgrind). About a minute per variant.
@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import bench  # noqa: E402
 import harness  # noqa: E402
 from paired import parse_variants  # noqa: E402
 
@@ -145,7 +146,8 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
     original_wait = harness.Envoy._wait_ready
     harness.Envoy._wait_ready = lambda self, timeout: original_wait(self, 300)
     try:
-        kwargs = {"listener": "plain", "name": f"instructions-{label}", "log_level": "warn"}
+        listener = "mtls" if args.tls else "plain"
+        kwargs = {"listener": listener, "name": f"instructions-{label}", "log_level": "warn"}
         if wasm is None:
             kwargs.update(with_filter=False, plugin_config={})
         else:
@@ -158,8 +160,11 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
         stack.create_topic(TOPIC)
         pid = str(stack.envoy.process.popen.pid)
         batch = record_batch()
-        host, _, port = stack.bootstrap.rpartition(":")
-        sock = socket.create_connection((host, int(port)), timeout=60)
+        if args.tls:
+            sock = harness.tls_socket(stack, cert=bench.CLIENT_CERT, timeout=60)
+        else:
+            host, _, port = stack.bootstrap.rpartition(":")
+            sock = socket.create_connection((host, int(port)), timeout=60)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with sock:
             round_trips(sock, args.warm_up, batch, 0)
@@ -184,12 +189,18 @@ def main() -> int:
     parser.add_argument("variants", nargs="+")
     parser.add_argument("--round-trips", type=int, default=500)
     parser.add_argument("--warm-up", type=int, default=300)
+    parser.add_argument("--tls", action="store_true", help="the mTLS listener, the client presenting its certificate")
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         parser.error("needs valgrind and callgrind_control (apt install valgrind)")
     work_dir = harness.RUN_DIR / "bench" / "instructions"
     work_dir.mkdir(parents=True, exist_ok=True)
     specs = parse_variants(args.variants, work_dir.parent, parser.error)
+    if args.tls:
+        # The policy names the client's principal: over mTLS it is the certificate's, not ANONYMOUS.
+        plain_policy = bench.thousand_rule_policy(bench.PLAIN_PRINCIPAL)
+        tls_policy = bench.thousand_rule_policy(bench.TLS_PRINCIPAL)
+        specs = [(label, wasm, tls_policy if config == plain_policy else config) for label, wasm, config in specs]
     rows = []
     for label, wasm, config in specs:
         total, by_object = measure(label, wasm, config, args, work_dir)
@@ -197,7 +208,8 @@ def main() -> int:
         rows.append((label, total / per, by_object.get("envoy", 0) / per, by_object.get("???", 0) / per))
     base = rows[0][1]
     print(
-        f"\nEnvoy's instructions per request (callgrind; {args.round_trips} Produce+Fetch round trips, one request "
+        f"\nEnvoy's instructions per request ({'mTLS' if args.tls else 'plaintext'}; callgrind; {args.round_trips} "
+        f"Produce+Fetch round trips, one request "
         f"at a time: Produce v3 of {RECORDS_PER_REQUEST} x {VALUE_SIZE} B, Fetch v4 answered with that batch)"
     )
     print(f"{'':<12} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs ' + rows[0][0]:>10}")
