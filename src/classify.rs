@@ -529,7 +529,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self, flexible: bool) -> Result<Option<&'a str>, Stop> {
         match self.length(flexible, false)? {
             None => Ok(None),
-            Some(n) => std::str::from_utf8(self.take(n)?).map(Some).map_err(|_| bad("string is not UTF-8")),
+            Some(n) => crate::wire::utf8(self.take(n)?).map(Some).ok_or_else(|| bad("string is not UTF-8")),
         }
     }
 

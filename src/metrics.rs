@@ -194,9 +194,9 @@ impl TopicNames {
 
     /// The id of a topic name as read off the wire (not UTF-8 or too long: `other`).
     pub fn id_of_bytes(&mut self, name: &[u8]) -> TopicId {
-        match std::str::from_utf8(name) {
-            Ok(name) => self.id(name),
-            Err(_) => TopicId::OTHER,
+        match crate::wire::utf8(name) {
+            Some(name) => self.id(name),
+            None => TopicId::OTHER,
         }
     }
 

@@ -3,6 +3,18 @@
 
 use kafka_protocol::messages::ApiKey;
 
+/// `str::from_utf8`, with a fast path for ASCII, which topic names, group names and client ids nearly always
+/// are: on a short string std's validation spends about a hundred instructions getting started, and the
+/// filter reads several such strings per request (one `from_utf8` was a tenth of a produce+fetch round trip).
+pub fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: ASCII bytes are valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else {
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
 /// Size of the length prefix of every Kafka frame.
 pub const SIZE_PREFIX: usize = 4;
 
@@ -74,7 +86,7 @@ impl<'a> Reader<'a> {
             return Some(None);
         }
         let bytes = self.take(len as usize)?;
-        std::str::from_utf8(bytes).ok().map(Some)
+        utf8(bytes).map(Some)
     }
 
     /// Skips a tagged-field section (count, then tag/size/bytes per field).
@@ -254,6 +266,15 @@ pub fn write_uvarint(out: &mut Vec<u8>, mut n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_takes_ascii_and_utf8_and_refuses_the_rest() {
+        assert_eq!(utf8(b"orders-eu.v2_x"), Some("orders-eu.v2_x"));
+        assert_eq!(utf8(b""), Some(""));
+        assert_eq!(utf8("commandes-été".as_bytes()), Some("commandes-été"));
+        assert_eq!(utf8(b"bad-\xff-name"), None);
+        assert_eq!(utf8(b"\xc3"), None); // a truncated two-byte sequence
+    }
 
     #[test]
     fn header_v1_and_v2_parse() {
