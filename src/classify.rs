@@ -63,6 +63,9 @@ impl<'a> Requirement<'a> {
     }
 }
 
+/// What a request needs authorized: nearly always one or two requirements, held inline.
+pub type Requirements<'a> = smallvec::SmallVec<[Requirement<'a>; 2]>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Classification<'a> {
     /// More of the body is needed to decide (only returned when `body_prefix` is shorter than the body).
@@ -70,7 +73,7 @@ pub enum Classification<'a> {
     /// ApiVersions, SaslHandshake, SaslAuthenticate: always allowed, never checked.
     Unchecked,
     /// All requirements must be satisfied. `expects_response` is false for Produce with acks=0.
-    Checks { requirements: Vec<Requirement<'a>>, expects_response: bool },
+    Checks { requirements: Requirements<'a>, expects_response: bool },
     /// The filter cannot parse this API key/version: denied (fail closed) unless configured otherwise.
     Unsupported(String),
 }
@@ -133,13 +136,13 @@ fn action(op: Operation, resource_type: ResourceType, name: &str) -> Action<'_> 
     Action { op, resource_type, name: Cow::Borrowed(name) }
 }
 
-fn cluster(op: Operation) -> Vec<Requirement<'static>> {
-    vec![Requirement::of(action(op, ResourceType::Cluster, CLUSTER_NAME))]
+fn cluster<'a>(op: Operation) -> Requirements<'a> {
+    smallvec::smallvec![Requirement::of(action(op, ResourceType::Cluster, CLUSTER_NAME))]
 }
 
 /// Collects requirements without duplicates, in request order (so logs read like the request).
 #[derive(Default)]
-struct Needs<'a>(Vec<Requirement<'a>>);
+struct Needs<'a>(Requirements<'a>);
 
 impl<'a> Needs<'a> {
     fn one(&mut self, op: Operation, resource_type: ResourceType, name: &'a str) -> &mut Self {
@@ -166,12 +169,12 @@ impl<'a> Needs<'a> {
             self.one(op, resource_type, name);
         }
     }
-    fn done(&mut self) -> Vec<Requirement<'a>> {
+    fn done(&mut self) -> Requirements<'a> {
         std::mem::take(&mut self.0)
     }
 }
 
-fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Vec<Requirement<'a>> {
+fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Requirements<'a> {
     let mut needs = Needs::default();
     if let Some(id) = &produce.transactional_id {
         needs.txn(Operation::Write, id);
@@ -200,7 +203,7 @@ pub(crate) fn config_resource(resource_type: i8, name: &str) -> Result<(Resource
 }
 
 /// Requirements of a complete, non-Produce request body.
-fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) -> Result<Vec<Requirement<'a>>, String> {
+fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) -> Result<Requirements<'a>, String> {
     use Operation::*;
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
     if let Some(op) = cluster_only_operation(key) {
@@ -559,8 +562,9 @@ impl<'a> Reader<'a> {
 pub(crate) struct ProduceSummary<'a> {
     pub transactional_id: Option<&'a str>,
     pub acks: i16,
-    /// Topic names in request order, with partition indexes when the whole body was walked.
-    pub topics: Vec<(&'a str, Vec<i32>)>,
+    /// Topic names in request order, with partition indexes when the whole body was walked. Inline for one
+    /// or two topics (most requests): classification walks every Produce.
+    pub topics: smallvec::SmallVec<[(&'a str, Vec<i32>); 2]>,
 }
 
 /// Walks a Produce request (v0-v12). With `complete == false` it stops once the last topic name is read
@@ -581,7 +585,7 @@ pub(crate) fn walk_produce(
     let acks = r.i16()?;
     let _timeout_ms = r.i32()?;
     let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
-    let mut topics = Vec::new();
+    let mut topics: smallvec::SmallVec<[(&str, Vec<i32>); 2]> = smallvec::SmallVec::new();
     for i in 0..topic_count {
         let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
         topics.push((name, Vec::new()));
@@ -664,7 +668,7 @@ pub(crate) fn produce_topic_entries<'a>(
 /// on each topic, or ClusterAction for a follower broker. The same strictness as [`parse`] with the FETCH
 /// layout, which the tests check it against: every count and length within the body, tagged fields walked,
 /// bytes after the request ignored.
-fn fetch_requirements(version: i16, body: &[u8]) -> Result<Vec<Requirement<'_>>, String> {
+fn fetch_requirements(version: i16, body: &[u8]) -> Result<Requirements<'_>, String> {
     let mut needs = Needs::default();
     let mut null_name = false;
     let follower = walk_fetch(version, body, |name| match name {

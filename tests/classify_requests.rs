@@ -14,7 +14,7 @@ fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement<'_
     Requirement::of(Action { op, resource_type, name: name.into() })
 }
 fn checks(requirements: Vec<Requirement>) -> Classification {
-    Classification::Checks { requirements, expects_response: true }
+    Classification::Checks { requirements: requirements.into(), expects_response: true }
 }
 fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
     let max = lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
@@ -64,7 +64,8 @@ fn produce_names_every_topic_and_the_transactional_id() {
                 requirements: vec![
                     req(Operation::Write, ResourceType::Topic, "orders"),
                     req(Operation::Write, ResourceType::Topic, "payments"),
-                ],
+                ]
+                .into(),
                 expects_response: false,
             },
             "acks=0 v{v}"
