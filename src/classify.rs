@@ -562,10 +562,12 @@ impl<'a> Reader<'a> {
 pub(crate) struct ProduceSummary<'a> {
     pub transactional_id: Option<&'a str>,
     pub acks: i16,
-    /// Topic names in request order, with partition indexes when the whole body was walked. Inline for one
-    /// or two topics (most requests): classification walks every Produce.
-    pub topics: smallvec::SmallVec<[(&'a str, Vec<i32>); 2]>,
+    /// Topic names in request order, with partition indexes when the whole body was walked.
+    pub topics: ProduceTopics<'a>,
 }
+
+/// A Produce's topics, inline for one or two (most requests): classification walks every Produce.
+pub(crate) type ProduceTopics<'a> = smallvec::SmallVec<[(&'a str, Vec<i32>); 2]>;
 
 /// Walks a Produce request (v0-v12). With `complete == false` it stops once the last topic name is read
 /// (record batches are skipped by length, they need not have arrived); with `complete == true` it walks
@@ -585,7 +587,7 @@ pub(crate) fn walk_produce(
     let acks = r.i16()?;
     let _timeout_ms = r.i32()?;
     let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
-    let mut topics: smallvec::SmallVec<[(&str, Vec<i32>); 2]> = smallvec::SmallVec::new();
+    let mut topics = ProduceTopics::new();
     for i in 0..topic_count {
         let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
         topics.push((name, Vec::new()));

@@ -322,7 +322,8 @@ impl Connection {
         }
     }
 
-    /// Takes the core's counters into the VM's pending counts (see [`flush_pending_counts`]).
+    /// Takes the core's counters into the VM's pending counts (see [`flush_pending_counts`]); latency samples
+    /// go to the host as they come (a histogram cannot be summed).
     fn flush_stats(&mut self) {
         let mut registry = self.metrics.borrow_mut();
         let add = |id: Option<u32>, by: i64| {
