@@ -138,10 +138,12 @@ def split_by_object(dump: Path) -> tuple[int, dict[str, int]]:
     return total, by_object
 
 
-def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) -> tuple[int, int]:
+def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) -> tuple[int, dict[str, int]]:
     out_file = work_dir / f"callgrind-{label}.out"
     for stale in work_dir.glob(f"callgrind-{label}.out*"):
         stale.unlink()
+    # The wrapper runs the Envoy the harness would (ENVOY_BIN if set); the harness starts the wrapper.
+    users_envoy = os.environ.get("ENVOY_BIN")
     os.environ["ENVOY_BIN"] = str(valgrind_wrapper(work_dir, out_file))
     original_wait = harness.Envoy._wait_ready
     harness.Envoy._wait_ready = lambda self, timeout: original_wait(self, 300)
@@ -155,7 +157,10 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
         stack = harness.Stack(**kwargs)
     finally:
         harness.Envoy._wait_ready = original_wait
-        del os.environ["ENVOY_BIN"]
+        if users_envoy is None:
+            del os.environ["ENVOY_BIN"]
+        else:
+            os.environ["ENVOY_BIN"] = users_envoy
     try:
         stack.create_topic(TOPIC)
         pid = str(stack.envoy.process.popen.pid)
@@ -177,9 +182,8 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
         dumps = sorted(work_dir.glob(f"callgrind-{label}.out.*"))
         if not dumps:
             raise harness.HarnessError(f"{label}: callgrind wrote no dump")
-        total, jit = split_by_object(dumps[-1])
         print(f"  {label}: {args.round_trips} round trips in {elapsed:.1f} s under callgrind", file=sys.stderr)
-        return total, jit
+        return split_by_object(dumps[-1])
     finally:
         stack.stop()
 
