@@ -5,14 +5,22 @@ that lets V8 tier the module up), and the counts are split between Envoy's own c
 (the wasm module, and the wrappers between it and Envoy).
 
 CPU time through /proc swings ±20% on a shared machine (see paired.py); instruction counts do not, so module
-changes too small for the CPU ratio show here. What they leave out: the kernel (socket reads and writes, the
-same in every configuration: about 60% of the do-nothing filter's Envoy samples under `perf`, README), and that
-instructions are not cycles. Byte copies count by valgrind's reckoning of memcpy, not by their cost.
+changes too small for the CPU ratio show here. What they leave out: the kernel (socket reads and writes, about
+the same in every configuration), and that instructions are not cycles. Byte copies count by valgrind's
+reckoning of memcpy, not by their cost.
 
-    integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] VARIANT...
+    integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] [--records N --record-size B]
+                                      [--cpu [--rounds R]] VARIANT...
 
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=filter[:PATH] | label=probe:CONFIG.
 Needs valgrind (apt install valgrind). About a minute per variant.
+
+--cpu runs the same round trips without valgrind and reports Envoy's user and system CPU per request from
+/proc (utime, stime): the same workload in time, which shows what the counts leave out (the kernel's share,
+and how fast the counted instructions run, which differs from one code path to another). Use more round
+trips there (e.g. --round-trips 10000): /proc counts in 10 ms ticks. --rounds R measures every variant R
+times, the variants of a round side by side (as paired.py does), and reports medians: CPU time moves with the
+machine's load, instruction counts do not.
 
 Example: integration/bench/instructions.py noop=noop read=probe:"buf=1 win=4096" filter=filter
 """
@@ -20,14 +28,17 @@ Example: integration/bench/instructions.py noop=noop read=probe:"buf=1 win=4096"
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import re
 import shutil
 import socket
+import statistics
 import stat
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,20 +51,21 @@ import harness  # noqa: E402
 from paired import parse_variants  # noqa: E402
 
 TOPIC = "bench-instructions"
-RECORDS_PER_REQUEST = 10
-VALUE_SIZE = 1024
+RECORDS_PER_REQUEST = 10  # --records
+VALUE_SIZE = 1024  # --record-size
 
 
-def record_batch() -> bytes:
-    """10 records of 1 KiB, uncompressed (the paired and session benches' small request)."""
+def record_batch(records: int = RECORDS_PER_REQUEST, size: int = VALUE_SIZE) -> bytes:
+    """Uncompressed records; by default 10 of 1 KiB (the paired and session benches' small request)."""
     from kafka.record.default_records import DefaultRecordBatchBuilder
 
     builder = DefaultRecordBatchBuilder(
         magic=2, compression_type=0, is_transactional=False,
-        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20,
+        producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=max(1 << 20, 2 * records * size),
     )  # fmt: skip
-    for offset in range(RECORDS_PER_REQUEST):
-        builder.append(offset, timestamp=1_700_000_000_000, key=None, value=bytes([97 + offset]) * VALUE_SIZE, headers=[])
+    for offset in range(records):
+        value = bytes([97 + offset % 26]) * size
+        builder.append(offset, timestamp=1_700_000_000_000, key=None, value=value, headers=[])
     return bytes(builder.build())
 
 
@@ -71,8 +83,10 @@ def produce_request(correlation_id: int, batch: bytes) -> bytes:
 
 
 def fetch_request(correlation_id: int) -> bytes:
-    """Fetch v4 of partition 0 from offset 0, at most 16 KiB: always the same first batch, about 10 KiB."""
-    body = struct.pack(">iiiib", -1, 100, 1, 16 * 1024, 0)  # replica, max wait, min bytes, max bytes, isolation
+    """Fetch v4 of partition 0 from offset 0, at most 16 KiB: always the same first batch (a first batch comes
+    whole even when it is larger)."""
+    # max wait 0: the batch is there, and the broker answers at once rather than after a wait.
+    body = struct.pack(">iiiib", -1, 0, 1, 16 * 1024, 0)  # replica, max wait, min bytes, max bytes, isolation
     body += struct.pack(">i", 1) + harness.kafka_string(TOPIC)
     body += struct.pack(">iiqi", 1, 0, 0, 16 * 1024)
     return frame(1, 4, correlation_id, body)
@@ -138,6 +152,50 @@ def split_by_object(dump: Path) -> tuple[int, dict[str, int]]:
     return total, by_object
 
 
+def start_stack(label: str, wasm: Path | None, plugin_config, args) -> harness.Stack:
+    listener = "mtls" if args.tls else "plain"
+    kwargs = {"listener": listener, "name": f"instructions-{label}", "log_level": "warn"}
+    if wasm is None:
+        kwargs.update(with_filter=False, plugin_config={})
+    else:
+        kwargs.update(wasm_path=wasm, plugin_config=plugin_config)
+    return harness.Stack(**kwargs)
+
+
+def client_socket(stack: harness.Stack, args) -> socket.socket:
+    if args.tls:
+        sock = harness.tls_socket(stack, cert=bench.CLIENT_CERT, timeout=60)
+    else:
+        host, _, port = stack.bootstrap.rpartition(":")
+        sock = socket.create_connection((host, int(port)), timeout=60)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def envoy_cpu_ticks(pid: int) -> tuple[int, int]:
+    """Envoy's (utime, stime) in clock ticks: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the name."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]), int(fields[12])
+
+
+def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float]:
+    """Envoy's user and system CPU seconds over the measured round trips (no valgrind)."""
+    stack = start_stack(label, wasm, plugin_config, args)
+    try:
+        stack.create_topic(TOPIC)
+        pid = stack.envoy.process.popen.pid
+        batch = record_batch(args.records, args.record_size)
+        with client_socket(stack, args) as sock:
+            round_trips(sock, args.warm_up, batch, 0)
+            user_before, system_before = envoy_cpu_ticks(pid)
+            round_trips(sock, args.round_trips, batch, 2 * args.warm_up)
+            user_after, system_after = envoy_cpu_ticks(pid)
+        tick = os.sysconf("SC_CLK_TCK")
+        return (user_after - user_before) / tick, (system_after - system_before) / tick
+    finally:
+        stack.stop()
+
+
 def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) -> tuple[int, dict[str, int]]:
     out_file = work_dir / f"callgrind-{label}.out"
     for stale in work_dir.glob(f"callgrind-{label}.out*"):
@@ -148,13 +206,7 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
     original_wait = harness.Envoy._wait_ready
     harness.Envoy._wait_ready = lambda self, timeout: original_wait(self, 300)
     try:
-        listener = "mtls" if args.tls else "plain"
-        kwargs = {"listener": listener, "name": f"instructions-{label}", "log_level": "warn"}
-        if wasm is None:
-            kwargs.update(with_filter=False, plugin_config={})
-        else:
-            kwargs.update(wasm_path=wasm, plugin_config=plugin_config)
-        stack = harness.Stack(**kwargs)
+        stack = start_stack(label, wasm, plugin_config, args)
     finally:
         harness.Envoy._wait_ready = original_wait
         if users_envoy is None:
@@ -164,14 +216,8 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
     try:
         stack.create_topic(TOPIC)
         pid = str(stack.envoy.process.popen.pid)
-        batch = record_batch()
-        if args.tls:
-            sock = harness.tls_socket(stack, cert=bench.CLIENT_CERT, timeout=60)
-        else:
-            host, _, port = stack.bootstrap.rpartition(":")
-            sock = socket.create_connection((host, int(port)), timeout=60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with sock:
+        batch = record_batch(args.records, args.record_size)
+        with client_socket(stack, args) as sock:
             round_trips(sock, args.warm_up, batch, 0)
             callgrind_control("--instr=on", pid)
             started = time.monotonic()
@@ -194,17 +240,21 @@ def main() -> int:
     parser.add_argument("--round-trips", type=int, default=500)
     parser.add_argument("--warm-up", type=int, default=300)
     parser.add_argument("--tls", action="store_true", help="the mTLS listener, the client presenting its certificate")
+    parser.add_argument("--records", type=int, default=RECORDS_PER_REQUEST, help="records per Produce")
+    parser.add_argument("--record-size", type=int, default=VALUE_SIZE, help="bytes per record value")
+    parser.add_argument("--cpu", action="store_true", help="Envoy's user and system CPU from /proc, no valgrind")
+    parser.add_argument("--rounds", type=int, default=1, help="with --cpu: measure every variant this many times")
     args = parser.parse_args()
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+    if not args.cpu and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
         parser.error("needs valgrind and callgrind_control (apt install valgrind)")
     work_dir = harness.RUN_DIR / "bench" / "instructions"
     work_dir.mkdir(parents=True, exist_ok=True)
     specs = parse_variants(args.variants, work_dir.parent, parser.error)
     if args.tls:
         # The policy names the client's principal: over mTLS it is the certificate's, not ANONYMOUS.
-        plain_policy = bench.thousand_rule_policy(bench.PLAIN_PRINCIPAL)
-        tls_policy = bench.thousand_rule_policy(bench.TLS_PRINCIPAL)
-        specs = [(label, wasm, tls_policy if config == plain_policy else config) for label, wasm, config in specs]
+        specs = [(label, wasm, for_tls_client(config)) for label, wasm, config in specs]
+    if args.cpu:
+        return report_cpu(specs, args)
     rows = []
     for label, wasm, config in specs:
         total, by_object = measure(label, wasm, config, args, work_dir)
@@ -214,13 +264,71 @@ def main() -> int:
     print(
         f"\nEnvoy's instructions per request ({'mTLS' if args.tls else 'plaintext'}; callgrind; {args.round_trips} "
         f"Produce+Fetch round trips, one request "
-        f"at a time: Produce v3 of {RECORDS_PER_REQUEST} x {VALUE_SIZE} B, Fetch v4 answered with that batch)"
+        f"at a time: Produce v3 of {args.records} x {args.record_size} B, Fetch v4 answered with that batch)"
     )
     print(f"{'':<12} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs ' + rows[0][0]:>10}")
     for label, per_request, envoy, v8 in rows:
         print(
             f"{label:<12} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} "
             f"{per_request / base:>9.2f}x"
+        )
+    return 0
+
+
+def for_tls_client(config):
+    """A filter's policy naming the plaintext client's principal, for the mTLS client's."""
+    if not isinstance(config, dict) or "authorization" not in config:
+        return config
+    config = copy.deepcopy(config)
+    for user in config["authorization"]["users"]:
+        if user["principal"] == bench.PLAIN_PRINCIPAL:
+            user["principal"] = bench.TLS_PRINCIPAL
+    return config
+
+
+def report_cpu(specs, args) -> int:
+    """Each round measures every variant once, side by side; the table gives medians over the rounds."""
+    per = 2 * args.round_trips / 1e6  # requests, in millions: seconds per request become microseconds
+    samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in specs}
+    for round_index in range(args.rounds):
+        # The variants of a round run side by side, as in paired.py: the same load from the rest of the
+        # machine falls on each, which steadies their ratios far more than runs one after another.
+        measured: dict[str, tuple[float, float]] = {}
+        errors: list[BaseException] = []
+
+        def run(label: str, wasm, config) -> None:
+            try:
+                measured[label] = measure_cpu(label, wasm, config, args)
+            except BaseException as e:  # reported after the join
+                errors.append(e)
+
+        threads = [threading.Thread(target=run, args=spec) for spec in specs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        for label, _, _ in specs:
+            user, system = measured[label]
+            samples[label].append((user / per, system / per))
+        base = sum(samples[specs[0][0]][-1])
+        cells = "  ".join(f"{label} {sum(s[-1]):.1f} us ({sum(s[-1]) / base:.2f}x)" for label, s in samples.items())
+        print(f"round {round_index + 1}: {cells}", flush=True)
+    print(
+        f"\nEnvoy CPU per request ({'mTLS' if args.tls else 'plaintext'}; /proc; {args.round_trips} Produce+Fetch "
+        f"round trips, one request at a time, as under callgrind: Produce v3 of {args.records} x {args.record_size} B; "
+        f"medians of {args.rounds} rounds)"
+    )
+    print(f"{'':<12} {'user us':>8} {'system us':>10} {'total us':>9} {'user share':>11} {'vs ' + specs[0][0]:>10}")
+    first = samples[specs[0][0]]
+    for label, values in samples.items():
+        user = statistics.median(u for u, _ in values)
+        system = statistics.median(s for _, s in values)
+        ratio = statistics.median((u + s) / (bu + bs) for (u, s), (bu, bs) in zip(values, first))
+        print(
+            f"{label:<12} {user:>8.1f} {system:>10.1f} {user + system:>9.1f} {user / (user + system):>10.0%} "
+            f"{ratio:>9.2f}x"
         )
     return 0
 

@@ -9,6 +9,7 @@ VARIANT is label=kind, kind one of:
     tcp_proxy            no wasm filter
     noop                 the do-nothing filter (integration/bench/noop-filter)
     filter[:PATH]        kafka-mtls-filter (default module: the harness's) enforcing the 1,000-rule policy
+    filter-small[:PATH]  the same with only the benchmark client's own 10 rules of that policy
     probe:CONFIG         the do-nothing filter plus hostcalls per data callback (integration/bench/hostcall-probe),
                          e.g. probe:time=20, probe:buf=20, probe:inc=20, probe:hist=20, probe:spin=5000
 
@@ -73,8 +74,15 @@ def parse_variants(variants: list[str], work_dir: Path, error) -> list[tuple[str
         elif kind == "noop":
             specs.append((label, build("noop-filter", work_dir), {}))
         elif kind.startswith("filter"):
-            path = Path(kind.partition(":")[2]) if ":" in kind else harness.WASM_PATH
-            specs.append((label, path, bench.thousand_rule_policy(bench.PLAIN_PRINCIPAL)))
+            name, _, module = kind.partition(":")
+            path = Path(module) if module else harness.WASM_PATH
+            policy = bench.thousand_rule_policy(bench.PLAIN_PRINCIPAL)
+            if name == "filter-small":
+                # Only the client's own 10 ACLs: what the policy's size costs, against `filter`.
+                policy["authorization"]["users"] = policy["authorization"]["users"][:1]
+            elif name != "filter":
+                error(f"unknown variant {variant}")
+            specs.append((label, path, policy))
         elif kind.startswith("probe:"):
             specs.append((label, build("hostcall-probe", work_dir), kind.partition(":")[2]))
         else:
