@@ -163,6 +163,12 @@ def thousand_rule_policy(client_principal: str) -> dict:
 # --- targets ------------------------------------------------------------------------------------------------------
 
 
+def envoy_cpu_ticks(pid: int) -> tuple[int, int]:
+    """A process's (utime, stime) in clock ticks: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the name."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]), int(fields[12])
+
+
 def build_noop_filter(work_dir: Path) -> Path:
     """Copies integration/bench/noop-filter to a temporary directory and builds it (release, wasm32-wasip1) with
     its own target directory (kept under the run directory, so a second run only relinks)."""
@@ -232,9 +238,8 @@ class Target:
     def envoy_cpu(self) -> float | None:
         if self.stack is None or self.stack.envoy is None:
             return None
-        fields = Path(f"/proc/{self.stack.envoy.process.popen.pid}/stat").read_text().rpartition(")")[2].split()
-        # utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the command name.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        user, system = envoy_cpu_ticks(self.stack.envoy.process.popen.pid)
+        return (user + system) / os.sysconf("SC_CLK_TCK")
 
     def denied_requests(self) -> int | None:
         if self.stack is None or not self.config.endswith("filter"):

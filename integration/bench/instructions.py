@@ -13,7 +13,7 @@ reckoning of memcpy, not by their cost.
                                       [--cpu [--rounds R]] VARIANT...
 
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=filter[:PATH] | label=probe:CONFIG.
-Needs valgrind (apt install valgrind). About a minute per variant.
+Needs valgrind (apt install valgrind), except with --cpu. About a minute per variant.
 
 --cpu runs the same round trips without valgrind and reports Envoy's user and system CPU per request from
 /proc (utime, stime): the same workload in time, which shows what the counts leave out (the kernel's share,
@@ -38,7 +38,6 @@ import stat
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -48,7 +47,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench  # noqa: E402
 import harness  # noqa: E402
-from paired import parse_variants  # noqa: E402
+from paired import parse_variants, side_by_side  # noqa: E402
 
 TOPIC = "bench-instructions"
 RECORDS_PER_REQUEST = 10  # --records
@@ -172,12 +171,6 @@ def client_socket(stack: harness.Stack, args) -> socket.socket:
     return sock
 
 
-def envoy_cpu_ticks(pid: int) -> tuple[int, int]:
-    """Envoy's (utime, stime) in clock ticks: fields 14 and 15 of /proc/PID/stat, 12 and 13 after the name."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return int(fields[11]), int(fields[12])
-
-
 def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float]:
     """Envoy's user and system CPU seconds over the measured round trips (no valgrind)."""
     stack = start_stack(label, wasm, plugin_config, args)
@@ -187,9 +180,9 @@ def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[flo
         batch = record_batch(args.records, args.record_size)
         with client_socket(stack, args) as sock:
             round_trips(sock, args.warm_up, batch, 0)
-            user_before, system_before = envoy_cpu_ticks(pid)
+            user_before, system_before = bench.envoy_cpu_ticks(pid)
             round_trips(sock, args.round_trips, batch, 2 * args.warm_up)
-            user_after, system_after = envoy_cpu_ticks(pid)
+            user_after, system_after = bench.envoy_cpu_ticks(pid)
         tick = os.sysconf("SC_CLK_TCK")
         return (user_after - user_before) / tick, (system_after - system_before) / tick
     finally:
@@ -293,22 +286,9 @@ def report_cpu(specs, args) -> int:
     for round_index in range(args.rounds):
         # The variants of a round run side by side, as in paired.py: the same load from the rest of the
         # machine falls on each, which steadies their ratios far more than runs one after another.
-        measured: dict[str, tuple[float, float]] = {}
-        errors: list[BaseException] = []
-
-        def run(label: str, wasm, config) -> None:
-            try:
-                measured[label] = measure_cpu(label, wasm, config, args)
-            except BaseException as e:  # reported after the join
-                errors.append(e)
-
-        threads = [threading.Thread(target=run, args=spec) for spec in specs]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        measured = side_by_side(
+            {label: (lambda l=label, w=w, c=c: measure_cpu(l, w, c, args)) for label, w, c in specs}
+        )
         for label, _, _ in specs:
             user, system = measured[label]
             samples[label].append((user / per, system / per))

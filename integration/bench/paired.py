@@ -24,6 +24,7 @@ import statistics
 import sys
 import threading
 from pathlib import Path
+from typing import Callable, TypeVar
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -31,6 +32,8 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench  # noqa: E402
 import harness  # noqa: E402
+
+T = TypeVar("T")
 
 
 def build(crate: str, work_dir: Path) -> Path:
@@ -90,6 +93,28 @@ def parse_variants(variants: list[str], work_dir: Path, error) -> list[tuple[str
     return specs
 
 
+def side_by_side(jobs: dict[str, Callable[[], T]]) -> dict[str, T]:
+    """Runs every job at the same time, one thread each, and returns their results by label; the first error
+    is raised once all have ended."""
+    results: dict[str, T] = {}
+    errors: list[BaseException] = []
+
+    def run(label: str, job: Callable[[], T]) -> None:
+        try:
+            results[label] = job()
+        except BaseException as e:  # reported after the join
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="+")
@@ -106,28 +131,17 @@ def main() -> int:
         try:
             for _, target in targets:
                 bench.warm_up(target)
-            results: dict[str, bench.Result] = {}
-            errors: list[BaseException] = []
 
-            def run(label: str, target: bench.Target) -> None:
-                try:
-                    workload = bench.Workload("paired", args.value_size, args.messages)
-                    topic = f"bench-paired-{round_index}"
-                    harness.create_topic(*target.broker, topic)
-                    result = bench.Result(label, workload.name)
-                    bench.run_produce(target, topic, workload, result)
-                    bench.run_fetch(target, topic, workload, result)
-                    results[label] = result
-                except BaseException as e:  # reported after the join
-                    errors.append(e)
+            def run(label: str, target: bench.Target) -> bench.Result:
+                workload = bench.Workload("paired", args.value_size, args.messages)
+                topic = f"bench-paired-{round_index}"
+                harness.create_topic(*target.broker, topic)
+                result = bench.Result(label, workload.name)
+                bench.run_produce(target, topic, workload, result)
+                bench.run_fetch(target, topic, workload, result)
+                return result
 
-            threads = [threading.Thread(target=run, args=pair) for pair in targets]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            if errors:
-                raise errors[0]
+            results = side_by_side({label: (lambda l=label, t=target: run(l, t)) for label, target in targets})
             cells = []
             for label, _ in targets:
                 r = results[label]
