@@ -22,7 +22,17 @@ trips there (e.g. --round-trips 10000): /proc counts in 10 ms ticks. --rounds R 
 times, the variants of a round side by side (as paired.py does), and reports medians: CPU time moves with the
 machine's load, instruction counts do not.
 
-Example: integration/bench/instructions.py noop=noop read=probe:"buf=1 win=4096" filter=filter
+--latency measures request latency instead, with the benchmark's ping (bench.py): a FindCoordinator, which
+the broker answers from memory and the filter authorizes and passes both ways unchanged. All stacks run at once,
+their Envoys in front of one broker, and one client pings them in turn (50 pings to a stack, then the next
+stack), one request at a time across all of them: no stack's traffic competes with another's, and the machine's
+slow moments fall on every stack alike, so the differences between their latencies are what each stack adds.
+It reports p50, p99 and p99.9 and what each variant adds to the first, medians over --rounds. No valgrind.
+(Produce and Fetch are left out: tansu's own latency for them swings by milliseconds, and the work it does
+after them delays the next requests.)
+
+Examples: integration/bench/instructions.py noop=noop read=probe:"buf=1 win=4096" filter=filter
+          integration/bench/instructions.py --latency --rounds 5 --round-trips 20000 tcp=tcp_proxy noop=noop filter=filter
 """
 
 from __future__ import annotations
@@ -51,6 +61,7 @@ from paired import parse_variants, side_by_side  # noqa: E402
 
 TOPIC = "bench-instructions"
 RECORDS_PER_REQUEST = 10  # --records
+LATENCY_BLOCK = 50  # --latency: pings to one stack before the next stack's
 VALUE_SIZE = 1024  # --record-size
 
 
@@ -89,6 +100,15 @@ def fetch_request(correlation_id: int) -> bytes:
     body += struct.pack(">i", 1) + harness.kafka_string(TOPIC)
     body += struct.pack(">iiqi", 1, 0, 0, 16 * 1024)
     return frame(1, 4, correlation_id, body)
+
+
+def find_coordinator(sock: socket.socket, correlation_id: int) -> None:
+    """The benchmark's ping (bench.run_pings): the broker answers from memory, the filter authorizes it and
+    passes it both ways unchanged."""
+    sock.sendall(bench.find_coordinator_request(correlation_id))
+    answer = harness.read_frame(sock)
+    if answer[:4] != struct.pack(">i", correlation_id) or answer[4:6] != b"\0\0":
+        raise harness.HarnessError(f"FindCoordinator {correlation_id} failed: {answer[:16].hex()}")
 
 
 def round_trips(sock: socket.socket, count: int, batch: bytes, first_id: int) -> None:
@@ -189,6 +209,95 @@ def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[flo
         stack.stop()
 
 
+def report_latency(specs, args) -> int:
+    """Every stack at once; one request at a time, to each stack in turn (see --latency). The Envoys share one
+    broker (the user's KAFKA_BOOTSTRAP, or one tansu): every stack's request then meets the same broker, and
+    no idle broker of another stack takes the CPU in between."""
+    broker: harness.Tansu | None = None
+    stacks: dict[str, harness.Stack] = {}
+    users_bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
+    try:
+        if users_bootstrap is None:
+            run_dir = harness.RUN_DIR / "instructions-latency-broker"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            run_dir.mkdir(parents=True)
+            port = harness.free_port()
+            broker = harness.Tansu(run_dir, port, port)
+            os.environ["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{port}"
+        for label, wasm, config in specs:
+            stacks[label] = start_stack(label, wasm, config, args)
+    except BaseException:
+        for stack in stacks.values():
+            stack.stop()
+        if broker is not None:
+            broker.stop()
+        raise
+    finally:
+        if users_bootstrap is None:
+            os.environ.pop("KAFKA_BOOTSTRAP", None)
+    # Per round, per variant: (p50, p99, p99.9).
+    rounds: list[dict[str, tuple[float, ...]]] = []
+    sockets: dict[str, socket.socket] = {}
+    try:
+        for label, stack in stacks.items():
+            sockets[label] = client_socket(stack, args)
+            for correlation_id in range(args.warm_up):
+                find_coordinator(sockets[label], correlation_id)
+        for round_index in range(args.rounds):
+            samples = ping_interleaved(sockets, [label for label, _, _ in specs], args.round_trips)
+            rounds.append({label: percentiles(values, (50, 99, 99.9)) for label, values in samples.items()})
+            base = rounds[-1][specs[0][0]]
+            cells = "  ".join(
+                f"{label} +{p[0] - base[0]:.0f}/+{p[1] - base[1]:.0f}" for label, p in rounds[-1].items() if p is not base
+            )
+            print(f"round {round_index + 1}: added p50/p99 us: {cells}".replace("+-", "-"), flush=True)
+    finally:
+        for sock in sockets.values():
+            sock.close()
+        for stack in stacks.values():
+            stack.stop()
+        if broker is not None:
+            broker.stop()
+    print(
+        f"\nFindCoordinator latency at the client, microseconds ({'mTLS' if args.tls else 'plaintext'}; "
+        f"{args.round_trips} per stack and round, one request at a time across all stacks, one broker; "
+        f"medians of {args.rounds} rounds)"
+    )
+    first = specs[0][0]
+    print(f"{'':<12} {'p50':>7} {'p99':>7} {'p99.9':>7} {'added p50':>10} {'added p99':>10} {'added p99.9':>12}")
+    for label, _, _ in specs:
+        points = [statistics.median(r[label][i] for r in rounds) for i in range(3)]
+        added = ""
+        if label != first:
+            added = "".join(
+                f"{statistics.median(r[label][i] - r[first][i] for r in rounds):>+{w}.0f}"
+                for i, w in enumerate((11, 11, 13))
+            )
+        print(f"{label:<12} {points[0]:>7.0f} {points[1]:>7.0f} {points[2]:>7.0f}{added}")
+    return 0
+
+
+def ping_interleaved(sockets: dict[str, socket.socket], labels: list[str], count: int) -> dict[str, list[float]]:
+    """`count` pings to each stack, in blocks of LATENCY_BLOCK, one stack after another; microseconds each."""
+    samples: dict[str, list[float]] = {label: [] for label in labels}
+    clock = time.perf_counter_ns
+    for first_index in range(0, count, LATENCY_BLOCK):
+        # The order of the stacks turns every block, so none is always first.
+        turn = first_index // LATENCY_BLOCK % len(labels)
+        for label in labels[turn:] + labels[:turn]:
+            sock, times = sockets[label], samples[label]
+            for index in range(first_index, min(first_index + LATENCY_BLOCK, count)):
+                started = clock()
+                find_coordinator(sock, index)
+                times.append((clock() - started) / 1e3)
+    return samples
+
+
+def percentiles(values: list[float], points: tuple[float, ...]) -> tuple[float, ...]:
+    ordered = sorted(values)
+    return tuple(ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] for p in points)
+
+
 def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) -> tuple[int, dict[str, int]]:
     out_file = work_dir / f"callgrind-{label}.out"
     for stale in work_dir.glob(f"callgrind-{label}.out*"):
@@ -236,9 +345,10 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=RECORDS_PER_REQUEST, help="records per Produce")
     parser.add_argument("--record-size", type=int, default=VALUE_SIZE, help="bytes per record value")
     parser.add_argument("--cpu", action="store_true", help="Envoy's user and system CPU from /proc, no valgrind")
-    parser.add_argument("--rounds", type=int, default=1, help="with --cpu: measure every variant this many times")
+    parser.add_argument("--rounds", type=int, default=1, help="with --cpu or --latency: measure this many times")
+    parser.add_argument("--latency", action="store_true", help="request latency, the stacks interleaved; no valgrind")
     args = parser.parse_args()
-    if not args.cpu and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
+    if not (args.cpu or args.latency) and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
         parser.error("needs valgrind and callgrind_control (apt install valgrind)")
     work_dir = harness.RUN_DIR / "bench" / "instructions"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -246,6 +356,8 @@ def main() -> int:
     if args.tls:
         # The policy names the client's principal: over mTLS it is the certificate's, not ANONYMOUS.
         specs = [(label, wasm, for_tls_client(config)) for label, wasm, config in specs]
+    if args.latency:
+        return report_latency(specs, args)
     if args.cpu:
         return report_cpu(specs, args)
     rows = []
