@@ -1574,6 +1574,45 @@ static CREATE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
     ],
 );
 
+static CREATE_PARTITIONS_RESPONSE_TOPICS: ResponseArray = response_array(
+    2,
+    &[all(I32)],                     // throttle_time_ms
+    &[all(Str), all(I16), all(Str)], // name, error_code, error_message
+);
+
+/// v1-4 (the filter's supported range).
+static DESCRIBE_CONFIGS_RESPONSE_RESULTS: ResponseArray = response_array(
+    4,
+    &[all(I32)], // throttle_time_ms
+    &[
+        all(I16), // error_code
+        all(Str), // error_message
+        all(I8),  // resource_type
+        all(Str), // resource_name
+        // configs: name, value, read_only, is_default (v0), config_source (v1+), is_sensitive,
+        // synonyms (name, value, source), config_type, documentation
+        all(Structs(&[
+            all(Str),
+            all(Str),
+            all(Bool),
+            until(0, Bool),
+            since(1, I8),
+            all(Bool),
+            since(1, Structs(&[all(Str), all(Str), all(I8)])),
+            since(3, I8),
+            since(3, Str),
+        ])),
+    ],
+);
+
+/// AlterConfigs (flexible from v2) and IncrementalAlterConfigs (from v1) answer each resource alike:
+/// error_code, error_message, resource_type, resource_name.
+static ALTER_CONFIGS_RESPONSE: &[Field] = &[all(I16), all(Str), all(I8), all(Str)];
+
+static ALTER_CONFIGS_RESPONSES: ResponseArray = response_array(2, &[all(I32)], ALTER_CONFIGS_RESPONSE);
+
+static INCREMENTAL_ALTER_CONFIGS_RESPONSES: ResponseArray = response_array(1, &[all(I32)], ALTER_CONFIGS_RESPONSE);
+
 static DELETE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
     4,
     &[since(1, I32)],                                     // throttle_time_ms
@@ -1657,6 +1696,10 @@ fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseA
         ApiKey::OffsetForLeaderEpoch => &OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS,
         ApiKey::CreateTopics => &CREATE_TOPICS_RESPONSE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS_RESPONSE_TOPICS,
+        ApiKey::CreatePartitions => &CREATE_PARTITIONS_RESPONSE_TOPICS,
+        ApiKey::DescribeConfigs => &DESCRIBE_CONFIGS_RESPONSE_RESULTS,
+        ApiKey::AlterConfigs => &ALTER_CONFIGS_RESPONSES,
+        ApiKey::IncrementalAlterConfigs => &INCREMENTAL_ALTER_CONFIGS_RESPONSES,
         ApiKey::DescribeGroups => &DESCRIBE_GROUPS_RESPONSE_GROUPS,
         ApiKey::DeleteGroups => &DELETE_GROUPS_RESPONSE_GROUPS,
         ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS_RESPONSE_STATES,

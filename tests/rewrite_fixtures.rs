@@ -38,6 +38,7 @@ const POLICY: &str = r#"{
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe", "Delete"]},
       {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe"]},
       {"resource": {"type": "topic", "name": "fresh"}, "operations": ["Create"]},
+      {"resource": {"type": "topic", "name": "tuned"}, "operations": ["Alter", "DescribeConfigs", "AlterConfigs"]},
       {"resource": {"type": "group", "name": "grp-ok"}, "operations": ["Read", "Describe", "Delete"]},
       {"resource": {"type": "group", "name": "grp-ro"}, "operations": ["Describe"]},
       {"resource": {"type": "transactionalId", "name": "txn-ok"}, "operations": ["Describe"]}
@@ -861,6 +862,46 @@ fn delete_topics_at_every_version() {
         "delete_topics",
         &split_header("DeleteTopics", "allowed", "secret", "Delete", 29, false),
         split_cases(api, "allowed", "secret", false),
+    );
+}
+
+#[test]
+fn create_partitions_at_every_version() {
+    let api = split_apis::create_partitions();
+    verify(
+        "create_partitions",
+        &split_header("CreatePartitions", "tuned", "secret", "Alter", 29, true),
+        split_cases(api, "tuned", "secret", true),
+    );
+}
+
+#[test]
+fn describe_configs_at_every_version() {
+    let api = split_apis::describe_configs();
+    verify(
+        "describe_configs",
+        &split_header("DescribeConfigs", "tuned", "secret", "DescribeConfigs", 29, true),
+        split_cases(api, "tuned", "secret", true),
+    );
+}
+
+#[test]
+fn alter_configs_at_every_version() {
+    let api = split_apis::alter_configs();
+    verify(
+        "alter_configs",
+        &split_header("AlterConfigs", "tuned", "secret", "AlterConfigs", 29, true),
+        split_cases(api, "tuned", "secret", true),
+    );
+}
+
+#[test]
+fn incremental_alter_configs_at_every_version() {
+    let api = split_apis::incremental_alter_configs();
+    verify(
+        "incremental_alter_configs",
+        &split_header("IncrementalAlterConfigs", "tuned", "secret", "AlterConfigs", 29, true),
+        split_cases(api, "tuned", "secret", true),
     );
 }
 

@@ -229,3 +229,69 @@ fn produce() {
 fn fetch() {
     check(split_apis::fetch(), ["allowed", "forbidden", "secret"]);
 }
+
+#[test]
+fn create_partitions() {
+    check(split_apis::create_partitions(), ["allowed", "forbidden", "secret"]);
+}
+
+#[test]
+fn describe_configs() {
+    check(split_apis::describe_configs(), ["allowed", "forbidden", "secret"]);
+}
+
+#[test]
+fn alter_configs() {
+    check(split_apis::alter_configs(), ["allowed", "forbidden", "secret"]);
+}
+
+#[test]
+fn incremental_alter_configs() {
+    check(split_apis::incremental_alter_configs(), ["allowed", "forbidden", "secret"]);
+}
+
+/// Config resources of several types in one request (what admin tools and UIs send): the allowed topic
+/// reaches the broker; the broker's configs (the cluster's DescribeConfigs), a denied group's and a denied
+/// topic's are answered by the filter, each with its type's error, after the broker's answer, as Kafka
+/// orders unauthorized resources.
+#[test]
+fn describe_configs_of_several_resource_types_answers_each_denied_one_with_its_error() {
+    const BROKER: i8 = 4;
+    const BROKER_LOGGER: i8 = 8;
+    const GROUP: i8 = 32;
+    let topic = split_apis::CONFIG_TOPIC;
+    let asked = [(topic, "allowed"), (BROKER, "1"), (topic, "forbidden"), (GROUP, "grp-no"), (BROKER_LOGGER, "1")];
+    for v in versions(ApiKey::DescribeConfigs) {
+        let request = split_apis::describe_configs_request(&asked);
+        let mut s = session();
+        let forwarded =
+            downstream(&mut s, &wire::request_frame(32, v, CORRELATION_ID, Some("test"), &enc(&request, v)));
+        let sent: DescribeConfigsRequest = decode_request(ApiKey::DescribeConfigs, v, &forwarded);
+        let sent: Vec<_> = sent.resources.iter().map(|r| (r.resource_type, r.resource_name.to_string())).collect();
+        assert_eq!(sent, [(topic, "allowed".to_string())], "v{v}: forwarded resources");
+
+        let broker_answer = split_apis::describe_configs_answer(v, &[(topic, "allowed")]);
+        let broker = wire::response_frame(32, v, CORRELATION_ID, &enc(&broker_answer, v));
+        let out = s.on_upstream(&broker);
+        assert_eq!(out.close, None, "v{v}");
+        let merged: DescribeConfigsResponse =
+            decode_response(ApiKey::DescribeConfigs, v, &apply_edits(&broker, &out.edits));
+        let got: Vec<_> = merged
+            .results
+            .iter()
+            .map(|r| (r.resource_type, r.resource_name.to_string(), r.error_code, r.configs.len()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (topic, "allowed".to_string(), 0, 1),
+                (BROKER, "1".to_string(), 31, 0),
+                (topic, "forbidden".to_string(), 29, 0),
+                (GROUP, "grp-no".to_string(), 30, 0),
+                (BROKER_LOGGER, "1".to_string(), 31, 0),
+            ],
+            "v{v}: the broker's entry, then each denied resource with its error"
+        );
+        assert_eq!(merged.results[0], broker_answer.results[0], "v{v}: the broker's entry unchanged");
+    }
+}

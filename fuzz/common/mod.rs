@@ -13,13 +13,13 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-/// Enforce mode. ANONYMOUS may write/read `allowed`, describe and read `visible-*`, read and describe group
+/// Enforce mode. ANONYMOUS may write/read `allowed` (and describe its configs), describe and read `visible-*`, read and describe group
 /// `g`, describe transactional id `t`; Write on `allowed-secret` is denied explicitly; nothing else is allowed.
 pub const POLICY: &str = r#"{
   "identity": {"unauthenticated": "anonymous"},
   "authorization": {"mode": "enforce", "users": [
     {"principal": "User:ANONYMOUS", "acls": [
-      {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe"]},
+      {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe", "DescribeConfigs"]},
       {"resource": {"type": "topic", "name": "visible-", "patternType": "prefix"}, "operations": ["Describe", "Read"]},
       {"resource": {"type": "topic", "name": "allowed-secret", "patternType": "prefix"}, "operations": ["Write"],
        "type": "deny"},
@@ -124,7 +124,7 @@ fn offset_commit(names: &[&str]) -> OffsetCommitRequest {
 }
 
 /// How many requests [`canned_request`] picks from.
-pub const MENU: u8 = 18;
+pub const MENU: u8 = 19;
 
 /// A menu of real requests, picked by a fuzz byte. Versions are taken modulo each API's supported range.
 pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8> {
@@ -164,6 +164,13 @@ pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8
         ),
         15 => request(ApiKey::DescribeTopicPartitions, 0, correlation_id, &DescribeTopicPartitionsRequest::default()),
         16 => request(ApiKey::ListTransactions, v(0, 1), correlation_id, &ListTransactionsRequest::default()),
+        // A split with config resources of two types: the broker's configs (the cluster's) are denied.
+        17 => request(
+            ApiKey::DescribeConfigs,
+            v(1, 4),
+            correlation_id,
+            &describe_configs(&[(2, "allowed"), (4, "1"), (2, "forbidden")]),
+        ),
         // Two readable topics: the response is walked for per-topic byte counts.
         _ => request(ApiKey::Fetch, v(4, 12), correlation_id, &fetch_topics(&["allowed", "visible-1"])),
     }
@@ -194,4 +201,16 @@ pub fn request_header(frame: &[u8]) -> Option<(i16, i16, i32, usize)> {
         }
         _ => None,
     }
+}
+
+/// DescribeConfigs of (config resource type, name) pairs, all keys.
+pub fn describe_configs(resources: &[(i8, &str)]) -> DescribeConfigsRequest {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    let resources = resources
+        .iter()
+        .map(|(resource_type, name)| {
+            DescribeConfigsResource::default().with_resource_type(*resource_type).with_resource_name(text(name))
+        })
+        .collect();
+    DescribeConfigsRequest::default().with_resources(resources)
 }

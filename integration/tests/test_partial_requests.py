@@ -21,7 +21,7 @@ TOPIC_AUTHORIZATION_FAILED = 29
 
 def policy() -> dict:
     return mesh_default_policy(
-        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe"]},
+        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe", "DescribeConfigs"]},
         {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read", "Describe"]},
     )
 
@@ -150,3 +150,31 @@ def test_list_offsets_for_allowed_and_forbidden_topics(stack_factory):
     # The split left one audit line, for the forbidden topic.
     audit = [line for line in stack.envoy.log_text().splitlines() if "kafka-audit " in line and "ListOffsets" in line]
     assert len(audit) == 1 and FORBIDDEN in audit[0]
+
+
+def test_describe_configs_of_allowed_and_forbidden_topics(stack_factory):
+    """An admin client asks for the configs of two topics in one DescribeConfigs (librdkafka sends topic
+    resources together): the allowed topic's configs come from the broker, the forbidden one gets
+    TOPIC_AUTHORIZATION_FAILED, and the request is not refused whole."""
+    stack = partial_stack(stack_factory)
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+
+    def describe(cert: str) -> dict:
+        admin = AdminClient(stack.client_config(cert))
+        resources = [ConfigResource(ResourceType.TOPIC, ALLOWED), ConfigResource(ResourceType.TOPIC, FORBIDDEN)]
+        outcome = {}
+        for resource, future in admin.describe_configs(resources, request_timeout=20).items():
+            try:
+                outcome[resource.name] = ("configs", len(future.result(timeout=30)))
+            except KafkaException as e:
+                outcome[resource.name] = ("error", e.args[0].code())
+        return outcome
+
+    answer = describe("mesh-default")
+    assert answer[ALLOWED][0] == "configs", answer
+    assert answer[FORBIDDEN] == ("error", KafkaError.TOPIC_AUTHORIZATION_FAILED), answer
+    assert denied_requests(stack, "DescribeConfigs") == 1
+    # The super user's identical request is answered whole by the broker.
+    admin = describe("mesh-admin")
+    assert admin[ALLOWED] == answer[ALLOWED] and admin[FORBIDDEN][0] == "configs", admin

@@ -10,15 +10,24 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::{authorization_error, Core, ResponseAction};
-use crate::classify::{parse, Keep, Val};
+use crate::classify::{config_resource, parse, Keep, Val};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::ResourceType;
 use crate::wire;
 
-/// The resource type whose denials can be split off a request of this API: the elements of its top-level
-/// request array, each answered on its own by Kafka.
-fn split_resource(api_key: i16) -> Option<ResourceType> {
+/// What the elements of a splittable API's top-level request array are, each answered on its own by Kafka.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Elements {
+    /// Resources of one type, by name.
+    Named(ResourceType),
+    /// Config resources (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs): each element says its
+    /// type, checked as a topic, a group or the cluster (`classify::config_resource`). Kafka answers the
+    /// unauthorized ones after the authorized ones, each with its type's authorization error.
+    Configs,
+}
+
+fn split_elements(api_key: i16) -> Option<Elements> {
     Some(match ApiKey::try_from(api_key).ok()? {
         ApiKey::Produce
         | ApiKey::Fetch
@@ -28,17 +37,26 @@ fn split_resource(api_key: i16) -> Option<ResourceType> {
         | ApiKey::DeleteRecords
         | ApiKey::OffsetForLeaderEpoch
         | ApiKey::CreateTopics
-        | ApiKey::DeleteTopics => ResourceType::Topic,
-        ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe => ResourceType::Group,
-        ApiKey::DescribeTransactions => ResourceType::TransactionalId,
+        | ApiKey::DeleteTopics
+        | ApiKey::CreatePartitions => Elements::Named(ResourceType::Topic),
+        ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe => {
+            Elements::Named(ResourceType::Group)
+        }
+        ApiKey::DescribeTransactions => Elements::Named(ResourceType::TransactionalId),
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => Elements::Configs,
         _ => return None,
     })
 }
 
-/// Whether the allowed resources of this request may be forwarded: every denial is of the API's splittable
-/// resource type.
+/// Whether the allowed resources of this request may be forwarded: every denial is of a resource the API's
+/// elements name (every check of the config APIs is one element's).
 pub(super) fn partial_candidate(api_key: i16, denied: &[(ResourceType, String)]) -> bool {
-    split_resource(api_key).is_some_and(|rt| !denied.is_empty() && denied.iter().all(|(t, _)| *t == rt))
+    !denied.is_empty()
+        && match split_elements(api_key) {
+            Some(Elements::Named(rt)) => denied.iter().all(|(t, _)| *t == rt),
+            Some(Elements::Configs) => true,
+            None => false,
+        }
 }
 
 /// Splits a request into its allowed and denied resources: the allowed part is forwarded (cut out of the
@@ -52,8 +70,7 @@ pub(super) fn forward_allowed_part(
     expects_response: bool,
 ) -> Option<Verdict> {
     let version = header.api_version;
-    let resource_type = split_resource(header.api_key)?;
-    let is_denied = |name: &str| denied.iter().any(|(t, n)| *t == resource_type && n == name);
+    let is_denied = |rt: ResourceType, name: &str| denied.iter().any(|(t, n)| *t == rt && n == name);
     let (allowed_body, denied_body) = split_body(header.api_key, version, body, &is_denied)?;
     let forwarded =
         wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &allowed_body);
@@ -81,8 +98,14 @@ pub(super) fn forward_allowed_part(
 /// body with its layout (`classify::parse`): the resource array keeps the elements of its part and every
 /// other byte stays as the client sent it. `None` when either part would be empty or the API/version has
 /// no split.
-fn split_body(api_key: i16, version: i16, body: &[u8], denied: &dyn Fn(&str) -> bool) -> Option<(Vec<u8>, Vec<u8>)> {
+fn split_body(
+    api_key: i16,
+    version: i16,
+    body: &[u8],
+    denied: &dyn Fn(ResourceType, &str) -> bool,
+) -> Option<(Vec<u8>, Vec<u8>)> {
     let key = ApiKey::try_from(api_key).ok()?;
+    let elements = split_elements(api_key)?;
     let request = parse(key, version, body, Keep::Resources).ok()?;
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
@@ -106,23 +129,27 @@ fn split_body(api_key: i16, version: i16, body: &[u8], denied: &dyn Fn(&str) -> 
             (request.list("topics")?, "name")
         }
         ApiKey::DeleteTopics => (request.list("topic_names")?, ""),
+        ApiKey::CreatePartitions => (request.list("topics")?, "name"),
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            (request.list("resources")?, "resource_name")
+        }
         ApiKey::DescribeGroups => (request.list("groups")?, ""),
         ApiKey::DeleteGroups => (request.list("groups_names")?, ""),
         ApiKey::DescribeTransactions => (request.list("transactional_ids")?, ""),
         ApiKey::ConsumerGroupDescribe => (request.list("group_ids")?, ""),
         _ => return None,
     };
-    fn element_name<'a>(element: &Val<'a>, name: &str) -> &'a str {
-        match element {
-            Val::Struct(Some(node)) => node.str(name).unwrap_or_default(),
-            other => other.str().unwrap_or_default(),
+    let mut refused = Vec::new();
+    let mut allowed = Vec::new();
+    for (range, element) in &array.items {
+        // An element whose resource cannot be told refuses the request whole.
+        let (rt, checked) = element_resource(elements, element, name)?;
+        if denied(rt, checked) {
+            refused.push((range.clone(), element));
+        } else {
+            allowed.push((range.clone(), element));
         }
     }
-    let (refused, allowed): (Vec<_>, Vec<_>) = array
-        .items
-        .iter()
-        .map(|(range, element)| (range.clone(), element))
-        .partition(|(_, e)| denied(element_name(e, name)));
     if allowed.is_empty() || refused.is_empty() {
         return None;
     }
@@ -138,6 +165,23 @@ fn split_body(api_key: i16, version: i16, body: &[u8], denied: &dyn Fn(&str) -> 
         Some(out)
     };
     Some((with(&allowed)?, with(&refused)?))
+}
+
+/// The resource an element of the request array names, as it is authorized (`name`: its naming field, ""
+/// for an array of strings).
+fn element_resource<'a>(elements: Elements, element: &Val<'a>, name: &str) -> Option<(ResourceType, &'a str)> {
+    let element_name = match element {
+        Val::Struct(Some(node)) => node.str(name).unwrap_or_default(),
+        other => other.str().unwrap_or_default(),
+    };
+    match (elements, element) {
+        (Elements::Named(rt), _) => Some((rt, element_name)),
+        (Elements::Configs, Val::Struct(Some(node))) => {
+            let config_type = i8::try_from(node.int("resource_type")?).ok()?;
+            config_resource(config_type, element_name).ok()
+        }
+        (Elements::Configs, _) => None,
+    }
 }
 
 /// The broker's answer to the allowed part plus the filter's answer for the denied resources, spliced at

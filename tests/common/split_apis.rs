@@ -523,3 +523,148 @@ pub fn fetch() -> SplitApi<FetchRequest, FetchResponse> {
         code: 29,
     }
 }
+
+/// Config resource type of a topic (`ConfigResource.Type.TOPIC`).
+pub const CONFIG_TOPIC: i8 = 2;
+
+pub fn describe_configs() -> SplitApi<DescribeConfigsRequest, DescribeConfigsResponse> {
+    SplitApi {
+        key: ApiKey::DescribeConfigs,
+        request: |_, names| describe_configs_request(&names.iter().map(|n| (CONFIG_TOPIC, *n)).collect::<Vec<_>>()),
+        names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
+        response: |v, names| describe_configs_answer(v, &names.iter().map(|n| (CONFIG_TOPIC, *n)).collect::<Vec<_>>()),
+        pop: |r| r.results.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
+        code: 29,
+    }
+}
+
+/// DescribeConfigs of these (config resource type, name) pairs, with one key asked of each.
+pub fn describe_configs_request(resources: &[(i8, &str)]) -> DescribeConfigsRequest {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    let resources = resources
+        .iter()
+        .map(|(resource_type, name)| {
+            DescribeConfigsResource::default()
+                .with_resource_type(*resource_type)
+                .with_resource_name(s(name))
+                .with_configuration_keys(Some(vec![s("retention.ms")]))
+        })
+        .collect();
+    DescribeConfigsRequest::default().with_resources(resources).with_include_synonyms(true)
+}
+
+/// The broker's answer to [`describe_configs_request`]: one config (with a synonym) per resource.
+pub fn describe_configs_answer(v: i16, resources: &[(i8, &str)]) -> DescribeConfigsResponse {
+    use kafka_protocol::messages::describe_configs_response::{
+        DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
+    };
+    let results = resources
+        .iter()
+        .map(|(resource_type, name)| {
+            let mut config = DescribeConfigsResourceResult::default()
+                .with_name(s("retention.ms"))
+                .with_value(Some(s("604800000")))
+                .with_config_source(5)
+                .with_synonyms(vec![DescribeConfigsSynonym::default()
+                    .with_name(s("log.retention.ms"))
+                    .with_value(Some(s("604800000")))
+                    .with_source(5)]);
+            if v >= 3 {
+                config = config.with_config_type(5).with_documentation(Some(s("How long to keep a log.")));
+            }
+            DescribeConfigsResult::default()
+                .with_resource_type(*resource_type)
+                .with_resource_name(s(name))
+                .with_configs(vec![config])
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_throttle_time_ms(5).with_results(results)
+}
+
+pub fn alter_configs() -> SplitApi<AlterConfigsRequest, AlterConfigsResponse> {
+    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+    SplitApi {
+        key: ApiKey::AlterConfigs,
+        request: |_, names| {
+            let resources = names
+                .iter()
+                .map(|n| {
+                    AlterConfigsResource::default()
+                        .with_resource_type(CONFIG_TOPIC)
+                        .with_resource_name(s(n))
+                        .with_configs(vec![AlterableConfig::default()
+                            .with_name(s("retention.ms"))
+                            .with_value(Some(s("1000")))])
+                })
+                .collect();
+            AlterConfigsRequest::default().with_resources(resources)
+        },
+        names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
+        response: |_, names| {
+            let responses = names
+                .iter()
+                .map(|n| {
+                    AlterConfigsResourceResponse::default().with_resource_type(CONFIG_TOPIC).with_resource_name(s(n))
+                })
+                .collect();
+            AlterConfigsResponse::default().with_throttle_time_ms(5).with_responses(responses)
+        },
+        pop: |r| r.responses.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
+        code: 29,
+    }
+}
+
+pub fn incremental_alter_configs() -> SplitApi<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> {
+    use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
+    SplitApi {
+        key: ApiKey::IncrementalAlterConfigs,
+        request: |_, names| {
+            let resources = names
+                .iter()
+                .map(|n| {
+                    AlterConfigsResource::default()
+                        .with_resource_type(CONFIG_TOPIC)
+                        .with_resource_name(s(n))
+                        .with_configs(vec![AlterableConfig::default()
+                            .with_name(s("retention.ms"))
+                            .with_value(Some(s("1000")))])
+                })
+                .collect();
+            IncrementalAlterConfigsRequest::default().with_resources(resources)
+        },
+        names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
+        response: |_, names| {
+            let responses = names
+                .iter()
+                .map(|n| {
+                    AlterConfigsResourceResponse::default().with_resource_type(CONFIG_TOPIC).with_resource_name(s(n))
+                })
+                .collect();
+            IncrementalAlterConfigsResponse::default().with_throttle_time_ms(5).with_responses(responses)
+        },
+        pop: |r| r.responses.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
+        code: 29,
+    }
+}
+
+pub fn create_partitions() -> SplitApi<CreatePartitionsRequest, CreatePartitionsResponse> {
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+    SplitApi {
+        key: ApiKey::CreatePartitions,
+        request: |_, names| {
+            let topics =
+                names.iter().map(|n| CreatePartitionsTopic::default().with_name(topic(n)).with_count(3)).collect();
+            CreatePartitionsRequest::default().with_topics(topics).with_timeout_ms(1000)
+        },
+        names: |r| topic_names(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let results = names.iter().map(|n| CreatePartitionsTopicResult::default().with_name(topic(n))).collect();
+            CreatePartitionsResponse::default().with_throttle_time_ms(5).with_results(results)
+        },
+        pop: |r| r.results.pop().map(|t| (t.name.to_string(), t.error_code)),
+        code: 29,
+    }
+}
