@@ -1538,14 +1538,26 @@ static OFFSET_FETCH_RESPONSE_TOPICS: ResponseArray = ResponseArray {
     )
 };
 
-/// v8+: the topics of the one group.
+/// v8+: one topic of a group (name or id; partition, offset, leader epoch, metadata, error_code).
+static OFFSET_FETCH_RESPONSE_GROUP_TOPIC: &[Field] =
+    &[until(9, Str), since(10, Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(Str), all(I16)]))];
+
+/// v8+: the topics of the one group (a one-group request split by topic).
 static OFFSET_FETCH_RESPONSE_GROUP_TOPICS: ResponseArray = ResponseArray {
     flexible_from: 6,
     head: &[all(I32)],                               // throttle_time_ms
     within_single: Some((&[all(Str)], &[all(I16)])), // group_id; error_code
-    element: &[until(9, Str), since(10, Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(Str), all(I16)]))],
+    element: OFFSET_FETCH_RESPONSE_GROUP_TOPIC,
     tail: &[],
 };
+
+/// v8+: the groups (a request of several groups split by group).
+static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
+    6,
+    &[all(I32)], // throttle_time_ms
+    // group_id, topics, error_code
+    &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
+);
 
 static DELETE_RECORDS_RESPONSE_TOPICS: ResponseArray = response_array(
     2,
@@ -1729,6 +1741,18 @@ pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> R
         .ok()
         .and_then(|key| response_array_layout(key, version))
         .ok_or_else(|| format!("no response layout for API key {api_key}"))?;
+    response_array_span(layout, version, body)
+}
+
+/// [`response_topic_array`] of an OffsetFetch v8+ response split by group: its `groups` array.
+pub(crate) fn offset_fetch_response_groups(version: i16, body: &[u8]) -> Result<ArraySpan, String> {
+    if version < 8 {
+        return Err(format!("OffsetFetch v{version} has no groups"));
+    }
+    response_array_span(&OFFSET_FETCH_RESPONSE_GROUPS, version, body)
+}
+
+fn response_array_span(layout: &ResponseArray, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
     let flexible = version >= layout.flexible_from;
     let mut r = Reader::new(body, body.len());
     walk_list(&mut r, layout.head, version, flexible).map_err(stop_reason)?;

@@ -814,11 +814,46 @@ fn offset_fetch_at_every_version() {
             }),
         });
     }
+    // Several groups, one denied (v8+): split by group.
+    for version in versions(ApiKey::OffsetFetch).filter(|v| *v >= 8) {
+        cases.push(Case {
+            name: format!("groups v{version}"),
+            api_key: ApiKey::OffsetFetch,
+            version,
+            policy: Policy::Base,
+            request: request_frame(
+                ApiKey::OffsetFetch,
+                version,
+                &offset_fetch_request(version, &[("grp-ok", None), ("grp-secret", Some(&["visible"]))]),
+            ),
+            broker: Box::new(move |_| {
+                let body = offset_fetch_response(version, &[("grp-ok", &["allowed", "secret", "visible"])]);
+                response_frame(ApiKey::OffsetFetch, version, &body)
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, OffsetFetchRequest) = forwarded_request(&f.forwarded, ApiKey::OffsetFetch);
+                assert_eq!(offset_fetch_asked(&sent), [("grp-ok".to_string(), None)], "v{version}");
+                let mut expected = offset_fetch_response(version, &[("grp-ok", &["allowed", "visible"])]);
+                expected.groups.push(
+                    offset_fetch_response::OffsetFetchResponseGroup::default()
+                        .with_group_id(GroupId(s("grp-secret")))
+                        .with_error_code(30),
+                );
+                assert_eq!(
+                    hex(&f.client_response),
+                    hex(&response_frame(ApiKey::OffsetFetch, version, &expected)),
+                    "v{version}"
+                );
+            }),
+        });
+    }
     verify(
         "offset_fetch",
         &format!(
             "{}\nAll topics (v2+; from v8 group grp-ok asks for all, grp-ro names visible): the request passes\n\
-             unchanged and secret disappears from grp-ok's answer, every other byte as the broker sent it.",
+             unchanged and secret disappears from grp-ok's answer, every other byte as the broker sent it.\n\
+             Groups (v8+: grp-ok asks for all topics, grp-secret, denied, names visible): only grp-ok is\n\
+             forwarded, its answer loses secret, and grp-secret follows with error 30.",
             split_header("OffsetFetch", "allowed", "secret", "Describe, group grp-ok Describe", 29, false)
         ),
         cases,

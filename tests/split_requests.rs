@@ -166,16 +166,68 @@ fn offset_fetch() {
 }
 
 #[test]
-fn offset_fetch_of_several_groups_or_a_denied_group_is_refused_whole() {
+fn offset_fetch_of_a_denied_group_or_of_denied_groups_and_topics_is_refused_whole() {
     for v in versions(ApiKey::OffsetFetch) {
         let mut cases = vec![offset_fetch_request(v, &["grp-no"], &["allowed", "forbidden"])];
         if v >= 8 {
-            cases.push(offset_fetch_request(v, &["grp-ok", "grp-ok2"], &["allowed", "forbidden"]));
+            // A denied group and a denied topic: neither a split by group nor one by topic answers both.
+            cases.push(offset_fetch_request(v, &["grp-ok", "grp-no"], &["allowed", "forbidden"]));
         }
         for req in cases {
             let mut s = session();
             let forwarded = downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&req, v)));
             assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v}: substituted by ApiVersions v0");
+        }
+    }
+}
+
+/// OffsetFetch v8+ batching groups (the admin client's listConsumerGroupOffsets of several groups): the
+/// allowed groups reach the broker; each denied group is answered GROUP_AUTHORIZATION_FAILED after them, as
+/// Kafka answers a group the principal may not Describe. An allowed group asking for all its topics still
+/// gets only those the principal may Describe.
+#[test]
+fn offset_fetch_of_several_groups_forwards_the_allowed_groups() {
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestGroup;
+    use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
+    let group_of = |g: &OffsetFetchResponseGroup| {
+        let topics: Vec<String> = g.topics.iter().map(|t| t.name.to_string()).collect();
+        (g.group_id.to_string(), topics, g.error_code)
+    };
+    for v in 8..=*versions(ApiKey::OffsetFetch).end() {
+        // Named topics: grp-ok and grp-no both ask for `allowed`.
+        let named = offset_fetch_request(v, &["grp-ok", "grp-no"], &["allowed"]);
+        // All topics: grp-no, then grp-ok asking for every topic of the group.
+        let mut all = offset_fetch_request(v, &["grp-no"], &["allowed"]);
+        all.groups.push(OffsetFetchRequestGroup::default().with_group_id(GroupId("grp-ok".into())).with_topics(None));
+        for (request, broker_topics, shown) in
+            [(named, vec!["allowed"], vec!["allowed"]), (all, vec!["allowed", "forbidden"], vec!["allowed"])]
+        {
+            let mut s = session();
+            let forwarded =
+                downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&request, v)));
+            let sent: OffsetFetchRequest = decode_request(ApiKey::OffsetFetch, v, &forwarded);
+            let sent_groups: Vec<_> = sent.groups.iter().map(|g| g.group_id.to_string()).collect();
+            assert_eq!(sent_groups, ["grp-ok"], "v{v}: forwarded groups");
+            let asked = request.groups.iter().find(|g| g.group_id.as_str() == "grp-ok").map(|g| g.topics.clone());
+            assert_eq!(sent.groups[0].topics, asked.flatten(), "v{v}: the allowed group as the client sent it");
+
+            let answer = OffsetFetchResponse::default()
+                .with_throttle_time_ms(5)
+                .with_groups(vec![split_apis::offset_fetch_group_answer("grp-ok", &broker_topics)]);
+            let broker = wire::response_frame(9, v, CORRELATION_ID, &enc(&answer, v));
+            let out = s.on_upstream(&broker);
+            assert_eq!(out.close, None, "v{v}");
+            let merged: OffsetFetchResponse =
+                decode_response(ApiKey::OffsetFetch, v, &apply_edits(&broker, &out.edits));
+            let got: Vec<_> = merged.groups.iter().map(group_of).collect();
+            let shown: Vec<String> = shown.iter().map(|t| t.to_string()).collect();
+            assert_eq!(
+                got,
+                [("grp-ok".to_string(), shown, 0), ("grp-no".to_string(), vec![], 30)],
+                "v{v}: the broker's group (its topics the principal may Describe), then the denied one"
+            );
+            assert_eq!(merged.throttle_time_ms, 5, "v{v}: the broker's other fields");
+            assert_eq!(s.inflight_len(), 0);
         }
     }
 }

@@ -124,7 +124,7 @@ fn offset_commit(names: &[&str]) -> OffsetCommitRequest {
 }
 
 /// How many requests [`canned_request`] picks from.
-pub const MENU: u8 = 19;
+pub const MENU: u8 = 20;
 
 /// A menu of real requests, picked by a fuzz byte. Versions are taken modulo each API's supported range.
 pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8> {
@@ -171,6 +171,13 @@ pub fn canned_request(pick: u8, version_byte: u8, correlation_id: i32) -> Vec<u8
             correlation_id,
             &describe_configs(&[(2, "allowed"), (4, "1"), (2, "forbidden")]),
         ),
+        // Several groups, one denied: split by group; the allowed one asks for all its topics (filtered).
+        18 => request(
+            ApiKey::OffsetFetch,
+            v(8, 9),
+            correlation_id,
+            &offset_fetch_groups(&[("g", None), ("secret", Some("allowed"))]),
+        ),
         // Two readable topics: the response is walked for per-topic byte counts.
         _ => request(ApiKey::Fetch, v(4, 12), correlation_id, &fetch_topics(&["allowed", "visible-1"])),
     }
@@ -213,4 +220,19 @@ pub fn describe_configs(resources: &[(i8, &str)]) -> DescribeConfigsRequest {
         })
         .collect();
     DescribeConfigsRequest::default().with_resources(resources)
+}
+
+/// OffsetFetch v8+ of (group, one named topic or all topics) pairs.
+pub fn offset_fetch_groups(groups: &[(&str, Option<&str>)]) -> OffsetFetchRequest {
+    use kafka_protocol::messages::offset_fetch_request::{OffsetFetchRequestGroup, OffsetFetchRequestTopics};
+    let groups = groups
+        .iter()
+        .map(|(group, topic)| {
+            let topics = topic.map(|t| {
+                vec![OffsetFetchRequestTopics::default().with_name(TopicName(text(t))).with_partition_indexes(vec![0])]
+            });
+            OffsetFetchRequestGroup::default().with_group_id(GroupId(text(group))).with_topics(topics)
+        })
+        .collect();
+    OffsetFetchRequest::default().with_groups(groups)
 }

@@ -178,3 +178,117 @@ def test_describe_configs_of_allowed_and_forbidden_topics(stack_factory):
     # The super user's identical request is answered whole by the broker.
     admin = describe("mesh-admin")
     assert admin[ALLOWED] == answer[ALLOWED] and admin[FORBIDDEN][0] == "configs", admin
+
+
+# --- OffsetFetch v8, several groups in one request (what Kafka's admin client sends to list the offsets of
+# several groups), as raw bytes: v8 is a flexible version (compact strings and arrays, tagged fields).
+
+
+def _uvarint(value: int) -> bytes:
+    out = b""
+    while value >= 0x80:
+        out += bytes([value & 0x7F | 0x80])
+        value >>= 7
+    return out + bytes([value])
+
+
+def _compact_string(text: str) -> bytes:
+    data = text.encode()
+    return _uvarint(len(data) + 1) + data
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.at = data, 0
+
+    def take(self, fmt: str) -> int:
+        (value,) = struct.unpack_from(fmt, self.data, self.at)
+        self.at += struct.calcsize(fmt)
+        return value
+
+    def uvarint(self) -> int:
+        value = shift = 0
+        while True:
+            byte = self.data[self.at]
+            self.at += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    def string(self) -> str | None:
+        length = self.uvarint() - 1
+        if length < 0:
+            return None
+        text = self.data[self.at : self.at + length].decode()
+        self.at += length
+        return text
+
+    def tags(self) -> None:
+        for _ in range(self.uvarint()):
+            self.uvarint()
+            self.at += self.uvarint()
+
+
+def offset_fetch_v8(stack, cert: str, groups: list[tuple[str, str | None]]) -> dict[str, tuple[int, dict]]:
+    """OffsetFetch v8 of (group, topic or None for all its topics), partition 0: {group: (error code,
+    {topic: (committed offset, error code)})}."""
+    body = _uvarint(len(groups) + 1)
+    for group, topic in groups:
+        body += _compact_string(group)
+        if topic is None:
+            body += _uvarint(0)  # null: all topics
+        else:
+            body += _uvarint(2) + _compact_string(topic) + _uvarint(2) + struct.pack(">i", 0) + _uvarint(0)
+        body += _uvarint(0)
+    body += b"\0" + _uvarint(0)  # require_stable, tags
+    header = struct.pack(">hhi", 9, 8, 51) + harness.kafka_string("it-partial") + _uvarint(0)
+    with harness.tls_socket(stack, cert, timeout=20) as sock:
+        sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
+        response = harness.read_frame(sock)
+    r = _Reader(response)
+    assert r.take(">i") == 51
+    r.tags()  # response header v1
+    r.take(">i")  # throttle_time_ms
+    answer = {}
+    for _ in range(r.uvarint() - 1):
+        group = r.string()
+        topics = {}
+        for _ in range(r.uvarint() - 1):
+            name = r.string()
+            for _ in range(r.uvarint() - 1):
+                r.take(">i")  # partition index
+                offset = r.take(">q")
+                r.take(">i")  # leader epoch
+                r.string()  # metadata
+                topics[name] = (offset, r.take(">h"))
+                r.tags()
+            r.tags()
+        answer[group] = (r.take(">h"), topics)
+        r.tags()
+    r.tags()
+    assert r.at == len(response), "the whole answer was read"
+    return answer
+
+
+def test_offset_fetch_of_several_groups_answers_each_group(stack_factory):
+    """One OffsetFetch v8 for an allowed group (all its topics) and a group the principal may not Describe:
+    the allowed group's offsets come from the broker, narrowed to the topics the principal may Describe; the
+    other group gets GROUP_AUTHORIZATION_FAILED. Refusing the request whole would fail both."""
+    stack = partial_stack(stack_factory)
+    group = GROUP + "-batched"
+    # The super user commits offsets of both topics for the allowed group.
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(stack.client_config("mesh-admin", **{"group.id": group, "enable.auto.commit": False}))
+    try:
+        consumer.commit(offsets=[TopicPartition(ALLOWED, 0, 6), TopicPartition(FORBIDDEN, 0, 2)], asynchronous=False)
+    finally:
+        consumer.close()
+    answer = offset_fetch_v8(stack, "mesh-default", [(group, None), ("other-team", ALLOWED)])
+    assert answer == {group: (0, {ALLOWED: (6, 0)}), "other-team": (30, {})}, answer
+    assert denied_requests(stack, "OffsetFetch") == 1
+    # The super user's identical request reaches the broker whole.
+    admin = offset_fetch_v8(stack, "mesh-admin", [(group, None), ("other-team", ALLOWED)])
+    assert admin[group] == (0, {ALLOWED: (6, 0), FORBIDDEN: (2, 0)}), admin
+    assert admin["other-team"][0] == 0, admin

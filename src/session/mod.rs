@@ -101,9 +101,15 @@ enum ResponseAction {
     ClampApiVersions,
     /// A response to the filter's own SASL exchange: consumed, never forwarded to the client.
     Sasl,
-    /// The allowed part of a request was forwarded: add the answer for the denied topics (a complete error
-    /// response frame for a request made of them alone) to the broker's answer.
-    MergeDenied(Vec<u8>),
+    /// The allowed part of a request was forwarded: add the answer for the denied resources (`answer`: a
+    /// complete error response frame for a request made of them alone) to the broker's answer, after
+    /// narrowing that to what the principal may Describe (`listing`, with the client id for audit).
+    MergeDenied {
+        answer: Vec<u8>,
+        /// An OffsetFetch v8+ split by group (see `split::merge_denied`).
+        by_group: bool,
+        listing: Option<(ListingFilter, Option<String>)>,
+    },
     /// Drop the topics the principal may not Describe; answer TOPIC_AUTHORIZATION_FAILED for the named ones.
     FilterMetadata {
         denied_named: Vec<String>,
@@ -689,7 +695,7 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                     }
                 }
             }
-            let partial = mode == Mode::Enforce && partial_candidate(header.api_key, &denied);
+            let partial = mode == Mode::Enforce && partial_candidate(header.api_key, header.api_version, &denied);
             if mode == Mode::Enforce && !denied.is_empty() && (expects_response || partial) && frame.len() < frame_len {
                 // Answering or splitting needs the whole request; decided again (once) when it is here.
                 return Verdict::NeedMore;
@@ -781,7 +787,7 @@ impl FrameHandler for ResponseSide<'_> {
                 ResponseAction::ClampApiVersions
                     | ResponseAction::FilterMetadata { .. }
                     | ResponseAction::FilterListing { .. }
-                    | ResponseAction::MergeDenied(_)
+                    | ResponseAction::MergeDenied { .. }
             );
         if whole_needed && frame.len() < frame_len {
             return Verdict::NeedMore;
@@ -826,8 +832,19 @@ impl FrameHandler for ResponseSide<'_> {
                     Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
                 }
             }
-            ResponseAction::MergeDenied(denied_answer) => {
-                match merge_denied(entry.api_key, entry.api_version, frame, &denied_answer) {
+            ResponseAction::MergeDenied { answer, by_group, listing } => {
+                let request = (entry.api_key, entry.api_version, entry.correlation_id);
+                let narrowed = match &listing {
+                    Some((filter, client_id)) => {
+                        filter_listing_response(core, frame, request, filter, client_id.as_deref())
+                    }
+                    None => Ok(None),
+                };
+                let merged = narrowed.and_then(|narrowed| {
+                    let broker = narrowed.as_deref().unwrap_or(frame);
+                    merge_denied((entry.api_key, entry.api_version), broker, &answer, by_group)
+                });
+                match merged {
                     Ok(merged) => Verdict::Replace(merged),
                     Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
                 }

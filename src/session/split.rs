@@ -9,6 +9,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::visibility::listing_filter;
 use super::{authorization_error, Core, ResponseAction};
 use crate::classify::{config_resource, parse, Keep, Val};
 use crate::frame::Verdict;
@@ -27,8 +28,13 @@ enum Elements {
     Configs,
 }
 
-fn split_elements(api_key: i16) -> Option<Elements> {
+/// The elements a request of this API is split into, given its denials. An OffsetFetch v8+ is split by
+/// group when only groups are denied (several groups asked: the allowed ones are forwarded), otherwise by
+/// topic (one group asked).
+fn split_elements(api_key: i16, version: i16, denied: &[(ResourceType, String)]) -> Option<Elements> {
+    let groups_only = !denied.is_empty() && denied.iter().all(|(t, _)| *t == ResourceType::Group);
     Some(match ApiKey::try_from(api_key).ok()? {
+        ApiKey::OffsetFetch if version >= 8 && groups_only => Elements::Named(ResourceType::Group),
         ApiKey::Produce
         | ApiKey::Fetch
         | ApiKey::ListOffsets
@@ -50,9 +56,9 @@ fn split_elements(api_key: i16) -> Option<Elements> {
 
 /// Whether the allowed resources of this request may be forwarded: every denial is of a resource the API's
 /// elements name (every check of the config APIs is one element's).
-pub(super) fn partial_candidate(api_key: i16, denied: &[(ResourceType, String)]) -> bool {
+pub(super) fn partial_candidate(api_key: i16, version: i16, denied: &[(ResourceType, String)]) -> bool {
     !denied.is_empty()
-        && match split_elements(api_key) {
+        && match split_elements(api_key, version, denied) {
             Some(Elements::Named(rt)) => denied.iter().all(|(t, _)| *t == rt),
             Some(Elements::Configs) => true,
             None => false,
@@ -70,8 +76,9 @@ pub(super) fn forward_allowed_part(
     expects_response: bool,
 ) -> Option<Verdict> {
     let version = header.api_version;
+    let elements = split_elements(header.api_key, version, denied)?;
     let is_denied = |rt: ResourceType, name: &str| denied.iter().any(|(t, n)| *t == rt && n == name);
-    let (allowed_body, denied_body) = split_body(header.api_key, version, body, &is_denied)?;
+    let (allowed_body, denied_body) = split_body(header.api_key, version, body, elements, &is_denied)?;
     let forwarded =
         wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &allowed_body);
     if !expects_response {
@@ -89,8 +96,15 @@ pub(super) fn forward_allowed_part(
     let answer =
         crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
             .ok()?;
+    // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
+    // is narrowed to the topics the principal may Describe before the denied groups join it.
+    let by_group = header.api_key == ApiKey::OffsetFetch as i16 && elements == Elements::Named(ResourceType::Group);
+    let listing = by_group
+        .then(|| listing_filter(core, header, &allowed_body))
+        .flatten()
+        .map(|filter| (filter, header.client_id.map(str::to_string)));
     core.count_request(header.api_key, RequestDecision::Denied);
-    core.push_inflight(header, (header.api_key, version), ResponseAction::MergeDenied(answer));
+    core.push_inflight(header, (header.api_key, version), ResponseAction::MergeDenied { answer, by_group, listing });
     Some(Verdict::Replace(forwarded))
 }
 
@@ -102,15 +116,18 @@ fn split_body(
     api_key: i16,
     version: i16,
     body: &[u8],
+    elements: Elements,
     denied: &dyn Fn(ResourceType, &str) -> bool,
 ) -> Option<(Vec<u8>, Vec<u8>)> {
     let key = ApiKey::try_from(api_key).ok()?;
-    let elements = split_elements(api_key)?;
     let request = parse(key, version, body, Keep::Resources).ok()?;
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
         ApiKey::Produce => (request.list("topic_data")?, "name"),
         ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
+        ApiKey::OffsetFetch if version >= 8 && elements == Elements::Named(ResourceType::Group) => {
+            (request.list("groups")?, "group_id")
+        }
         ApiKey::OffsetFetch if version >= 8 => {
             // v8+ batches groups; only the one-group form (what consumers send) is split. Null topics (all of
             // the group's) name no topic, so nothing of them can be denied.
@@ -186,15 +203,27 @@ fn element_resource<'a>(elements: Elements, element: &Val<'a>, name: &str) -> Op
 
 /// The broker's answer to the allowed part plus the filter's answer for the denied resources, spliced at
 /// the byte level: the broker's response is walked (bounded), never decoded, and its other fields stay as
-/// sent; the denied elements follow the broker's.
-pub(super) fn merge_denied(api_key: i16, version: i16, frame: &[u8], denied_answer: &[u8]) -> Result<Vec<u8>, String> {
+/// sent; the denied elements follow the broker's. `by_group`: an OffsetFetch v8+ split by group, merged
+/// group by group (Kafka too lists the unauthorized groups after the others).
+pub(super) fn merge_denied(
+    (api_key, version): (i16, i16),
+    frame: &[u8],
+    denied_answer: &[u8],
+    by_group: bool,
+) -> Result<Vec<u8>, String> {
     let offset = wire::response_body_offset(api_key, version);
     let body = frame.get(offset..).ok_or("short response")?;
     let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    let broker = crate::classify::response_topic_array(api_key, version, body)?;
-    let ours = crate::classify::response_topic_array(api_key, version, denied_body)
-        .map_err(|e| format!("filter's answer: {e}"))?;
+    let span = |body: &[u8]| {
+        if by_group {
+            crate::classify::offset_fetch_response_groups(version, body)
+        } else {
+            crate::classify::response_topic_array(api_key, version, body)
+        }
+    };
+    let broker = span(body)?;
+    let ours = span(denied_body).map_err(|e| format!("filter's answer: {e}"))?;
     let piece = |b: &[u8], from: usize, to: usize| b.get(from..to).map(<[u8]>::to_vec).ok_or("bad span");
     let total = u32::try_from(broker.count + ours.count).map_err(|_| "too many entries")?;
     let mut out = Vec::with_capacity(body.len() + ours.entries_end.saturating_sub(ours.entries_start) + 5);
