@@ -1592,6 +1592,31 @@ static CREATE_PARTITIONS_RESPONSE_TOPICS: ResponseArray = response_array(
     &[all(Str), all(I16), all(Str)], // name, error_code, error_message
 );
 
+/// Topics of partition results (partition_index, error_code).
+static TOPIC_PARTITION_ERRORS: &[Field] = &[all(Str), all(Structs(&[all(I32), all(I16)]))];
+
+static TXN_OFFSET_COMMIT_RESPONSE_TOPICS: ResponseArray = response_array(3, &[all(I32)], TOPIC_PARTITION_ERRORS);
+
+/// v0 (not flexible); the top-level error_code and throttle_time_ms come first.
+static OFFSET_DELETE_RESPONSE_TOPICS: ResponseArray =
+    response_array(i16::MAX, &[all(I16), all(I32)], TOPIC_PARTITION_ERRORS);
+
+static DESCRIBE_PRODUCERS_RESPONSE_TOPICS: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[
+        all(Str), // name
+        // partition_index, error_code, error_message, active_producers (producer_id, producer_epoch,
+        // last_sequence, last_timestamp, coordinator_epoch, current_txn_start_offset)
+        all(Structs(&[
+            all(I32),
+            all(I16),
+            all(Str),
+            all(Structs(&[all(I64), all(I32), all(I32), all(I64), all(I32), all(I64)])),
+        ])),
+    ],
+);
+
 /// v1-4 (the filter's supported range).
 static DESCRIBE_CONFIGS_RESPONSE_RESULTS: ResponseArray = response_array(
     4,
@@ -1709,6 +1734,9 @@ fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseA
         ApiKey::CreateTopics => &CREATE_TOPICS_RESPONSE_TOPICS,
         ApiKey::DeleteTopics => &DELETE_TOPICS_RESPONSE_TOPICS,
         ApiKey::CreatePartitions => &CREATE_PARTITIONS_RESPONSE_TOPICS,
+        ApiKey::TxnOffsetCommit => &TXN_OFFSET_COMMIT_RESPONSE_TOPICS,
+        ApiKey::OffsetDelete => &OFFSET_DELETE_RESPONSE_TOPICS,
+        ApiKey::DescribeProducers => &DESCRIBE_PRODUCERS_RESPONSE_TOPICS,
         ApiKey::DescribeConfigs => &DESCRIBE_CONFIGS_RESPONSE_RESULTS,
         ApiKey::AlterConfigs => &ALTER_CONFIGS_RESPONSES,
         ApiKey::IncrementalAlterConfigs => &INCREMENTAL_ALTER_CONFIGS_RESPONSES,

@@ -41,7 +41,7 @@ const POLICY: &str = r#"{
       {"resource": {"type": "topic", "name": "tuned"}, "operations": ["Alter", "DescribeConfigs", "AlterConfigs"]},
       {"resource": {"type": "group", "name": "grp-ok"}, "operations": ["Read", "Describe", "Delete"]},
       {"resource": {"type": "group", "name": "grp-ro"}, "operations": ["Describe"]},
-      {"resource": {"type": "transactionalId", "name": "txn-ok"}, "operations": ["Describe"]}
+      {"resource": {"type": "transactionalId", "name": "txn-ok"}, "operations": ["Describe", "Write"]}
       EXTRA_GRANTS
     ]}
   ]}
@@ -937,6 +937,36 @@ fn incremental_alter_configs_at_every_version() {
         "incremental_alter_configs",
         &split_header("IncrementalAlterConfigs", "tuned", "secret", "AlterConfigs", 29, true),
         split_cases(api, "tuned", "secret", true),
+    );
+}
+
+#[test]
+fn txn_offset_commit_at_every_version() {
+    let api = split_apis::txn_offset_commit();
+    verify(
+        "txn_offset_commit",
+        &split_header("TxnOffsetCommit", "allowed", "secret", "Read; transactional id txn-ok, group grp-ok", 29, false),
+        split_cases(api, "allowed", "secret", false),
+    );
+}
+
+#[test]
+fn offset_delete_at_every_version() {
+    let api = split_apis::offset_delete();
+    verify(
+        "offset_delete",
+        &split_header("OffsetDelete", "allowed", "secret", "Read; group grp-ok Delete", 29, false),
+        split_cases(api, "allowed", "secret", false),
+    );
+}
+
+#[test]
+fn describe_producers_at_every_version() {
+    let api = split_apis::describe_producers();
+    verify(
+        "describe_producers",
+        &split_header("DescribeProducers", "allowed", "secret", "Read", 29, true),
+        split_cases(api, "allowed", "secret", true),
     );
 }
 

@@ -347,3 +347,86 @@ fn describe_configs_of_several_resource_types_answers_each_denied_one_with_its_e
         assert_eq!(merged.results[0], broker_answer.results[0], "v{v}: the broker's entry unchanged");
     }
 }
+
+#[test]
+fn txn_offset_commit() {
+    check(split_apis::txn_offset_commit(), ["allowed", "forbidden", "secret"]);
+}
+
+#[test]
+fn txn_offset_commit_with_a_denied_transactional_id_or_group_is_refused_whole() {
+    for v in versions(ApiKey::TxnOffsetCommit) {
+        let base = (split_apis::txn_offset_commit().request)(v, &["allowed", "forbidden"]);
+        let mut txn_denied = base.clone();
+        txn_denied.transactional_id = TransactionalId("txn-no".into());
+        let mut group_denied = base;
+        group_denied.group_id = GroupId("grp-no".into());
+        for req in [txn_denied, group_denied] {
+            let mut s = session();
+            let forwarded =
+                downstream(&mut s, &wire::request_frame(28, v, CORRELATION_ID, Some("test"), &enc(&req, v)));
+            assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v}: substituted by ApiVersions v0");
+        }
+    }
+}
+
+#[test]
+fn offset_delete() {
+    check(split_apis::offset_delete(), ["allowed", "forbidden", "secret"]);
+}
+
+#[test]
+fn describe_producers() {
+    check(split_apis::describe_producers(), ["allowed", "forbidden", "secret"]);
+}
+
+/// AddPartitionsToTxn (v0-3) is all or nothing in Kafka: with a denied topic nothing is added, the denied
+/// topic's partitions get TOPIC_AUTHORIZATION_FAILED and the others OPERATION_NOT_ATTEMPTED; with the
+/// transactional id denied, every partition gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+#[test]
+fn add_partitions_to_txn_with_a_denied_topic_is_not_attempted_for_the_others() {
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;
+    let request = |txn: &str| {
+        let topics = ["allowed", "forbidden"]
+            .iter()
+            .map(|n| {
+                AddPartitionsToTxnTopic::default()
+                    .with_name(TopicName(n.to_string().into()))
+                    .with_partitions(vec![0, 1])
+            })
+            .collect();
+        AddPartitionsToTxnRequest::default()
+            .with_v3_and_below_transactional_id(TransactionalId(txn.to_string().into()))
+            .with_v3_and_below_producer_id(ProducerId(7))
+            .with_v3_and_below_topics(topics)
+    };
+    let substitute_answer = {
+        let body = ApiVersionsResponse::default();
+        wire::response_frame(18, 0, CORRELATION_ID, &enc(&body, 0))
+    };
+    for v in 0..=3 {
+        for (txn, expected) in [("txn-ok", [55, 29]), ("txn-no", [53, 53])] {
+            let mut s = session();
+            let frame = wire::request_frame(24, v, CORRELATION_ID, Some("test"), &enc(&request(txn), v));
+            let forwarded = downstream(&mut s, &frame);
+            assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v} {txn}: substituted by ApiVersions v0");
+            let out = s.on_upstream(&substitute_answer);
+            let answer: AddPartitionsToTxnResponse =
+                decode_response(ApiKey::AddPartitionsToTxn, v, &apply_edits(&substitute_answer, &out.edits));
+            let codes: Vec<_> = answer
+                .results_by_topic_v3_and_below
+                .iter()
+                .map(|t| {
+                    let codes: Vec<i16> = t.results_by_partition.iter().map(|p| p.partition_error_code).collect();
+                    (t.name.to_string(), codes)
+                })
+                .collect();
+            let [first, second] = expected;
+            assert_eq!(
+                codes,
+                [("allowed".to_string(), vec![first, first]), ("forbidden".to_string(), vec![second, second])],
+                "v{v} {txn}"
+            );
+        }
+    }
+}

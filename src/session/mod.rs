@@ -729,9 +729,13 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
             }
             let error_for = |rt: ResourceType, name: &str| {
                 // A request refused whole (no part may pass, or the API cannot be split): its allowed
-                // parts get the same authorization error as its denied ones.
+                // parts get the same authorization error as its denied ones, except in AddPartitionsToTxn,
+                // whose partitions not at fault Kafka answers OPERATION_NOT_ATTEMPTED (the answer writes
+                // that for a resource given no error).
                 if denied.iter().any(|(t, n)| *t == rt && n == name) {
                     authorization_error(rt)
+                } else if header.api_key == ApiKey::AddPartitionsToTxn as i16 {
+                    0
                 } else {
                     denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
                 }

@@ -44,7 +44,10 @@ fn split_elements(api_key: i16, version: i16, denied: &[(ResourceType, String)])
         | ApiKey::OffsetForLeaderEpoch
         | ApiKey::CreateTopics
         | ApiKey::DeleteTopics
-        | ApiKey::CreatePartitions => Elements::Named(ResourceType::Topic),
+        | ApiKey::CreatePartitions
+        | ApiKey::TxnOffsetCommit
+        | ApiKey::OffsetDelete
+        | ApiKey::DescribeProducers => Elements::Named(ResourceType::Topic),
         ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe => {
             Elements::Named(ResourceType::Group)
         }
@@ -146,7 +149,9 @@ fn split_body(
             (request.list("topics")?, "name")
         }
         ApiKey::DeleteTopics => (request.list("topic_names")?, ""),
-        ApiKey::CreatePartitions => (request.list("topics")?, "name"),
+        ApiKey::CreatePartitions | ApiKey::TxnOffsetCommit | ApiKey::OffsetDelete | ApiKey::DescribeProducers => {
+            (request.list("topics")?, "name")
+        }
         ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
             (request.list("resources")?, "resource_name")
         }

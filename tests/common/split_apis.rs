@@ -668,3 +668,115 @@ pub fn create_partitions() -> SplitApi<CreatePartitionsRequest, CreatePartitions
         code: 29,
     }
 }
+
+pub fn txn_offset_commit() -> SplitApi<TxnOffsetCommitRequest, TxnOffsetCommitResponse> {
+    use kafka_protocol::messages::txn_offset_commit_request::{
+        TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::txn_offset_commit_response::{
+        TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+    };
+    SplitApi {
+        key: ApiKey::TxnOffsetCommit,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    TxnOffsetCommitRequestTopic::default().with_name(topic(n)).with_partitions(vec![
+                        TxnOffsetCommitRequestPartition::default()
+                            .with_partition_index(1)
+                            .with_committed_offset(42)
+                            .with_committed_metadata(Some(s("meta"))),
+                    ])
+                })
+                .collect();
+            TxnOffsetCommitRequest::default()
+                .with_transactional_id(TransactionalId(s("txn-ok")))
+                .with_group_id(GroupId(s("grp-ok")))
+                .with_producer_id(ProducerId(7))
+                .with_producer_epoch(1)
+                .with_topics(topics)
+        },
+        names: |r| topic_names(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    TxnOffsetCommitResponseTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![TxnOffsetCommitResponsePartition::default().with_partition_index(1)])
+                })
+                .collect();
+            TxnOffsetCommitResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        code: 29,
+    }
+}
+
+pub fn offset_delete() -> SplitApi<OffsetDeleteRequest, OffsetDeleteResponse> {
+    use kafka_protocol::messages::offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic};
+    use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
+    SplitApi {
+        key: ApiKey::OffsetDelete,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetDeleteRequestTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![OffsetDeleteRequestPartition::default().with_partition_index(2)])
+                })
+                .collect();
+            OffsetDeleteRequest::default().with_group_id(GroupId(s("grp-ok"))).with_topics(topics)
+        },
+        names: |r| topic_names(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    OffsetDeleteResponseTopic::default()
+                        .with_name(topic(n))
+                        .with_partitions(vec![OffsetDeleteResponsePartition::default().with_partition_index(2)])
+                })
+                .collect();
+            OffsetDeleteResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        code: 29,
+    }
+}
+
+pub fn describe_producers() -> SplitApi<DescribeProducersRequest, DescribeProducersResponse> {
+    use kafka_protocol::messages::describe_producers_request::TopicRequest;
+    use kafka_protocol::messages::describe_producers_response::{PartitionResponse, ProducerState, TopicResponse};
+    SplitApi {
+        key: ApiKey::DescribeProducers,
+        request: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| TopicRequest::default().with_name(topic(n)).with_partition_indexes(vec![0]))
+                .collect();
+            DescribeProducersRequest::default().with_topics(topics)
+        },
+        names: |r| topic_names(r.topics.iter().map(|t| &t.name)),
+        response: |_, names| {
+            let topics = names
+                .iter()
+                .map(|n| {
+                    TopicResponse::default().with_name(topic(n)).with_partitions(vec![PartitionResponse::default()
+                        .with_partition_index(0)
+                        .with_active_producers(vec![ProducerState::default()
+                            .with_producer_id(ProducerId(7))
+                            .with_producer_epoch(1)
+                            .with_last_sequence(9)
+                            .with_last_timestamp(1_700_000_000_000)
+                            .with_current_txn_start_offset(-1)])])
+                })
+                .collect();
+            DescribeProducersResponse::default().with_throttle_time_ms(5).with_topics(topics)
+        },
+        pop: |r| r.topics.pop().map(|t| (t.name.to_string(), t.partitions[0].error_code)),
+        code: 29,
+    }
+}
