@@ -21,7 +21,7 @@ TOPIC_AUTHORIZATION_FAILED = 29
 
 def policy() -> dict:
     return mesh_default_policy(
-        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe", "DescribeConfigs"]},
+        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe", "DescribeConfigs", "AlterConfigs"]},
         {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read", "Describe"]},
     )
 
@@ -178,6 +178,45 @@ def test_describe_configs_of_allowed_and_forbidden_topics(stack_factory):
     # The super user's identical request is answered whole by the broker.
     admin = describe("mesh-admin")
     assert admin[ALLOWED] == answer[ALLOWED] and admin[FORBIDDEN][0] == "configs", admin
+
+
+def test_incremental_alter_configs_of_allowed_and_forbidden_topics(stack_factory):
+    """One IncrementalAlterConfigs for two topics: the allowed topic's config is changed at the broker, the
+    forbidden one gets TOPIC_AUTHORIZATION_FAILED and keeps its config."""
+    stack = partial_stack(stack_factory)
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    def alter(cert: str, retention: str) -> dict:
+        admin = AdminClient(stack.client_config(cert))
+        entry = [ConfigEntry("retention.ms", retention, incremental_operation=AlterConfigOpType.SET)]
+        resources = [ConfigResource(ResourceType.TOPIC, t, incremental_configs=entry) for t in (ALLOWED, FORBIDDEN)]
+        outcome = {}
+        for resource, future in admin.incremental_alter_configs(resources, request_timeout=20).items():
+            try:
+                future.result(timeout=30)
+                outcome[resource.name] = 0
+            except KafkaException as e:
+                outcome[resource.name] = e.args[0].code()
+        return outcome
+
+    def retention(topic: str) -> str | None:
+        """The topic's retention.ms as the super user reads it (tansu lists only the configs set)."""
+        admin = AdminClient(stack.client_config("mesh-admin"))
+        [future] = admin.describe_configs([ConfigResource(ResourceType.TOPIC, topic)], request_timeout=20).values()
+        entry = future.result(timeout=30).get("retention.ms")
+        return entry.value if entry else None
+
+    assert alter("mesh-default", "3600000") == {ALLOWED: 0, FORBIDDEN: KafkaError.TOPIC_AUTHORIZATION_FAILED}
+    assert denied_requests(stack, "IncrementalAlterConfigs") == 1
+    assert retention(ALLOWED) == "3600000"
+    assert retention(FORBIDDEN) != "3600000"  # unchanged (unset)
 
 
 # --- OffsetFetch v8, several groups in one request (what Kafka's admin client sends to list the offsets of
