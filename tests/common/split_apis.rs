@@ -581,73 +581,64 @@ pub fn describe_configs_answer(v: i16, resources: &[(i8, &str)]) -> DescribeConf
     DescribeConfigsResponse::default().with_throttle_time_ms(5).with_results(results)
 }
 
-pub fn alter_configs() -> SplitApi<AlterConfigsRequest, AlterConfigsResponse> {
-    use kafka_protocol::messages::alter_configs_request::{AlterConfigsResource, AlterableConfig};
-    use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
-    SplitApi {
-        key: ApiKey::AlterConfigs,
-        request: |_, names| {
-            let resources = names
-                .iter()
-                .map(|n| {
-                    AlterConfigsResource::default()
-                        .with_resource_type(CONFIG_TOPIC)
-                        .with_resource_name(s(n))
-                        .with_configs(vec![AlterableConfig::default()
-                            .with_name(s("retention.ms"))
-                            .with_value(Some(s("1000")))])
-                })
-                .collect();
-            AlterConfigsRequest::default().with_resources(resources)
-        },
-        names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
-        response: |_, names| {
-            let responses = names
-                .iter()
-                .map(|n| {
-                    AlterConfigsResourceResponse::default().with_resource_type(CONFIG_TOPIC).with_resource_name(s(n))
-                })
-                .collect();
-            AlterConfigsResponse::default().with_throttle_time_ms(5).with_responses(responses)
-        },
-        pop: |r| r.responses.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
-        code: 29,
-    }
+/// AlterConfigs and IncrementalAlterConfigs: the same messages in two modules of kafka-protocol.
+macro_rules! alter_configs_api {
+    ($name:ident, $key:ident, $request:ident, $response:ident, $request_mod:ident, $response_mod:ident) => {
+        pub fn $name() -> SplitApi<$request, $response> {
+            use kafka_protocol::messages::$request_mod::{AlterConfigsResource, AlterableConfig};
+            use kafka_protocol::messages::$response_mod::AlterConfigsResourceResponse;
+            SplitApi {
+                key: ApiKey::$key,
+                request: |_, names| {
+                    let resources = names
+                        .iter()
+                        .map(|n| {
+                            AlterConfigsResource::default()
+                                .with_resource_type(CONFIG_TOPIC)
+                                .with_resource_name(s(n))
+                                .with_configs(vec![AlterableConfig::default()
+                                    .with_name(s("retention.ms"))
+                                    .with_value(Some(s("1000")))])
+                        })
+                        .collect();
+                    $request::default().with_resources(resources)
+                },
+                names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
+                response: |_, names| {
+                    let responses = names
+                        .iter()
+                        .map(|n| {
+                            AlterConfigsResourceResponse::default()
+                                .with_resource_type(CONFIG_TOPIC)
+                                .with_resource_name(s(n))
+                        })
+                        .collect();
+                    $response::default().with_throttle_time_ms(5).with_responses(responses)
+                },
+                pop: |r| r.responses.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
+                code: 29,
+            }
+        }
+    };
 }
 
-pub fn incremental_alter_configs() -> SplitApi<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> {
-    use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
-    use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
-    SplitApi {
-        key: ApiKey::IncrementalAlterConfigs,
-        request: |_, names| {
-            let resources = names
-                .iter()
-                .map(|n| {
-                    AlterConfigsResource::default()
-                        .with_resource_type(CONFIG_TOPIC)
-                        .with_resource_name(s(n))
-                        .with_configs(vec![AlterableConfig::default()
-                            .with_name(s("retention.ms"))
-                            .with_value(Some(s("1000")))])
-                })
-                .collect();
-            IncrementalAlterConfigsRequest::default().with_resources(resources)
-        },
-        names: |r| strings(r.resources.iter().map(|c| c.resource_name.as_str())),
-        response: |_, names| {
-            let responses = names
-                .iter()
-                .map(|n| {
-                    AlterConfigsResourceResponse::default().with_resource_type(CONFIG_TOPIC).with_resource_name(s(n))
-                })
-                .collect();
-            IncrementalAlterConfigsResponse::default().with_throttle_time_ms(5).with_responses(responses)
-        },
-        pop: |r| r.responses.pop().map(|c| (c.resource_name.to_string(), c.error_code)),
-        code: 29,
-    }
-}
+alter_configs_api!(
+    alter_configs,
+    AlterConfigs,
+    AlterConfigsRequest,
+    AlterConfigsResponse,
+    alter_configs_request,
+    alter_configs_response
+);
+
+alter_configs_api!(
+    incremental_alter_configs,
+    IncrementalAlterConfigs,
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+    incremental_alter_configs_request,
+    incremental_alter_configs_response
+);
 
 pub fn create_partitions() -> SplitApi<CreatePartitionsRequest, CreatePartitionsResponse> {
     use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
