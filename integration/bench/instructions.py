@@ -61,8 +61,8 @@ from paired import parse_variants, side_by_side  # noqa: E402
 
 TOPIC = "bench-instructions"
 RECORDS_PER_REQUEST = 10  # --records
-LATENCY_BLOCK = 50  # --latency: pings to one stack before the next stack's
 VALUE_SIZE = 1024  # --record-size
+LATENCY_BLOCK = 50  # --latency: pings to one stack before the next stack's
 
 
 def record_batch(records: int = RECORDS_PER_REQUEST, size: int = VALUE_SIZE) -> bytes:
