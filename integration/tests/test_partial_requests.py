@@ -21,7 +21,10 @@ TOPIC_AUTHORIZATION_FAILED = 29
 
 def policy() -> dict:
     return mesh_default_policy(
-        {"resource": {"type": "topic", "name": ALLOWED}, "operations": ["Read", "Write", "Describe", "DescribeConfigs", "AlterConfigs"]},
+        {
+            "resource": {"type": "topic", "name": ALLOWED},
+            "operations": ["Read", "Write", "Describe", "DescribeConfigs", "AlterConfigs"],
+        },
         {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read", "Describe"]},
     )
 
