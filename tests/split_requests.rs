@@ -64,6 +64,15 @@ fn decode_response<T: Decodable>(key: ApiKey, v: i16, frame: &[u8]) -> T {
     decoded
 }
 
+/// Sends `req` at version `v` to a fresh session and asserts it was refused whole: ApiVersions v0 goes to the
+/// broker in its place. Returns the session, which answers the substitute's reply with the refusal.
+fn refused_whole<Req: Encodable>(key: ApiKey, v: i16, req: &Req) -> Session {
+    let mut s = session();
+    let forwarded = downstream(&mut s, &wire::request_frame(key as i16, v, CORRELATION_ID, Some("test"), &enc(req, v)));
+    assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "{key:?} v{v}: substituted by ApiVersions v0");
+    s
+}
+
 /// Drives `api` with an allowed resource, a denied one and a second denied one (the all-denied case).
 fn check<Req, Resp>(api: SplitApi<Req, Resp>, [allowed, denied, denied_too]: [&str; 3])
 where
@@ -113,9 +122,7 @@ where
         assert_eq!(s.inflight_len(), 0);
 
         // Everything denied: refused whole, as before (ApiVersions in its place).
-        let mut s = session();
-        let forwarded = downstream(&mut s, &frame(&(api.request)(v, &[denied, denied_too])));
-        assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "{key:?} v{v}: substituted by ApiVersions v0");
+        refused_whole(key, v, &(api.request)(v, &[denied, denied_too]));
 
         // A malformed broker answer closes the connection (with a reason), whatever the cut.
         let body_at = wire::response_body_offset(key as i16, v);
@@ -154,9 +161,7 @@ fn offset_commit() {
 fn offset_commit_with_a_denied_group_is_refused_whole() {
     for v in versions(ApiKey::OffsetCommit) {
         let req = offset_commit_request("grp-no", &["allowed", "forbidden"]);
-        let mut s = session();
-        let forwarded = downstream(&mut s, &wire::request_frame(8, v, CORRELATION_ID, Some("test"), &enc(&req, v)));
-        assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v}: substituted by ApiVersions v0");
+        refused_whole(ApiKey::OffsetCommit, v, &req);
     }
 }
 
@@ -174,9 +179,7 @@ fn offset_fetch_of_a_denied_group_or_of_denied_groups_and_topics_is_refused_whol
             cases.push(offset_fetch_request(v, &["grp-ok", "grp-no"], &["allowed", "forbidden"]));
         }
         for req in cases {
-            let mut s = session();
-            let forwarded = downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&req, v)));
-            assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v}: substituted by ApiVersions v0");
+            refused_whole(ApiKey::OffsetFetch, v, &req);
         }
     }
 }
@@ -362,10 +365,7 @@ fn txn_offset_commit_with_a_denied_transactional_id_or_group_is_refused_whole() 
         let mut group_denied = base;
         group_denied.group_id = GroupId("grp-no".into());
         for req in [txn_denied, group_denied] {
-            let mut s = session();
-            let forwarded =
-                downstream(&mut s, &wire::request_frame(28, v, CORRELATION_ID, Some("test"), &enc(&req, v)));
-            assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v}: substituted by ApiVersions v0");
+            refused_whole(ApiKey::TxnOffsetCommit, v, &req);
         }
     }
 }
@@ -406,10 +406,7 @@ fn add_partitions_to_txn_with_a_denied_topic_is_not_attempted_for_the_others() {
     };
     for v in 0..=3 {
         for (txn, expected) in [("txn-ok", [55, 29]), ("txn-no", [53, 53])] {
-            let mut s = session();
-            let frame = wire::request_frame(24, v, CORRELATION_ID, Some("test"), &enc(&request(txn), v));
-            let forwarded = downstream(&mut s, &frame);
-            assert_eq!(&forwarded[4..8], &[0, 18, 0, 0], "v{v} {txn}: substituted by ApiVersions v0");
+            let mut s = refused_whole(ApiKey::AddPartitionsToTxn, v, &request(txn));
             let out = s.on_upstream(&substitute_answer);
             let answer: AddPartitionsToTxnResponse =
                 decode_response(ApiKey::AddPartitionsToTxn, v, &apply_edits(&substitute_answer, &out.edits));
