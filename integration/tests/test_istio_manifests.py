@@ -1,7 +1,9 @@
 """The Istio manifests in istio/ against Istio's own CRD schemas, and their plugin configurations against the
 filter's own parser (the `kafka-mtls-filter validate` CLI, built from this repository).
 
-The CRDs are read from `<repo>/../shared/istio-crds/wasmplugin-envoyfilter.crd.yaml` (KMF_ISTIO_CRDS overrides).
+The CRDs are Istio's own, from a pinned Istio API release: the Go module `istio.io/api` (ISTIO_API_VERSION below)
+carries `kubernetes/customresourcedefinitions.gen.yaml`; `go mod download` fetches it through the Go module proxy
+into the Go module cache (GOMODCACHE), where later runs find it. KMF_ISTIO_CRDS names another CRD file instead.
 Kubernetes' OpenAPI v3 schemas become JSON Schema (Draft 7): the `x-kubernetes-*` extensions are dropped (their CEL
 rules are checked by hand below where it matters), `nullable` becomes a `null` type, and objects with declared
 properties get `additionalProperties: false`, which is what `kubectl apply` with strict field validation (the
@@ -11,10 +13,12 @@ default since Kubernetes 1.27) does with an unknown field: refuse it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import jsonschema
@@ -23,39 +27,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 ISTIO_DIR = REPO / "istio"
-CRD_FILE = Path(os.environ.get("KMF_ISTIO_CRDS", REPO.parent / "shared" / "istio-crds" / "wasmplugin-envoyfilter.crd.yaml"))
+# The Istio API release whose CRDs the manifests must satisfy (a Go module version of istio.io/api).
+ISTIO_API_VERSION = "v1.32.0"
 WASM_FILTER_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
 STRING_VALUE_TYPE = "type.googleapis.com/google.protobuf.StringValue"
-
-# PeerAuthentication has no CRD in shared/; its schema, from Istio's security/v1 API (PeerAuthentication).
-PEER_AUTHENTICATION_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "spec": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "selector": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"matchLabels": {"type": "object", "additionalProperties": {"type": "string"}}},
-                },
-                "mtls": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {"mode": {"enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}},
-                },
-                "portLevelMtls": {
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "object",
-                        "properties": {"mode": {"enum": ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"]}},
-                    },
-                },
-            },
-        }
-    },
-}
 
 # What Kubernetes accepts at the top of every object, whatever the CRD says about spec/status.
 OBJECT_ROOT = {
@@ -92,10 +67,32 @@ def json_schema_of(openapi: dict, root: bool = True) -> dict:
     return schema
 
 
-def load_crd_schemas() -> dict:
-    assert CRD_FILE.is_file(), f"Istio CRDs not found at {CRD_FILE} (shared/ must sit beside the repository)"
+def istio_crd_file() -> Path:
+    """Istio's CRDs: KMF_ISTIO_CRDS, or the file in istio.io/api@ISTIO_API_VERSION (downloaded once, then cached)."""
+    if os.environ.get("KMF_ISTIO_CRDS"):
+        return Path(os.environ["KMF_ISTIO_CRDS"])
+    try:
+        result = subprocess.run(
+            ["go", "mod", "download", "-json", f"istio.io/api@{ISTIO_API_VERSION}"],
+            cwd=tempfile.gettempdir(),  # outside any Go module: only the module cache is touched
+            env={**os.environ, "GO111MODULE": "on"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except FileNotFoundError:
+        raise AssertionError("`go` not found: Istio's CRDs come from the Go module istio.io/api (install Go)") from None
+    assert result.returncode == 0, f"go mod download istio.io/api@{ISTIO_API_VERSION}:\n{result.stdout}{result.stderr}"
+    return Path(json.loads(result.stdout)["Dir"]) / "kubernetes" / "customresourcedefinitions.gen.yaml"
+
+
+@functools.cache
+def crd_schemas() -> dict:
+    """(apiVersion, kind) -> JSON Schema, for every version of every CRD in Istio's CRD file."""
+    crd_file = istio_crd_file()
+    assert crd_file.is_file(), f"Istio CRDs not found at {crd_file}"
     schemas = {}
-    for crd in yaml.safe_load_all(CRD_FILE.read_text()):
+    for crd in yaml.safe_load_all(crd_file.read_text()):
         if not crd or crd.get("kind") != "CustomResourceDefinition":
             continue
         group = crd["spec"]["group"]
@@ -103,10 +100,6 @@ def load_crd_schemas() -> dict:
         for version in crd["spec"]["versions"]:
             schemas[(f"{group}/{version['name']}", kind)] = json_schema_of(version["schema"]["openAPIV3Schema"])
     return schemas
-
-
-SCHEMAS = load_crd_schemas() if CRD_FILE.is_file() else {}
-SCHEMAS[("security.istio.io/v1", "PeerAuthentication")] = json_schema_of(PEER_AUTHENTICATION_SCHEMA)
 
 
 def manifest_documents() -> list[tuple[str, int, dict]]:
@@ -124,8 +117,9 @@ DOC_IDS = [f"{path}#{index}" for path, index, _ in DOCUMENTS]
 
 def validator_for(doc: dict) -> jsonschema.Draft7Validator:
     key = (doc.get("apiVersion"), doc.get("kind"))
-    assert key in SCHEMAS, f"no schema for {key}: known {sorted(SCHEMAS)}"
-    return jsonschema.Draft7Validator(SCHEMAS[key])
+    schemas = crd_schemas()
+    assert key in schemas, f"no schema for {key}: known {sorted(schemas)}"
+    return jsonschema.Draft7Validator(schemas[key])
 
 
 def schema_errors(doc: dict) -> list[str]:
@@ -180,8 +174,10 @@ def validate_with_cli(cli: str, config_json: str) -> subprocess.CompletedProcess
 
 
 def test_crd_schemas_are_loaded():
-    assert ("extensions.istio.io/v1alpha1", "WasmPlugin") in SCHEMAS
-    assert ("networking.istio.io/v1alpha3", "EnvoyFilter") in SCHEMAS
+    schemas = crd_schemas()
+    assert ("extensions.istio.io/v1alpha1", "WasmPlugin") in schemas
+    assert ("networking.istio.io/v1alpha3", "EnvoyFilter") in schemas
+    assert ("security.istio.io/v1", "PeerAuthentication") in schemas
 
 
 def test_every_expected_manifest_exists():
