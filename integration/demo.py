@@ -1,4 +1,4 @@
-"""Demo: tansu + Envoy with the kafka-mtls-filter, Kafka clients with mesh and non-mesh certificates.
+"""Demo: Apache Kafka (KRaft) + Envoy with the kafka-mtls-filter, Kafka clients with mesh and non-mesh certificates.
 Run through integration/demo.sh (which installs and builds first)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import kafka_broker  # noqa: E402
 from certs import CLIENT_CERTS  # noqa: E402
 
 TOPIC = "orders-demo"
@@ -86,7 +87,8 @@ def main() -> int:
     for spec in CLIENT_CERTS:
         print(f"   {spec.name:14} {spec.description}")
 
-    heading("starting tansu and Envoy with the filter")
+    broker = f"Apache Kafka {kafka_broker.kafka_version()} (KRaft)" if harness.BROKER == "kafka" else "tansu"
+    heading(f"starting {broker} and Envoy with the filter")
     print("   plugin configuration:")
     for line in json.dumps(PLUGIN_CONFIG, indent=2).splitlines():
         print(f"     {line}")
@@ -141,7 +143,7 @@ def main() -> int:
             if line.startswith(wanted) and not line.endswith(" 0"):
                 print(f"   {line}")
         print(f"\n   full Envoy log: {stack.envoy.process.log_path}")
-    heading("stopped tansu and Envoy")
+    heading(f"stopped {broker} and Envoy")
     return 0
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Demo of the kafka-mtls-filter: installs what is missing, builds the wasm module, generates test certificates,
-# starts tansu + Envoy with the filter, runs Kafka clients with in-mesh and outside certificates, prints the
+# starts Apache Kafka (KRaft, jars from Maven Central) + Envoy with the filter, runs Kafka clients with in-mesh and outside certificates, prints the
 # identities the filter derived and a denied produce, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,11 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
+started=$SECONDS
 bash integration/setup.sh --demo
 echo "demo: building the filter (integration/build-wasm.sh: cargo build --release --target wasm32-wasip1 --lib, wasm-opt)"
 bash integration/build-wasm.sh --quiet
-exec "$KMF_CACHE/venv/bin/python" integration/demo.py
+status=0
+"$KMF_CACHE/venv/bin/python" integration/demo.py || status=$?
+echo "demo: wall time $((SECONDS - started)) s"
+exit "$status"

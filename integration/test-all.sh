@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's whole test: installs what is missing (integration/setup.sh), checks formatting and lints, runs
-# the host tests, builds the wasm module and runs the integration tests (real Envoy + filter + tansu + clients).
+# the host tests, builds the wasm module and runs the integration tests (real Envoy + filter + Apache Kafka + clients).
 # Exits non-zero if any step fails; ends with each step's result and pytest's summary line.
 #
 # Extra arguments go to pytest, e.g. `integration/test-all.sh -k identity`.
@@ -34,6 +34,7 @@ summary() {
   printf '\n=== summary\n'
   printf '%s\n' "${results[@]}"
   [ -n "${pytest_summary:-}" ] && printf 'pytest: %s\n' "$pytest_summary"
+  printf 'wall time: %s s\n' "$SECONDS"
   exit "$failed"
 }
 
@@ -54,7 +55,7 @@ if step "build wasm module (release, wasm-opt)" bash integration/build-wasm.sh -
   pytest_log="$(mktemp)"
   printf '\n=== integration tests (pytest integration/tests)\n'
   started=$SECONDS
-  # Bounded so a hung client cannot eat CI's whole budget; SIGINT lets the fixtures stop Envoy and tansu.
+  # Bounded so a hung client cannot eat CI's whole budget; SIGINT lets the fixtures stop Envoy and the brokers.
   timeout -s INT --kill-after=60 2400 "$KMF_CACHE/venv/bin/python" -m pytest -p no:cacheprovider integration/tests "$@" \
     2>&1 | tee "$pytest_log"
   if [ "${PIPESTATUS[0]}" = 0 ]; then
