@@ -1,0 +1,420 @@
+"""The oracle's matrix: ACL sets and client actions, generated from a seed.
+
+A case is (ACL set, client certificate, client address, action); an action is one or more Kafka requests given as
+JSON in the field names of Kafka's message schemas (the Java driver encodes them). Every resource name is written
+with the `@` namespace marker: the runner replaces it with `a.` for path A (Kafka's SSL listener) and `b.` for
+path B (Envoy + filter), so both paths run the same sequence on the same cluster without touching each other's
+topics, groups and transactional ids; the ACLs are written the same way (`@orders` literal, `@ord` prefixed, `*`).
+
+`generate(seed, ...)` is deterministic: the same seed gives the same ACL sets and cases (ids `<phase>.<set>.<n>`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import pki
+
+# Resources. Existing topics are created (namespaced) before the cases run; the others do not exist.
+TOPICS = {"orders": 2, "orders-eu": 1, "payments": 1, "audit": 1}
+MISSING_TOPICS = ["orders-new", "logs"]
+ALL_TOPIC_NAMES = [*TOPICS, *MISSING_TOPICS]
+GROUPS = ["app", "app-eu", "billing"]
+TXN_IDS = ["tx", "tx-eu", "billing-tx"]
+# Prefixes: each covers some of the names above and not others.
+TOPIC_PREFIXES = ["orders", "ord", "pay", "orders-"]
+GROUP_PREFIXES = ["app", "bill"]
+TXN_PREFIXES = ["tx", "billing"]
+HOSTS = ["127.0.0.1", "127.0.0.2"]
+CLUSTER = "kafka-cluster"
+
+OPERATIONS = {
+    "topic": ["Read", "Write", "Create", "Describe", "Delete", "Alter", "DescribeConfigs", "AlterConfigs", "All"],
+    "group": ["Read", "Describe", "Delete", "All"],
+    "transactionalId": ["Describe", "Write", "All"],
+    "cluster": ["Create", "ClusterAction", "DescribeConfigs", "AlterConfigs", "IdempotentWrite", "Alter",
+                "Describe", "All"],
+}  # fmt: skip
+
+PRINCIPALS = [client.principal for client in pki.CLIENTS if client.principal != pki.SUPER_USER]
+
+# API keys and the versions the cases use: inside what Apache Kafka 4.4 and the filter (its ApiVersions clamp)
+# both serve, and the request shapes below build (the runner checks both sides' ApiVersions before running).
+API = {
+    "Produce": (0, 3, 12), "Fetch": (1, 4, 12), "ListOffsets": (2, 1, 10), "Metadata": (3, 4, 13),
+    "OffsetCommit": (8, 2, 9), "OffsetFetch": (9, 1, 9), "FindCoordinator": (10, 1, 6),
+    "DescribeGroups": (15, 0, 5), "ListGroups": (16, 0, 5), "CreateTopics": (19, 2, 7), "DeleteTopics": (20, 1, 6),
+    "DeleteRecords": (21, 0, 2), "InitProducerId": (22, 0, 5), "OffsetForLeaderEpoch": (23, 2, 4),
+    "AddPartitionsToTxn": (24, 0, 3), "AddOffsetsToTxn": (25, 0, 4), "EndTxn": (26, 0, 4),
+    "TxnOffsetCommit": (28, 0, 5), "DescribeConfigs": (32, 1, 4), "AlterConfigs": (33, 0, 2),
+    "CreatePartitions": (37, 0, 3), "DeleteGroups": (42, 0, 2), "IncrementalAlterConfigs": (44, 0, 1),
+    "OffsetDelete": (47, 0, 0), "DescribeCluster": (60, 0, 1), "DescribeProducers": (61, 0, 0),
+    "DescribeTransactions": (65, 0, 0), "ListTransactions": (66, 0, 1), "ConsumerGroupDescribe": (69, 0, 1),
+    "DescribeTopicPartitions": (75, 0, 0),
+}  # fmt: skip
+API_NAMES = {key: name for name, (key, _, _) in API.items()}
+
+
+@dataclass(frozen=True)
+class Acl:
+    principal: str
+    resource_type: str  # topic, group, transactionalId, cluster
+    name: str  # "@orders", "*", or kafka-cluster
+    pattern: str  # literal or prefixed
+    operation: str
+    permission: str  # allow or deny
+    host: str = "*"
+
+    def describe(self) -> str:
+        return (f"{self.permission} {self.principal} {self.operation} {self.resource_type}:{self.pattern}:"
+                f"{self.name} host={self.host}")  # fmt: skip
+
+
+@dataclass
+class Case:
+    id: str
+    cert: str
+    source: str
+    kind: str
+    steps: list  # [{"api": key, "version": v, "request": {...}}]; "$pid"/"$epoch" from the last InitProducerId
+
+    def describe(self) -> str:
+        apis = ", ".join(f"{API_NAMES[s['api']]} v{s['version']}" for s in self.steps)
+        return f"case {self.id}: {self.cert}@{self.source} {self.kind}: {apis}"
+
+
+@dataclass
+class AclSet:
+    id: str
+    acls: list
+    cases: list = field(default_factory=list)
+
+
+@dataclass
+class Phase:
+    """One cluster configuration: Kafka's allow.everyone.if.no.acl.found = the filter's allowEveryoneIfNoAclFound."""
+
+    id: str
+    allow_everyone: bool
+    sets: list
+
+
+def ns(name: str) -> str:
+    return name if name == "*" else "@" + name
+
+
+# --- ACL sets ---------------------------------------------------------------------------------------------------
+
+
+def random_acl(rng: random.Random, principal: str) -> Acl:
+    rtype = rng.choices(["topic", "group", "transactionalId", "cluster"], [5, 3, 2, 2])[0]
+    operation = rng.choice(OPERATIONS[rtype])
+    if rtype == "cluster":
+        name, pattern = CLUSTER, "literal"
+    else:
+        names = {"topic": ALL_TOPIC_NAMES, "group": GROUPS, "transactionalId": TXN_IDS}[rtype]
+        prefixes = {"topic": TOPIC_PREFIXES, "group": GROUP_PREFIXES, "transactionalId": TXN_PREFIXES}[rtype]
+        kind = rng.choices(["literal", "prefixed", "wildcard"], [5, 3, 1])[0]
+        if kind == "literal":
+            name, pattern = ns(rng.choice(names)), "literal"
+        elif kind == "prefixed":
+            name, pattern = ns(rng.choice(prefixes)), "prefixed"
+        else:
+            name, pattern = "*", "literal"
+    permission = "deny" if rng.random() < 0.18 else "allow"
+    host = rng.choices(["*", *HOSTS], [8, 1, 1])[0]
+    return Acl(principal, rtype, name, pattern, operation, permission, host)
+
+
+def random_acl_set(rng: random.Random, set_id: str) -> AclSet:
+    acls: list[Acl] = []
+    active = rng.sample(PRINCIPALS, rng.randint(2, len(PRINCIPALS)))
+    for principal in active:
+        for _ in range(rng.randint(2, 7)):
+            acls.append(random_acl(rng, principal))
+    for _ in range(rng.choice([0, 0, 1, 2])):
+        acls.append(random_acl(rng, "User:*"))
+    # Kafka's authorizer stores each binding once; so does the comparison.
+    unique = list(dict.fromkeys(acls))
+    return AclSet(set_id, unique)
+
+
+# --- actions ----------------------------------------------------------------------------------------------------
+
+
+def _version(rng: random.Random, api: str, low: int | None = None, high: int | None = None) -> int:
+    _, lo, hi = API[api]
+    return rng.randint(max(lo, low if low is not None else lo), min(hi, high if high is not None else hi))
+
+
+def _step(api: str, version: int, request: dict) -> dict:
+    return {"api": API[api][0], "version": version, "request": request}
+
+
+def _topics(rng: random.Random, k_max: int = 2, existing_only: bool = False) -> list[str]:
+    pool = list(TOPICS) if existing_only else ALL_TOPIC_NAMES
+    return rng.sample(pool, rng.randint(1, k_max))
+
+
+def _partitions(name: str) -> list[int]:
+    return list(range(TOPICS.get(name, 1)))
+
+
+def act_metadata(rng):
+    v = _version(rng, "Metadata")
+    names = None if rng.random() < 0.35 else _topics(rng, 3)
+    request = {"topics": None if names is None else [{"name": ns(n)} for n in names],
+               "allowAutoTopicCreation": rng.random() < 0.3,
+               "includeTopicAuthorizedOperations": v >= 8 and rng.random() < 0.6,
+               "includeClusterAuthorizedOperations": 8 <= v <= 10 and rng.random() < 0.5}  # fmt: skip
+    return [_step("Metadata", v, request)]
+
+
+def act_produce(rng):
+    v = _version(rng, "Produce")
+    topics = [{"name": ns(n), "partitionData": [{"index": 0, "records": {"values": ["x"]}}]} for n in _topics(rng)]
+    return [_step("Produce", v, {"acks": rng.choice([1, -1]), "timeoutMs": 5000, "topicData": topics})]
+
+
+def act_idempotent_produce(rng):
+    v = _version(rng, "InitProducerId")
+    steps = [_step("InitProducerId", v, {"transactionalId": None, "transactionTimeoutMs": 60000})]
+    topics = [{"name": ns(n), "partitionData": [{"index": 0, "records": {
+        "values": ["i"], "producerId": "$pid", "producerEpoch": "$epoch", "baseSequence": 0}}]} for n in _topics(rng, 1, True)]
+    steps.append(_step("Produce", _version(rng, "Produce"), {"acks": -1, "timeoutMs": 5000, "topicData": topics}))
+    return steps
+
+
+def act_fetch(rng):
+    v = _version(rng, "Fetch")
+    topics = [{"topic": ns(n), "partitions": [{"partition": p, "fetchOffset": 0, "partitionMaxBytes": 65536}
+                                             for p in _partitions(n)]} for n in _topics(rng)]  # fmt: skip
+    return [_step("Fetch", v, {"maxWaitMs": 0, "minBytes": 0, "maxBytes": 1048576, "topics": topics})]
+
+
+def act_list_offsets(rng):
+    v = _version(rng, "ListOffsets")
+    topics = [{"name": ns(n), "partitions": [{"partitionIndex": 0, "timestamp": rng.choice([-1, -2])}]}
+              for n in _topics(rng)]  # fmt: skip
+    return [_step("ListOffsets", v, {"replicaId": -1, "topics": topics})]
+
+
+def act_offset_commit(rng):
+    v = _version(rng, "OffsetCommit")
+    topics = [{"name": ns(n), "partitions": [{"partitionIndex": 0, "committedOffset": 0}]} for n in _topics(rng)]
+    return [_step("OffsetCommit", v, {"groupId": ns(rng.choice(GROUPS)), "generationIdOrMemberEpoch": -1,
+                                      "memberId": "", "topics": topics})]  # fmt: skip
+
+
+def act_offset_fetch(rng):
+    v = _version(rng, "OffsetFetch")
+
+    def topics():
+        if v >= 2 and rng.random() < 0.4:
+            return None
+        return [{"name": ns(n), "partitionIndexes": [0]} for n in _topics(rng)]
+
+    if v <= 7:
+        request = {"groupId": ns(rng.choice(GROUPS)), "topics": topics()}
+    else:
+        groups = rng.sample(GROUPS, rng.randint(1, 2))
+        request = {"groups": [{"groupId": ns(g), "memberEpoch": -1, "topics": topics()} for g in groups]}
+    return [_step("OffsetFetch", v, request)]
+
+
+def act_find_coordinator(rng):
+    v = _version(rng, "FindCoordinator")
+    key_type = rng.choice([0, 1])
+    names = GROUPS if key_type == 0 else TXN_IDS
+    if v <= 3:
+        return [_step("FindCoordinator", v, {"key": ns(rng.choice(names)), "keyType": key_type})]
+    keys = [ns(n) for n in rng.sample(names, rng.randint(1, 2))]
+    return [_step("FindCoordinator", v, {"keyType": key_type, "coordinatorKeys": keys})]
+
+
+def act_describe_groups(rng):
+    v = _version(rng, "DescribeGroups")
+    groups = [ns(g) for g in rng.sample(GROUPS, rng.randint(1, 2))]
+    return [_step("DescribeGroups", v, {"groups": groups, "includeAuthorizedOperations": v >= 3 and rng.random() < 0.6})]
+
+
+def act_list_groups(rng):
+    return [_step("ListGroups", _version(rng, "ListGroups"), {})]
+
+
+def act_delete_groups(rng):
+    return [_step("DeleteGroups", _version(rng, "DeleteGroups"), {"groupsNames": [ns(rng.choice(GROUPS))]})]
+
+
+def act_offset_delete(rng):
+    topics = [{"name": ns(n), "partitions": [{"partitionIndex": 0}]} for n in _topics(rng)]
+    return [_step("OffsetDelete", 0, {"groupId": ns(rng.choice(GROUPS)), "topics": topics})]
+
+
+def act_create_topics(rng):
+    v = _version(rng, "CreateTopics")
+    topics = [{"name": ns(n), "numPartitions": 1, "replicationFactor": 1, "assignments": [], "configs": []}
+              for n in _topics(rng)]  # fmt: skip
+    return [_step("CreateTopics", v, {"topics": topics, "timeoutMs": 5000, "validateOnly": True})]
+
+
+def act_delete_topics(rng):
+    v = _version(rng, "DeleteTopics")
+    names = [ns(n) for n in _topics(rng, 1)]
+    if v <= 5:
+        return [_step("DeleteTopics", v, {"topicNames": names, "timeoutMs": 5000})]
+    return [_step("DeleteTopics", v, {"topics": [{"name": n} for n in names], "timeoutMs": 5000})]
+
+
+def act_create_partitions(rng):
+    v = _version(rng, "CreatePartitions")
+    topics = [{"name": ns(n), "count": 3, "assignments": None} for n in _topics(rng)]
+    return [_step("CreatePartitions", v, {"topics": topics, "timeoutMs": 5000, "validateOnly": True})]
+
+
+def _config_resources(rng, with_broker: bool = True):
+    resources = [(2, ns(n)) for n in _topics(rng, 2)]
+    if with_broker and rng.random() < 0.4:
+        resources.append((4, "1"))
+    return resources
+
+
+def act_describe_configs(rng):
+    v = _version(rng, "DescribeConfigs")
+    resources = []
+    for rtype, name in _config_resources(rng):
+        keys = ["retention.ms", "cleanup.policy"] if rtype == 2 else ["num.partitions", "log.retention.hours"]
+        resources.append({"resourceType": rtype, "resourceName": name, "configurationKeys": keys})
+    return [_step("DescribeConfigs", v, {"resources": resources, "includeSynonyms": rng.random() < 0.5})]
+
+
+def act_alter_configs(rng):
+    v = _version(rng, "AlterConfigs")
+    resources = []
+    for rtype, name in _config_resources(rng):
+        config = {"name": "retention.ms", "value": "3600000"} if rtype == 2 else {"name": "log.cleaner.threads", "value": "1"}
+        resources.append({"resourceType": rtype, "resourceName": name, "configs": [config]})
+    return [_step("AlterConfigs", v, {"resources": resources, "validateOnly": True})]
+
+
+def act_incremental_alter_configs(rng):
+    v = _version(rng, "IncrementalAlterConfigs")
+    resources = []
+    for rtype, name in _config_resources(rng):
+        config = ({"name": "retention.ms", "configOperation": 0, "value": "3600000"} if rtype == 2
+                  else {"name": "log.cleaner.threads", "configOperation": 0, "value": "1"})  # fmt: skip
+        resources.append({"resourceType": rtype, "resourceName": name, "configs": [config]})
+    return [_step("IncrementalAlterConfigs", v, {"resources": resources, "validateOnly": True})]
+
+
+def act_init_producer_id(rng):
+    v = _version(rng, "InitProducerId")
+    txn = None if rng.random() < 0.5 else ns(rng.choice(TXN_IDS))
+    return [_step("InitProducerId", v, {"transactionalId": txn, "transactionTimeoutMs": 60000})]
+
+
+def act_transaction(rng):
+    """A transactional producer's whole exchange: each step is compared, whatever the earlier ones answered."""
+    txn = ns(rng.choice(TXN_IDS))
+    group = ns(rng.choice(GROUPS))
+    names = _topics(rng, 2, existing_only=True)
+    steps = [_step("InitProducerId", _version(rng, "InitProducerId"), {"transactionalId": txn, "transactionTimeoutMs": 60000})]
+    add_v = _version(rng, "AddPartitionsToTxn")
+    steps.append(_step("AddPartitionsToTxn", add_v, {
+        "v3AndBelowTransactionalId": txn, "v3AndBelowProducerId": "$pid", "v3AndBelowProducerEpoch": "$epoch",
+        "v3AndBelowTopics": [{"name": ns(n), "partitions": [0]} for n in names]}))  # fmt: skip
+    records = {"values": ["t"], "producerId": "$pid", "producerEpoch": "$epoch", "baseSequence": 0, "transactional": True}
+    steps.append(_step("Produce", _version(rng, "Produce", high=11), {
+        "transactionalId": txn, "acks": -1, "timeoutMs": 5000,
+        "topicData": [{"name": ns(n), "partitionData": [{"index": 0, "records": records}]} for n in names]}))  # fmt: skip
+    if rng.random() < 0.7:
+        steps.append(_step("AddOffsetsToTxn", _version(rng, "AddOffsetsToTxn"), {
+            "transactionalId": txn, "producerId": "$pid", "producerEpoch": "$epoch", "groupId": group}))  # fmt: skip
+        steps.append(_step("TxnOffsetCommit", _version(rng, "TxnOffsetCommit"), {
+            "transactionalId": txn, "groupId": group, "producerId": "$pid", "producerEpoch": "$epoch",
+            "generationId": -1, "memberId": "",
+            "topics": [{"name": ns(n), "partitions": [{"partitionIndex": 0, "committedOffset": 0}]} for n in names]}))  # fmt: skip
+    steps.append(_step("EndTxn", _version(rng, "EndTxn"), {
+        "transactionalId": txn, "producerId": "$pid", "producerEpoch": "$epoch", "committed": rng.random() < 0.5}))  # fmt: skip
+    return steps
+
+
+def act_delete_records(rng):
+    topics = [{"name": ns(n), "partitions": [{"partitionIndex": 0, "offset": 0}]} for n in _topics(rng)]
+    return [_step("DeleteRecords", _version(rng, "DeleteRecords"), {"topics": topics, "timeoutMs": 5000})]
+
+
+def act_describe_producers(rng):
+    topics = [{"name": ns(n), "partitionIndexes": [0]} for n in _topics(rng)]
+    return [_step("DescribeProducers", 0, {"topics": topics})]
+
+
+def act_list_transactions(rng):
+    return [_step("ListTransactions", _version(rng, "ListTransactions"), {"stateFilters": [], "producerIdFilters": []})]
+
+
+def act_describe_transactions(rng):
+    return [_step("DescribeTransactions", 0, {"transactionalIds": [ns(t) for t in rng.sample(TXN_IDS, rng.randint(1, 2))]})]
+
+
+def act_describe_cluster(rng):
+    v = _version(rng, "DescribeCluster")
+    return [_step("DescribeCluster", v, {"includeClusterAuthorizedOperations": rng.random() < 0.7})]
+
+
+def act_describe_topic_partitions(rng):
+    return [_step("DescribeTopicPartitions", 0, {"topics": [{"name": ns(n)} for n in _topics(rng, 3)],
+                                                 "responsePartitionLimit": 100, "cursor": None})]  # fmt: skip
+
+
+def act_consumer_group_describe(rng):
+    v = _version(rng, "ConsumerGroupDescribe")
+    return [_step("ConsumerGroupDescribe", v, {"groupIds": [ns(g) for g in rng.sample(GROUPS, rng.randint(1, 2))],
+                                               "includeAuthorizedOperations": rng.random() < 0.5})]  # fmt: skip
+
+
+def act_offset_for_leader_epoch(rng):
+    v = _version(rng, "OffsetForLeaderEpoch")
+    topics = [{"topic": ns(n), "partitions": [{"partition": 0, "currentLeaderEpoch": -1, "leaderEpoch": 0}]}
+              for n in _topics(rng, 2, existing_only=True)]  # fmt: skip
+    return [_step("OffsetForLeaderEpoch", v, {"replicaId": -1, "topics": topics})]
+
+
+ACTIONS = {
+    "metadata": (act_metadata, 8), "produce": (act_produce, 5), "idempotent-produce": (act_idempotent_produce, 3),
+    "fetch": (act_fetch, 4), "list-offsets": (act_list_offsets, 3), "offset-commit": (act_offset_commit, 4),
+    "offset-fetch": (act_offset_fetch, 4), "find-coordinator": (act_find_coordinator, 2),
+    "describe-groups": (act_describe_groups, 3), "list-groups": (act_list_groups, 2),
+    "delete-groups": (act_delete_groups, 1), "offset-delete": (act_offset_delete, 1),
+    "create-topics": (act_create_topics, 3), "delete-topics": (act_delete_topics, 2),
+    "create-partitions": (act_create_partitions, 2), "describe-configs": (act_describe_configs, 3),
+    "alter-configs": (act_alter_configs, 2), "incremental-alter-configs": (act_incremental_alter_configs, 2),
+    "init-producer-id": (act_init_producer_id, 4), "transaction": (act_transaction, 5),
+    "delete-records": (act_delete_records, 2), "describe-producers": (act_describe_producers, 2),
+    "list-transactions": (act_list_transactions, 2), "describe-transactions": (act_describe_transactions, 2),
+    "describe-cluster": (act_describe_cluster, 1), "describe-topic-partitions": (act_describe_topic_partitions, 2),
+    "consumer-group-describe": (act_consumer_group_describe, 1), "offset-for-leader-epoch": (act_offset_for_leader_epoch, 1),
+}  # fmt: skip
+
+CERT_WEIGHTS = {"alice": 4, "bob": 3, "carol": 3, "mesh": 3, "admin": 1}
+
+
+def random_case(rng: random.Random, case_id: str) -> Case:
+    kind = rng.choices(list(ACTIONS), [w for _, w in ACTIONS.values()])[0]
+    cert = rng.choices(list(CERT_WEIGHTS), list(CERT_WEIGHTS.values()))[0]
+    source = rng.choices(HOSTS, [3, 1])[0]
+    return Case(case_id, cert, source, kind, ACTIONS[kind][0](rng))
+
+
+def generate(seed: int, sets_per_phase: int, cases_per_set: int) -> list[Phase]:
+    rng = random.Random(seed)
+    phases = []
+    for phase_id, allow_everyone in (("d", False), ("e", True)):
+        sets = []
+        for s in range(sets_per_phase):
+            acl_set = random_acl_set(rng, f"{phase_id}.{s}")
+            acl_set.cases = [random_case(rng, f"{phase_id}.{s}.{n}") for n in range(cases_per_set)]
+            sets.append(acl_set)
+        phases.append(Phase(phase_id, allow_everyone, sets))
+    return phases
