@@ -405,13 +405,16 @@ class Stack:
         storage: str | None = None,
         wasm_path: Path | None = None,
         dynamic_listeners: bool = False,
+        broker_sasl: bool = False,
+        kafka_options: dict | None = None,
     ):
         """`scram_users` ({user: password}) and `setup_topics`: created before Envoy starts, and the broker's
         listener then requires SASL (SCRAM-SHA-256/-512, PLAIN): with Apache Kafka through its Admin API on the
         INTERNAL listener; with tansu in its SQLite storage, then tansu restarts with `--authentication`.
         `storage`: tansu's storage engine (default in memory; `sqlite://tansu.db` survives restart_broker());
         Apache Kafka always keeps its log on disk. `wasm_path`: another module than WASM_PATH.
-        `dynamic_listeners`: see Envoy."""
+        `dynamic_listeners`: see Envoy. Apache Kafka only: `broker_sasl` makes the listener require SASL also
+        without `scram_users`; `kafka_options` go to start_kafka (`properties`, `plain_users`, `authorizer_log`)."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
         self.run_dir = RUN_DIR / self.name
@@ -432,7 +435,9 @@ class Stack:
                 envoy_port = int(os.environ.get("KMF_ENVOY_PORT", "0")) or free_port()
             elif BROKER == "kafka":
                 envoy_port = free_port()
-                self.kafka = start_kafka(self.run_dir, envoy_port, sasl=bool(scram_users))
+                self.kafka = start_kafka(
+                    self.run_dir, envoy_port, sasl=bool(scram_users) or broker_sasl, **(kafka_options or {})
+                )
                 self.broker_host, self.broker_port = "127.0.0.1", self.kafka.nodes[0].listeners[0].port
                 self.setup_host, self.setup_port = "127.0.0.1", self.kafka.nodes[0].internal_port
                 if scram_users:
@@ -559,7 +564,8 @@ def start_kafka(run_dir: Path, envoy_port: int, sasl: bool = False, **kwargs) ->
         listener.protocol = "SASL_PLAINTEXT"
         plain_users = kwargs.pop("plain_users", {})
         scram_module = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-        plain_entries = "".join(f' user_{user}="{password}"' for user, password in plain_users.items())
+        # Quoted option names: Kafka's JAAS parser takes a quoted token as a name, so `user_CN=a` works too.
+        plain_entries = "".join(f' "user_{user}"="{password}"' for user, password in plain_users.items())
         listener.properties.update({
             "scram-sha-256.sasl.jaas.config": scram_module,
             "scram-sha-512.sasl.jaas.config": scram_module,
