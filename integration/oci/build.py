@@ -6,11 +6,15 @@ The image is the "compat" variant of the Wasm image specification that Istio's i
 `application/vnd.oci.image.layer.v1.tar+gzip`, a tar holding the module as `plugin.wasm`. It is the same image as
 `FROM scratch` + `COPY kafka_mtls_filter.wasm ./plugin.wasm` would give, and any registry stores it. (The other
 variant Istio reads, the custom-media-type artifact, must have exactly two layers, and some registries refuse
-unknown media types.)
+unknown media types.) Two other forms Istio reads are available too: `--docker` pushes the same image with Docker's
+media types (what `docker build` + `docker push` of that Dockerfile gives), and `--variant artifact` builds the Wasm
+OCI artifact instead: the module itself as a `application/vnd.module.wasm.content.layer.v1+wasm` layer beside a
+`application/vnd.module.wasm.config.v1+json` runtime-config layer.
 
 The build is reproducible: fixed timestamps, owners and modes, so the same module gives the same digests.
 
-    python3 integration/oci/build.py [--wasm MODULE] [--out DIR] [--tag TAG] [--push REGISTRY/REPO:TAG]
+    python3 integration/oci/build.py [--wasm MODULE] [--out DIR] [--tag TAG] [--variant compat|artifact]
+        [--push REGISTRY/REPO:TAG [--docker]]
 
 Without --wasm the release module is used, built first if missing
 (`integration/build-wasm.sh`: cargo build --release --target wasm32-wasip1 --lib, then wasm-opt -Oz). --push copies the layout with
@@ -39,6 +43,10 @@ MANIFEST_MEDIA_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 CONFIG_MEDIA_TYPE = "application/vnd.oci.image.config.v1+json"
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
+# The Wasm OCI artifact variant (--variant artifact): the module as a raw layer, and a runtime-config layer.
+WASM_CONFIG_MEDIA_TYPE = "application/vnd.module.wasm.config.v1+json"
+WASM_LAYER_MEDIA_TYPE = "application/vnd.module.wasm.content.layer.v1+wasm"
+ROOT_ID = "kafka-mtls-filter"
 # The file name Istio looks for in the layer.
 PLUGIN_FILE = "plugin.wasm"
 # Fixed creation time (reproducible builds): 1970-01-01T00:00:00Z.
@@ -87,11 +95,40 @@ def canonical_json(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
-def build_layout(module: bytes, out: Path, tag: str) -> dict:
+def artifact_manifest(module: bytes, out: Path) -> dict:
+    """The Wasm OCI artifact variant's manifest (its blobs written into `out`): config and first layer the runtime
+    configuration (Envoy, the filter's root_id), second layer the module itself, uncompressed."""
+    runtime_config = canonical_json({"type": "envoy_proxy", "config": {"root_ids": [ROOT_ID]}})
+    config_descriptor = dict(mediaType=WASM_CONFIG_MEDIA_TYPE, **write_blob(out, runtime_config))
+    return {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "config": config_descriptor,
+        "layers": [
+            dict(config_descriptor, annotations={"org.opencontainers.image.title": "runtime-config.json"}),
+            dict(
+                mediaType=WASM_LAYER_MEDIA_TYPE,
+                **write_blob(out, module),
+                annotations={"org.opencontainers.image.title": PLUGIN_FILE},
+            ),
+        ],
+        "annotations": {
+            "org.opencontainers.image.title": "kafka-mtls-filter",
+            "org.opencontainers.image.description": "Proxy-Wasm network filter: Kafka identity and ACLs from mTLS",
+            "org.opencontainers.image.created": EPOCH,
+        },
+    }
+
+
+def build_layout(module: bytes, out: Path, tag: str, variant: str = "compat") -> dict:
     """Writes the OCI image layout for `module` into `out` (replaced). Returns the digests."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    if variant == "artifact":
+        manifest = artifact_manifest(module, out)
+        return write_index(out, tag, module, manifest, manifest["layers"][1]["digest"])
+    assert variant == "compat", variant
     tar = layer_tar(module)
     layer = dict(mediaType=LAYER_MEDIA_TYPE, **write_blob(out, gzip_bytes(tar)))
     config = {
@@ -114,6 +151,10 @@ def build_layout(module: bytes, out: Path, tag: str) -> dict:
             "org.opencontainers.image.created": EPOCH,
         },
     }
+    return write_index(out, tag, module, manifest, layer["digest"])
+
+
+def write_index(out: Path, tag: str, module: bytes, manifest: dict, layer_digest: str) -> dict:
     manifest_descriptor = dict(mediaType=MANIFEST_MEDIA_TYPE, **write_blob(out, canonical_json(manifest)))
     index = {
         "schemaVersion": 2,
@@ -125,7 +166,7 @@ def build_layout(module: bytes, out: Path, tag: str) -> dict:
     return {
         "module_sha256": sha256_hex(module),
         "manifest_digest": manifest_descriptor["digest"],
-        "layer_digest": layer["digest"],
+        "layer_digest": layer_digest,
     }
 
 
@@ -134,10 +175,13 @@ def is_loopback(reference: str) -> bool:
     return host in ("localhost", "127.0.0.1", "[::1]")
 
 
-def push(out: Path, tag: str, reference: str, insecure: bool) -> None:
+def push(out: Path, tag: str, reference: str, insecure: bool, docker: bool = False) -> None:
     command = ["skopeo", "copy"]
     if insecure or is_loopback(reference):
         command.append("--dest-tls-verify=false")
+    if docker:
+        # Docker's schema 2 manifest and media types (the same layer bytes): what `docker push` would publish.
+        command += ["--format", "v2s2"]
     command += [f"oci:{out}:{tag}", f"docker://{reference}"]
     subprocess.run(command, check=True)
 
@@ -147,7 +191,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--wasm", type=Path, help=f"the module (default: {DEFAULT_WASM.relative_to(REPO)}, built if missing)")
     parser.add_argument("--out", type=Path, default=REPO / "target" / "oci", help="the OCI layout directory to write")
     parser.add_argument("--tag", default="0.1.0", help="the tag inside the layout (default 0.1.0)")
+    parser.add_argument(
+        "--variant",
+        choices=["compat", "artifact"],
+        default="compat",
+        help="compat: one tar+gzip layer holding plugin.wasm (default); artifact: the Wasm OCI artifact media types",
+    )
     parser.add_argument("--push", metavar="REGISTRY/REPO:TAG", help="push the image there with skopeo")
+    parser.add_argument("--docker", action="store_true", help="push with Docker's media types (compat variant only)")
     parser.add_argument("--insecure", action="store_true", help="push without TLS verification")
     args = parser.parse_args(argv)
 
@@ -163,13 +214,18 @@ def main(argv: list[str]) -> int:
     if module[:4] != b"\0asm":
         print(f"error: {wasm} is not a WebAssembly module", file=sys.stderr)
         return 1
-    digests = build_layout(module, args.out, args.tag)
+    if args.docker and args.variant != "compat":
+        parser.error("--docker applies to the compat variant only")
+    digests = build_layout(module, args.out, args.tag, args.variant)
     print(f"OCI image layout: {args.out} (tag {args.tag})")
     print(f"module sha256:    {digests['module_sha256']}")
     print(f"manifest digest:  {digests['manifest_digest']}")
     if args.push:
-        push(args.out, args.tag, args.push, args.insecure)
+        push(args.out, args.tag, args.push, args.insecure, args.docker)
         print(f"pushed:           {args.push}")
+        if args.docker:
+            # The registry holds a converted manifest: its digest is not the layout's.
+            print("pushed with Docker media types: the manifest digest is the registry's (skopeo inspect --raw)")
     return 0
 
 
