@@ -418,3 +418,137 @@ def generate(seed: int, sets_per_phase: int, cases_per_set: int) -> list[Phase]:
             sets.append(acl_set)
         phases.append(Phase(phase_id, allow_everyone, sets))
     return phases
+
+
+# --- curated cases ----------------------------------------------------------------------------------------------
+# Hand-written ACL sets, each with the case that shows one rule of Kafka's authorizer (ids `<phase>.c<n>.0`).
+# `expect` is "match", or the divergence the filter shows today, precisely (the test marks those xfail(strict)).
+
+
+@dataclass
+class Curated:
+    id: str
+    allow_everyone: bool
+    acls: list
+    case: Case
+    expect: str
+
+
+def _acl(principal, rtype, name, op, permission="allow", pattern="literal", host="*"):
+    return Acl(principal, rtype, name, pattern, op, permission, host)
+
+
+ALICE, BOB, CAROL = "User:alice", "User:bob", "User:CN=carol,OU=ops,O=acme"
+
+
+def _idempotent(version=4):
+    return [_step("InitProducerId", version, {"transactionalId": None, "transactionTimeoutMs": 60000})]
+
+
+def curated() -> list[Curated]:
+    c = []
+
+    def add(phase, n, acls, cert, kind, steps, expect, source="127.0.0.1"):
+        c.append(Curated(f"{phase}.c{n}", phase == "e", acls, Case(f"{phase}.c{n}.0", cert, source, kind, steps), expect))
+
+    # InitProducerId without a transactional id: Kafka's authorizeByResourceType (Write on any topic).
+    add("d", 1, [_acl(ALICE, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
+    add("d", 2, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "@ord", "Write", "deny", "prefixed")],
+        "alice", "init-producer-id", _idempotent(), "match")  # a prefixed deny covering the allow dominates
+    add("d", 3, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "*", "Write", "deny")],
+        "alice", "init-producer-id", _idempotent(), "match")  # a wildcard deny dominates
+    add("d", 4, [_acl(ALICE, "topic", "@orders", "Write", host="127.0.0.2")],
+        "alice", "init-producer-id", _idempotent(), "match")  # an allow for another host
+    add("d", 5, [_acl("User:*", "topic", "@payments", "Write")], "alice", "init-producer-id", _idempotent(), "match")
+    add("d", 6, [_acl(ALICE, "topic", "@ord", "Write", pattern="prefixed"), _acl(ALICE, "topic", "@orders", "Write", "deny")],
+        "alice", "init-producer-id", _idempotent(), "match")  # an unrelated (narrower) deny does not dominate
+    add("d", 7, [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")], "alice", "init-producer-id", _idempotent(2), "match")
+    # OffsetForLeaderEpoch: Kafka allows it with ClusterAction on the cluster OR Describe on the topic.
+    add("d", 8, [_acl(ALICE, "cluster", CLUSTER, "ClusterAction")], "alice", "offset-for-leader-epoch",
+        [_step("OffsetForLeaderEpoch", 4, {"replicaId": -1, "topics": [
+            {"topic": "@orders", "partitions": [{"partition": 0, "currentLeaderEpoch": -1, "leaderEpoch": 0}]}]})],
+        "diverges: Kafka (KafkaApis.handleOffsetForLeaderEpochRequest) authorizes every topic when the principal has "
+        "ClusterAction on the cluster; the filter checks only Describe on each topic and answers "
+        "TOPIC_AUTHORIZATION_FAILED (29) where Kafka answers 0")
+    # OffsetFetch: a topic the principal may not describe is answered per partition, the group is answered.
+    add("d", 9, [_acl(ALICE, "group", "@app", "Describe")], "alice", "offset-fetch",
+        [_step("OffsetFetch", 7, {"groupId": "@app", "topics": [{"name": "@orders", "partitionIndexes": [0]}]})],
+        "diverges: Kafka (KafkaApis.fetchOffsetsForGroup) answers the group with error 0 and each partition of a "
+        "topic the principal may not Describe with TOPIC_AUTHORIZATION_FAILED (29), committedOffset -1; the filter "
+        "refuses the whole request: top-level errorCode 29 and no topics")
+    add("d", 10, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "group", "@billing", "Describe"),
+                  _acl(ALICE, "topic", "@orders", "Describe")], "alice", "offset-fetch",
+        [_step("OffsetFetch", 8, {"groups": [
+            {"groupId": "@app", "memberEpoch": -1, "topics": [{"name": "@orders", "partitionIndexes": [0]}]},
+            {"groupId": "@billing", "memberEpoch": -1, "topics": [{"name": "@payments", "partitionIndexes": [0]}]}]})],
+        "diverges: the same in OffsetFetch v8+: Kafka answers @app's @orders (allowed) and @billing's @payments "
+        "per partition with 29; the filter refuses the whole request, each group errorCode 29 and no topics, so "
+        "even @app's allowed offsets are withheld")
+    # DeleteTopics of a topic that does not exist: Kafka says so to a principal that may Describe it.
+    add("d", 11, [_acl(ALICE, "topic", "@logs", "Describe")], "alice", "delete-topics",
+        [_step("DeleteTopics", 5, {"topicNames": ["@logs"], "timeoutMs": 5000})],
+        "diverges: Kafka (ControllerApis.deleteTopics) answers UNKNOWN_TOPIC_OR_PARTITION (3) for a missing topic "
+        "the principal may Describe, before it checks Delete; the filter answers TOPIC_AUTHORIZATION_FAILED (29)")
+    # DeleteTopics with Delete on the cluster (an All ACL on the cluster covers it): Kafka deletes any topic.
+    add("d", 12, [_acl(ALICE, "cluster", CLUSTER, "All")], "alice", "delete-topics",
+        [_step("DeleteTopics", 5, {"topicNames": ["@audit"], "timeoutMs": 5000})],
+        "diverges: Kafka (ControllerApis: DeleteTopics is authorized for every topic when the principal has Delete "
+        "on the cluster, which an All ACL on the cluster grants) deletes @audit (0); the filter checks only Delete "
+        "on the topic and answers TOPIC_AUTHORIZATION_FAILED (29)")
+    # CreateTopics: Create allowed, DescribeConfigs not: Kafka withholds the new topic's configs.
+    add("d", 13, [_acl(ALICE, "topic", "@orders-new", "Create")], "alice", "create-topics",
+        [_step("CreateTopics", 7, {"topics": [{"name": "@orders-new", "numPartitions": 1, "replicationFactor": 1}],
+                                   "timeoutMs": 5000, "validateOnly": True})],
+        "diverges: CreateTopics v5+: Kafka (ControllerApis.createTopics) withholds the new topic's configuration from "
+        "a principal without DescribeConfigs on it: topicConfigErrorCode 29, numPartitions -1, replicationFactor -1, "
+        "no configs; the filter passes the broker's answer: topicConfigErrorCode 0, numPartitions 1, "
+        "replicationFactor 1 and every config value of the topic")
+    # Authorized operations: Kafka reports the principal's own; the broker behind the filter sees a super user.
+    add("d", 14, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@orders"}], "allowAutoTopicCreation": False,
+                                "includeTopicAuthorizedOperations": True})],
+        "diverges: topicAuthorizedOperations: Kafka 256 (Describe); the filter passes the broker's answer for its "
+        "own super-user connection, 3576 (every topic operation)")
+    add("d", 15, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-cluster",
+        [_step("DescribeCluster", 1, {"includeClusterAuthorizedOperations": True})],
+        "diverges: clusterAuthorizedOperations: Kafka 0 (no Describe on the cluster); the filter passes the "
+        "broker's 8096 (every cluster operation)")
+    add("d", 16, [_acl(ALICE, "group", "@app", "Read")], "alice", "describe-groups",
+        [_step("DescribeGroups", 5, {"groups": ["@app"], "includeAuthorizedOperations": True})],
+        "diverges: authorizedOperations: Kafka 264 (Read, Describe); the filter passes the broker's 3400 (every "
+        "group operation)")
+    add("d", 17, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-topic-partitions",
+        [_step("DescribeTopicPartitions", 0, {"topics": [{"name": "@orders"}], "responsePartitionLimit": 100})],
+        "diverges: topicAuthorizedOperations: Kafka 256; the filter passes the broker's 3576")
+    add("d", 18, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-transactions",
+        [_step("DescribeTransactions", 0, {"transactionalIds": ["@tx"]})],
+        "diverges (fields beside the error): both answer TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53); Kafka leaves "
+        "producerId and producerEpoch at their schema default 0, the filter's error entry has -1 and -1")
+    # allow.everyone.if.no.acl.found = true
+    add("e", 1, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "init-producer-id", _idempotent(),
+        "diverges: Kafka allows (no ACL on any topic: allowEveryone makes Write on a topic allowed, "
+        "authorizeByResourceType); the filter answers CLUSTER_AUTHORIZATION_FAILED (31) (issue 21 item 1)")
+    add("e", 2, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})], "match")
+    add("e", 3, [_acl(BOB, "topic", "@orders", "Write")], "alice", "produce",
+        [_step("Produce", 9, {"acks": 1, "timeoutMs": 5000, "topicData": [
+            {"name": "@payments", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]},
+            {"name": "@orders", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]}]})], "match")
+    # Metadata auto-creation: Kafka checks Create only for the named topics that do not exist.
+    add("d", 19, [_acl(ALICE, "topic", "@logs", "Create"), _acl(ALICE, "topic", "@logs", "Describe"),
+                  _acl(ALICE, "topic", "@payments", "Describe")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
+        AUTO_CREATE_DIVERGENCE)
+    # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
+    add("e", 4, [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
+        "match")
+    return c
+
+
+AUTO_CREATE_DIVERGENCE = (
+    "diverges (side effect): a Metadata request with allowAutoTopicCreation naming an existing topic the principal "
+    "may Describe but not Create (@payments) and a missing one it may Create (@logs): Kafka "
+    "(KafkaApis.handleTopicMetadataRequest) checks Create only for the topics that do not exist and creates @logs; "
+    "the filter turns auto-creation off for the whole forwarded request, so @logs is never created (both answers "
+    "say UNKNOWN_TOPIC_OR_PARTITION at once)")

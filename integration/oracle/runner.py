@@ -58,7 +58,7 @@ DROP_KEYS = {"throttleTimeMs", "errorMessage", "port", "recordsSizeInBytes", "re
              "nodeEndpoints", "leaderEpoch", "leaderId", "replicaNodes", "isrNodes", "offlineReplicas",
              "eligibleLeaderReplicas", "lastKnownElr", "controllerId", "endpoints", "brokers", "coordinatorEpoch",
              "transactionStartTimeMs", "transactionTimeoutMs", "lastTimestamp", "timestamp", "durationFilter"}  # fmt: skip
-SET_OR_NOT_KEYS = {"producerId", "producerEpoch", "offset", "baseOffset", "logStartOffset", "highWatermark",
+SET_OR_NOT_KEYS = {"producerEpoch", "offset", "baseOffset", "logStartOffset", "highWatermark",
                    "lastStableOffset", "committedOffset", "lowWatermark", "endOffset", "lastSequence",
                    "currentTxnStartOffset", "logAppendTimeMs", "committedLeaderEpoch", "generationId"}  # fmt: skip
 NAME_KEYS = ("name", "topic", "groupId", "transactionalId", "resourceName", "key")
@@ -78,7 +78,10 @@ def normalise(node, side: str):
         for key, value in node.items():
             if key in DROP_KEYS:
                 continue
-            if key in SET_OR_NOT_KEYS:
+            if key == "producerId":
+                # An allocated id: the first one a cluster hands out is 0.
+                result[key] = "id" if isinstance(value, int) and value >= 0 else value
+            elif key in SET_OR_NOT_KEYS:
                 result[key] = _set_or_not(value)
             elif key == "topicId":
                 result[key] = "zero" if value == "AAAAAAAAAAAAAAAAAAAAAA" else "id"
@@ -318,13 +321,24 @@ class Oracle:
             time.sleep(0.1)
         else:
             raise OracleError(f"Kafka's ACLs of set {acl_set.id} not visible through DescribeAcls")
-        if self.envoy is not None:
-            self.envoy.stop()
-        envoy_dir = self.run_dir / f"envoy-{acl_set.id}"
-        shutil.rmtree(envoy_dir, ignore_errors=True)
-        envoy_dir.mkdir(parents=True)
-        self.envoy = harness.Envoy(envoy_dir, "mtls", self.envoy_port, "127.0.0.1", self.plain_listener.port,
-                                   self.certs, filter_config(acl_set.acls, allow_everyone), log_level="warn")  # fmt: skip
+        config = filter_config(acl_set.acls, allow_everyone)
+        if self.envoy is None:
+            # One Envoy per cluster, its listener from a file (LDS): each ACL set is a listener update, which
+            # Envoy applies to new connections (every case opens its own).
+            envoy_dir = self.run_dir / f"envoy-{'e' if allow_everyone else 'd'}"
+            shutil.rmtree(envoy_dir, ignore_errors=True)
+            envoy_dir.mkdir(parents=True)
+            self.envoy = harness.Envoy(envoy_dir, "mtls", self.envoy_port, "127.0.0.1", self.plain_listener.port,
+                                       self.certs, config, log_level="warn", dynamic_listeners=True)  # fmt: skip
+        else:
+            self.envoy.update_plugin_config(config)
+            for _ in range(200):
+                if self.envoy.stats("listener_manager.total_listeners_warming").get(
+                    "listener_manager.total_listeners_warming", 0) == 0:
+                    break
+                time.sleep(0.05)
+            else:
+                raise OracleError(f"Envoy's listener for set {acl_set.id} still warming")
 
     def check_versions(self) -> None:
         """Every API version the matrix uses is served by Kafka's SSL listener and through Envoy."""
@@ -394,15 +408,59 @@ class Oracle:
                                                       "producerEpoch": epoch, "committed": False})  # fmt: skip
                 del response
 
+    def topics_state(self) -> dict:
+        """Each path's topics and partition counts, namespace written as `@`: the side effects of a case."""
+        response = self.admin_request(3, 12, {"topics": None, "allowAutoTopicCreation": False})
+        state = {"A": {}, "B": {}}
+        for topic in response["topics"]:
+            for side, prefix in SIDES.items():
+                if topic["name"].startswith(prefix) and topic["errorCode"] == 0:
+                    state[side]["@" + topic["name"][len(prefix) :]] = len(topic["partitions"])
+        return state
+
+    def compare_state(self, case: matrix.Case) -> dict | None:
+        """Topics created or deleted on one path only (auto-creation by Metadata, a deletion). Auto-creation is
+        asynchronous: a difference must last 3 s to count. Afterwards both paths are made equal again (the topic
+        the other path lacks is deleted), so one divergence does not spill into later cases."""
+        requested = {t["name"] for s in case.steps if s["api"] == 3 and s["request"].get("allowAutoTopicCreation")
+                     for t in s["request"]["topics"] or []} - {"@" + t for t in matrix.TOPICS}  # fmt: skip
+        state = self.topics_state()
+        deadline = time.monotonic() + 3
+        # Kafka creates a topic asynchronously after the Metadata answer: wait for it (3 s at most).
+        while requested and not requested & (set(state["A"]) | set(state["B"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = self.topics_state()
+        deadline = time.monotonic() + 3
+        while state["A"] != state["B"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = self.topics_state()
+        if state["A"] == state["B"]:
+            return None
+        for side, other in (("A", "B"), ("B", "A")):
+            extra = sorted(set(state[side]) - set(state[other]) - {"@" + t for t in matrix.TOPICS})
+            if extra:
+                names = [n.replace("@", SIDES[side]) for n in extra]
+                self.admin_request(20, 5, {"topicNames": names, "timeoutMs": 10000})
+                for _ in range(100):
+                    if not set(extra) & set(self.topics_state()[side]):
+                        break
+                    time.sleep(0.1)
+        return state
+
     def run_case(self, case: matrix.Case) -> bool:
         a = self.run_side("A", case)
         b = self.run_side("B", case)
+        state = self.compare_state(case)
+        # The topics' state after the case: one more comparison, counted as "side effects: topics".
+        case_steps = [*case.steps, {"api": "state", "version": 0, "request": {}}]
+        a.append({"topics": state["A"]} if state else "same")
+        b.append({"topics": state["B"]} if state else "same")
         ok = True
-        for step, x, y in zip(case.steps, a, b):
+        for step, x, y in zip(case_steps, a, b):
             nx, ny = normalise(x, "A"), normalise(y, "B")
             differences = diff(canonical(nx), canonical(ny))
             order_only = not differences and nx != ny
-            api = matrix.API_NAMES[step["api"]]
+            api = matrix.API_NAMES.get(step["api"], "side effects: topics")
             result = StepResult(case.id, api, step["version"], not differences, differences, order_only, nx, ny)
             self.results.append(result)
             with open(self.run_dir / "steps.jsonl", "a") as out:
@@ -475,6 +533,15 @@ class Oracle:
         return summary + "\n\n" + "\n".join(lines)
 
 
+def build_phases(shape: dict) -> list:
+    """The curated cases (matrix.curated()) first, then the seeded matrix, one cluster per phase."""
+    phases = matrix.generate(shape["seed"], shape["sets_per_phase"], shape["cases_per_set"])
+    for phase in phases:
+        curated = [c for c in matrix.curated() if c.allow_everyone == phase.allow_everyone]
+        phase.sets[:0] = [matrix.AclSet(c.id, c.acls, [c.case]) for c in curated]
+    return phases
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="the whole matrix (default: the fixed subset)")
@@ -486,7 +553,7 @@ def main(argv=None) -> int:
     shape = dict(FULL if args.full else SUBSET)
     if args.seed is not None:
         shape["seed"] = args.seed
-    phases = matrix.generate(shape["seed"], shape["sets_per_phase"], shape["cases_per_set"])
+    phases = build_phases(shape)
     if args.list:
         for phase in phases:
             for acl_set in phase.sets:
