@@ -45,21 +45,20 @@ class Cluster:
         self.kafka: kafka_broker.Kafka | None = None
         self.envoys: list[harness.Envoy] = []
         self.envoy_ports = [harness.free_port() for _ in range(nodes)]
+        listeners = [kafka_broker.Listener("EXTERNAL", advertised_port=port) for port in self.envoy_ports]
         try:
-            self.kafka = kafka_broker.Kafka(
-                self.run_dir,
-                [[kafka_broker.Listener("EXTERNAL", advertised_port=port)] for port in self.envoy_ports],
-                properties=properties,
-            )
-            for node, port in zip(self.kafka.nodes, self.envoy_ports):
-                envoy_dir = self.run_dir / f"envoy-{node.node_id}"
+            # The Envoys first, so their ports are bound at once, not left free while the nodes start (tens of
+            # seconds, many connections taking ephemeral ports); an Envoy needs no broker to start.
+            for node_id, (port, listener) in enumerate(zip(self.envoy_ports, listeners), start=1):
+                envoy_dir = self.run_dir / f"envoy-{node_id}"
                 envoy_dir.mkdir()
                 self.envoys.append(
                     harness.Envoy(
-                        envoy_dir, listener, port, "127.0.0.1", node.listeners[0].port, self.cert_dir, plugin_config,
+                        envoy_dir, self.listener, port, "127.0.0.1", listener.port, self.cert_dir, plugin_config,
                         with_filter=with_filter, log_level=log_level,
                     )  # fmt: skip
                 )
+            self.kafka = kafka_broker.Kafka(self.run_dir, [[listener] for listener in listeners], properties=properties)
         except BaseException:
             self.stop()
             raise
