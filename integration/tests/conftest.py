@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests: stacks (tansu + Envoy) that are always stopped, also when a test fails.
+"""Fixtures for the integration tests: stacks (Apache Kafka + Envoy) that are always stopped, also when a test fails.
 
 KMF_NO_FILTER=1 runs Envoy without the wasm filter (plain tcp_proxy) and skips the tests marked `filter`: a
 baseline, and a way to check the harness itself.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -113,7 +114,8 @@ def topic_name(request):
     """A fresh topic name per call: new_topic(stack, partitions=1) creates it at the broker and returns it."""
 
     def new_topic(stack: harness.Stack, partitions: int = 1) -> str:
-        base = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")
+        # Kafka's legal topic characters: ASCII alphanumerics, '.', '_' and '-'.
+        base = re.sub(r"[^A-Za-z0-9.-]+", "-", request.node.name).strip("-")
         topic = f"it-{base}-{next(_topic_numbers)}"[:200]
         stack.create_topic(topic, partitions)
         return topic
