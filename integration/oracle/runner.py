@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -153,6 +154,59 @@ def diff(a, b, path: str = "") -> list[str]:
             out.extend(diff(x, y, f"{path}[{index}]"))
         return out
     return [] if a == b else [f"{path}: A={json.dumps(a)[:200]} B={json.dumps(b)[:200]}"]
+
+
+# --- known divergences -----------------------------------------------------------------------------------------
+# Each divergence the oracle has found, by the first request of a case that differs: (name, test, description).
+# A case whose first difference none of these explains is a new divergence.
+
+KNOWN_DIVERGENCES = [
+    ("authorized-operations",
+     lambda r: all(re.search(r"[aA]uthorizedOperations: ", d) for d in r.differences),
+     "authorized-operations fields (Metadata topicAuthorizedOperations and clusterAuthorizedOperations, "
+     "DescribeTopicPartitions, DescribeGroups, DescribeCluster, ConsumerGroupDescribe) carry the broker's answer "
+     "for the filter's own connection (a super user on the PLAINTEXT listener: every operation), not the "
+     "client principal's"),
+    ("offset-for-leader-epoch-cluster-action",
+     lambda r: r.api == "OffsetForLeaderEpoch",
+     "OffsetForLeaderEpoch: Kafka authorizes every topic with ClusterAction on the cluster, else Describe per "
+     "topic; the filter checks only Describe on the topic"),
+    ("offset-fetch-refused-whole",
+     lambda r: r.api == "OffsetFetch" and all(re.search(r"(errorCode|/topics): ", d) for d in r.differences),
+     "OffsetFetch: Kafka answers a topic the principal may not Describe per partition (29) and the group with 0; "
+     "the filter refuses the request whole (group or top-level errorCode 29, no topics)"),
+    ("delete-topics",
+     lambda r: r.api == "DeleteTopics" and all("errorCode: A=3 B=29" in d or "errorCode: A=0 B=29" in d
+                                                for d in r.differences),
+     "DeleteTopics: Kafka answers UNKNOWN_TOPIC_OR_PARTITION for a missing topic the principal may Describe, and "
+     "allows every topic with Delete on the cluster (an All ACL on the cluster); the filter answers 29"),
+    ("create-topics-configs",
+     lambda r: r.api == "CreateTopics",
+     "CreateTopics v5+: Kafka withholds a topic's configs without DescribeConfigs on it "
+     "(topicConfigErrorCode 29); the filter passes the broker's configs"),
+    ("describe-transactions-error-fields",
+     lambda r: r.api == "DescribeTransactions" and all(re.search(r"/producer(Id|Epoch): ", d) for d in r.differences),
+     "DescribeTransactions: the denied entries' producerId/producerEpoch are 0 in Kafka's answer, -1 in the filter's"),
+    ("init-producer-id-allow-everyone",
+     lambda r: r.api == "InitProducerId" and any("errorCode: A=0 B=31" in d for d in r.differences),
+     "InitProducerId without a transactional id under allow.everyone.if.no.acl.found: Kafka allows it when no ACL "
+     "covers the topics; the filter answers CLUSTER_AUTHORIZATION_FAILED (issue 21 item 1)"),
+    ("metadata-auto-create",
+     lambda r: r.api == "side effects: topics",
+     "Metadata auto-creation: Kafka checks Create only on the named topics that do not exist; the filter turns "
+     "auto-creation off when a named topic it forwards lacks Create"),
+]  # fmt: skip
+
+
+def classify(results: list) -> str | None:
+    """The known divergence that explains a case's first differing request; None when all match; "new" otherwise."""
+    first = next((r for r in results if not r.matched), None)
+    if first is None:
+        return None
+    for name, test, _ in KNOWN_DIVERGENCES:
+        if test(first):
+            return name
+    return "new"
 
 
 # --- policy in both forms ---------------------------------------------------------------------------------------
@@ -514,6 +568,27 @@ class Oracle:
 
     # -- report --
 
+    def case_results(self, case_id: str) -> list:
+        return [r for r in self.results if r.case == case_id]
+
+    def classes(self) -> dict:
+        """case id -> the known divergence (or "new") of each diverging case."""
+        out = {}
+        for case_id in dict.fromkeys(r.case for r in self.results):
+            name = classify(self.case_results(case_id))
+            if name is not None:
+                out[case_id] = name
+        return out
+
+    def classes_table(self) -> str:
+        counts = Counter(self.classes().values())
+        descriptions = {name: text for name, _, text in KNOWN_DIVERGENCES}
+        descriptions["new"] = "not explained by a known divergence"
+        lines = ["| divergence | cases | what differs |", "|---|---:|---|"]
+        for name, count in sorted(counts.items()):
+            lines.append(f"| {name} | {count} | {descriptions[name]} |")
+        return "\n".join(lines)
+
     def table(self) -> str:
         by_api: dict[str, Counter] = defaultdict(Counter)
         for result in self.results:
@@ -574,6 +649,10 @@ def main(argv=None) -> int:
         oracle.stop()
     print(f"\nseed {shape['seed']}, Apache Kafka {kafka_broker.kafka_version()}, {time.monotonic() - started:.0f}s")
     print(oracle.table())
+    print()
+    print(oracle.classes_table())
+    for case_id, name in oracle.classes().items():
+        print(f"  {case_id}: {name}")
     return 0 if not oracle.failed_cases else 1
 
 
