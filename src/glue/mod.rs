@@ -217,6 +217,12 @@ struct Connection {
     /// Set once the identity step ran (first downstream data).
     identified: bool,
     closed: bool,
+    /// The broker's bytes being handled came with its end of stream. Envoy then calls the upstream-close
+    /// callback after `on_upstream_data` returns (`Context::onWrite`); if the filter had closed the client's
+    /// connection inside the callback, that call would reach a context Envoy already deleted, and proxy-wasm
+    /// aborts the whole VM on the unknown context id. So a close then only drops the bytes and lets Envoy end
+    /// the connection itself, which it does because the broker ended it.
+    upstream_ending: bool,
     /// `connection <id> from <address>` for log lines.
     label: String,
     conn: crate::audit::ConnectionInfo,
@@ -244,6 +250,7 @@ impl Connection {
             session: Session::new(config, None),
             identified: false,
             closed: false,
+            upstream_ending: false,
             label: String::new(),
             conn: Default::default(),
         }
@@ -382,6 +389,10 @@ impl Connection {
     fn close(&mut self, buffer: BufferType, data_size: usize) -> Action {
         self.closed = true;
         let _ = host::set_buffer(buffer, 0, data_size, &[]);
+        if buffer == BufferType::UpstreamData && self.upstream_ending {
+            // See `upstream_ending`: Envoy closes the client's side once the broker's end passes.
+            return Action::Continue;
+        }
         let _ = host::close_downstream();
         let _ = host::close_upstream();
         Action::Pause
@@ -568,7 +579,8 @@ impl StreamContext for Connection {
         self.on_data(BufferType::DownstreamData, data_size)
     }
 
-    fn on_upstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+    fn on_upstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
+        self.upstream_ending = end_of_stream;
         if self.closed {
             let _ = host::set_buffer(BufferType::UpstreamData, 0, data_size, &[]);
             return Action::Pause;
