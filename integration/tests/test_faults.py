@@ -248,7 +248,8 @@ def test_broker_killed_mid_stream_acknowledged_messages_survive(stack_factory, t
     assert_exactly_once_in_order(ledger, got)
     # Envoy and the filter kept running: the same Envoy process, the filter still deciding (and counting).
     assert stack.envoy.process.alive()
-    assert filter_requests(stack.envoy) > requests_before
+    if WITH_FILTER:
+        assert filter_requests(stack.envoy) > requests_before
     print(f"killed after {killed_at} sent, back after {restarted_at}, {ledger.sent} in all; {errors.text()[:300]}")
     assert_no_vm_failure(stack)
 
@@ -298,8 +299,9 @@ def test_one_of_three_brokers_killed_clients_fail_over(request):
         # Everything acknowledged, exactly once, in order, read while node 2 is still down.
         got = consume_partitions_until_idle(cluster, topic, 3, ledger.sent)
         assert_exactly_once_in_order(ledger, got)
-        assert sample(prometheus(failover), "kafka_filter_produced_bytes_by_topic",
-                      principal="User:CN=kafka-default", topic=topic) > 0  # fmt: skip
+        if WITH_FILTER:
+            assert sample(prometheus(failover), "kafka_filter_produced_bytes_by_topic",
+                          principal="User:CN=kafka-default", topic=topic) > 0  # fmt: skip
 
         # Node 2 comes back (same storage), catches up and serves again: a fresh producer writes to every
         # partition, whoever leads them now.

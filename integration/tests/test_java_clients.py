@@ -1,8 +1,9 @@
 """Kafka's own clients through Envoy and the filter: the Java client (kafka-clients, the broker's version) and
 Kafka's command-line tools run from their main classes (console producer and consumer, kafka-topics,
-kafka-consumer-groups, kafka-acls), with SSL client configurations whose keystores are the test certificates
-(PEM and PKCS12). Allowed actions work; denied ones end in the authorization error Kafka's authorizer would
-give, named in the tool's output. Beside them, kcat and kafka-python produce and consume through the filter.
+kafka-consumer-groups, kafka-acls, kafka-configs), with SSL client configurations whose keystores are the test
+certificates (PEM and PKCS12). Allowed actions work; denied ones end in the authorization error Kafka's
+authorizer would give, named in the tool's output (for admin commands compared with a Kafka node that runs
+StandardAuthorizer itself). Beside them, kcat and kafka-python produce and consume through the filter.
 
 The Java programs are integration/java-clients/*.java, compiled with javac against Kafka's jars into the cache
 at first use (no build tool). One stack (one Kafka node, one Envoy) serves the module: every JVM start costs
@@ -13,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -315,15 +318,63 @@ def test_kafka_acls_through_the_filter(stack):
     assert "ClusterAuthorizationException" not in output
 
 
+# --- denials as Kafka's own authorizer gives them -----------------------------------------------------------------
+
+CONFIGS = "org.apache.kafka.tools.ConfigCommand"
+DENIED_ADMIN = {
+    "kafka-acls --list": (ACLS, "--list"),
+    "kafka-configs --describe broker 1": (CONFIGS, "--describe", "--entity-type", "brokers", "--entity-name", "1"),
+}
+EXCEPTION = re.compile(r"(org\.apache\.kafka\.common\.errors\.\w+Exception): ?(.*)$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def denied_admin(stack):
+    """The same admin commands, denied two ways: through the filter as User:CN=kafka-default (no cluster ACL),
+    and straight at an Apache Kafka listener with StandardAuthorizer as a SASL/PLAIN user without ACLs.
+    {command: ((exception, message) through the filter, (exception, message) from Kafka)}."""
+    run_dir = harness.RUN_DIR / "test_java_clients-kafka-authorizer"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    kafka = harness.start_kafka(run_dir, 0, sasl=True, plain_users={"alice": "alice-pw"},
+                                properties={"authorizer.class.name": kafka_broker.STANDARD_AUTHORIZER})  # fmt: skip
+    try:
+        alice = run_dir / "alice.properties"
+        login = 'org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="alice-pw";'
+        alice.write_text(f"security.protocol=SASL_PLAINTEXT\nsasl.mechanism=PLAIN\nsasl.jaas.config={login}\n")
+        kafka_bootstrap = f"127.0.0.1:{kafka.nodes[0].listeners[0].port}"
+        default = client_properties(stack, "mesh-default")
+        outcomes = {}
+        for name, (main_class, *args) in DENIED_ADMIN.items():
+            sides = []
+            for bootstrap, properties in ((stack.bootstrap, default), (kafka_bootstrap, alice)):
+                out = kafka_broker.run_tool(main_class, "--bootstrap-server", bootstrap, "--command-config",
+                                            str(properties), *args)  # fmt: skip
+                found = EXCEPTION.search(out.stdout + out.stderr)
+                assert out.returncode != 0 and found, f"{name}: exit {out.returncode}\n{out.stdout}\n{out.stderr}"
+                sides.append((found.group(1), found.group(2).strip()))
+            outcomes[name] = tuple(sides)
+        yield outcomes
+    finally:
+        kafka.stop()
+
+
+def test_admin_denials_name_the_same_exception_as_kafka(denied_admin):
+    for name, (through_filter, from_kafka) in denied_admin.items():
+        assert through_filter[0] == from_kafka[0] == "org.apache.kafka.common.errors.ClusterAuthorizationException", (
+            name, through_filter, from_kafka)  # fmt: skip
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "message divergence: the filter's DescribeAcls/CreateAcls denial carries an empty error_message, so Kafka's "
-    "tools print 'ClusterAuthorizationException: ' with nothing after; Kafka sends 'Request ... needs DESCRIBE "
-    "permission.' (AuthHelper.authorizeClusterOperation; seen from Kafka 4.4 with StandardAuthorizer), and a "
-    "null message would print the client's default 'Cluster authorization failed.'"))  # fmt: skip
-def test_kafka_acls_denial_has_a_message(stack):
-    code, output = tool(stack, ACLS, client_properties(stack, "mesh-default"), "--list")
-    assert "org.apache.kafka.common.errors.ClusterAuthorizationException" in output
-    assert "ClusterAuthorizationException: \n" not in output, output
+    "message divergence: the filter's DescribeAcls/CreateAcls/DeleteAcls and DescribeConfigs denials carry an "
+    "empty error_message (src/enforce/mod.rs writes \"\"), so Kafka's tools print 'ClusterAuthorizationException: ' "
+    "with nothing after. Kafka 4.4 sends 'Request ... needs DESCRIBE permission.' for DescribeAcls "
+    "(org.apache.kafka.server.AuthHelper.authorizeClusterOperation) and the error's default message 'Cluster "
+    "authorization failed.' for "
+    "DescribeConfigs (KafkaApis.handleDescribeConfigsRequest); a null message would also print the default."))  # fmt: skip
+def test_admin_denials_carry_a_message_as_kafkas_do(denied_admin):
+    for name, (through_filter, from_kafka) in denied_admin.items():
+        assert from_kafka[1], (name, from_kafka)
+        assert through_filter[1], (name, through_filter, from_kafka)
 
 
 # --- kcat and kafka-python ------------------------------------------------------------------------------------------
