@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -218,6 +220,23 @@ def test_java_consumer_group_protocol_consumer_gets_a_clear_error(stack, java_cl
     assert "group.protocol=classic" in result["message"]
     # Well before the 30 s the scenario would poll for.
     assert result["elapsedMs"] < 20_000 and result["records"] == 0, result
+    # The broker itself offers the API; the filter's ApiVersions answer leaves it out.
+    assert CONSUMER_GROUP_HEARTBEAT in api_keys_offered(socket.create_connection(("127.0.0.1", stack.setup_port), 10))
+    assert CONSUMER_GROUP_HEARTBEAT not in api_keys_offered(harness.tls_socket(stack, "mesh-default"))
+
+
+CONSUMER_GROUP_HEARTBEAT = 68
+
+
+def api_keys_offered(sock: socket.socket) -> set[int]:
+    """The API keys of an ApiVersions v0 answer on `sock` (closed afterwards)."""
+    with sock:
+        request = struct.pack(">hhi", 18, 0, 1) + harness.kafka_string("it-api-versions")
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        response = harness.read_frame(sock)
+    correlation_id, error_code, count = struct.unpack_from(">ihi", response)
+    assert (correlation_id, error_code) == (1, 0)
+    return {struct.unpack_from(">h", response, 10 + 6 * i)[0] for i in range(count)}
 
 
 # --- Kafka's command-line tools ---------------------------------------------------------------------------------------
