@@ -539,6 +539,19 @@ def curated() -> list[Curated]:
                   _acl(ALICE, "topic", "@payments", "Describe")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
         AUTO_CREATE_DIVERGENCE)
+    # Metadata asking to auto-create a missing topic the principal may Describe but not Create.
+    add("d", 20, [_acl(ALICE, "topic", "@logs", "Describe")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})],
+        "diverges: Kafka (KafkaApis.handleTopicMetadataRequest, unauthorizedForCreateTopics) answers "
+        "TOPIC_AUTHORIZATION_FAILED (29) for a missing topic the principal may Describe but not Create when "
+        "auto-creation is asked; the filter turns auto-creation off and passes the broker's "
+        "UNKNOWN_TOPIC_OR_PARTITION (3)")
+    # OffsetDelete with every topic denied: Kafka still asks the group coordinator.
+    add("d", 21, [_acl(ALICE, "group", "@app", "Delete")], "alice", "offset-delete",
+        [_step("OffsetDelete", 0, {"groupId": "@app", "topics": [{"name": "@orders", "partitions": [{"partitionIndex": 0}]}]})],
+        "diverges: Kafka (KafkaApis.handleOffsetDeleteRequest) checks Delete on the group, answers a topic without "
+        "Read per partition (29) and still asks the group coordinator, here {errorCode: 69 GROUP_ID_NOT_FOUND, "
+        "topics: []}; the filter refuses the whole request: {errorCode: 29, topics: []}")
     # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
     add("e", 4, [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
