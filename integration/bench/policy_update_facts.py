@@ -1,0 +1,593 @@
+"""What Envoy does with a wasm network filter whose configuration changes, measured with the probe module
+(integration/bench/policy-update-probe) in the venv's Envoy, and printed as facts.
+
+    integration/bench/policy_update_facts.py [--keep-logs]
+
+Paths: extension config discovery (ECDS) from a file replaced by atomic rename, and a listener update (LDS from
+a file). Every scenario runs its own Envoy (plaintext listener, probe filter, tcp_proxy to an echo server in
+this process); clients are raw sockets that send one line and read its echo, so each line is one filter
+callback on a known connection. The probe logs `PROBE <event> ...` lines (see its src/lib.rs); Envoy's log
+prefix adds the thread id. Findings are written up in integration/bench/POLICY-UPDATES.md.
+
+Takes about a minute; starts no broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import harness  # noqa: E402
+
+PROBE_DIR = HERE / "policy-update-probe"
+PROBE_WASM = PROBE_DIR / "target" / "wasm32-wasip1" / "release" / "kmf_policy_update_probe.wasm"
+WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
+
+
+def build_probe() -> Path:
+    sources = [PROBE_DIR / "Cargo.toml", PROBE_DIR / "Cargo.lock", *(PROBE_DIR / "src").glob("*.rs")]
+    if PROBE_WASM.exists() and all(s.stat().st_mtime <= PROBE_WASM.stat().st_mtime for s in sources):
+        return PROBE_WASM
+    command = ["cargo", "build", "--release", "--target", "wasm32-wasip1", "--target-dir", "target"]
+    done = subprocess.run([*command, "--offline"], cwd=PROBE_DIR, capture_output=True, text=True)
+    if done.returncode != 0:
+        done = subprocess.run(command, cwd=PROBE_DIR, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise harness.HarnessError(f"building the probe failed:\n{done.stderr[-3000:]}")
+    return PROBE_WASM
+
+
+# --- the echo upstream -------------------------------------------------------------------------------------------
+
+
+class EchoServer:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopped:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _echo(conn):
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                conn.sendall(data)
+
+    def stop(self):
+        self.stopped = True
+        self.sock.close()
+
+
+class Client:
+    """One connection through Envoy; `send(tag)` sends `<tag>\\n` and waits for its echo."""
+
+    def __init__(self, port: int, name: str):
+        self.name = name
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.count = 0
+
+    def send(self, tag: str | None = None) -> str:
+        self.count += 1
+        tag = tag or f"{self.name}-{self.count}"
+        line = f"{tag}\n".encode()
+        self.sock.sendall(line)
+        got = b""
+        while len(got) < len(line):
+            chunk = self.sock.recv(len(line) - len(got))
+            if not chunk:
+                raise harness.HarnessError(f"{self.name}: connection closed")
+            got += chunk
+        return tag
+
+    def close(self):
+        self.sock.close()
+
+
+# --- Envoy with the probe ----------------------------------------------------------------------------------------
+
+
+def wasm_config(config_text: str, vm_id: str, wasm: Path, name: str = "kmf-probe") -> dict:
+    return {
+        "config": {
+            "name": name,
+            "root_id": "kmf-probe",
+            "fail_open": False,
+            "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config_text},
+            "vm_config": {"vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}}},
+        }
+    }
+
+
+LINE = re.compile(r"^\[(?P<ts>[^\]]+)\]\[(?P<thread>\d+)\].*?PROBE (?P<event>\w+) (?P<rest>.*)$")
+
+
+class ProbeEnvoy:
+    """Envoy with listeners named in `listeners`: each {name, filter: ("ecds", resource) | ("inline", text,
+    vm_id)}; `lds`: listeners from a watched file; ECDS resources from one watched file each."""
+
+    def __init__(self, run_dir: Path, wasm: Path, upstream_port: int, listeners: list[dict], lds=False,
+                 concurrency=1, ecds: dict | None = None):  # fmt: skip
+        self.run_dir = run_dir
+        self.wasm = wasm
+        self.upstream_port = upstream_port
+        shutil.rmtree(run_dir, ignore_errors=True)
+        (run_dir / "xds").mkdir(parents=True)
+        self.ports = {item["name"]: harness.free_port() for item in listeners}
+        self.admin_port = harness.free_port()
+        for resource, (text, vm_id) in (ecds or {}).items():
+            self.write_ecds(resource, text, vm_id)
+        config = {
+            "node": {"id": "kmf-probe", "cluster": "kmf-probe"},
+            "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": self.admin_port}}},
+            "static_resources": {"clusters": [self._cluster()]},
+        }
+        self.listeners = listeners
+        if lds:
+            self.lds_path = run_dir / "xds" / "listeners.yaml"
+            self.write_lds(listeners)
+            config["dynamic_resources"] = {"lds_config": self._file_source(self.lds_path)}
+        else:
+            config["static_resources"]["listeners"] = [self._listener(item) for item in listeners]
+        config_path = run_dir / "envoy.yaml"
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        argv = [
+            harness.envoy_binary(), "-c", str(config_path), "--concurrency", str(concurrency),
+            "--disable-hot-restart", "-l", "info", "--component-log-level", "wasm:debug",
+        ]  # fmt: skip
+        self.process = harness.Process("envoy", argv, run_dir / "envoy.log", cwd=run_dir)
+        deadline = time.monotonic() + 30
+        while True:
+            if not self.process.alive():
+                raise harness.HarnessError(f"envoy exited:\n{self.process.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as r:
+                    if r.read().strip() == b"LIVE":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise harness.HarnessError(f"envoy not ready:\n{self.process.log_tail()}")
+            time.sleep(0.1)
+        for port in self.ports.values():
+            harness.wait_for_port("127.0.0.1", port, 10, self.process)
+
+    def _file_source(self, path: Path) -> dict:
+        return {"resource_api_version": "V3",
+                "path_config_source": {"path": str(path), "watched_directory": {"path": str(path.parent)}}}  # fmt: skip
+
+    def _cluster(self) -> dict:
+        return {
+            "name": "echo", "type": "STATIC", "connect_timeout": "5s",
+            "load_assignment": {"cluster_name": "echo", "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                "socket_address": {"address": "127.0.0.1", "port_value": self.upstream_port}}}}]}]},
+        }  # fmt: skip
+
+    def _listener(self, item: dict) -> dict:
+        kind = item["filter"][0]
+        if kind == "ecds":
+            wasm_filter = {
+                "name": item["filter"][1],
+                "config_discovery": {
+                    "config_source": self._file_source(self.run_dir / "xds" / f"{item['filter'][1]}.yaml"),
+                    "type_urls": [WASM_TYPE],
+                },
+            }
+        else:
+            _, text, vm_id = item["filter"]
+            wasm_filter = {"name": "envoy.filters.network.wasm",
+                           "typed_config": {"@type": WASM_TYPE, **wasm_config(text, vm_id, self.wasm)}}  # fmt: skip
+        return {
+            "name": item["name"],
+            "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.ports[item["name"]]}},
+            "filter_chains": [{"name": f"chain-{item['name']}", "filters": [wasm_filter, {
+                "name": "envoy.filters.network.tcp_proxy",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy",
+                                 "stat_prefix": "echo", "cluster": "echo"}}]}],
+        }  # fmt: skip
+
+    @staticmethod
+    def _atomic_write(path: Path, document: dict) -> float:
+        staging = path.with_name(f".{path.name}.new")
+        staging.write_text(yaml.safe_dump(document, sort_keys=False))
+        moved_at = time.time_ns()
+        os.rename(staging, path)
+        return moved_at
+
+    def write_ecds(self, resource: str, text: str, vm_id: str = "kmf-probe") -> int:
+        document = {"resources": [{
+            "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig", "name": resource,
+            "typed_config": {"@type": WASM_TYPE, **wasm_config(text, vm_id, self.wasm)}}]}  # fmt: skip
+        return self._atomic_write(self.run_dir / "xds" / f"{resource}.yaml", document)
+
+    def write_lds(self, listeners: list[dict]) -> int:
+        resources = [{"@type": "type.googleapis.com/envoy.config.listener.v3.Listener", **self._listener(item)}
+                     for item in listeners]  # fmt: skip
+        return self._atomic_write(self.lds_path, {"resources": resources})
+
+    def stats(self, prefix: str) -> dict[str, int]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/stats?filter={prefix}", timeout=5) as r:
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            name, sep, value = line.partition(": ")
+            if sep and value.strip().isdigit():
+                out[name] = int(value)
+        return out
+
+    def events(self) -> list[dict]:
+        out = []
+        for line in self.process.log_text().splitlines():
+            m = LINE.match(line)
+            if not m:
+                continue
+            event = {"event": m["event"], "thread": m["thread"]}
+            for kv in m["rest"].split():
+                key, _, value = kv.partition("=")
+                event[key] = value
+            out.append(event)
+        return out
+
+    def wait_for(self, predicate, what: str, timeout=15.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.events() if predicate(e)]
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise harness.HarnessError(f"no probe event: {what}; log tail:\n{self.process.log_tail(30)}")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.process.stop()
+
+
+def data_of(envoy: ProbeEnvoy, tag: str) -> dict:
+    return envoy.wait_for(lambda e: e["event"] == "data" and e.get("msg") == tag, f"data {tag}")[-1]
+
+
+def since(events: list[dict], mark: int) -> list[dict]:
+    return events[mark:]
+
+
+# --- scenarios ---------------------------------------------------------------------------------------------------
+
+FACTS: list[tuple[str, str]] = []
+
+
+def fact(key: str, text: str) -> None:
+    FACTS.append((key, text))
+    print(f"  [{key}] {text}", flush=True)
+
+
+def describe(events: list[dict], kinds=("vm_start", "root_new", "configure", "configure_rejected", "publish",
+                                        "root_done")) -> str:  # fmt: skip
+    return "\n".join(
+        "      " + " ".join(f"{k}={v}" for k, v in e.items() if k in (
+            "event", "thread", "vm", "root", "label", "hash", "configures_in_vm", "roots_in_vm", "gen",
+            "before_gen", "before_label", "before_vm", "plugin_name", "listener_metadata", "xds.listener_name"))
+        for e in events if e["event"] in kinds
+    )  # fmt: skip
+
+
+def wait_stat(envoy: ProbeEnvoy, prefix: str, suffix: str, above: int, timeout=15.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = sum(v for k, v in envoy.stats(prefix).items() if k.endswith(suffix))
+        if value > above:
+            return value
+        if time.monotonic() > deadline:
+            raise harness.HarnessError(f"stat {prefix}*{suffix} stayed at {value}")
+        time.sleep(0.05)
+
+
+def ecds_counts(envoy: ProbeEnvoy) -> tuple[int, int]:
+    stats = envoy.stats("extension_config_discovery")
+    reloads = sum(v for k, v in stats.items() if k.endswith(".config_reload"))
+    fails = sum(v for k, v in stats.items() if k.endswith(".config_fail"))
+    return reloads, fails
+
+
+def ecds_update(envoy: ProbeEnvoy, text: str, expect_reload=True) -> tuple[int, list[dict]]:
+    """Writes a new ECDS resource; waits for Envoy to take it (config_reload) or fail it (config_fail)."""
+    mark = len(envoy.events())
+    reloads, fails = ecds_counts(envoy)
+    moved = envoy.write_ecds("kmf-probe", text)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        now_reloads, now_fails = ecds_counts(envoy)
+        if now_reloads > reloads or now_fails > fails:
+            break
+        time.sleep(0.02)
+    else:
+        raise harness.HarnessError("ECDS update neither reloaded nor failed")
+    time.sleep(0.5)  # let the workers' callbacks be logged
+    return moved, since(envoy.events(), mark)
+
+
+def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
+    print("\n== ECDS from a file (atomic rename), --concurrency 1", flush=True)
+    config_a, config_b, config_c = "label=A scope=s", "label=B scope=s", "label=C scope=s"
+    envoy = ProbeEnvoy(run_root / "ecds-1", wasm, echo.port, [{"name": "l1", "filter": ("ecds", "kmf-probe")}],
+                       ecds={"kmf-probe": (config_a, "kmf-probe")})  # fmt: skip
+    try:
+        start = envoy.events()
+        print("    startup:\n" + describe(start))
+        threads = {e["thread"] for e in start if e["event"] == "configure"}
+        fact("startup", f"on_configure for the first configuration ran on {len(threads)} thread(s) "
+             f"in {len({e['vm'] for e in start if e['event'] == 'configure'})} VM(s)")  # fmt: skip
+        c1 = Client(envoy.ports["l1"], "c1")
+        d = data_of(envoy, c1.send())
+        worker_vm, root_a = d["vm"], d["root"]
+        fact("ecds.baseline", f"c1 runs in VM {worker_vm[:6]} root {root_a} (own={d['own_label']}, latest={d['latest_label']})")
+
+        moved, ev = ecds_update(envoy, config_b)
+        print("    A -> B:\n" + describe(ev))
+        configure_b = [e for e in ev if e["event"] == "configure" and e["label"] == "B"]
+        worker_b = [e for e in configure_b if e["vm"] == worker_vm]
+        other_b = [e for e in configure_b if e["vm"] != worker_vm]
+        fact("ecds.update.worker_vm_reused", f"on_configure(B) in the worker's existing VM: {bool(worker_b)} "
+             f"(root {worker_b[0]['root'] if worker_b else '-'}, new root: {bool(worker_b) and worker_b[0]['root'] != root_a})")  # fmt: skip
+        fact("ecds.update.other_vms", f"on_configure(B) in other VMs: {len(other_b)} "
+             f"(threads {sorted({e['thread'] for e in other_b})}, VMs started for it: "
+             f"{len([e for e in ev if e['event'] == 'vm_start'])}, roots done: {len([e for e in ev if e['event'] == 'root_done'])})")  # fmt: skip
+        if worker_b:
+            fact("ecds.delay.rename_to_worker_configure", f"{(int(worker_b[0]['t']) - moved) / 1e6:.1f} ms")
+        d = data_of(envoy, c1.send())
+        fact("ecds.old_stream", f"c1 after the update: root {d['root']} own={d['own_label']} latest(shared)={d['latest_label']} gen={d['latest_gen']}")
+        c2 = Client(envoy.ports["l1"], "c2")
+        d2 = data_of(envoy, c2.send())
+        root_b = d2["root"]
+        fact("ecds.new_stream", f"c2 (new connection): VM {d2['vm'][:6]} (same VM: {d2['vm'] == worker_vm}) root {root_b} own={d2['own_label']}")
+
+        # Revert to the byte-identical A while c1 (root A) is open.
+        _, ev = ecds_update(envoy, config_a)
+        print("    B -> A (byte-identical to the first, c1 still open on it):\n" + describe(ev))
+        configures = [e for e in ev if e["event"] == "configure"]
+        fact("ecds.revert.configure_calls", f"on_configure calls for the revert: {len(configures)} "
+             f"({[(e['label'], e['vm'][:6], e['root']) for e in configures]})")  # fmt: skip
+        c3 = Client(envoy.ports["l1"], "c3")
+        d3 = data_of(envoy, c3.send())
+        fact("ecds.revert.new_stream_root", f"c3 (new connection after the revert): root {d3['root']} own={d3['own_label']} "
+             f"(reuses c1's root {root_a}: {d3['root'] == root_a}); latest(shared)={d3['latest_label']} gen={d3['latest_gen']}")  # fmt: skip
+        d = data_of(envoy, c1.send())
+        fact("ecds.revert.old_stream", f"c1 after the revert: latest(shared)={d['latest_label']} gen={d['latest_gen']}")
+
+        # Revert to B again while c2 holds root B; then C; then a config the module rejects.
+        _, ev = ecds_update(envoy, config_c)
+        fact("ecds.new_config_again", f"A -> C: on_configure calls {[(e['label'], e['vm'][:6], e['root']) for e in ev if e['event'] == 'configure']}")
+        c1.close(); c3.close()  # noqa: E702 - root A has no connection left
+        time.sleep(0.5)
+        _, ev = ecds_update(envoy, config_a)
+        fact("ecds.revert_after_close", f"C -> A after every A connection closed: on_configure calls "
+             f"{[(e['label'], e['vm'][:6], e['root']) for e in ev if e['event'] == 'configure']}; roots done so far: "
+             f"{[(e['root'], e['label']) for e in envoy.events() if e['event'] == 'root_done']}")  # fmt: skip
+        c4 = Client(envoy.ports["l1"], "c4")
+        d4 = data_of(envoy, c4.send())
+        fact("ecds.revert_after_close.new_stream", f"c4: root {d4['root']} own={d4['own_label']} latest={d4['latest_label']} gen={d4['latest_gen']}")
+
+        reloads, fails = ecds_counts(envoy)
+        _, ev = ecds_update(envoy, "label=BAD scope=s reject=1")
+        reloads2, fails2 = ecds_counts(envoy)
+        fact("ecds.rejected", f"a configuration on_configure refuses: config_reload {reloads}->{reloads2}, config_fail "
+             f"{fails}->{fails2}; calls {[(e['event'], e.get('label'), e['vm'][:6], e['thread']) for e in ev if e['event'].startswith('configure')]}")  # fmt: skip
+        c5 = Client(envoy.ports["l1"], "c5")
+        try:
+            d5 = data_of(envoy, c5.send())
+            fact("ecds.rejected.new_stream", f"new connection after the refused update: root {d5['root']} own={d5['own_label']}")
+        except (OSError, harness.HarnessError) as e:
+            fact("ecds.rejected.new_stream", f"new connection after the refused update fails: {e!r}"[:200])
+        d2 = data_of(envoy, c2.send())
+        fact("ecds.rejected.old_stream", f"c2 after the refused update: own={d2['own_label']} latest={d2['latest_label']}")
+        for c in (c2, c4, c5):
+            c.close()
+    finally:
+        envoy.stop()
+
+
+def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrency: int = 2, updates: int = 5) -> None:
+    print(f"\n== ECDS update delay and shared data across workers, --concurrency {concurrency}", flush=True)
+    envoy = ProbeEnvoy(run_root / "ecds-2", wasm, echo.port, [{"name": "l1", "filter": ("ecds", "kmf-probe")}],
+                       concurrency=concurrency, ecds={"kmf-probe": ("label=A scope=s", "kmf-probe")})  # fmt: skip
+    try:
+        clients = [Client(envoy.ports["l1"], f"w{i}") for i in range(8)]
+        for c in clients:
+            c.send()
+        time.sleep(0.3)
+        data = [e for e in envoy.events() if e["event"] == "data"]
+        by_vm = {}
+        for e in data:
+            by_vm.setdefault(e["vm"], []).append(e)
+        fact("workers.vms", f"8 connections landed in {len(by_vm)} VM(s) on threads "
+             f"{sorted({e['thread'] for e in data})}")  # fmt: skip
+        last = data[-1]
+        fact("workers.counters", f"module-global data counter per VM: "
+             f"{ {vm[:6]: max(int(e['data_in_vm']) for e in es) for vm, es in by_vm.items()} }; shared counter: "
+             f"{max(int(e['shared_count']) for e in data)} (= all VMs' sum: shared data is process-wide)")  # fmt: skip
+        startup_cfg = [e for e in envoy.events() if e["event"] == "configure"]
+        print("    startup:\n" + describe(envoy.events()))
+        fact("workers.startup_configure", f"on_configure(A) ran in {len({e['vm'] for e in startup_cfg})} VMs on threads "
+             f"{sorted({e['thread'] for e in startup_cfg})}; publishes saw before_gen "
+             f"{[e['before_gen'] for e in envoy.events() if e['event'] == 'publish']}")  # fmt: skip
+
+        # Keep every connection sending in the background; then update (several times), and find the first
+        # chunk of an old connection that reads the new configuration from shared data.
+        stop = threading.Event()
+        errors = []
+
+        def pump(client):
+            try:
+                while not stop.is_set():
+                    client.send()
+                    time.sleep(0.002)
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=pump, args=(c,), daemon=True) for c in clients]
+        for t in threads:
+            t.start()
+        to_first_configure, to_workers, to_old_stream = [], [], []
+        try:
+            for round_number in range(1, updates + 1):
+                label = f"B{round_number}"
+                time.sleep(0.3)
+                mark = len(envoy.events())
+                moved, _ = ecds_update(envoy, f"label={label} scope=s")
+                time.sleep(0.2)
+                ev = since(envoy.events(), mark)
+                configures = [e for e in ev if e["event"] == "configure" and e["label"] == label]
+                first_cfg = min(int(e["t"]) for e in configures)
+                worker_cfg = [int(e["t"]) for e in configures if e["vm"] in by_vm]
+                first_new = [int(e["t"]) for e in ev if e["event"] == "data" and e["own_label"] != label
+                             and e["latest_label"] == label]  # fmt: skip
+                to_first_configure.append((first_cfg - moved) / 1e6)
+                to_workers.append((max(worker_cfg) - moved) / 1e6 if worker_cfg else float("nan"))
+                to_old_stream.append((min(first_new) - first_cfg) / 1e6 if first_new else float("nan"))
+                if round_number == 1:
+                    print("    A -> B1 under load:\n" + describe(ev))
+                    old_after = [e for e in ev if e["event"] == "data" and worker_cfg and int(e["t"]) > max(worker_cfg)]
+                    fact("delay.old_roots_after", f"chunks after every worker configured B1: own roots "
+                         f"{sorted({e['own_label'] for e in old_after})}, latest {sorted({e['latest_label'] for e in old_after})}")  # fmt: skip
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(5)
+
+        def spread(values):
+            values = sorted(values)
+            return f"min {values[0]:.1f} / median {statistics.median(values):.1f} / max {values[-1]:.1f} ms"
+
+        fact("delay.rename_to_first_configure", f"{spread(to_first_configure)} over {updates} updates (file rename to "
+             f"the first on_configure of the new configuration in any VM: Envoy's file watch, the canary VM)")  # fmt: skip
+        fact("delay.rename_to_last_worker_configure", spread(to_workers))
+        fact("delay.first_configure_to_old_stream", f"{spread(to_old_stream)} (first on_configure to the first chunk "
+             f"of an OPEN connection that reads the new configuration from shared data; clients send every ~2 ms; "
+             f"{len(errors)} client errors)")  # fmt: skip
+        for c in clients:
+            c.close()
+    finally:
+        envoy.stop()
+
+
+def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
+    print("\n== LDS from a file (listener update), --concurrency 1", flush=True)
+    listener = lambda text: [{"name": "l1", "filter": ("inline", text, "kmf-probe")}]  # noqa: E731
+    envoy = ProbeEnvoy(run_root / "lds", wasm, echo.port, listener("label=A scope=s"), lds=True)
+    try:
+        c1 = Client(envoy.ports["l1"], "c1")
+        d = data_of(envoy, c1.send())
+        worker_vm, root_a = d["vm"], d["root"]
+        for label in ("B", "A"):
+            mark = len(envoy.events())
+            before = envoy.stats("listener_manager.lds.").get("listener_manager.lds.update_success", 0)
+            moved = envoy.write_lds(listener(f"label={label} scope=s"))
+            wait_stat(envoy, "listener_manager.lds.", "update_success", before)
+            time.sleep(0.8)
+            ev = since(envoy.events(), mark)
+            print(f"    -> {label}:\n" + describe(ev))
+            cfg = [e for e in ev if e["event"] == "configure"]
+            fact(f"lds.{label}.configure", f"on_configure calls: {[(e['label'], e['vm'][:6], e['root'], e['thread']) for e in cfg]} "
+                 f"(worker VM {worker_vm[:6]}; first {((int(cfg[0]['t']) - moved) / 1e6) if cfg else float('nan'):.1f} ms after the rename)")  # fmt: skip
+            d = data_of(envoy, c1.send())
+            fact(f"lds.{label}.old_stream", f"c1: VM {d['vm'][:6]} root {d['root']} own={d['own_label']} latest={d['latest_label']} gen={d['latest_gen']}")
+            cn = Client(envoy.ports["l1"], f"n{label}")
+            dn = data_of(envoy, cn.send())
+            fact(f"lds.{label}.new_stream", f"new connection: VM {dn['vm'][:6]} (same: {dn['vm'] == worker_vm}) root {dn['root']} "
+                 f"(c1's root {root_a}) own={dn['own_label']} latest={dn['latest_label']}")  # fmt: skip
+            cn.close()
+        c1.close()
+    finally:
+        envoy.stop()
+
+
+def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None:
+    print("\n== two listeners, different configurations, same vm_id; a third with another vm_id", flush=True)
+    listeners = [
+        {"name": "l1", "filter": ("inline", "label=L1 scope=s", "kmf-probe")},
+        {"name": "l2", "filter": ("inline", "label=L2 scope=s", "kmf-probe")},
+        {"name": "l3", "filter": ("inline", "label=L3 scope=s", "kmf-probe-other")},
+    ]
+    envoy = ProbeEnvoy(run_root / "two", wasm, echo.port, listeners)
+    try:
+        print("    startup:\n" + describe(envoy.events()))
+        got = {}
+        for name in ("l1", "l2", "l3"):
+            c = Client(envoy.ports[name], name)
+            got[name] = data_of(envoy, c.send())
+            c.close()
+        fact("listeners.share_vm", f"l1 and l2 (same vm_id, different configurations): same VM "
+             f"{got['l1']['vm'] == got['l2']['vm']}, roots {got['l1']['root']} and {got['l2']['root']}; "
+             f"l3 (other vm_id): same VM as l1 {got['l3']['vm'] == got['l1']['vm']}")  # fmt: skip
+        fact("listeners.shared_key_mix", f"same scope key: l1 reads latest={got['l1']['latest_label']}, "
+             f"l2 reads latest={got['l2']['latest_label']}, l3 (other vm_id) reads latest={got['l3']['latest_label']}; "
+             f"filter_chain property: {got['l1'].get('filter_chain')}")  # fmt: skip
+        publishes = [e for e in envoy.events() if e["event"] == "publish"]
+        fact("listeners.shared_per_vm_id", f"publish sequence (label seen before, its gen, new gen, VM): "
+             f"{[(e['before_label'], e['before_gen'], e['gen'], e['vm'][:6]) for e in publishes]}")  # fmt: skip
+        cfg = [e for e in envoy.events() if e["event"] == "configure"]
+        fact("properties.root", "root-context properties in on_configure: " + "; ".join(
+            f"plugin_name={e['plugin_name']} vm_id={e['plugin_vm_id']} listener_direction={e['listener_direction']} "
+            f"listener_metadata={e['listener_metadata']} xds.listener_name={e['xds.listener_name']}" for e in cfg[:1]))
+    finally:
+        envoy.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep-logs", action="store_true", help="keep the Envoy logs under integration/.run/")
+    parser.add_argument("--json", type=Path, help="also write the facts to this file")
+    args = parser.parse_args()
+    wasm = build_probe()
+    run_root = harness.RUN_DIR / "policy-update-facts"
+    echo = EchoServer()
+    started = time.monotonic()
+    try:
+        print(f"Envoy: {subprocess.run([harness.envoy_binary(), '--version'], capture_output=True, text=True).stdout.strip()}")
+        scenario_ecds(run_root, wasm, echo)
+        scenario_ecds_delay(run_root, wasm, echo)
+        scenario_lds(run_root, wasm, echo)
+        scenario_two_listeners(run_root, wasm, echo)
+    finally:
+        echo.stop()
+        if not args.keep_logs:
+            shutil.rmtree(run_root, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(dict(FACTS), indent=1))
+    print(f"\n{len(FACTS)} facts in {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
