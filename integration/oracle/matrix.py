@@ -552,6 +552,19 @@ def curated() -> list[Curated]:
         "diverges: Kafka (KafkaApis.handleOffsetDeleteRequest) checks Delete on the group, answers a topic without "
         "Read per partition (29) and still asks the group coordinator, here {errorCode: 69 GROUP_ID_NOT_FOUND, "
         "topics: []}; the filter refuses the whole request: {errorCode: 29, topics: []}")
+    # OffsetFetch with an allowed and a denied topic: split (controls for the refusals above).
+    add("d", 22, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")], "alice",
+        "offset-fetch", [_step("OffsetFetch", 7, {"groupId": "@app", "topics": [
+            {"name": "@orders", "partitionIndexes": [0]}, {"name": "@payments", "partitionIndexes": [0]}]})], "match")
+    add("d", 23, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")], "alice",
+        "offset-fetch", [_step("OffsetFetch", 8, {"groups": [{"groupId": "@app", "memberEpoch": -1, "topics": [
+            {"name": "@orders", "partitionIndexes": [0]}, {"name": "@payments", "partitionIndexes": [0]}]}]})], "match")
+    # InitProducerId under allowEveryone when topics do have ACLs (another principal's, a deny, or IdempotentWrite).
+    add("e", 5, [_acl(BOB, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
+    add("e", 6, [_acl(ALICE, "topic", "*", "Write", "deny")], "alice", "init-producer-id", _idempotent(), "match")
+    add("e", 7, [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")], "alice", "init-producer-id", _idempotent(), "match")
+    add("e", 8, [_acl(BOB, "topic", "@orders", "Write", pattern="prefixed")], "alice", "init-producer-id",
+        _idempotent(), "match")
     # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
     add("e", 4, [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],

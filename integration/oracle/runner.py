@@ -640,6 +640,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--only", action="append", default=[], help="case id to run (repeatable)")
     parser.add_argument("--set", action="append", default=[], help="ACL set id to run, all its cases (repeatable)")
+    parser.add_argument("--results", type=Path, help="also write the tables to this Markdown file")
     parser.add_argument("--list", action="store_true", help="print the cases and their ACL sets, run nothing")
     args = parser.parse_args(argv)
     shape = dict(FULL if args.full else SUBSET)
@@ -664,10 +665,27 @@ def main(argv=None) -> int:
         oracle.run(phases, set(args.only) or None, shape["seed"], set(args.set) or None)
     finally:
         oracle.stop()
-    print(f"\nseed {shape['seed']}, Apache Kafka {kafka_broker.kafka_version()}, {time.monotonic() - started:.0f}s")
+    elapsed = time.monotonic() - started
+    print(f"\nseed {shape['seed']}, Apache Kafka {kafka_broker.kafka_version()}, {elapsed:.0f}s")
     print(oracle.table())
     print()
     print(oracle.classes_table())
+    if args.results:
+        command = "python integration/oracle/runner.py " + " ".join(a for a in (argv or sys.argv[1:]) if a)
+        args.results.write_text(
+            "# Differential oracle: results\n\n"
+            f"Apache Kafka {kafka_broker.kafka_version()} (StandardAuthorizer, KRaft, one node) against Envoy + "
+            f"kafka-mtls-filter, seed {shape['seed']}, {shape['sets_per_phase']} ACL sets x "
+            f"{shape['cases_per_set']} cases per phase (allow.everyone.if.no.acl.found false, then true) and the "
+            f"curated cases; {elapsed:.0f} s.\n\n"
+            f"Produced by `{command}` (the same matrix: `KMF_ORACLE_FULL=1 pytest integration/tests/test_oracle.py`)."
+            "\n\nA request matches when both answers are equal after normalisation (runner.normalise: throttle times, "
+            "error messages, ports, allocated ids, offsets and times as set or not, each path's namespace); "
+            "\"order only\" counts answers equal except for the order of their entries. \"side effects: topics\" "
+            "compares the topics each path has after each case.\n\n"
+            + oracle.table() + "\n\nThe divergences (a case counts under each that explains its first differing "
+            "request):\n\n" + oracle.classes_table() + "\n"
+        )  # fmt: skip
     for case_id, name in oracle.classes().items():
         print(f"  {case_id}: {name}")
     return 0 if not oracle.failed_cases else 1
