@@ -85,10 +85,14 @@ def java_classes() -> Path:
     out = harness.CACHE / "java-clients" / digest.hexdigest()[:16]
     if not (out / ".complete").exists():
         out.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            ["javac", "-nowarn", "-cp", f"{kafka_broker.kafka_libs()}/*", "-d", str(out), *map(str, sources)],
-            check=True, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        # javac, or the same compiler from the runtime's jdk.compiler module where only a JRE is installed.
+        javac = ["java", "-m", "jdk.compiler/com.sun.tools.javac.Main"]
+        if shutil.which("javac"):
+            javac = [shutil.which("javac")]
+        classpath = os.pathsep.join(str(jar) for jar in sorted(kafka_broker.kafka_libs().glob("kafka-clients-*.jar")))
+        compiled = subprocess.run([*javac, "-nowarn", "-cp", classpath, "-d", str(out), *map(str, sources)],
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert compiled.returncode == 0, f"compiling {JAVA_SOURCES} failed:\n{compiled.stdout}\n{compiled.stderr}"
         (out / ".complete").touch()
     return out
 
