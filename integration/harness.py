@@ -189,10 +189,14 @@ class Envoy:
         wasm_path: Path | None = None,
         extra_args: tuple = (),
         dynamic_listeners: bool = False,
+        ecds: bool = False,
     ):
         """`wasm_path`: another module than WASM_PATH (e.g. a do-nothing filter for benchmarks); `extra_args`:
         appended to Envoy's command line; `dynamic_listeners`: the listeners come from a file (LDS,
-        `path_config_source`) instead of static_resources, so update_plugin_config() can change them live."""
+        `path_config_source`) instead of static_resources, so update_plugin_config() can change them live;
+        `ecds`: the wasm filter's configuration comes from a file by extension config discovery (the listener
+        names it with `config_discovery`), so update_filter_config() can change it live, as Istio delivers a
+        WasmPlugin."""
         wasm_path = Path(wasm_path) if wasm_path is not None else WASM_PATH
         self._render_args = (listener, with_filter, dict(
             LISTEN_PORT=listen_port, BROKER_HOST=broker_host, BROKER_PORT=broker_port, CERT_DIR=cert_dir,
@@ -200,6 +204,7 @@ class Envoy:
         ))  # fmt: skip
         self.run_dir = run_dir
         self.lds_path: Path | None = None
+        self.ecds_path: Path | None = None
         self.listen_port = listen_port
         self.admin_port = free_port()
         config_text = render_envoy_config(
@@ -216,6 +221,8 @@ class Envoy:
             config_text = strip_wasm_filter(config_text)
         elif not wasm_path.exists():
             raise HarnessError(f"the filter module {wasm_path} is not built (cargo build --release --target wasm32-wasip1)")
+        if ecds and with_filter:
+            config_text = self._move_filter_config_to_ecds(config_text)
         if dynamic_listeners:
             config_text = self._move_listeners_to_lds(config_text)
         self.config_path = run_dir / f"envoy-{listener}.yaml"
@@ -329,6 +336,93 @@ class Envoy:
         staging.write_text(yaml.safe_dump({"resources": resources}, sort_keys=False))
         os.rename(staging, self.lds_path)
 
+    # The extension config discovery resource name of the filter (ecds=True).
+    ECDS_RESOURCE = "kafka-mtls-filter"
+    _WASM_TYPE = "type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm"
+
+    def _move_filter_config_to_ecds(self, config_text: str) -> str:
+        import yaml
+
+        config = yaml.safe_load(config_text)
+        ecds_dir = self.run_dir / "ecds"
+        ecds_dir.mkdir(exist_ok=True)
+        self.ecds_path = ecds_dir / f"{self.ECDS_RESOURCE}.yaml"
+        typed_config = None
+        for listener in config["static_resources"]["listeners"]:
+            for chain in listener["filter_chains"]:
+                for index, item in enumerate(chain["filters"]):
+                    if item["name"] == "envoy.filters.network.wasm":
+                        typed_config = item["typed_config"]
+                        chain["filters"][index] = {
+                            "name": self.ECDS_RESOURCE,
+                            "config_discovery": {
+                                # Envoy re-reads the file when a file is moved into the watched directory.
+                                "config_source": {
+                                    "resource_api_version": "V3",
+                                    "path_config_source": {
+                                        "path": str(self.ecds_path), "watched_directory": {"path": str(ecds_dir)},
+                                    },
+                                },
+                                "type_urls": [self._WASM_TYPE],
+                            },
+                        }  # fmt: skip
+        if typed_config is None:
+            raise HarnessError("ecds=True: the template has no wasm filter")
+        self._write_ecds(typed_config)
+        config.setdefault("node", {"id": "kmf-integration", "cluster": "kmf-integration"})
+        return yaml.safe_dump(config, sort_keys=False)
+
+    def _write_ecds(self, typed_config: dict) -> None:
+        import yaml
+
+        resource = {"@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig",
+                    "name": self.ECDS_RESOURCE, "typed_config": typed_config}  # fmt: skip
+        staging = self.ecds_path.with_name(f".{self.ecds_path.name}.new")
+        staging.write_text(yaml.safe_dump({"resources": [resource]}, sort_keys=False))
+        os.rename(staging, self.ecds_path)
+
+    def _ecds_counts(self) -> tuple[int, int]:
+        stats = self.stats("extension_config_discovery.")
+        reloads = sum(v for k, v in stats.items() if k.endswith(".config_reload"))
+        fails = sum(v for k, v in stats.items() if k.endswith(".config_fail"))
+        return reloads, fails
+
+    def update_filter_config(self, plugin_config, timeout: float = 15.0) -> None:
+        """With ecds=True: replaces the filter's configuration file (atomic rename) and waits until Envoy's
+        extension config discovery has taken it (raises if Envoy refused it; returns at once when the file is
+        unchanged, which Envoy ignores). New connections get the new
+        configuration; see integration/bench/POLICY-UPDATES.md for what open connections see."""
+        import yaml
+
+        if self.ecds_path is None:
+            raise HarnessError("update_filter_config needs Envoy(ecds=True)")
+        listener, _, values = self._render_args
+        config_text = render_envoy_config(
+            listener, ADMIN_PORT=self.admin_port, **values,
+            PLUGIN_CONFIG=json.dumps(plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)),
+        )  # fmt: skip
+        typed_config = next(
+            item["typed_config"]
+            for listener_config in yaml.safe_load(config_text)["static_resources"]["listeners"]
+            for chain in listener_config["filter_chains"]
+            for item in chain["filters"]
+            if item["name"] == "envoy.filters.network.wasm"
+        )
+        before = self.ecds_path.read_text()
+        reloads, fails = self._ecds_counts()
+        self._write_ecds(typed_config)
+        if self.ecds_path.read_text() == before:
+            return  # the same resource again: Envoy keeps what it has and counts nothing
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now_reloads, now_fails = self._ecds_counts()
+            if now_fails > fails:
+                raise HarnessError(f"Envoy refused the filter configuration; log:\n{self.process.log_tail()}")
+            if now_reloads > reloads:
+                return
+            time.sleep(0.05)
+        raise HarnessError(f"Envoy did not take the filter configuration within {timeout}s; log:\n{self.process.log_tail()}")
+
     def update_plugin_config(self, plugin_config, timeout: float = 15.0) -> None:
         """With dynamic_listeners: rewrites the listener file with a new filter configuration and waits until
         Envoy has applied it. Connections opened before keep their filter chain (and its configuration) until
@@ -407,13 +501,14 @@ class Stack:
         dynamic_listeners: bool = False,
         broker_sasl: bool = False,
         kafka_options: dict | None = None,
+        ecds: bool = False,
     ):
         """`scram_users` ({user: password}) and `setup_topics`: created before Envoy starts, and the broker's
         listener then requires SASL (SCRAM-SHA-256/-512, PLAIN): with Apache Kafka through its Admin API on the
         INTERNAL listener; with tansu in its SQLite storage, then tansu restarts with `--authentication`.
         `storage`: tansu's storage engine (default in memory; `sqlite://tansu.db` survives restart_broker());
         Apache Kafka always keeps its log on disk. `wasm_path`: another module than WASM_PATH.
-        `dynamic_listeners`: see Envoy. Apache Kafka only: `broker_sasl` makes the listener require SASL also
+        `dynamic_listeners`, `ecds`: see Envoy. Apache Kafka only: `broker_sasl` makes the listener require SASL also
         without `scram_users`; `kafka_options` go to start_kafka (`properties`, `plain_users`, `authorizer_log`)."""
         self.listener = listener
         self.name = name or f"stack-{os.getpid()}-{next(_stack_numbers)}-{listener}"
@@ -476,6 +571,7 @@ class Stack:
                 env=envoy_env,
                 wasm_path=wasm_path,
                 dynamic_listeners=dynamic_listeners,
+                ecds=ecds,
             )
         except BaseException:
             self.stop()
