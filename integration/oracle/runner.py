@@ -7,16 +7,23 @@
 
 and the two answers are compared per request after normalising what legitimately differs (see `normalise`).
 
-    python integration/oracle/runner.py                       # the fixed subset (the test's)
-    python integration/oracle/runner.py --full                # the whole matrix, prints the table
-    python integration/oracle/runner.py --seed 7 --only d.3.12 # replay one case (its ACL set, that case alone)
+With the project's venv python ($KMF_CACHE/venv/bin/python, as integration/setup.sh makes it):
+
+    runner.py                           the fixed subset and the curated cases (what test_oracle.py runs)
+    runner.py --full                    the whole matrix; prints the tables (--results FILE: also as Markdown)
+    runner.py --full --only e.3.12      replay one case: its ACL set, that case alone, on a fresh cluster
+    runner.py --full --set e.3          one ACL set, all its cases in order
+    runner.py --seed 7 --full --list    print the ACL sets and cases of another seed, run nothing
+
+Every divergence is printed with the seed, the case id, the ACLs of the case's principal and the differences;
+each differing request is written whole (request, both normalised answers) to <run dir>/divergences.jsonl, every
+request to steps.jsonl (run dir: integration/.run/oracle-subset or oracle-full).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys

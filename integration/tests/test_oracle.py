@@ -15,6 +15,7 @@ case starts to match (fixed: drop the mark) or diverges in another way than the 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -88,8 +89,6 @@ def case_params():
 @pytest.fixture(scope="module")
 def oracle():
     run_dir = harness.RUN_DIR / ("oracle-test-full" if FULL else "oracle-test")
-    import shutil
-
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     lines: list[str] = []
