@@ -211,6 +211,8 @@ class ProbeEnvoy:
                            "typed_config": {"@type": WASM_TYPE, **wasm_config(text, vm_id, self.wasm)}}  # fmt: skip
         return {
             "name": item["name"],
+            # Listener metadata: is it visible to the root context (`listener_metadata`)?
+            "metadata": {"filter_metadata": {"kmf": {"listener": item["name"]}}},
             "address": {"socket_address": {"address": "127.0.0.1", "port_value": self.ports[item["name"]]}},
             "filter_chains": [{"name": f"chain-{item['name']}", "filters": [wasm_filter, {
                 "name": "envoy.filters.network.tcp_proxy",
@@ -533,7 +535,8 @@ def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
 
 
 def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None:
-    print("\n== two listeners, different configurations, same vm_id; a third with another vm_id", flush=True)
+    print("\n== two listeners, different configurations, same vm_id; a third with another vm_id (each listener "
+          "has metadata kmf.listener=<name>)", flush=True)
     listeners = [
         {"name": "l1", "filter": ("inline", "label=L1 scope=s", "kmf-probe")},
         {"name": "l2", "filter": ("inline", "label=L2 scope=s", "kmf-probe")},
@@ -552,12 +555,13 @@ def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None
              f"l3 (other vm_id): same VM as l1 {got['l3']['vm'] == got['l1']['vm']}")  # fmt: skip
         fact("listeners.shared_key_mix", f"same scope key: l1 reads latest={got['l1']['latest_label']}, "
              f"l2 reads latest={got['l2']['latest_label']}, l3 (other vm_id) reads latest={got['l3']['latest_label']}; "
-             f"filter_chain property: {got['l1'].get('filter_chain')}")  # fmt: skip
+             f"in the stream context xds.filter_chain_name={got['l1'].get('filter_chain')} and xds.listener_metadata="
+             f"{got['l1'].get('stream_listener_metadata')} (the listener's metadata kmf.listener=l1)")  # fmt: skip
         publishes = [e for e in envoy.events() if e["event"] == "publish"]
         fact("listeners.shared_per_vm_id", f"publish sequence (label seen before, its gen, new gen, VM): "
              f"{[(e['before_label'], e['before_gen'], e['gen'], e['vm'][:6]) for e in publishes]}")  # fmt: skip
         cfg = [e for e in envoy.events() if e["event"] == "configure"]
-        fact("properties.root", "root-context properties in on_configure: " + "; ".join(
+        fact("properties.root", "root-context properties in on_configure (listener metadata set): " + "; ".join(
             f"plugin_name={e['plugin_name']} vm_id={e['plugin_vm_id']} listener_direction={e['listener_direction']} "
             f"listener_metadata={e['listener_metadata']} xds.listener_name={e['xds.listener_name']}" for e in cfg[:1]))
     finally:

@@ -252,7 +252,7 @@ impl StreamContext for ProbeStream {
             .unwrap_or_default();
         log(format!(
             "data root={} stream={} own_label={} own_hash={:016x} latest_label={} latest_gen={} latest_vm={} \
-             t={} data_in_vm={n} shared_count={shared_count} msg={chunk} filter_chain={}",
+             t={} data_in_vm={n} shared_count={shared_count} msg={chunk} filter_chain={} stream_listener_metadata={}",
             self.root,
             self.id,
             cfg.label,
@@ -262,6 +262,7 @@ impl StreamContext for ProbeStream {
             field(&latest, "vm"),
             now_ns(),
             property(&["xds", "filter_chain_name"]),
+            property(&["xds", "listener_metadata"]),
         ));
         Action::Continue
     }
