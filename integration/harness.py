@@ -382,10 +382,12 @@ class Envoy:
         os.rename(staging, self.ecds_path)
 
     def _ecds_counts(self) -> tuple[int, int]:
+        """(update_success, update_rejected) of the filter's extension config discovery (config_reload counts
+        refused updates too)."""
         stats = self.stats("extension_config_discovery.")
-        reloads = sum(v for k, v in stats.items() if k.endswith(".config_reload"))
-        fails = sum(v for k, v in stats.items() if k.endswith(".config_fail"))
-        return reloads, fails
+        accepted = sum(v for k, v in stats.items() if k.endswith(".update_success"))
+        rejected = sum(v for k, v in stats.items() if k.endswith(".update_rejected"))
+        return accepted, rejected
 
     def update_filter_config(self, plugin_config, timeout: float = 15.0) -> None:
         """With ecds=True: replaces the filter's configuration file (atomic rename) and waits until Envoy's
@@ -409,16 +411,18 @@ class Envoy:
             if item["name"] == "envoy.filters.network.wasm"
         )
         before = self.ecds_path.read_text()
-        reloads, fails = self._ecds_counts()
+        accepted, rejected = self._ecds_counts()
         self._write_ecds(typed_config)
         if self.ecds_path.read_text() == before:
             return  # the same resource again: Envoy keeps what it has and counts nothing
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            now_reloads, now_fails = self._ecds_counts()
-            if now_fails > fails:
+            now_accepted, now_rejected = self._ecds_counts()
+            if now_rejected > rejected:
                 raise HarnessError(f"Envoy refused the filter configuration; log:\n{self.process.log_tail()}")
-            if now_reloads > reloads:
+            if now_accepted > accepted:
+                # Envoy counts the update on its main thread, then hands it to the workers (within milliseconds,
+                # well inside this loop's polling period).
                 return
             time.sleep(0.05)
         raise HarnessError(f"Envoy did not take the filter configuration within {timeout}s; log:\n{self.process.log_tail()}")

@@ -316,14 +316,15 @@ def wait_stat(envoy: ProbeEnvoy, prefix: str, suffix: str, above: int, timeout=1
 
 
 def ecds_counts(envoy: ProbeEnvoy) -> tuple[int, int]:
+    """(update_success, update_rejected): config_reload counts refused updates too."""
     stats = envoy.stats("extension_config_discovery")
-    reloads = sum(v for k, v in stats.items() if k.endswith(".config_reload"))
-    fails = sum(v for k, v in stats.items() if k.endswith(".config_fail"))
-    return reloads, fails
+    accepted = sum(v for k, v in stats.items() if k.endswith(".update_success"))
+    rejected = sum(v for k, v in stats.items() if k.endswith(".update_rejected"))
+    return accepted, rejected
 
 
 def ecds_update(envoy: ProbeEnvoy, text: str, expect_reload=True) -> tuple[int, list[dict]]:
-    """Writes a new ECDS resource; waits for Envoy to take it (config_reload) or fail it (config_fail)."""
+    """Writes a new ECDS resource; waits for Envoy to take it (update_success) or refuse it (update_rejected)."""
     mark = len(envoy.events())
     reloads, fails = ecds_counts(envoy)
     moved = envoy.write_ecds("kmf-probe", text)
@@ -403,7 +404,7 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
         reloads, fails = ecds_counts(envoy)
         _, ev = ecds_update(envoy, "label=BAD scope=s reject=1")
         reloads2, fails2 = ecds_counts(envoy)
-        fact("ecds.rejected", f"a configuration on_configure refuses: config_reload {reloads}->{reloads2}, config_fail "
+        fact("ecds.rejected", f"a configuration on_configure refuses: update_success {reloads}->{reloads2}, update_rejected "
              f"{fails}->{fails2}; calls {[(e['event'], e.get('label'), e['vm'][:6], e['thread']) for e in ev if e['event'].startswith('configure')]}")  # fmt: skip
         c5 = Client(envoy.ports["l1"], "c5")
         try:
