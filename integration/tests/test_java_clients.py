@@ -292,6 +292,9 @@ def test_kafka_topics(stack):
     assert code == 1, output
     assert "Error while executing topic command : Authorization failed." in output
     assert "org.apache.kafka.common.errors.TopicAuthorizationException" in output
+    # Adding partitions needs Alter on the topic, which the principal lacks.
+    code, output = tool(stack, TOPICS, default, "--alter", "--topic", created, "--partitions", "3")
+    assert code == 1 and "org.apache.kafka.common.errors.TopicAuthorizationException" in output, output
     # The listing shows what the principal may describe: the created topic, not the hidden one the super user
     # makes now.
     stack.create_topic("hidden-java-topic")
@@ -320,6 +323,15 @@ def test_kafka_consumer_groups(stack):
     assert code == 0 and "kmf-java-visible" in output.split() and "other-java-group" not in output, output
     code, output = tool(stack, GROUPS, default, "--describe", "--group", "other-java-group")
     assert "GroupAuthorizationException" in output, output
+    # Resetting the visible group's offsets is an OffsetCommit (Read on the group and the topic): allowed.
+    code, output = tool(stack, GROUPS, default, "--reset-offsets", "--group", "kmf-java-visible", "--topic", topic,
+                        "--to-earliest", "--execute")  # fmt: skip
+    assert code == 0, output
+    (row,) = [line.split() for line in output.splitlines() if line.startswith("kmf-java-visible ")]
+    assert row == ["kmf-java-visible", topic, "0", "0"], output  # group, topic, partition, new offset
+    # Deleting it needs Delete on the group, which the principal lacks: GROUP_AUTHORIZATION_FAILED.
+    code, output = tool(stack, GROUPS, default, "--delete", "--group", "kmf-java-visible")
+    assert "Group 'kmf-java-visible' could not be deleted" in output and "GroupAuthorizationException" in output, output
     code, output = tool(stack, GROUPS, client_properties(stack, "mesh-admin"), "--list")
     assert {"kmf-java-visible", "other-java-group"} <= set(output.split()), output
 
