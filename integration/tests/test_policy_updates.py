@@ -6,7 +6,8 @@ connection) stays open while the ACL that lets it write is revoked and granted b
 Kafka applies an ACL change to every open connection at the next request; the filter does so only for new
 connections today (what Envoy does on such an update: integration/bench/POLICY-UPDATES.md). The open-connection
 test is xfail(strict) until the filter follows the newest policy; the new-connection test checks that the
-update itself works, so the xfail fails for the right reason.
+update itself works, so the xfail fails for the right reason. A configuration the filter refuses is rejected by
+Envoy and leaves the policy in force. About 20 s: one broker and one Envoy for the module.
 """
 
 from __future__ import annotations
@@ -164,3 +165,33 @@ def test_open_connection_follows_a_revoked_and_regranted_acl_delivered_by_ecds(g
     finally:
         producer.close()
     assert harness.consume(stack, "mesh-default", topic, 2, timeout=30) == [b"before", b"after"]
+
+
+def test_a_refused_configuration_leaves_the_policy_in_force(granted_stack):
+    stack = granted_stack
+    topic = fresh_topic(stack, "refused")
+    producer = Producer(stack)
+    try:
+        assert producer.produce(topic, b"before") == (0, 0)
+        # An unknown field: the filter refuses the configuration in Envoy's first (canary) VM, and Envoy's
+        # extension config discovery rejects the update.
+        broken = {**REVOKED, "authorization": {**REVOKED["authorization"], "mode": "enforce-harder"}}
+        with pytest.raises(harness.HarnessError, match="refused the filter configuration"):
+            stack.envoy.update_filter_config(broken)
+        stack.envoy.wait_for_log(r"invalid configuration, refusing to load")
+        # The open connection and a new one both keep the policy in force.
+        assert producer.produce(topic, b"open") == (0, 1)
+    finally:
+        producer.close()
+    fresh = Producer(stack)
+    try:
+        assert fresh.produce(topic, b"new") == (0, 2)
+    finally:
+        fresh.close()
+    # The next valid update is taken as usual (the harness's file now holds the refused one).
+    stack.envoy.update_filter_config(REVOKED)
+    revoked = Producer(stack)
+    try:
+        assert revoked.produce(topic, b"revoked")[0] == TOPIC_AUTHORIZATION_FAILED
+    finally:
+        revoked.close()
