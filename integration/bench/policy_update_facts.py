@@ -463,8 +463,9 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
             t.start()
         to_first_configure, to_workers, to_old_stream = [], [], []
         try:
-            for round_number in range(1, updates + 1):
-                label = f"B{round_number}"
+            # The last round goes back to A, byte-identical to the configuration the connections started with.
+            for round_number in range(1, updates + 2):
+                label = f"B{round_number}" if round_number <= updates else "A"
                 time.sleep(0.3)
                 mark = len(envoy.events())
                 moved, _ = ecds_update(envoy, f"label={label} scope=s")
@@ -473,8 +474,15 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
                 configures = [e for e in ev if e["event"] == "configure" and e["label"] == label]
                 first_cfg = min(int(e["t"]) for e in configures)
                 worker_cfg = [int(e["t"]) for e in configures if e["vm"] in by_vm]
-                first_new = [int(e["t"]) for e in ev if e["event"] == "data" and e["own_label"] != label
-                             and e["latest_label"] == label]  # fmt: skip
+                first_new = [int(e["t"]) for e in ev if e["event"] == "data" and e["latest_label"] == label
+                             and int(e["t"]) >= first_cfg]  # fmt: skip
+                if label == "A":
+                    fact("workers.revert", f"B{updates} -> A (byte-identical to the startup configuration; all 8 "
+                         f"connections still on their root A): on_configure in {len(configures)} VM(s), threads "
+                         f"{sorted({e['thread'] for e in configures})}, worker VMs among them: {len(worker_cfg)}; "
+                         f"first chunk of an open connection reading A from shared data "
+                         f"{(min(first_new) - first_cfg) / 1e6 if first_new else float('nan'):.1f} ms after that on_configure")  # fmt: skip
+                    continue
                 to_first_configure.append((first_cfg - moved) / 1e6)
                 to_workers.append((max(worker_cfg) - moved) / 1e6 if worker_cfg else float("nan"))
                 to_old_stream.append((min(first_new) - first_cfg) / 1e6 if first_new else float("nan"))
