@@ -9,7 +9,7 @@ this process); clients are raw sockets that send one line and read its echo, so 
 callback on a known connection. The probe logs `PROBE <event> ...` lines (see its src/lib.rs); Envoy's log
 prefix adds the thread id. Findings are written up in integration/bench/POLICY-UPDATES.md.
 
-Takes about a minute; starts no broker.
+Takes about a minute; starts no broker. The last scenario measures what one shared-data read costs.
 """
 
 from __future__ import annotations
@@ -577,6 +577,39 @@ def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None
         envoy.stop()
 
 
+def envoy_cpu_seconds(envoy: ProbeEnvoy) -> float:
+    fields = Path(f"/proc/{envoy.process.popen.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def scenario_read_cost(run_root: Path, wasm: Path, echo: EchoServer, reads: int = 40, messages: int = 20000,
+                       rounds: int = 3) -> None:  # fmt: skip
+    print(f"\n== cost of one shared-data read: Envoy CPU with {reads} reads per client chunk vs none", flush=True)
+    envoys = {
+        n: ProbeEnvoy(run_root / f"cost-{n}", wasm, echo.port,
+                      [{"name": "l1", "filter": ("inline", f"label=C scope=s reads={n}", "kmf-probe")}])
+        for n in (0, reads)
+    }  # fmt: skip
+    try:
+        per_read = []
+        for _ in range(rounds):
+            cpu = {}
+            for n, envoy in envoys.items():
+                client = Client(envoy.ports["l1"], "cost")
+                before = envoy_cpu_seconds(envoy)
+                for _ in range(messages):
+                    client.send("x")
+                cpu[n] = envoy_cpu_seconds(envoy) - before
+                client.close()
+            per_read.append((cpu[reads] - cpu[0]) / (messages * reads) * 1e6)
+        fact("cost.shared_data_read", f"{statistics.median(per_read):.2f} us of Envoy CPU per get_shared_data of a "
+             f"~90-byte record (median of {rounds} rounds: {', '.join(f'{x:.2f}' for x in per_read)}; "
+             f"{messages} chunks x {reads} reads each)")  # fmt: skip
+    finally:
+        for envoy in envoys.values():
+            envoy.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep-logs", action="store_true", help="keep the Envoy logs under integration/.run/")
@@ -592,6 +625,7 @@ def main() -> int:
         scenario_ecds_delay(run_root, wasm, echo)
         scenario_lds(run_root, wasm, echo)
         scenario_two_listeners(run_root, wasm, echo)
+        scenario_read_cost(run_root, wasm, echo)
     finally:
         echo.stop()
         if not args.keep_logs:

@@ -9,7 +9,8 @@
 //!
 //! The plugin configuration is whitespace-separated `key=value` text: `label=<name>` (shown in the log) and
 //! `scope=<name>` (the shared-data key prefix this root publishes under: `probe/<scope>/latest`); `reject=1`
-//! makes `on_configure` return false (a configuration that fails validation).
+//! makes `on_configure` return false (a configuration that fails validation); `reads=<n>` makes every client
+//! chunk read the scope's record n times and log nothing (the cost of a shared-data read).
 //!
 //! On `on_configure` the root publishes `gen=<n> hash=<h> label=<l> root=<id> vm=<token> t=<ns>` under its
 //! scope's key, `n` one more than what was there (compare-and-swap). On every client chunk the stream logs its
@@ -137,6 +138,9 @@ struct RootCfg {
     label: String,
     scope: String,
     hash: u64,
+    /// `reads=N`: quiet mode for cost measurement: each client chunk reads the scope's record N times and
+    /// logs nothing.
+    reads: Option<u32>,
 }
 
 struct ProbeRoot {
@@ -183,7 +187,8 @@ impl RootContext for ProbeRoot {
             log(format!("configure_rejected root={} label={label}", self.id));
             return false;
         }
-        *self.cfg.borrow_mut() = RootCfg { label: label.clone(), scope: scope.clone(), hash };
+        let reads = field(&text, "reads").parse::<u32>().ok();
+        *self.cfg.borrow_mut() = RootCfg { label: label.clone(), scope: scope.clone(), hash, reads };
         // Publish: generation one above what is there.
         let key = format!("probe/{scope}/latest");
         for _ in 0..16 {
@@ -242,6 +247,17 @@ impl StreamContext for ProbeStream {
             return Action::Continue;
         }
         let cfg = self.cfg.borrow().clone();
+        if let Some(reads) = cfg.reads {
+            let key = format!("probe/{}/latest", cfg.scope);
+            let mut total = 0usize;
+            for _ in 0..reads {
+                if let Ok((Some(value), _)) = hostcalls::get_shared_data(&key) {
+                    total += value.len();
+                }
+            }
+            std::hint::black_box(total);
+            return Action::Continue;
+        }
         let (latest, _) = shared_get(&format!("probe/{}/latest", cfg.scope));
         let n = bump(&DATA_EVENTS);
         let shared_count = shared_increment("probe/count");
