@@ -51,7 +51,9 @@ API = {
     "CreatePartitions": (37, 0, 3), "DeleteGroups": (42, 0, 2), "IncrementalAlterConfigs": (44, 0, 1),
     "OffsetDelete": (47, 0, 0), "DescribeCluster": (60, 0, 1), "DescribeProducers": (61, 0, 0),
     "DescribeTransactions": (65, 0, 0), "ListTransactions": (66, 0, 1), "ConsumerGroupDescribe": (69, 0, 1),
-    "DescribeTopicPartitions": (75, 0, 0),
+    "DescribeTopicPartitions": (75, 0, 0), "JoinGroup": (11, 4, 9), "Heartbeat": (12, 0, 4),
+    "LeaveGroup": (13, 0, 5), "SyncGroup": (14, 0, 5), "DescribeLogDirs": (35, 1, 4), "ElectLeaders": (43, 0, 2),
+    "ListPartitionReassignments": (46, 0, 0), "DescribeClientQuotas": (48, 0, 1), "DescribeQuorum": (55, 0, 2),
 }  # fmt: skip
 API_NAMES = {key: name for name, (key, _, _) in API.items()}
 
@@ -273,18 +275,24 @@ def act_create_partitions(rng):
     return [_step("CreatePartitions", v, {"topics": topics, "timeoutMs": 5000, "validateOnly": True})]
 
 
-def _config_resources(rng, with_broker: bool = True):
+def _config_resources(rng, with_broker: bool = True, with_group: bool = False):
     resources = [(2, ns(n)) for n in _topics(rng, 2)]
     if with_broker and rng.random() < 0.4:
         resources.append((4, "1"))
+    if with_group and rng.random() < 0.4:
+        resources.append((32, ns(rng.choice(GROUPS))))
     return resources
+
+
+GROUP_CONFIG = "consumer.session.timeout.ms"
 
 
 def act_describe_configs(rng):
     v = _version(rng, "DescribeConfigs")
     resources = []
-    for rtype, name in _config_resources(rng):
-        keys = ["retention.ms", "cleanup.policy"] if rtype == 2 else ["num.partitions", "log.retention.hours"]
+    for rtype, name in _config_resources(rng, with_group=True):
+        keys = {2: ["retention.ms", "cleanup.policy"], 4: ["num.partitions", "log.retention.hours"],
+                32: [GROUP_CONFIG]}[rtype]  # fmt: skip
         resources.append({"resourceType": rtype, "resourceName": name, "configurationKeys": keys})
     return [_step("DescribeConfigs", v, {"resources": resources, "includeSynonyms": rng.random() < 0.5})]
 
@@ -301,9 +309,10 @@ def act_alter_configs(rng):
 def act_incremental_alter_configs(rng):
     v = _version(rng, "IncrementalAlterConfigs")
     resources = []
-    for rtype, name in _config_resources(rng):
-        config = ({"name": "retention.ms", "configOperation": 0, "value": "3600000"} if rtype == 2
-                  else {"name": "log.cleaner.threads", "configOperation": 0, "value": "1"})  # fmt: skip
+    for rtype, name in _config_resources(rng, with_group=True):
+        config = {2: {"name": "retention.ms", "configOperation": 0, "value": "3600000"},
+                  4: {"name": "log.cleaner.threads", "configOperation": 0, "value": "1"},
+                  32: {"name": GROUP_CONFIG, "configOperation": 0, "value": "45000"}}[rtype]  # fmt: skip
         resources.append({"resourceType": rtype, "resourceName": name, "configs": [config]})
     return [_step("IncrementalAlterConfigs", v, {"resources": resources, "validateOnly": True})]
 
@@ -381,6 +390,55 @@ def act_offset_for_leader_epoch(rng):
     return [_step("OffsetForLeaderEpoch", v, {"replicaId": -1, "topics": topics})]
 
 
+def act_group_membership(rng):
+    """A classic consumer's group membership: join (twice: Kafka first hands out a member id), sync, heartbeat,
+    leave. `$member` and `$generation` come from the last JoinGroup answer."""
+    group = ns(rng.choice(GROUPS))
+    join_v = _version(rng, "JoinGroup")
+    join = {"groupId": group, "sessionTimeoutMs": 10000, "rebalanceTimeoutMs": 10000, "memberId": "",
+            "protocolType": "consumer", "protocols": [{"name": "range", "metadata": ""}]}  # fmt: skip
+    steps = [_step("JoinGroup", join_v, join), _step("JoinGroup", join_v, {**join, "memberId": "$member"})]
+    sync_v = _version(rng, "SyncGroup")
+    sync = {"groupId": group, "generationId": "$generation", "memberId": "$member",
+            "assignments": [{"memberId": "$member", "assignment": ""}]}  # fmt: skip
+    if sync_v >= 5:
+        sync.update(protocolType="consumer", protocolName="range")
+    steps.append(_step("SyncGroup", sync_v, sync))
+    steps.append(_step("Heartbeat", _version(rng, "Heartbeat"),
+                       {"groupId": group, "generationId": "$generation", "memberId": "$member"}))  # fmt: skip
+    leave_v = _version(rng, "LeaveGroup")
+    if leave_v <= 2:
+        steps.append(_step("LeaveGroup", leave_v, {"groupId": group, "memberId": "$member"}))
+    else:
+        steps.append(_step("LeaveGroup", leave_v, {"groupId": group, "members": [{"memberId": "$member"}]}))
+    return steps
+
+
+def act_describe_log_dirs(rng):
+    topics = None if rng.random() < 0.4 else [{"topic": ns(n), "partitions": [0]} for n in _topics(rng, 2, True)]
+    return [_step("DescribeLogDirs", _version(rng, "DescribeLogDirs"), {"topics": topics})]
+
+
+def act_elect_leaders(rng):
+    v = _version(rng, "ElectLeaders")
+    request = {"topicPartitions": [{"topic": ns(n), "partitions": [0]} for n in _topics(rng, 2, True)],
+               "timeoutMs": 5000}  # fmt: skip
+    if v >= 1:
+        request["electionType"] = 0
+    return [_step("ElectLeaders", v, request)]
+
+
+def act_cluster_describes(rng):
+    """Requests that need Describe or DescribeConfigs on the cluster."""
+    choice = rng.choice(["reassignments", "quotas", "quorum"])
+    if choice == "reassignments":
+        return [_step("ListPartitionReassignments", 0, {"timeoutMs": 5000, "topics": None})]
+    if choice == "quotas":
+        return [_step("DescribeClientQuotas", _version(rng, "DescribeClientQuotas"), {"components": [], "strict": False})]
+    return [_step("DescribeQuorum", _version(rng, "DescribeQuorum"),
+                  {"topics": [{"topicName": "__cluster_metadata", "partitions": [{"partitionIndex": 0}]}]})]
+
+
 ACTIONS = {
     "metadata": (act_metadata, 8), "produce": (act_produce, 5), "idempotent-produce": (act_idempotent_produce, 3),
     "fetch": (act_fetch, 4), "list-offsets": (act_list_offsets, 3), "offset-commit": (act_offset_commit, 4),
@@ -395,6 +453,8 @@ ACTIONS = {
     "list-transactions": (act_list_transactions, 2), "describe-transactions": (act_describe_transactions, 2),
     "describe-cluster": (act_describe_cluster, 1), "describe-topic-partitions": (act_describe_topic_partitions, 2),
     "consumer-group-describe": (act_consumer_group_describe, 1), "offset-for-leader-epoch": (act_offset_for_leader_epoch, 1),
+    "group-membership": (act_group_membership, 3), "describe-log-dirs": (act_describe_log_dirs, 1),
+    "elect-leaders": (act_elect_leaders, 1), "cluster-describes": (act_cluster_describes, 2),
 }  # fmt: skip
 
 CERT_WEIGHTS = {"alice": 4, "bob": 3, "carol": 3, "mesh": 3, "admin": 1}
@@ -559,12 +619,38 @@ def curated() -> list[Curated]:
     add("d", 23, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")], "alice",
         "offset-fetch", [_step("OffsetFetch", 8, {"groups": [{"groupId": "@app", "memberEpoch": -1, "topics": [
             {"name": "@orders", "partitionIndexes": [0]}, {"name": "@payments", "partitionIndexes": [0]}]}]})], "match")
+    # FindCoordinator v4+ batches keys: Kafka answers each.
+    add("d", 24, [_acl(ALICE, "group", "@app", "Describe")], "alice", "find-coordinator",
+        [_step("FindCoordinator", 4, {"keyType": 0, "coordinatorKeys": ["@app", "@billing"]})],
+        "diverges: Kafka (KafkaApis.getCoordinator, per key) answers @app with the coordinator (0) and @billing "
+        "GROUP_AUTHORIZATION_FAILED (30); the filter refuses the whole request, both keys 30, nodeId -1, host \"\"")
+    # ElectLeaders without Alter on the cluster.
+    add("d", 25, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "elect-leaders",
+        [_step("ElectLeaders", 0, {"topicPartitions": [{"topic": "@orders", "partitions": [0]}], "timeoutMs": 5000})],
+        "diverges: ElectLeaders v0 denied: Kafka (ControllerApis.handleElectLeaders, ElectLeadersRequest."
+        "getErrorResponse) answers partition @orders-0 with CLUSTER_AUTHORIZATION_FAILED (31); the filter answers "
+        "an empty replicaElectionResults, and v0 has no top-level error code: the client sees no error at all")
+    add("d", 26, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "elect-leaders",
+        [_step("ElectLeaders", 2, {"electionType": 0, "timeoutMs": 5000,
+                                   "topicPartitions": [{"topic": "@orders", "partitions": [0]}]})],
+        "diverges: ElectLeaders v2 denied: both answer top-level 31; Kafka also answers partition @orders-0 with "
+        "31, the filter's replicaElectionResults is empty")
+    add("d", 27, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "cluster-describes",
+        [_step("DescribeClientQuotas", 1, {"components": [], "strict": False})],
+        "diverges (fields beside the error): both answer CLUSTER_AUTHORIZATION_FAILED (31); Kafka "
+        "(DescribeClientQuotasRequest.getErrorResponse) sets entries to null, the filter to an empty array")
     # InitProducerId under allowEveryone when topics do have ACLs (another principal's, a deny, or IdempotentWrite).
     add("e", 5, [_acl(BOB, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
     add("e", 6, [_acl(ALICE, "topic", "*", "Write", "deny")], "alice", "init-producer-id", _idempotent(), "match")
     add("e", 7, [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")], "alice", "init-producer-id", _idempotent(), "match")
     add("e", 8, [_acl(BOB, "topic", "@orders", "Write", pattern="prefixed")], "alice", "init-producer-id",
         _idempotent(), "match")
+    # DeleteTopics under allowEveryone with no ACL on the cluster: Delete on the cluster, every topic.
+    add("e", 9, [_acl("User:*", "topic", "@pay", "All", "deny", "prefixed")], "alice", "delete-topics",
+        [_step("DeleteTopics", 6, {"topics": [{"name": "@payments"}], "timeoutMs": 5000})],
+        "diverges: no ACL on the cluster, so under allow.everyone.if.no.acl.found Kafka (ControllerApis."
+        "handleDeleteTopics: Delete on the cluster) deletes @payments (0) although a User:* deny All covers it; "
+        "the filter answers TOPIC_AUTHORIZATION_FAILED (29)")
     # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
     add("e", 4, [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
