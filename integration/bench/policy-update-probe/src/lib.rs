@@ -5,7 +5,8 @@
 //!   per-worker VM, the main thread's VM and a throw-away canary VM each get their own),
 //! * which root context (`root`: its context id) created which stream context (`stream`),
 //! * when `on_configure` runs and with which configuration (`hash`: FNV-1a of its bytes; `label`),
-//! * module-global counters (per VM) and proxy-wasm shared data (per vm_id, process-wide in Envoy).
+//! * module-global counters (per VM) and proxy-wasm shared data (per vm_id, process-wide in Envoy),
+//! * whether Envoy keeps a counter incremented in every `on_configure` (`kmf_probe.configures`), canary included.
 //!
 //! The plugin configuration is whitespace-separated `key=value` text: `label=<name>` (shown in the log) and
 //! `scope=<name>` (the shared-data key prefix this root publishes under: `probe/<scope>/latest`); `reject=1`
@@ -23,7 +24,7 @@ use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, RootContext, StreamContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, PeerType, Status};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, PeerType, Status};
 
 thread_local! {
     static VM_TOKEN: Cell<u64> = const { Cell::new(0) };
@@ -186,6 +187,10 @@ impl RootContext for ProbeRoot {
         if field(&text, "reject") == "1" {
             log(format!("configure_rejected root={} label={label}", self.id));
             return false;
+        }
+        // Does a counter incremented in the canary VM (killed right after) reach Envoy's stats?
+        if let Ok(id) = hostcalls::define_metric(MetricType::Counter, "kmf_probe.configures") {
+            let _ = hostcalls::increment_metric(id, 1);
         }
         let reads = field(&text, "reads").parse::<u32>().ok();
         *self.cfg.borrow_mut() = RootCfg { label: label.clone(), scope: scope.clone(), hash, reads };
