@@ -5,7 +5,7 @@
 //
 // Each scenario prints one line `RESULT {json}` on stdout: what the client achieved, and the first Kafka
 // exception (class and message) it met, so a test asserts the real outcome rather than a log line.
-//   produce      <props> <topic> <count>                   idempotent producer (Kafka's default), acks=all
+//   produce      <props> <topic> <count>                   idempotent producer (Kafka's default), acks=all, keyed k<i>
 //   consume      <props> <topic> <group> <count> <seconds> subscribe in a group, commit, report offsets
 //   transaction  <props> <topic> <txid> <count>            init, begin, send, commit (or the error)
 //   read-committed <props> <topic> <count> <seconds>       assign all partitions, isolation.level=read_committed
@@ -77,7 +77,7 @@ public class JavaClients {
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(props, new StringSerializer(), new StringSerializer())) {
             List<java.util.concurrent.Future<RecordMetadata>> sent = new ArrayList<>();
             for (int i = 0; i < count; i++) {
-                sent.add(producer.send(new ProducerRecord<>(topic, "java-" + i)));
+                sent.add(producer.send(new ProducerRecord<>(topic, "k" + i, "java-" + i)));
             }
             producer.flush();
             for (var future : sent) {

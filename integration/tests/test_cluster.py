@@ -22,6 +22,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
 
 from conftest import IDENTITY, WITH_FILTER
+from test_java_clients import client_properties, java_classes, java_client  # noqa: F401 - java_classes: a fixture
 
 pytestmark = pytest.mark.filter
 
@@ -279,3 +280,22 @@ def test_denial_through_a_non_bootstrap_envoy(cluster):
         assert watcher.get_watermark_offsets(TopicPartition(topic, 1), timeout=20) == (0, 0)
     finally:
         watcher.close()
+
+
+def test_java_client_across_the_cluster(cluster, java_classes):
+    """Kafka's Java client bootstrapping through Envoy 1: an idempotent producer (keyed, so all three partitions
+    and their leaders get records) and a group consumer, each broker reached through its own Envoy."""
+    topic = new_topic(cluster, "java")
+    properties = client_properties(cluster, "mesh-default")
+    produced = java_client(java_classes, "produce", properties, topic, 30)
+    assert (produced["acked"], produced.get("error")) == (30, None), produced
+    consumed = java_client(java_classes, "consume", properties, topic, "kmf-cluster-java", 30, 60)
+    assert consumed.get("error") is None, consumed
+    assert sorted(consumed["values"]) == sorted(f"java-{i}" for i in range(30))
+    assert len(consumed["committed"]) == 3 and sum(consumed["committed"].values()) == 30, consumed
+    for node in NODES:
+        apis = {
+            a["api"] for a in audit_lines(cluster.envoy_of(node))
+            if a["principal"] == DEFAULT and a.get("resourceName") == topic and a["decision"] == "allowed"
+        }  # fmt: skip
+        assert {"Produce", "Fetch"} <= apis, f"Envoy {node}: {apis}"
