@@ -35,14 +35,22 @@ else
 fi
 
 command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz --locked" >&2; exit 2; }
-cargo +nightly fuzz build -O
+# cargo-fuzz passes nightly-only flags (-Zsanitizer, -Cpasses=sancov-module). Without a nightly toolchain the
+# stable compiler takes them under RUSTC_BOOTSTRAP=1, so the fuzz pass still runs rather than disappear.
+toolchain=+nightly
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "fuzz-short: no nightly toolchain; fuzzing with the stable compiler under RUSTC_BOOTSTRAP=1"
+  toolchain=+stable
+  export RUSTC_BOOTSTRAP=1
+fi
+cargo "$toolchain" fuzz build -O
 
 failed=()
 for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   echo "== fuzzing $target for $budget_text"
   log="$(mktemp)"
-  if cargo +nightly fuzz run -O "$target" -- "${budget[@]}" -max_len="$max_len" \
+  if cargo "$toolchain" fuzz run -O "$target" -- "${budget[@]}" -max_len="$max_len" \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
     grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$log" || true
   else

@@ -159,11 +159,11 @@ fi
 # --- fuzzing: cargo-fuzz on the nightly toolchain (integration/fuzz-short.sh) ------------------------------------
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   say "installing the nightly toolchain for cargo-fuzz"
-  quietly rustup-nightly rustup toolchain install nightly --profile minimal || say "no nightly toolchain: fuzzing will be skipped"
+  quietly rustup-nightly rustup toolchain install nightly --profile minimal || say "no nightly toolchain: fuzzing will use the stable compiler (RUSTC_BOOTSTRAP=1)"
 fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   say "installing cargo-fuzz (cargo install, about 2 minutes)"
-  quietly cargo-fuzz cargo install cargo-fuzz --locked || say "cargo-fuzz did not install: fuzzing will be skipped"
+  quietly cargo-fuzz cargo install cargo-fuzz --locked || say "cargo-fuzz did not install: the fuzz step will fail"
 fi
 
 # --- OCI tooling (skopeo, docker-registry) for the image build/push test -------------------------------------------
