@@ -126,7 +126,9 @@ def wasm_config(config_text: str, vm_id: str, wasm: Path, name: str = "kmf-probe
             "root_id": "kmf-probe",
             "fail_open": False,
             "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config_text},
-            "vm_config": {"vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}}},
+            "vm_config": {
+                "vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}},
+            },
         }
     }
 
@@ -287,6 +289,20 @@ def since(events: list[dict], mark: int) -> list[dict]:
     return events[mark:]
 
 
+def conn(d: dict) -> str:
+    """A data event in short: the VM, the root, its own configuration and the latest one in shared data."""
+    return f"VM {d['vm'][:6]} root {d['root']} own={d['own_label']} latest={d['latest_label']} gen={d['latest_gen']}"
+
+
+def calls(events: list[dict], kind: str = "configure") -> list[tuple]:
+    """(label, VM, root, thread) of each `kind` event."""
+    return [(e.get("label"), e["vm"][:6], e["root"], e["thread"]) for e in events if e["event"] == kind]
+
+
+def count(events: list[dict], kind: str) -> int:
+    return len([e for e in events if e["event"] == kind])
+
+
 # --- scenarios ---------------------------------------------------------------------------------------------------
 
 FACTS: list[tuple[str, str]] = []
@@ -356,11 +372,11 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
              f"in {len({e['vm'] for e in start if e['event'] == 'configure'})} VM(s)")  # fmt: skip
         configures = envoy.stat_sum("kmf_probe.configures")
         fact("canary.counter", f"a counter incremented in every on_configure reads {configures} after "
-             f"{len([e for e in start if e['event'] == 'configure'])} on_configure calls (canary included)")  # fmt: skip
+             f"{count(start, 'configure')} on_configure calls (canary included)")  # fmt: skip
         c1 = Client(envoy.ports["l1"], "c1")
         d = data_of(envoy, c1.send())
         worker_vm, root_a = d["vm"], d["root"]
-        fact("ecds.baseline", f"c1 runs in VM {worker_vm[:6]} root {root_a} (own={d['own_label']}, latest={d['latest_label']})")
+        fact("ecds.baseline", f"c1: {conn(d)}")
 
         moved, ev = ecds_update(envoy, config_b)
         print("    A -> B:\n" + describe(ev))
@@ -368,58 +384,58 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
         worker_b = [e for e in configure_b if e["vm"] == worker_vm]
         other_b = [e for e in configure_b if e["vm"] != worker_vm]
         fact("ecds.update.worker_vm_reused", f"on_configure(B) in the worker's existing VM: {bool(worker_b)} "
-             f"(root {worker_b[0]['root'] if worker_b else '-'}, new root: {bool(worker_b) and worker_b[0]['root'] != root_a})")  # fmt: skip
+             f"(root {worker_b[0]['root'] if worker_b else '-'}, "
+             f"new root: {bool(worker_b) and worker_b[0]['root'] != root_a})")  # fmt: skip
         fact("ecds.update.other_vms", f"on_configure(B) in other VMs: {len(other_b)} "
              f"(threads {sorted({e['thread'] for e in other_b})}, VMs started for it: "
-             f"{len([e for e in ev if e['event'] == 'vm_start'])}, roots done: {len([e for e in ev if e['event'] == 'root_done'])})")  # fmt: skip
+             f"{count(ev, 'vm_start')}, roots done: {count(ev, 'root_done')})")  # fmt: skip
         if worker_b:
             fact("ecds.delay.rename_to_worker_configure", f"{(int(worker_b[0]['t']) - moved) / 1e6:.1f} ms")
         d = data_of(envoy, c1.send())
-        fact("ecds.old_stream", f"c1 after the update: root {d['root']} own={d['own_label']} latest(shared)={d['latest_label']} gen={d['latest_gen']}")
+        fact("ecds.old_stream", f"c1 after the update: {conn(d)}")
         c2 = Client(envoy.ports["l1"], "c2")
         d2 = data_of(envoy, c2.send())
-        root_b = d2["root"]
-        fact("ecds.new_stream", f"c2 (new connection): VM {d2['vm'][:6]} (same VM: {d2['vm'] == worker_vm}) root {root_b} own={d2['own_label']}")
+        fact("ecds.new_stream", f"c2 (new connection): {conn(d2)}; same VM as c1: {d2['vm'] == worker_vm}")
 
         # Revert to the byte-identical A while c1 (root A) is open.
         _, ev = ecds_update(envoy, config_a)
         print("    B -> A (byte-identical to the first, c1 still open on it):\n" + describe(ev))
-        configures = [e for e in ev if e["event"] == "configure"]
-        fact("ecds.revert.configure_calls", f"on_configure calls for the revert: {len(configures)} "
-             f"({[(e['label'], e['vm'][:6], e['root']) for e in configures]})")  # fmt: skip
+        fact("ecds.revert.configure_calls", f"on_configure calls for the revert (label, VM, root, thread): "
+             f"{calls(ev)}")  # fmt: skip
         c3 = Client(envoy.ports["l1"], "c3")
         d3 = data_of(envoy, c3.send())
-        fact("ecds.revert.new_stream_root", f"c3 (new connection after the revert): root {d3['root']} own={d3['own_label']} "
-             f"(reuses c1's root {root_a}: {d3['root'] == root_a}); latest(shared)={d3['latest_label']} gen={d3['latest_gen']}")  # fmt: skip
+        fact("ecds.revert.new_stream_root", f"c3 (new connection after the revert): {conn(d3)}; "
+             f"reuses c1's root {root_a}: {d3['root'] == root_a}")  # fmt: skip
         d = data_of(envoy, c1.send())
-        fact("ecds.revert.old_stream", f"c1 after the revert: latest(shared)={d['latest_label']} gen={d['latest_gen']}")
+        fact("ecds.revert.old_stream", f"c1 after the revert: {conn(d)}")
 
         # Revert to B again while c2 holds root B; then C; then a config the module rejects.
         _, ev = ecds_update(envoy, config_c)
-        fact("ecds.new_config_again", f"A -> C: on_configure calls {[(e['label'], e['vm'][:6], e['root']) for e in ev if e['event'] == 'configure']}")
+        fact("ecds.new_config_again", f"A -> C: on_configure calls {calls(ev)}")
         c1.close(); c3.close()  # noqa: E702 - root A has no connection left
         time.sleep(0.5)
         _, ev = ecds_update(envoy, config_a)
         fact("ecds.revert_after_close", f"C -> A after every A connection closed: on_configure calls "
-             f"{[(e['label'], e['vm'][:6], e['root']) for e in ev if e['event'] == 'configure']}; roots done so far: "
+             f"{calls(ev)}; roots done so far: "
              f"{[(e['root'], e['label']) for e in envoy.events() if e['event'] == 'root_done']}")  # fmt: skip
         c4 = Client(envoy.ports["l1"], "c4")
         d4 = data_of(envoy, c4.send())
-        fact("ecds.revert_after_close.new_stream", f"c4: root {d4['root']} own={d4['own_label']} latest={d4['latest_label']} gen={d4['latest_gen']}")
+        fact("ecds.revert_after_close.new_stream", f"c4: {conn(d4)}")
 
         reloads, fails = ecds_counts(envoy)
         _, ev = ecds_update(envoy, "label=BAD scope=s reject=1")
         reloads2, fails2 = ecds_counts(envoy)
-        fact("ecds.rejected", f"a configuration on_configure refuses: update_success {reloads}->{reloads2}, update_rejected "
-             f"{fails}->{fails2}; calls {[(e['event'], e.get('label'), e['vm'][:6], e['thread']) for e in ev if e['event'].startswith('configure')]}")  # fmt: skip
+        fact("ecds.rejected", f"a configuration on_configure refuses: update_success {reloads}->{reloads2}, "
+             f"update_rejected {fails}->{fails2}; on_configure calls {calls(ev)}, refusals "
+             f"{calls(ev, 'configure_rejected')}")  # fmt: skip
         c5 = Client(envoy.ports["l1"], "c5")
         try:
             d5 = data_of(envoy, c5.send())
-            fact("ecds.rejected.new_stream", f"new connection after the refused update: root {d5['root']} own={d5['own_label']}")
+            fact("ecds.rejected.new_stream", f"new connection after the refused update: {conn(d5)}")
         except (OSError, harness.HarnessError) as e:
             fact("ecds.rejected.new_stream", f"new connection after the refused update fails: {e!r}"[:200])
         d2 = data_of(envoy, c2.send())
-        fact("ecds.rejected.old_stream", f"c2 after the refused update: own={d2['own_label']} latest={d2['latest_label']}")
+        fact("ecds.rejected.old_stream", f"c2 after the refused update: {conn(d2)}")
         for c in (c2, c4, c5):
             c.close()
     finally:
@@ -447,7 +463,8 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
              f"{max(int(e['shared_count']) for e in data)} (= all VMs' sum: shared data is process-wide)")  # fmt: skip
         startup_cfg = [e for e in envoy.events() if e["event"] == "configure"]
         print("    startup:\n" + describe(envoy.events()))
-        fact("workers.startup_configure", f"on_configure(A) ran in {len({e['vm'] for e in startup_cfg})} VMs on threads "
+        fact("workers.startup_configure", f"on_configure(A) ran in {len({e['vm'] for e in startup_cfg})} VMs on "
+             f"threads "
              f"{sorted({e['thread'] for e in startup_cfg})}; publishes saw before_gen "
              f"{[e['before_gen'] for e in envoy.events() if e['event'] == 'publish']}")  # fmt: skip
 
@@ -487,7 +504,8 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
                          f"connections still on their root A): on_configure in {len(configures)} VM(s), threads "
                          f"{sorted({e['thread'] for e in configures})}, worker VMs among them: {len(worker_cfg)}; "
                          f"first chunk of an open connection reading A from shared data "
-                         f"{(min(first_new) - first_cfg) / 1e6 if first_new else float('nan'):.1f} ms after that on_configure")  # fmt: skip
+                         f"{(min(first_new) - first_cfg) / 1e6 if first_new else float('nan'):.1f} ms after that "
+                         f"on_configure")  # fmt: skip
                     continue
                 to_first_configure.append((first_cfg - moved) / 1e6)
                 to_workers.append((max(worker_cfg) - moved) / 1e6 if worker_cfg else float("nan"))
@@ -496,7 +514,8 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
                     print("    A -> B1 under load:\n" + describe(ev))
                     old_after = [e for e in ev if e["event"] == "data" and worker_cfg and int(e["t"]) > max(worker_cfg)]
                     fact("delay.old_roots_after", f"chunks after every worker configured B1: own roots "
-                         f"{sorted({e['own_label'] for e in old_after})}, latest {sorted({e['latest_label'] for e in old_after})}")  # fmt: skip
+                         f"{sorted({e['own_label'] for e in old_after})}, "
+                         f"latest {sorted({e['latest_label'] for e in old_after})}")  # fmt: skip
         finally:
             stop.set()
             for t in threads:
@@ -507,7 +526,8 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
             return f"min {values[0]:.1f} / median {statistics.median(values):.1f} / max {values[-1]:.1f} ms"
 
         fact("delay.rename_to_first_configure", f"{spread(to_first_configure)} over {updates} updates (file rename to "
-             f"the first on_configure of the new configuration in any VM: Envoy's file watch, the canary VM)")  # fmt: skip
+             f"the first on_configure of the new configuration in any VM: Envoy's file watch, the canary "
+             f"VM)")  # fmt: skip
         fact("delay.rename_to_last_worker_configure", spread(to_workers))
         fact("delay.first_configure_to_old_stream", f"{spread(to_old_stream)} (first on_configure to the first chunk "
              f"of an OPEN connection that reads the new configuration from shared data; clients send every ~2 ms; "
@@ -535,14 +555,15 @@ def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
             ev = since(envoy.events(), mark)
             print(f"    -> {label}:\n" + describe(ev))
             cfg = [e for e in ev if e["event"] == "configure"]
-            fact(f"lds.{label}.configure", f"on_configure calls: {[(e['label'], e['vm'][:6], e['root'], e['thread']) for e in cfg]} "
-                 f"(worker VM {worker_vm[:6]}; first {((int(cfg[0]['t']) - moved) / 1e6) if cfg else float('nan'):.1f} ms after the rename)")  # fmt: skip
+            first = (int(cfg[0]["t"]) - moved) / 1e6 if cfg else float("nan")
+            fact(f"lds.{label}.configure", f"on_configure calls: {calls(ev)} (worker VM {worker_vm[:6]}; first "
+                 f"{first:.1f} ms after the rename)")  # fmt: skip
             d = data_of(envoy, c1.send())
-            fact(f"lds.{label}.old_stream", f"c1: VM {d['vm'][:6]} root {d['root']} own={d['own_label']} latest={d['latest_label']} gen={d['latest_gen']}")
+            fact(f"lds.{label}.old_stream", f"c1: {conn(d)}")
             cn = Client(envoy.ports["l1"], f"n{label}")
             dn = data_of(envoy, cn.send())
-            fact(f"lds.{label}.new_stream", f"new connection: VM {dn['vm'][:6]} (same: {dn['vm'] == worker_vm}) root {dn['root']} "
-                 f"(c1's root {root_a}) own={dn['own_label']} latest={dn['latest_label']}")  # fmt: skip
+            fact(f"lds.{label}.new_stream", f"new connection: {conn(dn)}; same VM as c1: {dn['vm'] == worker_vm}, "
+                 f"c1's root: {root_a}")  # fmt: skip
             cn.close()
         c1.close()
     finally:
@@ -627,7 +648,8 @@ def main() -> int:
     echo = EchoServer()
     started = time.monotonic()
     try:
-        print(f"Envoy: {subprocess.run([harness.envoy_binary(), '--version'], capture_output=True, text=True).stdout.strip()}")
+        version = subprocess.run([harness.envoy_binary(), "--version"], capture_output=True, text=True).stdout
+        print(f"Envoy: {version.strip()}")
         scenario_ecds(run_root, wasm, echo)
         scenario_ecds_delay(run_root, wasm, echo)
         scenario_lds(run_root, wasm, echo)
