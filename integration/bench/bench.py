@@ -5,6 +5,9 @@
     tls tcp_proxy   Envoy, mTLS + tcp_proxy
     noop            Envoy, plaintext + a do-nothing wasm filter (integration/bench/noop-filter)
     tls noop        Envoy, mTLS + the do-nothing wasm filter
+    read-only       Envoy, plaintext + a wasm filter that only reads each data callback once
+                    (integration/bench/readonly-filter): the floor for any filter that reads the Kafka stream
+    tls read-only   Envoy, mTLS + the read-only wasm filter
     filter          Envoy, plaintext + kafka-mtls-filter enforcing a generated 1,000-rule policy
     tls filter      Envoy, mTLS + kafka-mtls-filter enforcing the same policy
 
@@ -20,9 +23,13 @@ Reported per configuration and workload:
   - FindCoordinator round trip p50/p99 in microseconds, one at a time on one connection, and what each stack adds
     to it against tcp_proxy (the broker answers these from memory, so the proxy's share shows);
   - ratios: CPU per GB against tcp_proxy of the same transport (plain/TLS), and the filter against the
-    do-nothing filter.
+    do-nothing filter and the read-only one.
+
+The broker is Apache Kafka (integration/kafka_broker.py), one per configuration, its JVM at full speed
+(KMF_KAFKA_JVM_OPTS, default below; the harness's own default runs C1 only, for quick test starts).
 
 Run: integration/bench/run [--small-messages N] [--large-mb MB] [--configs a,b] [--json FILE]
+     integration/bench/run --compare ...   the side-by-side run with Kroxylicious (compare.py)
 """
 
 from __future__ import annotations
@@ -44,7 +51,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+# The broker at full speed, unless the user says otherwise: kafka_broker reads this when it starts a node.
+os.environ.setdefault("KMF_KAFKA_JVM_OPTS", "-Xms1g -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true")
+
 import harness  # noqa: E402
+import kafka_broker  # noqa: E402
 
 CLIENT_CERT = "mesh-default"  # principal User:CN=kafka-default (spiffe://cluster.local/ns/kafka/sa/default)
 TLS_PRINCIPAL = "User:CN=kafka-default"
@@ -59,7 +70,9 @@ IDENTITY = {
     "unauthenticated": "anonymous",
 }
 
-CONFIG_NAMES = ["direct", "tcp_proxy", "tls tcp_proxy", "noop", "tls noop", "filter", "tls filter"]
+CONFIG_NAMES = [
+    "direct", "tcp_proxy", "tls tcp_proxy", "noop", "tls noop", "read-only", "tls read-only", "filter", "tls filter",
+]  # fmt: skip
 
 
 @dataclass
@@ -172,9 +185,19 @@ def envoy_cpu_ticks(pid: int) -> tuple[int, int]:
 def build_noop_filter(work_dir: Path) -> Path:
     """Copies integration/bench/noop-filter to a temporary directory and builds it (release, wasm32-wasip1) with
     its own target directory (kept under the run directory, so a second run only relinks)."""
-    build_dir = Path(tempfile.mkdtemp(prefix="kmf-noop-filter-")) / "noop-filter"
-    shutil.copytree(HERE / "noop-filter", build_dir)
-    target_dir = work_dir / "noop-filter-target"
+    return build_bench_module("noop-filter", "kmf_noop_filter", work_dir / "noop-filter-target")
+
+
+def build_readonly_filter(work_dir: Path) -> Path:
+    """The read-only module (integration/bench/readonly-filter), built as the do-nothing one."""
+    return build_bench_module("readonly-filter", "kmf_readonly_filter", work_dir / "readonly-filter-target")
+
+
+def build_bench_module(crate: str, name: str, target_dir: Path) -> Path:
+    """Builds integration/bench/<crate> from a copy in a temporary directory (release, wasm32-wasip1) into
+    `target_dir`; returns <target_dir>/wasm32-wasip1/release/<name>.wasm."""
+    build_dir = Path(tempfile.mkdtemp(prefix=f"kmf-{crate}-")) / crate
+    shutil.copytree(HERE / crate, build_dir)
     command = ["cargo", "build", "--release", "--target", "wasm32-wasip1"]
     env = {**os.environ, "CARGO_TARGET_DIR": str(target_dir)}
     # Offline first: proxy-wasm is normally in the local registry already (the filter depends on it).
@@ -183,26 +206,29 @@ def build_noop_filter(work_dir: Path) -> Path:
         done = subprocess.run(command, cwd=build_dir, env=env, capture_output=True, text=True)
     shutil.rmtree(build_dir.parent, ignore_errors=True)
     if done.returncode != 0:
-        raise harness.HarnessError(f"building the do-nothing filter failed:\n{done.stderr[-3000:]}")
-    return target_dir / "wasm32-wasip1" / "release" / "kmf_noop_filter.wasm"
+        raise harness.HarnessError(f"building integration/bench/{crate} failed:\n{done.stderr[-3000:]}")
+    return target_dir / "wasm32-wasip1" / "release" / f"{name}.wasm"
 
 
 class Target:
     """Where the clients connect: the broker itself or an Envoy stack in front of it."""
 
-    def __init__(self, config: str, noop_wasm: Path | None, run_name: str):
+    def __init__(self, config: str, modules: dict, run_name: str):
+        """`modules`: the bench's own wasm modules by kind ("noop", "read-only")."""
         self.config = config
         self.tls = config.startswith("tls")
         self.stack: harness.Stack | None = None
-        self.tansu: harness.Tansu | None = None
+        self.tansu = None  # kept for callers that build a Target by hand (paired.py)
+        self.kafka: kafka_broker.Kafka | None = None
         self.cert_dir = harness.certs_dir()
         if config == "direct":
             self.run_dir = harness.RUN_DIR / run_name
             if self.run_dir.exists():
                 shutil.rmtree(self.run_dir)
             self.run_dir.mkdir(parents=True)
-            port = harness.free_port()
-            self.tansu = harness.Tansu(self.run_dir, port, port)
+            # Apache Kafka on its own, its listener advertising itself.
+            self.kafka = kafka_broker.Kafka(self.run_dir, [[kafka_broker.Listener("EXTERNAL")]])
+            port = self.kafka.nodes[0].listeners[0].port
             self.broker = ("127.0.0.1", port)
             self.bootstrap = f"127.0.0.1:{port}"
             return
@@ -211,8 +237,8 @@ class Target:
         kwargs = {"listener": listener, "name": run_name, "log_level": "warn"}
         if kind == "tcp_proxy":
             kwargs.update(with_filter=False, plugin_config={})
-        elif kind == "noop":
-            kwargs.update(wasm_path=noop_wasm, plugin_config={})
+        elif kind in ("noop", "read-only"):
+            kwargs.update(wasm_path=modules[kind], plugin_config={})
         elif kind == "filter":
             kwargs.update(plugin_config=thousand_rule_policy(TLS_PRINCIPAL if self.tls else PLAIN_PRINCIPAL))
         else:
@@ -252,6 +278,8 @@ class Target:
             self.stack.stop()
         if self.tansu is not None:
             self.tansu.stop()
+        if self.kafka is not None:
+            self.kafka.stop()
 
 
 # --- clients ------------------------------------------------------------------------------------------------------
@@ -428,8 +456,8 @@ def find_coordinator_request(correlation_id: int) -> bytes:
 
 
 def run_pings(target: Target, samples: int, result: Result) -> None:
-    """FindCoordinator round trips, one at a time on one connection: tansu answers them from memory in about
-    100 µs (ListOffsets takes over 1 ms, ApiVersions answers are rewritten by the filter), and the filter
+    """FindCoordinator round trips, one at a time on one connection: the broker answers them from memory
+    (ListOffsets takes longer, ApiVersions answers are rewritten by the filter), and the filter
     authorizes them and passes both ways unchanged, the common case. The differences between configurations
     are the latency Envoy and the filter add to a request."""
     if target.tls and target.stack is not None:
@@ -520,7 +548,7 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
             file=out,
         )
         header = (
-            f"{'config':<14} {'envoy cpu s':>11} {'s/10k req':>9} {'s/GB':>7} {'vs tcp':>7} {'vs noop':>7}"
+            f"{'config':<14} {'envoy cpu s':>11} {'s/10k req':>9} {'s/GB':>7} {'vs tcp':>7} {'vs noop':>7} {'vs read':>7}"
             f" {'prod msg/s':>11} {'fetch msg/s':>11} {'MB/s':>7} {'deliv p50':>9} {'p99 ms':>8}"
             f" {'rtt p50':>8} {'p99 ms':>7} {'req':>7}"
         )
@@ -531,13 +559,15 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
             baseline = by_key.get((f"{transport}tcp_proxy", workload))
             noop = by_key.get((f"{transport}noop", workload))
             vs_tcp = ratio(r.cpu_per_gb(), baseline.cpu_per_gb() if baseline else None) if r.config != "direct" else "-"
-            vs_noop = ratio(r.cpu_per_gb(), noop.cpu_per_gb() if noop else None) if r.config.endswith("filter") else "-"
+            vs_noop = ratio(r.cpu_per_gb(), noop.cpu_per_gb() if noop else None) if r.config.endswith(("filter", "read-only")) else "-"
+            read_only = by_key.get((f"{transport}read-only", workload))
+            vs_read = ratio(r.cpu_per_gb(), read_only.cpu_per_gb() if read_only else None) if r.config.endswith("filter") else "-"
             produce_rate = r.messages / r.produce_seconds if r.produce_seconds else 0
             fetch_rate = r.messages / r.fetch_seconds if r.fetch_seconds else 0
             mb_per_s = r.value_bytes / 1e6 / r.produce_seconds if r.produce_seconds else 0
             print(
                 f"{r.config:<14} {fmt(r.envoy_cpu):>11} {fmt(r.cpu_per_10k_requests(), 3):>9} {fmt(r.cpu_per_gb()):>7}"
-                f" {vs_tcp:>7} {vs_noop:>7} {produce_rate:>11,.0f} {fetch_rate:>11,.0f} {mb_per_s:>7,.1f}"
+                f" {vs_tcp:>7} {vs_noop:>7} {vs_read:>7} {produce_rate:>11,.0f} {fetch_rate:>11,.0f} {mb_per_s:>7,.1f}"
                 f" {r.delivery_p50_ms:>9.2f} {r.delivery_p99_ms:>8.2f} {r.rtt_p50_ms:>8.2f} {r.rtt_p99_ms:>7.2f}"
                 f" {int(r.produce_requests + r.fetch_requests):>7,}",
                 file=out,
@@ -550,7 +580,8 @@ def print_table(results: list[Result], out=sys.stdout) -> None:
     print(
         "\nenvoy cpu s: Envoy's utime+stime (/proc) over produce + fetch; s/10k req: per 10,000 Produce+Fetch requests;"
         "\ns/GB: per GB of record values moved (produced + fetched); vs tcp: CPU/GB against tcp_proxy of the same"
-        "\ntransport (plain/TLS); vs noop: the filter against the do-nothing wasm filter; prod/fetch msg/s and MB/s"
+        "\ntransport (plain/TLS); vs noop: against the do-nothing wasm filter; vs read: the filter against the"
+        "\nread-only module (the floor for a module that reads the stream); prod/fetch msg/s and MB/s"
         "\n(produce) are bounded by the broker on this machine; deliv: produce()->ack per message with 5 requests in"
         "\nflight; rtt: one Produce request at a time; req: Produce+Fetch requests (librdkafka statistics).",
         file=out,
@@ -594,10 +625,13 @@ def main(argv=None) -> int:
     ]
     work_dir = harness.RUN_DIR / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
-    noop_wasm = None
+    modules = {}
     if any(c.endswith("noop") for c in configs):
         print("building the do-nothing filter ...", flush=True)
-        noop_wasm = build_noop_filter(work_dir)
+        modules["noop"] = build_noop_filter(work_dir)
+    if any(c.endswith("read-only") for c in configs):
+        print("building the read-only filter ...", flush=True)
+        modules["read-only"] = build_readonly_filter(work_dir)
     if any(c.endswith("filter") for c in configs) and not harness.WASM_PATH.exists():
         print(f"{harness.WASM_PATH} is missing: cargo build --release --target wasm32-wasip1 --lib", file=sys.stderr)
         return 2
@@ -607,7 +641,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     for config in [c for _ in range(args.repeat) for c in configs]:
         config_started = time.monotonic()
-        target = Target(config, noop_wasm, f"bench-{config.replace(' ', '-')}")
+        target = Target(config, modules, f"bench-{config.replace(' ', '-')}")
         try:
             warm_up(target)
             for workload in workloads:

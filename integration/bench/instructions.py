@@ -12,7 +12,7 @@ reckoning of memcpy, not by their cost.
     integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] [--records N --record-size B]
                                       [--cpu [--rounds R]] VARIANT...
 
-VARIANT as for paired.py: label=tcp_proxy | label=noop | label=filter[:PATH] | label=probe:CONFIG.
+VARIANT as for paired.py: label=tcp_proxy | label=noop | label=read-only | label=filter[:PATH] | label=probe:CONFIG.
 Needs valgrind (apt install valgrind), except with --cpu. About a minute per variant.
 
 --cpu runs the same round trips without valgrind and reports Envoy's user and system CPU per request from
@@ -28,10 +28,10 @@ their Envoys in front of one broker, and one client pings them in turn (50 pings
 stack), one request at a time across all of them: no stack's traffic competes with another's, and the machine's
 slow moments fall on every stack alike, so the differences between their latencies are what each stack adds.
 It reports p50, p99 and p99.9 and what each variant adds to the first, medians over --rounds. No valgrind.
-(Produce and Fetch are left out: tansu's own latency for them swings by milliseconds, and the work it does
-after them delays the next requests.)
+(Produce and Fetch are left out: the broker's own latency for them swings by milliseconds, and the work it
+does after them delays the next requests.)
 
-Examples: integration/bench/instructions.py noop=noop read=probe:"buf=1 win=4096" filter=filter
+Examples: integration/bench/instructions.py noop=noop read=read-only filter=filter
           integration/bench/instructions.py --latency --rounds 5 --round-trips 20000 tcp=tcp_proxy noop=noop filter=filter
 """
 
@@ -57,6 +57,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench  # noqa: E402
 import harness  # noqa: E402
+import kafka_broker  # noqa: E402
 from paired import parse_variants, side_by_side  # noqa: E402
 
 TOPIC = "bench-instructions"
@@ -211,9 +212,10 @@ def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[flo
 
 def report_latency(specs, args) -> int:
     """Every stack at once; one request at a time, to each stack in turn (see --latency). The Envoys share one
-    broker (the user's KAFKA_BOOTSTRAP, or one tansu): every stack's request then meets the same broker, and
-    no idle broker of another stack takes the CPU in between."""
-    broker: harness.Tansu | None = None
+    broker (the user's KAFKA_BOOTSTRAP, or one Apache Kafka): every stack's request then meets the same broker,
+    and no idle broker of another stack takes the CPU in between. (The pings are raw FindCoordinator requests on
+    one connection: no client follows the address the broker advertises, so one listener serves every Envoy.)"""
+    broker: kafka_broker.Kafka | None = None
     stacks: dict[str, harness.Stack] = {}
     users_bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     try:
@@ -221,9 +223,8 @@ def report_latency(specs, args) -> int:
             run_dir = harness.RUN_DIR / "instructions-latency-broker"
             shutil.rmtree(run_dir, ignore_errors=True)
             run_dir.mkdir(parents=True)
-            port = harness.free_port()
-            broker = harness.Tansu(run_dir, port, port)
-            os.environ["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{port}"
+            broker = kafka_broker.Kafka(run_dir, [[kafka_broker.Listener("EXTERNAL")]])
+            os.environ["KAFKA_BOOTSTRAP"] = f"127.0.0.1:{broker.nodes[0].listeners[0].port}"
         for label, wasm, config in specs:
             stacks[label] = start_stack(label, wasm, config, args)
     except BaseException:

@@ -8,6 +8,7 @@ machine.
 VARIANT is label=kind, kind one of:
     tcp_proxy            no wasm filter
     noop                 the do-nothing filter (integration/bench/noop-filter)
+    read-only            a module that only reads each data callback once (integration/bench/readonly-filter)
     filter[:PATH]        kafka-mtls-filter (default module: the harness's) enforcing the 1,000-rule policy
     filter-small[:PATH]  the same with only the benchmark client's own 10 rules of that policy
     probe:CONFIG         the do-nothing filter plus hostcalls per data callback (integration/bench/hostcall-probe),
@@ -56,6 +57,7 @@ def build(crate: str, work_dir: Path) -> Path:
 def make_target(label: str, wasm: Path | None, plugin_config) -> bench.Target:
     target = bench.Target.__new__(bench.Target)
     target.config, target.tls, target.tansu, target.cert_dir = label, False, None, harness.certs_dir()
+    target.kafka = None
     kwargs = {"listener": "plain", "name": f"paired-{label}", "log_level": "warn"}
     if wasm is None:
         kwargs.update(with_filter=False, plugin_config={})
@@ -76,6 +78,8 @@ def parse_variants(variants: list[str], work_dir: Path, error) -> list[tuple[str
             specs.append((label, None, {}))
         elif kind == "noop":
             specs.append((label, build("noop-filter", work_dir), {}))
+        elif kind == "read-only":
+            specs.append((label, bench.build_readonly_filter(work_dir), {}))
         elif kind.startswith("filter"):
             name, _, module = kind.partition(":")
             path = Path(module) if module else harness.WASM_PATH
