@@ -511,6 +511,15 @@ def curated() -> list[Curated]:
     def add(phase, n, acls, cert, kind, steps, expect, source="127.0.0.1"):
         c.append(Curated(f"{phase}.c{n}", phase == "e", acls, Case(f"{phase}.c{n}.0", cert, source, kind, steps), expect))
 
+    # Identity: each certificate's principal, as Kafka's ssl.principal.mapping.rules and the filter derive it, is
+    # the one its ACL names (alice: RULE; bob: RULE with /L; carol: DEFAULT; mesh: SPIFFE in the filter, DEFAULT
+    # on the DN in Kafka); the other principals' ACLs do not apply to it.
+    for n, (cert, principal) in enumerate([("alice", ALICE), ("bob", BOB), ("carol", CAROL),
+                                           ("mesh", "User:CN=kafka-default")], start=30):
+        others = [p for p in (ALICE, BOB, CAROL, "User:CN=kafka-default") if p != principal]
+        add("d", n, [_acl(principal, "topic", "@orders", "Describe")] + [_acl(p, "topic", "@payments", "Describe")
+                                                                           for p in others],
+            cert, "metadata", [_step("Metadata", 12, {"topics": [{"name": "@orders"}, {"name": "@payments"}]})], "match")
     # InitProducerId without a transactional id: Kafka's authorizeByResourceType (Write on any topic).
     add("d", 1, [_acl(ALICE, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
     add("d", 2, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "@ord", "Write", "deny", "prefixed")],
