@@ -227,23 +227,25 @@ def write_ecds(path: Path, extension_config: dict, version: str) -> None:
     os.replace(staging, path)
 
 
-def sidecar_bootstrap(out: Path, ecds_path: Path, listen_port: int, admin_port: int, broker: tuple[str, int],
-                      cert_dir: Path) -> tuple[dict, list[str]]:
+def sidecar_bootstrap(out: Path, form: str, ecds_path: Path, listen_port: int, admin_port: int,
+                      broker: tuple[str, int], cert_dir: Path, wasm_module: Path) -> tuple[dict, list[str]]:
     """An Envoy bootstrap whose only listener is the port 9092 inbound chain Istio generated for the broker's
-    sidecar (wasmplugin-chain.json), with what istio-agent and the pod provide swapped for the harness's:
+    sidecar (`form`: wasmplugin-chain.json or envoyfilter-chain.json), with what istio-agent and the pod provide
+    swapped for the harness's:
 
     - SDS secrets `default` (the workload certificate) and `ROOTCA` (the mesh CA) become static secrets of the same
       names holding the harness's server certificate and CA;
     - the ECDS source (istiod over ADS) becomes a file holding the extension config istio-agent produced
       (module already fetched from the registry into a local file, wasmplugin-ecds-local.json);
+    - the EnvoyFilter's module file (mounted from a ConfigMap in the pod) is the module built;
     - the inbound cluster of port 9092 points at the Apache Kafka broker's plaintext listener;
     - the filter chain match (destination port 9092 on the virtualInbound listener, behind iptables) goes: the
       listener itself is on a loopback port.
 
     Istio's own network filters (istio.*: metadata exchange, stats) exist only in Istio's Envoy build (istio-proxy),
     not in upstream Envoy: they are left out, and returned."""
-    chain = json.loads((out / "wasmplugin-chain.json").read_text())
-    listener = json.loads((out / "wasmplugin-listener.json").read_text())
+    chain = json.loads((out / f"{form}-chain.json").read_text())
+    listener = json.loads((out / f"{form}-listener.json").read_text())
     chain.pop("filter_chain_match", None)
     dropped = [f["name"] for f in chain["filters"] if f["name"].startswith("istio.")]
     chain["filters"] = [f for f in chain["filters"] if not f["name"].startswith("istio.")]
@@ -258,6 +260,10 @@ def sidecar_bootstrap(out: Path, ecds_path: Path, listen_port: int, admin_port: 
         typed = network_filter.get("typed_config", {})
         if typed.get("@type") == TCP_PROXY_TYPE:
             cluster_name = typed["cluster"]
+        if typed.get("@type") == WASM_NETWORK_TYPE:
+            code = typed["config"]["vm_config"]["code"]
+            assert code["local"]["filename"] == "/var/local/lib/wasm-filters/kafka_mtls_filter.wasm", code
+            code["local"]["filename"] = str(wasm_module)
     assert cluster_name, chain["filters"]
     tls_context = chain["transport_socket"]["typed_config"]
     common = tls_context["common_tls_context"]
@@ -313,7 +319,7 @@ class GeneratedSidecar:
     listener = "mtls"
     client_config = harness.Stack.client_config
 
-    def __init__(self, out: Path, run_dir: Path):
+    def __init__(self, out: Path, run_dir: Path, form: str, wasm_module: Path):
         self.run_dir = run_dir
         self.cert_dir = harness.certs_dir()
         self.envoy_port = harness.free_port()
@@ -328,10 +334,11 @@ class GeneratedSidecar:
             self.setup = ("127.0.0.1", node.internal_port)
             broker = ("127.0.0.1", node.listeners[0].port)
             config, self.dropped = sidecar_bootstrap(
-                out, self.ecds_path, self.envoy_port, self.admin_port, broker, self.cert_dir
+                out, form, self.ecds_path, self.envoy_port, self.admin_port, broker, self.cert_dir, wasm_module
             )
-            ecds = json.loads((out / "wasmplugin-ecds-local.json").read_text())
-            write_ecds(self.ecds_path, ecds, "1")
+            if form == "wasmplugin":
+                ecds = json.loads((out / "wasmplugin-ecds-local.json").read_text())
+                write_ecds(self.ecds_path, ecds, "1")
             config_path = run_dir / "envoy-generated.json"
             config_path.write_text(json.dumps(config, indent=2))
             argv = [
@@ -342,7 +349,8 @@ class GeneratedSidecar:
             env = {**os.environ, "KAFKA_MTLS_FILTER_PASSWORD_SECRET": "unused-by-banzai-preamble"}
             self.envoy = harness.Process("envoy", argv, run_dir / "envoy.log", cwd=run_dir, env=env)
             harness.wait_for_port("127.0.0.1", self.envoy_port, timeout=60, process=self.envoy)
-            self.wait_for_stat("extension_config_discovery.", "config_reload", 1)
+            if form == "wasmplugin":
+                self.wait_for_stat("extension_config_discovery.", "config_reload", 1)
         except BaseException:
             self.stop()
             raise
@@ -378,14 +386,18 @@ class GeneratedSidecar:
         self.kafka.stop()
 
 
-@pytest.fixture(scope="module")
-def generated_sidecar(go_run):
-    assert go_run["outcomes"].get("TestAgentRewritesTheImageToTheLocalModule") == "pass", go_run["output"][-5000:]
-    run_dir = harness.RUN_DIR / f"istio-generated-{os.getpid()}"
+def start_sidecar(go_run, form: str, wasm_module: Path) -> GeneratedSidecar:
+    run_dir = harness.RUN_DIR / f"istio-generated-{form}-{os.getpid()}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    sidecar = GeneratedSidecar(go_run["out"], run_dir)
+    return GeneratedSidecar(go_run["out"], run_dir, form, wasm_module)
+
+
+@pytest.fixture(scope="module")
+def generated_sidecar(go_run, wasm_module):
+    assert go_run["outcomes"].get("TestAgentRewritesTheImageToTheLocalModule") == "pass", go_run["output"][-5000:]
+    sidecar = start_sidecar(go_run, "wasmplugin", wasm_module)
     try:
         yield sidecar
     finally:
@@ -393,6 +405,7 @@ def generated_sidecar(go_run):
 
 
 @pytest.mark.slow
+@pytest.mark.filter
 def test_generated_sidecar_identifies_spiffe_clients_and_enforces_the_acls(generated_sidecar):
     """Through Istio's generated chain: mesh-checkout (spiffe://cluster.local/ns/payments/sa/checkout) is
     User:CN=payments-checkout and may write orders*; mesh-default (.../ns/kafka/sa/default, User:CN=kafka-default)
@@ -417,6 +430,7 @@ def test_generated_sidecar_identifies_spiffe_clients_and_enforces_the_acls(gener
 
 
 @pytest.mark.slow
+@pytest.mark.filter
 def test_generated_sidecar_takes_a_plugin_config_update_and_fail_close(generated_sidecar, go_run):
     """The pluginConfig update path: the changed WasmPlugin's new extension config (Istio's, converted by
     istio-agent's code) reaches the running Envoy, and kafka-default may now read orders*. Then the FAIL_CLOSE
@@ -442,3 +456,21 @@ def test_generated_sidecar_takes_a_plugin_config_update_and_fail_close(generated
     stats = sidecar.stats()
     denied = sum(v for k, v in stats.items() if "wasm-default-deny" in k and k.endswith(".denied"))
     assert denied >= 1, {k: v for k, v in stats.items() if "rbac" in k}
+
+
+@pytest.mark.slow
+@pytest.mark.filter
+def test_generated_envoyfilter_sidecar_identifies_and_enforces(go_run, wasm_module):
+    """The EnvoyFilter form, as Istio generated it (the filter inline, the module from the mounted file): the same
+    identity and the same ACLs."""
+    assert go_run["outcomes"].get("TestEnvoyFilterGeneratedConfig") == "pass", go_run["output"][-5000:]
+    sidecar = start_sidecar(go_run, "envoyfilter", wasm_module)
+    try:
+        harness.create_topic(*sidecar.setup, "orders-eu")
+        delivered, failures, errors = harness.produce(sidecar, "mesh-checkout", "orders-eu", [b"e-1"], timeout=30)
+        assert (delivered, failures) == (1, []), (failures, errors.text(), sidecar.envoy.log_tail(30))
+        assert re.search(r"principal User:CN=payments-checkout \(spiffe\)", sidecar.log_text())
+        delivered, failures, _ = harness.produce(sidecar, "mesh-default", "orders-eu", [b"x"], timeout=15)
+        assert delivered == 0 and failures, failures
+    finally:
+        sidecar.stop()
