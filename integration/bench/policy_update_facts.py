@@ -119,16 +119,18 @@ class Client:
 # --- Envoy with the probe ----------------------------------------------------------------------------------------
 
 
-def wasm_config(config_text: str, vm_id: str, wasm: Path, name: str = "kmf-probe") -> dict:
+def wasm_config(config_text: str, vm_id: str, wasm: Path, name: str = "kmf-probe", env: dict | None = None) -> dict:
+    """`env`: vm_config.environment_variables.key_values (Istio puts the WasmPlugin's resourceVersion there)."""
+    vm_config = {"vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}}}
+    if env:
+        vm_config["environment_variables"] = {"key_values": env}
     return {
         "config": {
             "name": name,
             "root_id": "kmf-probe",
             "fail_open": False,
             "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": config_text},
-            "vm_config": {
-                "vm_id": vm_id, "runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": str(wasm)}},
-            },
+            "vm_config": vm_config,
         }
     }
 
@@ -149,8 +151,8 @@ class ProbeEnvoy:
         (run_dir / "xds").mkdir(parents=True)
         self.ports = {item["name"]: harness.free_port() for item in listeners}
         self.admin_port = harness.free_port()
-        for resource, (text, vm_id) in (ecds or {}).items():
-            self.write_ecds(resource, text, vm_id)
+        for resource, spec in (ecds or {}).items():
+            self.write_ecds(resource, **spec)
         config = {
             "node": {"id": "kmf-probe", "cluster": "kmf-probe"},
             "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": self.admin_port}}},
@@ -230,10 +232,11 @@ class ProbeEnvoy:
         os.rename(staging, path)
         return moved_at
 
-    def write_ecds(self, resource: str, text: str, vm_id: str = "kmf-probe") -> int:
+    def write_ecds(self, resource: str, text: str, vm_id: str = "kmf-probe", name: str = "kmf-probe",
+                   env: dict | None = None) -> int:  # fmt: skip
         document = {"resources": [{
             "@type": "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig", "name": resource,
-            "typed_config": {"@type": WASM_TYPE, **wasm_config(text, vm_id, self.wasm)}}]}  # fmt: skip
+            "typed_config": {"@type": WASM_TYPE, **wasm_config(text, vm_id, self.wasm, name, env)}}]}  # fmt: skip
         return self._atomic_write(self.run_dir / "xds" / f"{resource}.yaml", document)
 
     def write_lds(self, listeners: list[dict]) -> int:
@@ -342,11 +345,12 @@ def ecds_counts(envoy: ProbeEnvoy) -> tuple[int, int]:
     return accepted, rejected
 
 
-def ecds_update(envoy: ProbeEnvoy, text: str, expect_reload=True) -> tuple[int, list[dict]]:
-    """Writes a new ECDS resource; waits for Envoy to take it (update_success) or refuse it (update_rejected)."""
+def ecds_update(envoy: ProbeEnvoy, text: str, **resource) -> tuple[int, list[dict]]:
+    """Writes a new ECDS resource (`resource`: write_ecds's vm_id, name, env); waits for Envoy to take it
+    (update_success) or refuse it (update_rejected)."""
     mark = len(envoy.events())
     reloads, fails = ecds_counts(envoy)
-    moved = envoy.write_ecds("kmf-probe", text)
+    moved = envoy.write_ecds("kmf-probe", text, **resource)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         now_reloads, now_fails = ecds_counts(envoy)
@@ -363,7 +367,7 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
     print("\n== ECDS from a file (atomic rename), --concurrency 1", flush=True)
     config_a, config_b, config_c = "label=A scope=s", "label=B scope=s", "label=C scope=s"
     envoy = ProbeEnvoy(run_root / "ecds-1", wasm, echo.port, [{"name": "l1", "filter": ("ecds", "kmf-probe")}],
-                       ecds={"kmf-probe": (config_a, "kmf-probe")})  # fmt: skip
+                       ecds={"kmf-probe": {"text": config_a}})  # fmt: skip
     try:
         start = envoy.events()
         print("    startup:\n" + describe(start))
@@ -436,7 +440,68 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
             fact("ecds.rejected.new_stream", f"new connection after the refused update fails: {e!r}"[:200])
         d2 = data_of(envoy, c2.send())
         fact("ecds.rejected.old_stream", f"c2 after the refused update: {conn(d2)}")
-        for c in (c2, c4, c5):
+        held = [c2, c4, c5]
+        rss_before = envoy_rss_kib(envoy)
+        for version in range(1, 6):
+            ecds_update(envoy, f"label=R{version} scope=s")
+            held.append(Client(envoy.ports["l1"], f"h{version}"))
+            data_of(envoy, held[-1].send())
+        rss_held = envoy_rss_kib(envoy)
+        fact("ecds.memory", f"5 more changes, one connection kept open on each: Envoy's RSS grew by "
+             f"{(rss_held - rss_before) / 1024:.1f} MiB (a root context per change in the same VMs, and a canary "
+             f"VM each time)")  # fmt: skip
+        for c in held:
+            c.close()
+    finally:
+        envoy.stop()
+
+
+def scenario_istio_like(run_root: Path, wasm: Path, echo: EchoServer) -> None:
+    """The ECDS resource as Istio builds it for a WasmPlugin (pilot/pkg/model/extensions.go): name
+    `<namespace>.<name>`, no vm_id, and the WasmPlugin's resourceVersion in vm_config's environment variables,
+    so every change of the WasmPlugin also changes the VM configuration."""
+    print("\n== ECDS as Istio builds it (no vm_id, resourceVersion in the VM's environment), --concurrency 1",
+          flush=True)  # fmt: skip
+    istio = {"vm_id": "", "name": "kafka.kafka-mtls-filter"}
+
+    def env(version: int) -> dict:
+        return {"ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION": str(version)}
+
+    envoy = ProbeEnvoy(run_root / "istio-like", wasm, echo.port, [{"name": "l1", "filter": ("ecds", "kmf-probe")}],
+                       ecds={"kmf-probe": {"text": "label=A scope=s", "env": env(1), **istio}})  # fmt: skip
+    try:
+        ev = envoy.events()
+        c1 = Client(envoy.ports["l1"], "c1")
+        d1 = data_of(envoy, c1.send())
+        fact("istio.baseline", f"c1: {conn(d1)}; plugin_name={next(e for e in ev if e['event'] == 'configure')['plugin_name']}")
+        _, ev = ecds_update(envoy, "label=B scope=s", env=env(2), **istio)
+        fact("istio.update.configure", f"A -> B (resourceVersion 2): on_configure calls {calls(ev)}; VMs started "
+             f"{count(ev, 'vm_start')}; the worker VM of c1 among them: {any(e['vm'] == d1['vm'] for e in ev if e['event'] == 'configure')}")  # fmt: skip
+        c2 = Client(envoy.ports["l1"], "c2")
+        d2 = data_of(envoy, c2.send())
+        fact("istio.update.new_stream", f"c2: {conn(d2)}; same VM as c1: {d2['vm'] == d1['vm']}")
+        d1 = data_of(envoy, c1.send())
+        fact("istio.update.old_stream", f"c1: {conn(d1)} (shared data across the old and the new VM)")
+        _, ev = ecds_update(envoy, "label=A scope=s", env=env(3), **istio)
+        fact("istio.revert.configure", f"B -> A again (pluginConfig byte-identical to the first, resourceVersion 3): "
+             f"on_configure calls {calls(ev)}")  # fmt: skip
+        c3 = Client(envoy.ports["l1"], "c3")
+        d3 = data_of(envoy, c3.send())
+        fact("istio.revert.new_stream", f"c3: {conn(d3)}; c1's VM and root: {d1['vm'][:6]} {d1['root']}")
+        d1 = data_of(envoy, c1.send())
+        fact("istio.revert.old_stream", f"c1: {conn(d1)}")
+        # Each WasmPlugin change makes new VMs; the old ones stay while their connections stay.
+        held = [c1, c2, c3]
+        rss_before = envoy_rss_kib(envoy)
+        for version in range(4, 9):
+            ecds_update(envoy, f"label=R{version} scope=s", env=env(version), **istio)
+            held.append(Client(envoy.ports["l1"], f"h{version}"))
+            data_of(envoy, held[-1].send())
+        rss_held = envoy_rss_kib(envoy)
+        fact("istio.vm_memory", f"5 more WasmPlugin changes, one connection kept open on each: Envoy's RSS grew by "
+             f"{(rss_held - rss_before) / 1024:.1f} MiB ({(rss_held - rss_before) / 5 / 1024:.1f} MiB per change, "
+             f"a worker VM and its root kept alive by its connection)")  # fmt: skip
+        for c in held:
             c.close()
     finally:
         envoy.stop()
@@ -445,7 +510,7 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
 def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrency: int = 2, updates: int = 5) -> None:
     print(f"\n== ECDS update delay and shared data across workers, --concurrency {concurrency}", flush=True)
     envoy = ProbeEnvoy(run_root / "ecds-2", wasm, echo.port, [{"name": "l1", "filter": ("ecds", "kmf-probe")}],
-                       concurrency=concurrency, ecds={"kmf-probe": ("label=A scope=s", "kmf-probe")})  # fmt: skip
+                       concurrency=concurrency, ecds={"kmf-probe": {"text": "label=A scope=s"}})  # fmt: skip
     try:
         clients = [Client(envoy.ports["l1"], f"w{i}") for i in range(8)]
         for c in clients:
@@ -604,6 +669,13 @@ def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None
         envoy.stop()
 
 
+def envoy_rss_kib(envoy: ProbeEnvoy) -> int:
+    for line in Path(f"/proc/{envoy.process.popen.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def envoy_cpu_seconds(envoy: ProbeEnvoy) -> float:
     fields = Path(f"/proc/{envoy.process.popen.pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -651,6 +723,7 @@ def main() -> int:
         version = subprocess.run([harness.envoy_binary(), "--version"], capture_output=True, text=True).stdout
         print(f"Envoy: {version.strip()}")
         scenario_ecds(run_root, wasm, echo)
+        scenario_istio_like(run_root, wasm, echo)
         scenario_ecds_delay(run_root, wasm, echo)
         scenario_lds(run_root, wasm, echo)
         scenario_two_listeners(run_root, wasm, echo)
