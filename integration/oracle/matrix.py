@@ -648,6 +648,21 @@ def curated() -> list[Curated]:
         [_step("DescribeClientQuotas", 1, {"components": [], "strict": False})],
         "diverges (fields beside the error): both answer CLUSTER_AUTHORIZATION_FAILED (31); Kafka "
         "(DescribeClientQuotasRequest.getErrorResponse) sets entries to null, the filter to an empty array")
+    # OffsetFetch v8+: where the refusal starts.
+    add("d", 34, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "group", "@billing", "Describe"),
+                  _acl(ALICE, "topic", "@orders", "Describe")], "alice", "offset-fetch",
+        [_step("OffsetFetch", 8, {"groups": [
+            {"groupId": g, "memberEpoch": -1, "topics": [{"name": "@orders", "partitionIndexes": [0]},
+                                                         {"name": "@payments", "partitionIndexes": [0]}]}
+            for g in ("@app", "@billing")]})],
+        "diverges: OffsetFetch v8, two groups (both allowed), each asking an allowed (@orders) and a denied "
+        "(@payments) topic: Kafka answers per partition (@orders 0, @payments 29, groups 0); the filter refuses the "
+        "whole request: each group errorCode 29, no topics (one group with the same topics is split, d.c23)")
+    add("d", 35, [_acl(ALICE, "group", "@app", "Describe")], "alice", "offset-fetch",
+        [_step("OffsetFetch", 9, {"groups": [{"groupId": "@app", "memberEpoch": -1, "topics": [
+            {"name": "@payments", "partitionIndexes": [0]}]}]})],
+        "diverges: OffsetFetch v9, one group, its only topic denied: Kafka answers the group 0 and @payments-0 "
+        "TOPIC_AUTHORIZATION_FAILED (29); the filter answers the group errorCode 29 and no topics")
     # InitProducerId under allowEveryone when topics do have ACLs (another principal's, a deny, or IdempotentWrite).
     add("e", 5, [_acl(BOB, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
     add("e", 6, [_acl(ALICE, "topic", "*", "Write", "deny")], "alice", "init-producer-id", _idempotent(), "match")

@@ -192,7 +192,8 @@ KNOWN_DIVERGENCES = [
     ("offset-fetch-refused-whole",
      lambda api, d: api == "OffsetFetch" and re.search(r"(errorCode|/topics): ", d),
      "OffsetFetch: Kafka answers a topic the principal may not Describe per partition (29) and the group with 0; "
-     "the filter refuses the request whole (group or top-level errorCode 29, no topics)"),
+     "the filter refuses the request whole (group or top-level errorCode 29, no topics) when every topic of a "
+     "group is denied, or when a batch of several groups (v8+) names any denied topic"),
     ("offset-delete-refused-whole",
      lambda api, d: api == "OffsetDelete" and re.search(r"(errorCode: A=\d+ B=29|/topics: )", d),
      "OffsetDelete with every topic denied: Kafka answers each partition 29 and still asks the group coordinator "
