@@ -294,7 +294,8 @@ def since(events: list[dict], mark: int) -> list[dict]:
 
 def conn(d: dict) -> str:
     """A data event in short: the VM, the root, its own configuration and the latest one in shared data."""
-    return f"VM {d['vm'][:6]} root {d['root']} own={d['own_label']} latest={d['latest_label']} gen={d['latest_gen']}"
+    return (f"VM {d['vm'][:6]} root {d['root']} own={d['own_label']} latest={d['latest_label']} gen={d['latest_gen']}"
+            f" design={d['effective']}")  # fmt: skip
 
 
 def calls(events: list[dict], kind: str = "configure") -> list[tuple]:
@@ -304,6 +305,13 @@ def calls(events: list[dict], kind: str = "configure") -> list[tuple]:
 
 def count(events: list[dict], kind: str) -> int:
     return len([e for e in events if e["event"] == kind])
+
+
+def design_fact(key: str, checks: list[tuple[str, str, str]]) -> None:
+    """The design's rules (run by the probe beside the raw facts): for each step, the configuration Envoy runs for
+    new connections against the one the design makes an open connection decide under."""
+    wrong = [f"{step}: {got} (Envoy runs {want})" for step, want, got in checks if got != want]
+    fact(key, f"{len(checks) - len(wrong)} of {len(checks)} steps right" + (f"; wrong: {wrong}" if wrong else ""))
 
 
 # --- scenarios ---------------------------------------------------------------------------------------------------
@@ -397,6 +405,7 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
             fact("ecds.delay.rename_to_worker_configure", f"{(int(worker_b[0]['t']) - moved) / 1e6:.1f} ms")
         d = data_of(envoy, c1.send())
         fact("ecds.old_stream", f"c1 after the update: {conn(d)}")
+        design = [("A -> B, c1", "B", d["effective"])]
         c2 = Client(envoy.ports["l1"], "c2")
         d2 = data_of(envoy, c2.send())
         fact("ecds.new_stream", f"c2 (new connection): {conn(d2)}; same VM as c1: {d2['vm'] == worker_vm}")
@@ -412,6 +421,7 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
              f"reuses c1's root {root_a}: {d3['root'] == root_a}")  # fmt: skip
         d = data_of(envoy, c1.send())
         fact("ecds.revert.old_stream", f"c1 after the revert: {conn(d)}")
+        design += [("B -> A (revert), c1", "A", d["effective"]), ("B -> A (revert), new c3", "A", d3["effective"])]
 
         # Revert to B again while c2 holds root B; then C; then a config the module rejects.
         _, ev = ecds_update(envoy, config_c)
@@ -440,6 +450,8 @@ def scenario_ecds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
             fact("ecds.rejected.new_stream", f"new connection after the refused update fails: {e!r}"[:200])
         d2 = data_of(envoy, c2.send())
         fact("ecds.rejected.old_stream", f"c2 after the refused update: {conn(d2)}")
+        design += [("A -> refused, c2 (opened under B)", "A", d2["effective"])]
+        design_fact("design.ecds", design)
         held = [c2, c4, c5]
         rss_before = envoy_rss_kib(envoy)
         for version in range(1, 6):
@@ -473,15 +485,18 @@ def scenario_istio_like(run_root: Path, wasm: Path, echo: EchoServer) -> None:
         ev = envoy.events()
         c1 = Client(envoy.ports["l1"], "c1")
         d1 = data_of(envoy, c1.send())
-        fact("istio.baseline", f"c1: {conn(d1)}; plugin_name={next(e for e in ev if e['event'] == 'configure')['plugin_name']}")
+        plugin_name = next(e for e in ev if e["event"] == "configure")["plugin_name"]
+        fact("istio.baseline", f"c1: {conn(d1)}; plugin_name={plugin_name}")
         _, ev = ecds_update(envoy, "label=B scope=s", env=env(2), **istio)
+        reused = any(e["vm"] == d1["vm"] for e in ev if e["event"] == "configure")
         fact("istio.update.configure", f"A -> B (resourceVersion 2): on_configure calls {calls(ev)}; VMs started "
-             f"{count(ev, 'vm_start')}; the worker VM of c1 among them: {any(e['vm'] == d1['vm'] for e in ev if e['event'] == 'configure')}")  # fmt: skip
+             f"{count(ev, 'vm_start')}; the worker VM of c1 among them: {reused}")  # fmt: skip
         c2 = Client(envoy.ports["l1"], "c2")
         d2 = data_of(envoy, c2.send())
         fact("istio.update.new_stream", f"c2: {conn(d2)}; same VM as c1: {d2['vm'] == d1['vm']}")
         d1 = data_of(envoy, c1.send())
         fact("istio.update.old_stream", f"c1: {conn(d1)} (shared data across the old and the new VM)")
+        design = [("A -> B, c1", "B", d1["effective"])]
         _, ev = ecds_update(envoy, "label=A scope=s", env=env(3), **istio)
         fact("istio.revert.configure", f"B -> A again (pluginConfig byte-identical to the first, resourceVersion 3): "
              f"on_configure calls {calls(ev)}")  # fmt: skip
@@ -490,6 +505,9 @@ def scenario_istio_like(run_root: Path, wasm: Path, echo: EchoServer) -> None:
         fact("istio.revert.new_stream", f"c3: {conn(d3)}; c1's VM and root: {d1['vm'][:6]} {d1['root']}")
         d1 = data_of(envoy, c1.send())
         fact("istio.revert.old_stream", f"c1: {conn(d1)}")
+        design += [("B -> A, c1", "A", d1["effective"]), ("B -> A, c2", "A", data_of(envoy, c2.send())["effective"]),
+                   ("B -> A, new c3", "A", d3["effective"])]  # fmt: skip
+        design_fact("design.istio", design)
         # Each WasmPlugin change makes new VMs; the old ones stay while their connections stay.
         held = [c1, c2, c3]
         rss_before = envoy_rss_kib(envoy)
@@ -606,7 +624,9 @@ def scenario_ecds_delay(run_root: Path, wasm: Path, echo: EchoServer, concurrenc
 def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
     print("\n== LDS from a file (listener update), --concurrency 1", flush=True)
     listener = lambda text: [{"name": "l1", "filter": ("inline", text, "kmf-probe")}]  # noqa: E731
-    envoy = ProbeEnvoy(run_root / "lds", wasm, echo.port, listener("label=A scope=s"), lds=True)
+    # The design's settle time S at 500 ms here, so that the revert's first new connection comes after it.
+    envoy = ProbeEnvoy(run_root / "lds", wasm, echo.port, listener("label=A scope=s settle_ms=500"), lds=True)
+    design = []
     try:
         c1 = Client(envoy.ports["l1"], "c1")
         d = data_of(envoy, c1.send())
@@ -614,7 +634,7 @@ def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
         for label in ("B", "A"):
             mark = len(envoy.events())
             before = envoy.stats("listener_manager.lds.").get("listener_manager.lds.update_success", 0)
-            moved = envoy.write_lds(listener(f"label={label} scope=s"))
+            moved = envoy.write_lds(listener(f"label={label} scope=s settle_ms=500"))
             wait_stat(envoy, "listener_manager.lds.", "update_success", before)
             time.sleep(0.8)
             ev = since(envoy.events(), mark)
@@ -629,8 +649,14 @@ def scenario_lds(run_root: Path, wasm: Path, echo: EchoServer) -> None:
             dn = data_of(envoy, cn.send())
             fact(f"lds.{label}.new_stream", f"new connection: {conn(dn)}; same VM as c1: {dn['vm'] == worker_vm}, "
                  f"c1's root: {root_a}")  # fmt: skip
+            da = data_of(envoy, c1.send())
+            fact(f"lds.{label}.old_stream_after_new", f"c1 after that new connection: {conn(da)}")
+            design += [(f"-> {label}, c1", label, d["effective"]),
+                       (f"-> {label}, new connection", label, dn["effective"]),
+                       (f"-> {label}, c1 after the new connection", label, da["effective"])]  # fmt: skip
             cn.close()
         c1.close()
+        design_fact("design.lds", design)
     finally:
         envoy.stop()
 
@@ -639,8 +665,8 @@ def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None
     print("\n== two listeners, different configurations, same vm_id; a third with another vm_id (each listener "
           "has metadata kmf.listener=<name>)", flush=True)
     listeners = [
-        {"name": "l1", "filter": ("inline", "label=L1 scope=s", "kmf-probe")},
-        {"name": "l2", "filter": ("inline", "label=L2 scope=s", "kmf-probe")},
+        {"name": "l1", "filter": ("inline", "label=L1 scope=s settle_ms=0", "kmf-probe")},
+        {"name": "l2", "filter": ("inline", "label=L2 scope=s settle_ms=0", "kmf-probe")},
         {"name": "l3", "filter": ("inline", "label=L3 scope=s", "kmf-probe-other")},
     ]
     envoy = ProbeEnvoy(run_root / "two", wasm, echo.port, listeners)
@@ -658,6 +684,19 @@ def scenario_two_listeners(run_root: Path, wasm: Path, echo: EchoServer) -> None
              f"l2 reads latest={got['l2']['latest_label']}, l3 (other vm_id) reads latest={got['l3']['latest_label']}; "
              f"in the stream context xds.filter_chain_name={got['l1'].get('filter_chain')} and xds.listener_metadata="
              f"{got['l1'].get('stream_listener_metadata')} (the listener's metadata kmf.listener=l1)")  # fmt: skip
+        # The design's rules with one key for both listeners: each new connection re-claims the key for its
+        # listener's configuration, and an open l1 connection follows whichever came last.
+        keep = Client(envoy.ports["l1"], "keep")
+        data_of(envoy, keep.send())
+        design = []
+        for name in ("l2", "l1", "l2"):
+            other = Client(envoy.ports[name], f"new-{name}")
+            data_of(envoy, other.send())
+            other.close()
+            design.append((f"new connection on {name}, then the open l1 connection", "L1",
+                           data_of(envoy, keep.send())["effective"]))  # fmt: skip
+        keep.close()
+        design_fact("design.two_listeners_one_key", design)
         publishes = [e for e in envoy.events() if e["event"] == "publish"]
         fact("listeners.shared_per_vm_id", f"publish sequence (label seen before, its gen, new gen, VM): "
              f"{[(e['before_label'], e['before_gen'], e['gen'], e['vm'][:6]) for e in publishes]}")  # fmt: skip

@@ -17,6 +17,10 @@
 //! scope's key, `n` one more than what was there (compare-and-swap). On every client chunk the stream logs its
 //! own root's label beside the latest published one, and bumps a VM-global and a shared (`probe/count`)
 //! counter. The probe passes every byte unchanged (used in front of an echo server).
+//!
+//! It also runs the publication rules the design in integration/bench/POLICY-UPDATES.md proposes (`head`:
+//! bumped only for a different configuration; re-claimed by a root that creates a connection after the settle
+//! time), and logs for each chunk the configuration the connection would decide under (`effective`).
 
 use std::cell::{Cell, RefCell};
 use std::hash::{BuildHasher, Hasher};
@@ -126,6 +130,31 @@ fn shared_increment(key: &str) -> String {
     "cas-exhausted".into()
 }
 
+/// The design's publication (integration/bench/POLICY-UPDATES.md): `probe/<scope>/head` =
+/// `gen=<n> hash=<h> label=<l> ms=<publish time>`, bumped only when the hash differs from what is there, so
+/// the canary, main and worker VMs configuring one update bump it once.
+fn publish_head(scope: &str, hash: u64, label: &str, root: u32, reason: &str) {
+    let key = format!("probe/{scope}/head");
+    let hash_text = format!("{hash:016x}");
+    for _ in 0..16 {
+        let (before, cas) = shared_get(&key);
+        if field(&before, "hash") == hash_text {
+            return;
+        }
+        let gen = field(&before, "gen").parse::<u64>().unwrap_or(0) + 1;
+        let record = format!("gen={gen} hash={hash_text} label={label} ms={}", now_ns() / 1_000_000);
+        match hostcalls::set_shared_data(&key, Some(record.as_bytes()), cas) {
+            Ok(()) => {
+                let previous = field(&before, "label");
+                log(format!("head root={root} reason={reason} label={label} gen={gen} before={previous}"));
+                return;
+            }
+            Err(Status::CasMismatch) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
 proxy_wasm::main! {{
     proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
         let n = bump(&ROOTS_CREATED);
@@ -142,6 +171,8 @@ struct RootCfg {
     /// `reads=N`: quiet mode for cost measurement: each client chunk reads the scope's record N times and
     /// logs nothing.
     reads: Option<u32>,
+    /// `settle_ms=N` (default 2000): the design's settle time S (see [`publish_head`]).
+    settle_ms: u64,
 }
 
 struct ProbeRoot {
@@ -193,7 +224,9 @@ impl RootContext for ProbeRoot {
             let _ = hostcalls::increment_metric(id, 1);
         }
         let reads = field(&text, "reads").parse::<u32>().ok();
-        *self.cfg.borrow_mut() = RootCfg { label: label.clone(), scope: scope.clone(), hash, reads };
+        let settle_ms = field(&text, "settle_ms").parse::<u64>().unwrap_or(2000);
+        *self.cfg.borrow_mut() = RootCfg { label: label.clone(), scope: scope.clone(), hash, reads, settle_ms };
+        publish_head(&scope, hash, &label, self.id, "configure");
         // Publish: generation one above what is there.
         let key = format!("probe/{scope}/latest");
         for _ in 0..16 {
@@ -229,6 +262,15 @@ impl RootContext for ProbeRoot {
     fn create_stream_context(&self, context_id: u32) -> Option<Box<dyn StreamContext>> {
         let cfg = self.cfg.borrow().clone();
         log(format!("stream_new root={} stream={context_id} label={} hash={:016x}", self.id, cfg.label, cfg.hash));
+        // The design's reclaim: Envoy creates new connections only with the filter configuration in force, so a
+        // root whose configuration is not `head`'s, long after `head` was published, was re-activated by Envoy
+        // without on_configure (a revert to a configuration a draining listener still holds).
+        let (head, _) = shared_get(&format!("probe/{}/head", cfg.scope));
+        let head_hash = field(&head, "hash");
+        let head_ms = field(&head, "ms").parse::<u64>().unwrap_or(0);
+        if head_hash != format!("{:016x}", cfg.hash) && now_ns() / 1_000_000 >= head_ms + cfg.settle_ms {
+            publish_head(&cfg.scope, cfg.hash, &cfg.label, self.id, "reclaim");
+        }
         Some(Box::new(ProbeStream { root: self.id, id: context_id, cfg: self.cfg.clone() }))
     }
 }
@@ -264,6 +306,8 @@ impl StreamContext for ProbeStream {
             return Action::Continue;
         }
         let (latest, _) = shared_get(&format!("probe/{}/latest", cfg.scope));
+        // The design: the connection decides under `head`'s configuration.
+        let (head, _) = shared_get(&format!("probe/{}/head", cfg.scope));
         let n = bump(&DATA_EVENTS);
         let shared_count = shared_increment("probe/count");
         let chunk = hostcalls::get_buffer(BufferType::DownstreamData, 0, data_size.min(64))
@@ -273,7 +317,8 @@ impl StreamContext for ProbeStream {
             .unwrap_or_default();
         log(format!(
             "data root={} stream={} own_label={} own_hash={:016x} latest_label={} latest_gen={} latest_vm={} \
-             t={} data_in_vm={n} shared_count={shared_count} msg={chunk} filter_chain={} stream_listener_metadata={}",
+             t={} data_in_vm={n} shared_count={shared_count} msg={chunk} filter_chain={} stream_listener_metadata={} \
+             effective={} effective_gen={}",
             self.root,
             self.id,
             cfg.label,
@@ -284,6 +329,8 @@ impl StreamContext for ProbeStream {
             now_ns(),
             property(&["xds", "filter_chain_name"]),
             property(&["xds", "listener_metadata"]),
+            field(&head, "label"),
+            field(&head, "gen"),
         ));
         Action::Continue
     }
