@@ -568,5 +568,16 @@ func TestAgentRewritesTheImageToTheLocalModule(t *testing.T) {
 	if plugin2.GetVmConfig().GetCode().GetLocal().GetFilename() != file {
 		t.Errorf("the module was fetched again into another file for a configuration change")
 	}
+	// istiod's two extension configs differ in the VM environment (ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION), but
+	// istio-agent strips those keys: the VM configuration Envoy gets is the same before and after, so Envoy keys the
+	// plugin to the same VMs (only the plugin configuration changed).
+	before := networkWasm(t, g.ecds[wasmPluginECDSName]).GetConfig().GetVmConfig().GetEnvironmentVariables()
+	after := networkWasm(t, g2.ecds[wasmPluginECDSName]).GetConfig().GetVmConfig().GetEnvironmentVariables()
+	if before.GetKeyValues()[model.WasmResourceVersionEnv] == after.GetKeyValues()[model.WasmResourceVersionEnv] {
+		t.Errorf("istiod's resource version in the VM environment did not change with the WasmPlugin")
+	}
+	if vm1, vm2 := protoJSON(t, plugin.GetVmConfig()), protoJSON(t, plugin2.GetVmConfig()); string(vm1) != string(vm2) {
+		t.Errorf("after istio-agent, the VM configuration changed with the pluginConfig:\n%s\n%s", vm1, vm2)
+	}
 	writeJSON(t, dir, "wasmplugin-ecds-local-updated.json", protoJSON(t, converted2[0]))
 }
