@@ -749,6 +749,47 @@ def scenario_read_cost(run_root: Path, wasm: Path, echo: EchoServer, reads: int 
             envoy.stop()
 
 
+def scenario_filter_memory(run_root: Path, echo: EchoServer, changes: int = 5) -> None:
+    """The real filter module instead of the probe: Envoy's memory per configuration change while a connection
+    holds each old configuration, for plain ECDS (a new root per change) and Istio's shape (new VMs)."""
+    if not harness.WASM_PATH.exists():
+        print(f"\n== (skipped: the filter module {harness.WASM_PATH} is not built)")
+        return
+    print(f"\n== the filter module: Envoy's memory per change, a connection held on each, --concurrency 1", flush=True)
+
+    def text(n: int) -> str:
+        return json.dumps({"identity": {"unauthenticated": "anonymous"}, "observability": {"maxLabelValues": 100 + n}})
+
+    istio = {"vm_id": "", "name": "kafka.kafka-mtls-filter"}
+    cases = (("plain ECDS", {}, True), ("Istio's shape", istio, True), ("Istio's shape, no connection", istio, False))
+    for shape, extra, hold in cases:
+        def resource(n: int) -> dict:
+            env = {"ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION": str(n)} if extra else None
+            return {"text": text(n), "env": env, **extra}
+
+        envoy = ProbeEnvoy(run_root / f"filter-memory-{len(extra)}-{hold}", harness.WASM_PATH, echo.port,
+                           [{"name": "l1", "filter": ("ecds", "kmf-probe")}], ecds={"kmf-probe": resource(0)})  # fmt: skip
+        held = []
+        try:
+            held.append(Client(envoy.ports["l1"], "h0"))
+            time.sleep(0.3)
+            rss_before = envoy_rss_kib(envoy)
+            for n in range(1, changes + 1):
+                spec = resource(n)
+                ecds_update(envoy, spec.pop("text"), **spec)
+                if hold:
+                    held.append(Client(envoy.ports["l1"], f"h{n}"))
+                time.sleep(0.3)
+            grown = (envoy_rss_kib(envoy) - rss_before) / 1024
+            key = f"filter.memory.{'istio' if extra else 'ecds'}{'' if hold else '.none_held'}"
+            fact(key, f"{shape}: Envoy's RSS grew by {grown:.1f} MiB over {changes} changes ({grown / changes:.1f} MiB "
+                 f"per change){' with one connection held on each' if hold else ''}")  # fmt: skip
+        finally:
+            for c in held:
+                c.close()
+            envoy.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep-logs", action="store_true", help="keep the Envoy logs under integration/.run/")
@@ -766,6 +807,7 @@ def main() -> int:
         scenario_ecds_delay(run_root, wasm, echo)
         scenario_lds(run_root, wasm, echo)
         scenario_two_listeners(run_root, wasm, echo)
+        scenario_filter_memory(run_root, echo)
         scenario_read_cost(run_root, wasm, echo)
     finally:
         echo.stop()
