@@ -755,7 +755,7 @@ def scenario_filter_memory(run_root: Path, echo: EchoServer, changes: int = 5) -
     if not harness.WASM_PATH.exists():
         print(f"\n== (skipped: the filter module {harness.WASM_PATH} is not built)")
         return
-    print(f"\n== the filter module: Envoy's memory per change, a connection held on each, --concurrency 1", flush=True)
+    print("\n== the filter module: Envoy's memory per change, a connection held on each, --concurrency 1", flush=True)
 
     def text(n: int) -> str:
         return json.dumps({"identity": {"unauthenticated": "anonymous"}, "observability": {"maxLabelValues": 100 + n}})
