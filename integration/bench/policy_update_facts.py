@@ -767,8 +767,9 @@ def scenario_filter_memory(run_root: Path, echo: EchoServer, changes: int = 5) -
             env = {"ISTIO_META_WASM_PLUGIN_RESOURCE_VERSION": str(n)} if extra else None
             return {"text": text(n), "env": env, **extra}
 
-        envoy = ProbeEnvoy(run_root / f"filter-memory-{len(extra)}-{hold}", harness.WASM_PATH, echo.port,
-                           [{"name": "l1", "filter": ("ecds", "kmf-probe")}], ecds={"kmf-probe": resource(0)})  # fmt: skip
+        listeners = [{"name": "l1", "filter": ("ecds", "kmf-probe")}]
+        envoy = ProbeEnvoy(run_root / f"filter-memory-{len(extra)}-{hold}", harness.WASM_PATH, echo.port, listeners,
+                           ecds={"kmf-probe": resource(0)})  # fmt: skip
         held = []
         try:
             held.append(Client(envoy.ports["l1"], "h0"))
