@@ -281,6 +281,8 @@ def _config_resources(rng, with_broker: bool = True, with_group: bool = False):
         resources.append((4, "1"))
     if with_group and rng.random() < 0.4:
         resources.append((32, ns(rng.choice(GROUPS))))
+    if with_group and rng.random() < 0.2:
+        resources.append((8, "1"))  # BROKER_LOGGER
     return resources
 
 
@@ -292,7 +294,7 @@ def act_describe_configs(rng):
     resources = []
     for rtype, name in _config_resources(rng, with_group=True):
         keys = {2: ["retention.ms", "cleanup.policy"], 4: ["num.partitions", "log.retention.hours"],
-                32: [GROUP_CONFIG]}[rtype]  # fmt: skip
+                32: [GROUP_CONFIG], 8: ["kafka.server.ReplicaManager"]}[rtype]  # fmt: skip
         resources.append({"resourceType": rtype, "resourceName": name, "configurationKeys": keys})
     return [_step("DescribeConfigs", v, {"resources": resources, "includeSynonyms": rng.random() < 0.5})]
 
@@ -312,7 +314,8 @@ def act_incremental_alter_configs(rng):
     for rtype, name in _config_resources(rng, with_group=True):
         config = {2: {"name": "retention.ms", "configOperation": 0, "value": "3600000"},
                   4: {"name": "log.cleaner.threads", "configOperation": 0, "value": "1"},
-                  32: {"name": GROUP_CONFIG, "configOperation": 0, "value": "45000"}}[rtype]  # fmt: skip
+                  32: {"name": GROUP_CONFIG, "configOperation": 0, "value": "45000"},
+                  8: {"name": "kafka.server.ReplicaManager", "configOperation": 0, "value": "INFO"}}[rtype]  # fmt: skip
         resources.append({"resourceType": rtype, "resourceName": name, "configs": [config]})
     return [_step("IncrementalAlterConfigs", v, {"resources": resources, "validateOnly": True})]
 

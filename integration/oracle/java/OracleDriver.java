@@ -193,8 +193,9 @@ public class OracleDriver {
             for (String field : names) {
                 JsonNode value = object.get(field);
                 if (field.equals("records") && value.isObject() && value.has("values")) {
+                    // Now: an old timestamp would let time-based retention delete the records mid-run.
                     List<SimpleRecord> records = new ArrayList<>();
-                    for (JsonNode v : value.get("values")) records.add(new SimpleRecord(1700000000000L, null, v.asText().getBytes()));
+                    for (JsonNode v : value.get("values")) records.add(new SimpleRecord(System.currentTimeMillis(), null, v.asText().getBytes()));
                     long producerId = value.path("producerId").asLong(-1);
                     short epoch = (short) value.path("producerEpoch").asInt(-1);
                     int sequence = value.path("baseSequence").asInt(-1);
