@@ -34,8 +34,8 @@
 
 use std::borrow::Cow;
 
-use crate::api_table;
-use crate::policy::{Action, Operation, ResourceType, CLUSTER_NAME};
+use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
+use crate::protocol::api;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 
@@ -93,10 +93,10 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     ) {
         return Classification::Unchecked;
     }
-    let Some(entry) = api_table::lookup(api_key) else {
+    let Some(entry) = api::lookup(api_key) else {
         return Classification::Unsupported(format!("unknown API key {api_key}"));
     };
-    let min_version = api_table::min_version(api_key);
+    let min_version = api::min_version(api_key);
     if entry.max_version < 0 || api_version < min_version || api_version > entry.max_version {
         return Classification::Unsupported(format!(
             "{} v{api_version} is not supported (supported: {})",
@@ -532,7 +532,7 @@ impl<'a> Reader<'a> {
     fn string(&mut self, flexible: bool) -> Result<Option<&'a str>, Stop> {
         match self.length(flexible, false)? {
             None => Ok(None),
-            Some(n) => crate::wire::utf8(self.take(n)?).map(Some).ok_or_else(|| bad("string is not UTF-8")),
+            Some(n) => crate::protocol::wire::utf8(self.take(n)?).map(Some).ok_or_else(|| bad("string is not UTF-8")),
         }
     }
 
@@ -1990,7 +1990,7 @@ pub(crate) fn filter_listing(
         out.extend_from_slice(body.get(count_start..entries_start).ok_or("count span")?);
     } else {
         let total = u32::try_from(kept + appended.len()).map_err(|_| "too many entries")?;
-        crate::wire::write_array_count(&mut out, total, flexible);
+        crate::protocol::wire::write_array_count(&mut out, total, flexible);
     }
     out.extend_from_slice(&entries);
     for entry in appended {
@@ -2046,7 +2046,7 @@ pub(crate) fn write_dtp_cursor(out: &mut Vec<u8>, cursor: Option<(&str, i32)>) {
         None => out.push(0xff),
         Some((name, partition)) => {
             out.push(1);
-            crate::wire::write_uvarint(out, name.len() as u64 + 1);
+            crate::protocol::wire::write_uvarint(out, name.len() as u64 + 1);
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&partition.to_be_bytes());
             out.push(0);
@@ -2084,7 +2084,7 @@ mod tests {
         let topic = |name: &str| TopicName(StrBytes::from_string(name.into()));
         let mut checked = 0;
         // kafka-protocol encodes the versions current brokers accept (v4+).
-        for version in crate::api_table::min_version(ApiKey::Fetch as i16)..=12i16 {
+        for version in crate::protocol::api::min_version(ApiKey::Fetch as i16)..=12i16 {
             let mut request = FetchRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![
                 FetchTopic::default().with_topic(topic("orders")).with_partitions(vec![
                     FetchPartition::default().with_partition(0),

@@ -28,7 +28,7 @@ use x509_parser::asn1_rs::{Any, Class};
 use x509_parser::extensions::GeneralName;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
-use crate::config::FieldError;
+use crate::config_error::FieldError;
 
 /// Principal given to connections without a client certificate when `unauthenticated` is `anonymous`.
 pub const ANONYMOUS_PRINCIPAL: &str = "User:ANONYMOUS";
@@ -382,7 +382,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 /// of the wasm module).
 fn date(unix: i64) -> String {
     match u64::try_from(unix) {
-        Ok(secs) => crate::audit::rfc3339_millis(secs.saturating_mul(1000)),
+        Ok(secs) => crate::time::rfc3339_millis(secs.saturating_mul(1000)),
         Err(_) => format!("{unix} (Unix time)"),
     }
 }

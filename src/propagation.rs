@@ -34,8 +34,9 @@ use p256::pkcs8::DecodePrivateKey;
 use serde::Deserialize;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::config::FieldError;
-use crate::wire;
+use crate::config_error::FieldError;
+use crate::protocol::error_code;
+use crate::protocol::wire;
 
 /// SaslHandshake version sent: v1 means the SASL tokens travel in SaslAuthenticate requests (Kafka >= 1.0).
 pub const HANDSHAKE_VERSION: i16 = 1;
@@ -62,8 +63,6 @@ const SALTED_PASSWORD_CACHE_ENTRIES: usize = 256;
 const MIN_DERIVATION_SECRET_BYTES: usize = 16;
 /// Shortest random input accepted for a SCRAM client nonce.
 const MIN_NONCE_BYTES: usize = 12;
-/// Kafka's `UNSUPPORTED_SASL_MECHANISM` error code.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 
 // ---------------------------------------------------------------------------------------------------------
 // Configuration
@@ -1071,7 +1070,7 @@ impl SaslClient {
         let response = SaslHandshakeResponse::decode(&mut buf, HANDSHAKE_VERSION)
             .map_err(|e| format!("invalid SaslHandshake response: {e}"))?;
         match response.error_code {
-            0 => match self.pipelined_authenticate.take() {
+            error_code::NONE => match self.pipelined_authenticate.take() {
                 Some(correlation_id) => {
                     self.phase = Phase::AwaitAuthenticate;
                     self.expected_correlation_id = correlation_id;
@@ -1080,7 +1079,7 @@ impl SaslClient {
                 }
                 None => self.authenticate_request(self.initial_response.0.clone().into_bytes()),
             },
-            UNSUPPORTED_SASL_MECHANISM => {
+            error_code::UNSUPPORTED_SASL_MECHANISM => {
                 let enabled: Vec<String> = response.mechanisms.iter().map(|m| printable(m)).collect();
                 Err(format!(
                     "broker listener does not enable SASL mechanism {} (enabled: {})",
@@ -1096,7 +1095,7 @@ impl SaslClient {
         let mut buf = body;
         let response = SaslAuthenticateResponse::decode(&mut buf, AUTHENTICATE_VERSION)
             .map_err(|e| format!("invalid SaslAuthenticate response: {e}"))?;
-        if response.error_code != 0 {
+        if response.error_code != error_code::NONE {
             let message = response.error_message.as_deref().map(printable).unwrap_or_default();
             return Err(format!(
                 "broker refused SASL {} authentication of {:?} (error code {}): {message}",

@@ -1,9 +1,8 @@
 //! Decision table for the authorization policy: Kafka authorizer semantics over the Strimzi, Koperator and
 //! Cilium dialects, and configuration errors naming the field at fault.
 
-use kafka_mtls_filter::policy::{
-    Action, AuthorizationConfig, Authorizer, Decision, Mode, Operation, RequestCtx, ResourceType, CLUSTER_NAME,
-};
+use kafka_mtls_filter::policy::{AuthorizationConfig, Authorizer, Decision, Mode, RequestCtx};
+use kafka_mtls_filter::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use serde_json::{json, Value};
 
 fn authorizer(cfg: Value) -> Authorizer {

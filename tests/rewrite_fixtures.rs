@@ -23,8 +23,8 @@ use common::{enc, s, topic};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
+use kafka_mtls_filter::protocol::wire;
 use kafka_mtls_filter::session::Session;
-use kafka_mtls_filter::wire;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 

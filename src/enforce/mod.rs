@@ -20,8 +20,8 @@
 use crate::classify::{
     cluster_only_operation, config_resource, coordinator_resource, parse, walk_produce, Keep, Node, Val,
 };
-use crate::policy::{ResourceType, CLUSTER_NAME};
-use crate::wire;
+use crate::protocol::acl::{ResourceType, CLUSTER_NAME};
+use crate::protocol::wire;
 use kafka_protocol::messages::ApiKey;
 
 #[cfg(test)]
@@ -46,9 +46,9 @@ pub fn error_response(
     error_for: &dyn Fn(ResourceType, &str) -> i16,
 ) -> Result<Vec<u8>, String> {
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
-    let max = crate::api_table::lookup(api_key).map_or(-1, |e| e.max_version);
+    let max = crate::protocol::api::lookup(api_key).map_or(-1, |e| e.max_version);
     let v = api_version;
-    if v < crate::api_table::min_version(api_key) || v > max {
+    if v < crate::protocol::api::min_version(api_key) || v > max {
         return Err(format!("{key:?} v{v} is not supported"));
     }
     let e = Codes(error_for);

@@ -4,7 +4,7 @@
 
 use super::{first_error, Codes};
 use crate::classify::{cluster_only_operation, config_resource, decode_checked, walk_produce};
-use crate::policy::ResourceType;
+use crate::protocol::acl::ResourceType;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -53,8 +53,8 @@ pub(crate) fn error_response(
     error_for: &dyn Fn(ResourceType, &str) -> i16,
 ) -> Result<Vec<u8>, String> {
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
-    let max = crate::api_table::lookup(api_key).map_or(-1, |e| e.max_version);
-    if api_version < crate::api_table::min_version(api_key) || api_version > max {
+    let max = crate::protocol::api::lookup(api_key).map_or(-1, |e| e.max_version);
+    if api_version < crate::protocol::api::min_version(api_key) || api_version > max {
         return Err(format!("{key:?} v{api_version} is not supported"));
     }
     let e = Codes(error_for);

@@ -16,8 +16,11 @@ use crate::config::{Config, Propagation};
 use crate::frame::{ChunkOutcome, Edit, FrameHandler, FrameStream, Verdict};
 use crate::identity::{Identity, PeerInfo};
 use crate::metrics::{ProtocolErrorKind, RequestDecision, Stat, TopicId, TopicNames};
-use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
-use crate::wire::{self, HeaderParse, SIZE_PREFIX};
+use crate::policy::{Mode, RequestCtx};
+use crate::protocol::acl::{Action, Operation, ResourceType};
+use crate::protocol::api::api_name;
+use crate::protocol::error_code::{self, authorization_error};
+use crate::protocol::wire::{self, HeaderParse, SIZE_PREFIX};
 
 mod api_versions;
 mod split;
@@ -31,37 +34,6 @@ use visibility::{
     describe_topic_partitions_request, filter_listing_response, filter_metadata_response, listing_filter,
     metadata_request, ListingFilter,
 };
-
-/// Kafka error codes the filter answers with.
-pub mod error_code {
-    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
-    pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
-    pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
-    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
-    pub const DELEGATION_TOKEN_AUTHORIZATION_FAILED: i16 = 65;
-}
-
-/// The authorization error Kafka returns for a denied resource of this type.
-pub fn authorization_error(resource_type: ResourceType) -> i16 {
-    match resource_type {
-        ResourceType::Topic => error_code::TOPIC_AUTHORIZATION_FAILED,
-        ResourceType::Group => error_code::GROUP_AUTHORIZATION_FAILED,
-        ResourceType::Cluster | ResourceType::User => error_code::CLUSTER_AUTHORIZATION_FAILED,
-        ResourceType::TransactionalId => error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-        ResourceType::DelegationToken => error_code::DELEGATION_TOKEN_AUTHORIZATION_FAILED,
-    }
-}
-
-/// A human name for an API key (`Produce`, `Fetch`, ... or the number).
-pub fn api_name(api_key: i16) -> String {
-    match crate::api_table::lookup(api_key) {
-        Some(e) => e.name.to_string(),
-        None => match ApiKey::try_from(api_key) {
-            Ok(k) => format!("{k:?}"),
-            Err(()) => format!("ApiKey({api_key})"),
-        },
-    }
-}
 
 /// Something worth logging, counting or auditing; drained by the glue after each call.
 #[derive(Debug, Clone, PartialEq)]
@@ -735,7 +707,7 @@ fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
                 if denied.iter().any(|(t, n)| *t == rt && n == name) {
                     authorization_error(rt)
                 } else if header.api_key == ApiKey::AddPartitionsToTxn as i16 {
-                    0
+                    error_code::NONE
                 } else {
                     denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
                 }

@@ -10,12 +10,13 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::visibility::listing_filter;
-use super::{authorization_error, Core, ResponseAction};
+use super::{Core, ResponseAction};
 use crate::classify::{config_resource, parse, Keep, Val};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
-use crate::policy::ResourceType;
-use crate::wire;
+use crate::protocol::acl::ResourceType;
+use crate::protocol::error_code::authorization_error;
+use crate::protocol::wire;
 
 /// What the elements of a splittable API's top-level request array are, each answered on its own by Kafka.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -18,7 +18,7 @@
 use super::Core;
 use crate::classify::produce_topic_entries;
 use crate::metrics::{Stat, TopicId, TopicNames};
-use crate::wire::{HeaderParse, SIZE_PREFIX};
+use crate::protocol::wire::{HeaderParse, SIZE_PREFIX};
 
 /// Where the walk reports: names to ids, and each topic's share.
 pub(super) trait TopicSink {
@@ -80,7 +80,7 @@ pub(super) fn count_produce(
 /// Counts a Produce request the filter rewrote (the allowed part of a split request): whole frame.
 pub(super) fn count_forwarded_produce(core: &mut Core, version: i16, frame: &[u8]) {
     let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
-    if let HeaderParse::Complete(header) = crate::wire::parse_request_header(body, body.len()) {
+    if let HeaderParse::Complete(header) = crate::protocol::wire::parse_request_header(body, body.len()) {
         core.stats.push(Stat::ProducedBytes(frame.len() as u64));
         let request = body.get(header.header_len..).unwrap_or_default();
         count_produce(core, version, request, request.len(), SIZE_PREFIX + header.header_len, frame.len());
@@ -196,7 +196,7 @@ impl FetchWalk {
         self.acc = 0;
         self.acc_len = 0;
         self.current = None;
-        self.enter(Step::Prefix, crate::wire::SIZE_PREFIX + 4);
+        self.enter(Step::Prefix, crate::protocol::wire::SIZE_PREFIX + 4);
     }
 
     fn enter(&mut self, step: Step, left: usize) {
@@ -336,7 +336,7 @@ impl FetchWalk {
         match self.step {
             Step::Done => {}
             Step::Prefix => {
-                if crate::wire::response_header_version(1, v) >= 1 {
+                if crate::protocol::wire::response_header_version(1, v) >= 1 {
                     self.tags(AfterTags::Header)
                 } else {
                     self.head()

@@ -7,12 +7,14 @@
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
-use super::{error_code, substitute_request, Core, DecisionRecord, Event, ResponseAction};
+use super::{substitute_request, Core, DecisionRecord, Event, ResponseAction};
 use crate::classify::{self, Entry, Keep};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
-use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
-use crate::wire;
+use crate::policy::{Mode, RequestCtx};
+use crate::protocol::acl::{Action, Operation, ResourceType};
+use crate::protocol::error_code;
+use crate::protocol::wire;
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
 fn may_describe_topic<'c>(
@@ -86,7 +88,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                 || core
                     .cfg
                     .authorizer
-                    .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME.into()))
+                    .authorize(&ctx, &create(ResourceType::Cluster, crate::protocol::acl::CLUSTER_NAME.into()))
                     .allowed;
             retained.push(range.clone());
         }
@@ -231,7 +233,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             let cluster = Action {
                 op: Operation::Describe,
                 resource_type: ResourceType::Cluster,
-                name: crate::policy::CLUSTER_NAME.into(),
+                name: crate::protocol::acl::CLUSTER_NAME.into(),
             };
             let ctx = RequestCtx {
                 principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),

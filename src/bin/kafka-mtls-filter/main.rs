@@ -11,10 +11,11 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
-use kafka_mtls_filter::api_table;
 use kafka_mtls_filter::classify::{classify, Classification};
 use kafka_mtls_filter::config::{Config, Propagation, RawConfig};
-use kafka_mtls_filter::policy::{api_key_by_name, normalize_principal, Mode, RequestCtx, WILDCARD_PRINCIPAL};
+use kafka_mtls_filter::policy::{api_key_by_name, normalize_principal, Mode, RequestCtx};
+use kafka_mtls_filter::protocol::acl::WILDCARD_PRINCIPAL;
+use kafka_mtls_filter::protocol::api;
 use kafka_protocol::messages::ApiKey;
 
 use requests::{encode_request, RequestFacts};
@@ -337,8 +338,8 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
     let api_key =
         api_key_by_name(api_arg).ok_or_else(|| UsageError(format!("`--api {api_arg}`: unknown Kafka API")))?;
     let key = ApiKey::try_from(api_key).map_err(|_| UsageError(format!("`--api {api_arg}`: unknown Kafka API")))?;
-    let entry = api_table::lookup(api_key);
-    let api_name = entry.map_or_else(|| format!("{key:?}"), |e| e.name.to_string());
+    let entry = api::lookup(api_key);
+    let api_name = api::api_name(api_key);
     let version = match args.value("version") {
         Some(text) => text.parse::<i16>().map_err(|_| UsageError(format!("`--version {text}`: not a version")))?,
         None => entry.map(|e| e.max_version).filter(|v| *v >= 0).unwrap_or_else(|| key.valid_versions().max),
