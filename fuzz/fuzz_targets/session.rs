@@ -13,7 +13,7 @@ mod common;
 
 use std::collections::VecDeque;
 
-use kafka_mtls_filter::classify::{classify, Classification};
+use kafka_mtls_filter::classify::{Classification, classify};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::policy::RequestCtx;
 use kafka_mtls_filter::session::Session;

@@ -12,15 +12,15 @@
 //! exception is AddPartitionsToTxn, where Kafka itself answers OPERATION_NOT_ATTEMPTED for the partitions
 //! that were not refused, so the client never believes them added.
 //!
-//! The request is read with its layout ([`crate::classify::parse`]) and the response written field by field
+//! The request is read with its layout (`protocol::layout::parse`) and the response written field by field
 //! (Kafka's message definitions, per version): kafka-protocol's generated encoders for ~60 response types
 //! were the largest part of the wasm module. A test checks every answer byte for byte against
 //! kafka-protocol's encoding of the same response (`oracle`).
 
-use crate::classify::{
-    cluster_only_operation, config_resource, coordinator_resource, parse, walk_produce, Keep, Node, Val,
-};
+use crate::classify::{cluster_only_operation, coordinator_resource, walk_produce};
 use crate::protocol::acl::{ResourceType, CLUSTER_NAME};
+use crate::protocol::config_resource::config_resource;
+use crate::protocol::layout::{parse, Keep, Node, Val};
 use crate::protocol::wire;
 use kafka_protocol::messages::ApiKey;
 

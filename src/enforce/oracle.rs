@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use super::{first_error, Codes};
-use crate::classify::{cluster_only_operation, config_resource, decode_checked, walk_produce};
+use crate::classify::{cluster_only_operation, walk_produce};
 use crate::protocol::acl::ResourceType;
+use crate::protocol::config_resource::config_resource;
+use crate::protocol::layout::decode_checked;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };

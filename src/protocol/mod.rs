@@ -4,5 +4,7 @@
 
 pub mod acl;
 pub mod api;
+pub mod config_resource;
 pub mod error_code;
+pub(crate) mod layout;
 pub mod wire;

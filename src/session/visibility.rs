@@ -8,12 +8,13 @@ use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
 use super::{substitute_request, Core, DecisionRecord, Event, ResponseAction};
-use crate::classify::{self, Entry, Keep};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::{Mode, RequestCtx};
 use crate::protocol::acl::{Action, Operation, ResourceType};
 use crate::protocol::error_code;
+use crate::protocol::layout;
+use crate::protocol::layout::{Entry, Keep};
 use crate::protocol::wire;
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
@@ -40,7 +41,7 @@ fn may_describe_topic<'c>(
 pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
     let version = header.api_version;
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
-    let request = match classify::parse(ApiKey::Metadata, version, body, Keep::Resources) {
+    let request = match layout::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
         Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
     };
@@ -175,7 +176,7 @@ pub(super) fn filter_metadata_response(
         .map(|name| crate::enforce::metadata_topic_entry(version, name, error_code::TOPIC_AUTHORIZATION_FAILED))
         .collect();
     // Walked, never decoded: the topics the principal may not Describe are cut out, every other byte stays.
-    let filtered = classify::filter_listing(&classify::METADATA_LISTING, version, body, &denied, &mut |name, _| {
+    let filtered = layout::filter_listing(&layout::METADATA_LISTING, version, body, &denied, &mut |name, _| {
         let name = name.unwrap_or_default();
         Ok(if audit || may_describe_topic(core, version, client_id, name).allowed { Entry::Keep } else { Entry::Drop })
     })?;
@@ -185,7 +186,7 @@ pub(super) fn filter_metadata_response(
 // ---------------------------------------------------------------------------------------------------------
 // Listings: ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are
 // forwarded as asked and their responses narrowed to what the principal may Describe, at the byte level
-// (classify::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
+// (layout::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
 
 /// A listing response to narrow to the entries the principal may Describe.
 #[derive(Debug, Clone, PartialEq)]
@@ -247,7 +248,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
-            let request = classify::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
+            let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
             if version <= 7 {
                 request.list("topics").is_none().then_some(ListingFilter::OffsetFetchTopics)
             } else {
@@ -275,7 +276,7 @@ pub(super) fn describe_topic_partitions_request(
     let version = header.api_version;
     // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
     let mut request: DescribeTopicPartitionsRequest =
-        match crate::classify::decode_checked(header.api_key, version, body) {
+        match crate::protocol::layout::decode_checked(header.api_key, version, body) {
             Ok(r) => r,
             Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}")),
         };
@@ -412,43 +413,37 @@ pub(super) fn filter_listing_response(
     let core_ref: &Core = core;
     let (filtered, rewritten_cursor) = match filter {
         ListingFilter::Groups => (
-            classify::filter_listing(&classify::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::Group, key)))
             })?,
             None,
         ),
         ListingFilter::TransactionalIds => (
-            classify::filter_listing(&classify::LIST_TRANSACTIONS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::LIST_TRANSACTIONS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::TransactionalId, key)))
             })?,
             None,
         ),
         ListingFilter::OffsetFetchTopics => (
-            classify::filter_listing(&classify::OFFSET_FETCH_TOPICS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::OFFSET_FETCH_TOPICS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::Topic, key)))
             })?,
             None,
         ),
         ListingFilter::OffsetFetchGroups(all_topic_groups) => (
-            classify::filter_listing(
-                &classify::OFFSET_FETCH_GROUPS_LISTING,
-                version,
-                body,
-                &[],
-                &mut |group, bytes| {
-                    if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
-                        return Ok(Entry::Keep); // named topics: checked on the request side
-                    }
-                    let inner = classify::filter_listing(
-                        &classify::OFFSET_FETCH_GROUP_TOPICS_LISTING,
-                        version,
-                        bytes,
-                        &[],
-                        &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
-                    )?;
-                    Ok(Entry::Replace(inner.body))
-                },
-            )?,
+            layout::filter_listing(&layout::OFFSET_FETCH_GROUPS_LISTING, version, body, &[], &mut |group, bytes| {
+                if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
+                    return Ok(Entry::Keep); // named topics: checked on the request side
+                }
+                let inner = layout::filter_listing(
+                    &layout::OFFSET_FETCH_GROUP_TOPICS_LISTING,
+                    version,
+                    bytes,
+                    &[],
+                    &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
+                )?;
+                Ok(Entry::Replace(inner.body))
+            })?,
             None,
         ),
         ListingFilter::TopicPartitions { all_topics, denied } => {
@@ -459,8 +454,8 @@ pub(super) fn filter_listing_response(
                 appended.push(entry);
             }
             let mut last_kept: Option<String> = None;
-            let filtered = classify::filter_listing(
-                &classify::DESCRIBE_TOPIC_PARTITIONS_LISTING,
+            let filtered = layout::filter_listing(
+                &layout::DESCRIBE_TOPIC_PARTITIONS_LISTING,
                 version,
                 body,
                 &appended,
@@ -476,12 +471,12 @@ pub(super) fn filter_listing_response(
             // Describe. Never shown: it becomes "<last topic shown>\0", which sorts after that topic and
             // not after the hidden one, so the broker (topics >= cursor name) resumes right there; with no
             // topic shown in this page the cursor is dropped and the listing ends (see README).
-            let (cursor, cursor_end) = classify::read_dtp_cursor(body, filtered.after_in_original)?;
+            let (cursor, cursor_end) = layout::read_dtp_cursor(body, filtered.after_in_original)?;
             let rewritten = match cursor {
                 Some((name, _)) if *all_topics && !audit && !visible(core_ref, ResourceType::Topic, Some(&name)) => {
                     let mut bytes = Vec::new();
                     let resume = last_kept.map(|last| format!("{last}\0"));
-                    classify::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
+                    layout::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
                     Some((bytes, cursor_end))
                 }
                 _ => None,
