@@ -9,8 +9,8 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::state::{Core, ResponseAction};
 use super::visibility::listing_filter;
-use super::{Core, ResponseAction};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::protocol::acl::ResourceType;

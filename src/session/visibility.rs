@@ -7,7 +7,8 @@
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
-use super::{substitute_request, Core, DecisionRecord, Event, ResponseAction};
+use super::events::{DecisionRecord, Event};
+use super::state::{Core, ListingFilter, ResponseAction};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::{Mode, RequestCtx};
@@ -106,8 +107,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             ) {
                 Ok(answer) => {
                     core.count_request(header.api_key, RequestDecision::Denied);
-                    core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
-                    Verdict::Replace(substitute_request(header.correlation_id))
+                    core.answer_in_place(header, answer)
                 }
                 Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
             };
@@ -187,22 +187,6 @@ pub(super) fn filter_metadata_response(
 // Listings: ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are
 // forwarded as asked and their responses narrowed to what the principal may Describe, at the byte level
 // (layout::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
-
-/// A listing response to narrow to the entries the principal may Describe.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum ListingFilter {
-    /// ListGroups without Describe Cluster: the groups it may Describe.
-    Groups,
-    /// ListTransactions: the transactional ids it may Describe (Kafka has no cluster shortcut here).
-    TransactionalIds,
-    /// OffsetFetch v2-v7 for all topics: the topics it may Describe.
-    OffsetFetchTopics,
-    /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
-    OffsetFetchGroups(Vec<String>),
-    /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
-    /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
-    TopicPartitions { all_topics: bool, denied: Vec<String> },
-}
 
 /// May the connection's principal Describe this resource?
 fn may_describe<'c>(
@@ -341,8 +325,7 @@ pub(super) fn describe_topic_partitions_request(
     if request.topics.is_empty() {
         // Nothing left to ask, and an empty list would mean all topics: answered here.
         let answer = local_describe_topic_partitions(version, header.correlation_id, &denied);
-        core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
-        return Verdict::Replace(substitute_request(header.correlation_id));
+        return core.answer_in_place(header, answer);
     }
     let mut encoded = Vec::with_capacity(body.len());
     if let Err(e) = request.encode(&mut encoded, version) {
