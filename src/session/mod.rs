@@ -95,7 +95,7 @@ impl Session {
         match self.core.cfg.identity.identify(peer, now_unix) {
             Ok(identity) => {
                 if let Propagation::BanzaiPreamble = self.core.cfg.propagation {
-                    self.core.preamble = Some(banzai_preamble(&identity.principal));
+                    self.core.preamble = Some(crate::propagation::banzai_preamble(&identity.principal));
                 }
                 if let (Propagation::Sasl, Some(sasl)) = (self.core.cfg.propagation, &self.core.cfg.sasl) {
                     let now = u64::try_from(now_unix).unwrap_or(0);
@@ -270,19 +270,6 @@ fn merge_front(edits: &mut Vec<Edit>) {
     }
 }
 
-/// The preamble banzaicloud's patched Kafka (`PlaintextChannelWithOptionalUserIdentity`) reads before the
-/// first request: a 2-byte big-endian length, then `BZC_UID:<identity>`; the broker uses `User:<identity>`.
-pub fn banzai_preamble(principal: &str) -> Vec<u8> {
-    let identity = principal.strip_prefix("User:").unwrap_or(principal);
-    let text = format!("BZC_UID:{identity}");
-    let bytes = text.as_bytes();
-    let len = bytes.len().min(u16::MAX as usize);
-    let mut out = Vec::with_capacity(2 + len);
-    out.extend_from_slice(&(len as u16).to_be_bytes());
-    out.extend_from_slice(bytes.get(..len).unwrap_or_default());
-    out
-}
-
 /// `ip:port` or `[v6]:port` → `ip`.
 fn host_of(address: &str) -> String {
     if let Some(rest) = address.strip_prefix('[') {
@@ -303,12 +290,5 @@ mod tests {
         assert_eq!(host_of("127.0.0.1:41500"), "127.0.0.1");
         assert_eq!(host_of("[::1]:9092"), "::1");
         assert_eq!(host_of("10.0.0.1"), "10.0.0.1");
-    }
-
-    #[test]
-    fn banzai_preamble_bytes() {
-        let p = banzai_preamble("User:CN=kafka-default");
-        assert_eq!(&p[..2], &[0, 24]);
-        assert_eq!(&p[2..], b"BZC_UID:CN=kafka-default");
     }
 }
