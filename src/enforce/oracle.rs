@@ -38,8 +38,6 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-/// OPERATION_NOT_ATTEMPTED: AddPartitionsToTxn's answer for partitions not at fault.
-const OPERATION_NOT_ATTEMPTED: i16 = 55;
 /// Kafka's "authorized operations not requested/known" marker.
 const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
 
@@ -218,7 +216,8 @@ pub(crate) fn error_response(
                 .into_iter()
                 .zip(codes)
                 .map(|(topic, code)| {
-                    let code = if code == 0 && refused { OPERATION_NOT_ATTEMPTED } else { code };
+                    let code =
+                        if code == 0 && refused { crate::protocol::error_code::OPERATION_NOT_ATTEMPTED } else { code };
                     let partitions = topic
                         .partitions
                         .iter()
