@@ -5,6 +5,7 @@
 //! the only code that talks to the host, and only exists on `wasm32`.
 
 pub mod audit;
+pub mod authorize;
 pub mod classify;
 pub mod config;
 pub mod config_error;

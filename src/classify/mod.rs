@@ -18,7 +18,8 @@
 //! - DescribeTopicPartitions: like Metadata, Describe Topic per named topic (a denied one is answered
 //!   TOPIC_AUTHORIZATION_FAILED, not refused); all topics: no requirement, the response is filtered.
 //! - InitProducerId without transactional id: Kafka (3.0+) allows IdempotentWrite Cluster OR Write on *any*
-//!   topic. An `Action` names one resource, so only IdempotentWrite Cluster is asked.
+//!   topic. An `Action` names one resource: IdempotentWrite Cluster is the requirement, and `authorize` asks
+//!   Write on any topic when it is denied.
 //! - DescribeCluster: Kafka checks nothing (Describe Cluster only gates the authorized-operations field);
 //!   no requirement.
 //! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session

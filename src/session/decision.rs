@@ -7,12 +7,13 @@ use super::events::{DecisionRecord, Event};
 use super::split::{forward_allowed_part, partial_candidate};
 use super::state::{Core, ResponseAction};
 use super::visibility::{describe_topic_partitions_request, listing_filter, metadata_request};
+use crate::authorize::Asked;
 use crate::classify::{classify, Classification};
 use crate::config::Propagation;
 use crate::frame::Verdict;
 use crate::metrics::{RequestDecision, Stat};
 use crate::policy::{Mode, RequestCtx};
-use crate::protocol::acl::{Action, Operation, ResourceType};
+use crate::protocol::acl::{Action, ResourceType};
 use crate::protocol::api::api_name;
 use crate::protocol::error_code::{self, authorization_error};
 use crate::protocol::wire::{self, HeaderParse, SIZE_PREFIX};
@@ -131,28 +132,9 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
             for requirement in &requirements {
-                let mut last = None;
-                let mut satisfied = false;
-                for action in requirement.any_of() {
-                    let mut decision = core.cfg.authorizer.authorize(&ctx, action);
-                    if !decision.allowed && is_idempotent_producer_check(header.api_key, action) {
-                        // Kafka 3.0+: an idempotent producer needs IdempotentWrite on the cluster OR
-                        // Write on any topic.
-                        let any = core.cfg.authorizer.authorize_any(&ctx, Operation::Write, ResourceType::Topic);
-                        if any.allowed {
-                            decision = any;
-                        }
-                    }
-                    if decision.allowed {
-                        satisfied = true;
-                        last = Some((action, decision));
-                        break;
-                    }
-                    // A failed requirement is recorded by its most specific (last) alternative: Kafka's error
-                    // names the topic of a denied CreateTopics, not the cluster, and a split filters by it.
-                    last = Some((action, decision));
-                }
-                if let Some((action, decision)) = last {
+                let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement);
+                let satisfied = outcome.satisfied;
+                if let Some(Asked { action, decision }) = outcome.deciding() {
                     if !satisfied {
                         denied.push((action.resource_type, action.name.to_string()));
                     }
@@ -225,10 +207,4 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             }
         }
     }
-}
-
-fn is_idempotent_producer_check(api_key: i16, action: &Action) -> bool {
-    api_key == ApiKey::InitProducerId as i16
-        && action.op == Operation::IdempotentWrite
-        && action.resource_type == ResourceType::Cluster
 }
