@@ -11,6 +11,9 @@ use crate::config_error::FieldError;
 use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use crate::protocol::acl::{OpMask, RESOURCE_TYPE_COUNT};
 
+/// The resource name Kafka's `authorizeByResourceType` first authorizes as usual (`DefaultResourceTypeBasedAuthorization`).
+const BY_RESOURCE_TYPE_PROBE: &str = "hardcode";
+
 /// One compiled ACL entry for one operation.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Grant {
@@ -216,15 +219,24 @@ impl Authorizer {
         }
     }
 
-    /// Kafka's `authorizeByResourceType`: may the principal perform `op` on *some* resource of this type?
-    /// Kafka asks it for idempotent producers (InitProducerId without a transactional id: IdempotentWrite
-    /// on the cluster OR Write on any topic). Allowed when an allow ACL for `op` exists whose resource
-    /// pattern no deny ACL covers (a deny on `*` or on a prefix of it, or on the same literal name).
+    /// Kafka's `authorizeByResourceType` (`DefaultResourceTypeBasedAuthorization`): may the principal perform
+    /// `op` on *some* resource of this type? Kafka asks it for idempotent producers (InitProducerId without a
+    /// transactional id: IdempotentWrite on the cluster OR Write on any topic). As Kafka does:
+    /// 1. the ordinary decision for a resource literally named `hardcode` (Kafka's own probe name), which
+    ///    admits super users and, under `allowEveryoneIfNoAclFound`, everyone when no ACL covers that name;
+    /// 2. a deny on the literal `*` refuses; an allow on the literal `*` admits;
+    /// 3. otherwise some allow whose name no deny dominates: a literal deny of the same literal name, or a
+    ///    prefixed deny on a prefix of the name (the name itself included).
+    ///
+    /// Kafka counts only entries for `op` itself or `All` here, not implied ones; no operation implies Write,
+    /// the one asked for, so the compiled masks (implications folded into allows) give the same answer.
     pub fn authorize_any(&self, ctx: &RequestCtx<'_>, op: Operation, resource_type: ResourceType) -> Decision<'_> {
-        let own = self.principals.get(ctx.principal);
-        if own.is_some_and(|rules| rules.super_user) {
-            return Decision { allowed: true, rule: Cow::Borrowed("superUsers") };
+        let probe = Action { op, resource_type, name: Cow::Borrowed(BY_RESOURCE_TYPE_PROBE) };
+        let probed = self.authorize(ctx, &probe);
+        if probed.allowed {
+            return probed;
         }
+        let own = self.principals.get(ctx.principal);
         let op_bit = op.bit();
         let slot = resource_type.slot();
         let client_ip: Option<IpAddr> = ctx.host.parse().ok();
@@ -244,12 +256,22 @@ impl Authorizer {
                 }
             });
         }
-        let covered_by_deny = |name: &str, prefixed: bool| {
-            denies.iter().any(|(d, d_prefixed)| {
-                d == "*" || (*d_prefixed && name.starts_with(d.as_str())) || (!*d_prefixed && !prefixed && d == name)
-            })
+        let everywhere = |name: &str, prefixed: bool| !prefixed && name == "*";
+        if denies.iter().any(|(name, prefixed)| everywhere(name, *prefixed)) {
+            return Decision {
+                allowed: false,
+                rule: Cow::Owned(format!("a deny ACL for {} on every {}", op.as_str(), resource_type.as_str())),
+            };
+        }
+        // An allow on every resource admits, whatever prefixed denies exist; any other allow must not be
+        // dominated by a deny.
+        let dominated = |name: &str, prefixed: bool| {
+            !everywhere(name, prefixed)
+                && denies.iter().any(|(d, d_prefixed)| {
+                    (*d_prefixed && name.starts_with(d.as_str())) || (!*d_prefixed && !prefixed && d == name)
+                })
         };
-        match allows.iter().filter(|(n, p, _)| !covered_by_deny(n, *p)).min_by_key(|(_, _, rule)| *rule) {
+        match allows.iter().filter(|(n, p, _)| !dominated(n, *p)).min_by_key(|(_, _, rule)| *rule) {
             Some((_, _, rule)) => self.decided(true, *rule),
             None => Decision {
                 allowed: false,
