@@ -35,7 +35,6 @@ mod spiffe;
 mod tests;
 
 use certificate::{certificate_facts_from_pem, CertificateFacts};
-use mapping_rules::java_trim;
 pub use mapping_rules::PrincipalMappingRules;
 pub use peer::PeerInfo;
 pub use rfc2253::{rfc2253_escape, rfc2253_name};
@@ -197,17 +196,16 @@ impl IdentityMapper {
                 .map_err(|p| FieldError::new(format!("spiffe.trustDomains[{i}]"), format!("`{domain}`: {p}")))?;
             trust_domains.push(domain.clone());
         }
+        // Absent means Kafka's default, `DEFAULT`. A text that splits into no rule (`""`, `",  , ,"`) is what
+        // Kafka's SslPrincipalMapper makes of it: no rule, so no subject maps and every subject-identified client
+        // is refused. Never DEFAULT in its place, which would admit principals Kafka refuses.
         let mapping_rules = match cfg.subject.mapping_rules.as_deref() {
             None => PrincipalMappingRules::default(),
-            Some(text) if java_trim(text).is_empty() => PrincipalMappingRules::default(),
             Some(text) => {
                 let rules =
                     PrincipalMappingRules::parse(text).map_err(|p| FieldError::new("subject.mappingRules", p))?;
-                if rules.rules.is_empty() {
-                    return Err(FieldError::new(
-                        "subject.mappingRules",
-                        "contains no rule (every subject would be refused)",
-                    ));
+                if rules.is_empty() {
+                    log::warn!("subject.mappingRules has no rule: every client identified by its subject is refused");
                 }
                 rules
             }

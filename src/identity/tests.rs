@@ -294,7 +294,21 @@ fn configuration_defaults() {
     assert_eq!(m.unauthenticated_policy(), UnauthenticatedPolicy::Deny);
     assert_eq!(m.mapping_rules.to_string(), "[DEFAULT]");
     assert_eq!(m.spiffe_principal, PrincipalTemplate::default());
-    assert_eq!(mapper(r#"{"subject": {"mappingRules": "  "}}"#).unwrap().mapping_rules.to_string(), "[DEFAULT]");
+}
+
+/// Kafka's SslPrincipalMapper splits `""`, blanks and bare commas into no rule at all: no subject maps, so a
+/// client identified by its subject is refused. Never DEFAULT in their place.
+#[test]
+fn mapping_rules_that_split_into_no_rule_refuse_every_subject() {
+    let peer = PeerInfo { mtls: true, subject: Some("CN=app,O=acme".into()), ..PeerInfo::default() };
+    for text in ["", "  ", ",", ",  , ,"] {
+        let json = format!(r#"{{"subject": {{"mappingRules": "{text}"}}, "prefer": "subject"}}"#);
+        let m = mapper(&json).unwrap_or_else(|e| panic!("{text:?}: {}", e.problem));
+        assert_eq!(m.mapping_rules.to_string(), "[]", "{text:?}");
+        assert!(m.identify(&peer, 0).is_err(), "{text:?} must refuse the subject");
+    }
+    // Absent: Kafka's default, DEFAULT.
+    assert_eq!(mapper(r#"{"prefer": "subject"}"#).unwrap().identify(&peer, 0).unwrap().principal, "User:CN=app,O=acme");
 }
 
 #[test]
@@ -304,7 +318,6 @@ fn configuration_errors_name_the_field() {
         (r#"{"spiffe": {"trustDomains": ["ok.local", "Bad.Domain"]}}"#, "spiffe.trustDomains[1]", "lowercase"),
         (r#"{"subject": {"mappingRules": "RULE:^CN=(.*$/$1/"}}"#, "subject.mappingRules", "invalid pattern"),
         (r#"{"subject": {"mappingRules": "DEFAULT/L"}}"#, "subject.mappingRules", "unmatched substring"),
-        (r#"{"subject": {"mappingRules": ", ,"}}"#, "subject.mappingRules", "no rule"),
         (r#"{"prefer": "dn"}"#, "prefer", "unknown value `dn`"),
         (r#"{"unauthenticated": "allow"}"#, "unauthenticated", "unknown value `allow`"),
     ];
