@@ -169,7 +169,8 @@ impl Compiler {
     /// `write` adds Write and Create on the topic pattern. Every ACL has host `*` and is an allow. The
     /// pattern type defaults to literal; Koperator's `match`/`any` are refused (Kafka cannot store them).
     pub(super) fn topic_grant(&mut self, principal: &str, at: &str, grant: &TopicGrant) -> Result<(), FieldError> {
-        let name = grant.topic_name.trim();
+        // Used exactly as written, as Koperator passes it to Kafka.
+        let name = grant.topic_name.as_str();
         if name.is_empty() {
             return Err(FieldError::new(format!("{at}.topicName"), "empty topic name"));
         }
@@ -337,15 +338,16 @@ pub(super) fn strimzi_resource(at: &str, resource: &StrimziResource) -> Result<R
     })?;
     let prefixed = parse_pattern_type(&format!("{at}.patternType"), resource.pattern_type.as_deref())?;
     if resource_type == ResourceType::Cluster {
-        if resource.name.is_some() {
-            return Err(FieldError::new(format!("{at}.name"), "a cluster resource has no name"));
-        }
-        if prefixed {
-            return Err(FieldError::new(format!("{at}.patternType"), "a cluster resource has no name to prefix"));
+        // Strimzi's User Operator accepts a cluster resource with a name or a pattern type, warns, and applies
+        // the ACL to the cluster (Kafka has one cluster resource, `kafka-cluster`): so does the filter.
+        if resource.name.is_some() || resource.pattern_type.is_some() {
+            log::warn!("{at}: a cluster resource has no name or pattern type; the ACL applies to the cluster");
         }
         return Ok(Resource { resource_type, pattern: NamePattern::AnyName });
     }
-    let name = resource.name.as_deref().map(str::trim).unwrap_or_default();
+    // Names are used exactly as written, as Strimzi, Koperator and Kafka store them: an ACL on " padded" is
+    // not one on "padded".
+    let name = resource.name.as_deref().unwrap_or_default();
     if name.is_empty() {
         return Err(FieldError::new(
             format!("{at}.name"),
