@@ -631,3 +631,21 @@ fn resource_names_are_not_trimmed() {
     assert!(allowed(&auth, "User:app", Write, Topic, " granted"));
     assert!(!allowed(&auth, "User:app", Write, Topic, "granted"));
 }
+
+/// Cilium matches a topic-scoped rule only when every topic of the request is the rule's: a rule allowing
+/// CreateTopics for `orders` creates `orders` and nothing else, so its Create-on-the-cluster alternative must
+/// not grant other topics. A rule without a topic allows creating any.
+#[test]
+fn cilium_topic_scoped_create_topics_rule_does_not_grant_other_topics() {
+    let auth = authorizer(json!({"users": [
+        {"principal": "User:scoped", "kafka": [{"apiKey": "createtopics", "topic": "orders"}]},
+        {"principal": "User:any", "kafka": [{"apiKey": "createtopics"}]}]}));
+    let create = |principal: &str, ty: ResourceType, name: &str| {
+        auth.authorize(&ctx(principal, "1.1.1.1", CREATE_TOPICS), &action(Create, ty, name)).allowed
+    };
+    assert!(!create("User:scoped", Cluster, CLUSTER_NAME));
+    assert!(create("User:scoped", Topic, "orders"));
+    assert!(!create("User:scoped", Topic, "payroll"));
+    assert!(create("User:any", Cluster, CLUSTER_NAME));
+    assert!(create("User:any", Topic, "payroll"));
+}

@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use kafka_protocol::messages::ApiKey;
+
 use super::compile::Compiler;
 use super::config::{AuthorizationConfig, UnknownRequests};
 use super::index::{FxHashMap, PatternIndex, PatternIndexBuilder};
@@ -62,19 +64,33 @@ impl KafkaRules {
     /// JoinGroup, the transactional id of a Produce) match, as Cilium ignores the topic for requests
     /// that carry none.
     pub(super) fn find(&self, ctx: &RequestCtx<'_>, action: &Action<'_>) -> Option<u32> {
+        if action.resource_type == ResourceType::Cluster && CLUSTER_ALTERNATIVE_OF_TOPICS.contains(&ctx.api_key) {
+            // A request naming topics whose Kafka check has a cluster-wide alternative (Create on the cluster for
+            // CreateTopics and Metadata's auto-creation, ClusterAction for OffsetForLeaderEpoch): Cilium matches
+            // a topic-scoped rule only when every topic of the request is the rule's, so only rules without a
+            // topic may grant the cluster-wide alternative (a rule for `orders` must not create `payroll`).
+            return first_matching(&self.rules, &self.any_topic, ctx);
+        }
         if action.resource_type != ResourceType::Topic {
             return self.rules.iter().find(|r| r.matches(ctx)).map(|r| r.rule);
         }
-        let first_in = |ids: &[u32]| {
-            ids.iter().filter_map(|&i| self.rules.get(i as usize)).find(|r| r.matches(ctx)).map(|r| r.rule)
-        };
-        let scoped = self.by_topic.get(&*action.name).and_then(|ids| first_in(ids));
-        let unscoped = first_in(&self.any_topic);
+        let scoped = self.by_topic.get(&*action.name).and_then(|ids| first_matching(&self.rules, ids, ctx));
+        let unscoped = first_matching(&self.rules, &self.any_topic, ctx);
         match (scoped, unscoped) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
+}
+
+/// API keys of requests that name topics and whose Kafka check has a cluster-wide alternative: Metadata (auto
+/// creation), CreateTopics, OffsetForLeaderEpoch.
+const CLUSTER_ALTERNATIVE_OF_TOPICS: [i16; 3] =
+    [ApiKey::Metadata as i16, ApiKey::CreateTopics as i16, ApiKey::OffsetForLeaderEpoch as i16];
+
+/// The first of `ids` (indexes into `rules`, in configuration order) whose rule matches the request.
+fn first_matching(rules: &[CompiledKafkaRule], ids: &[u32], ctx: &RequestCtx<'_>) -> Option<u32> {
+    ids.iter().filter_map(|&i| rules.get(i as usize)).find(|r| r.matches(ctx)).map(|r| r.rule)
 }
 
 /// All rules of one principal (or of the wildcard principal).
