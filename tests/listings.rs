@@ -375,7 +375,9 @@ fn dtp_topic(name: &str) -> DescribeTopicPartitionsResponseTopic {
     DescribeTopicPartitionsResponseTopic::decode(&mut &bytes[..], 0)
         .unwrap()
         .with_partitions(vec![partition(0), partition(1)])
-        .with_topic_authorized_operations(0x0f)
+        // Not asked for (Kafka's Integer.MIN_VALUE): passed as sent. When asked, the filter writes the
+        // principal's operations (tests/authorized_operations.rs).
+        .with_topic_authorized_operations(i32::MIN)
 }
 
 fn dtp_denied(name: &str) -> DescribeTopicPartitionsResponseTopic {

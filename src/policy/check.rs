@@ -296,6 +296,19 @@ impl Authorizer {
         }
     }
 
+    /// Kafka's `AuthHelper.authorizedOperations`: the bit field of the operations the principal may perform
+    /// on this resource, of those Kafka reports for its type (each bit `1 << code`).
+    pub fn authorized_operations(&self, ctx: &RequestCtx<'_>, resource_type: ResourceType, name: &str) -> i32 {
+        resource_type.supported_operations().iter().fold(0i32, |bits, &op| {
+            let action = Action { op, resource_type, name: Cow::Borrowed(name) };
+            if self.authorize(ctx, &action).allowed {
+                bits | (1i32 << op.code())
+            } else {
+                bits
+            }
+        })
+    }
+
     pub(super) fn decided(&self, allowed: bool, rule: u32) -> Decision<'_> {
         let rule =
             self.rules.get(rule as usize).map_or_else(|| Cow::Owned(format!("rule {rule}")), |r| Cow::Borrowed(&**r));

@@ -39,6 +39,25 @@ impl Operation {
         Operation::DescribeTokens,
     ];
 
+    /// Kafka's `AclOperation` code: the bit an authorized-operations field sets (`Utils.to32BitField`).
+    pub fn code(self) -> u8 {
+        match self {
+            Operation::All => 2,
+            Operation::Read => 3,
+            Operation::Write => 4,
+            Operation::Create => 5,
+            Operation::Delete => 6,
+            Operation::Alter => 7,
+            Operation::Describe => 8,
+            Operation::ClusterAction => 9,
+            Operation::DescribeConfigs => 10,
+            Operation::AlterConfigs => 11,
+            Operation::IdempotentWrite => 12,
+            Operation::CreateTokens => 13,
+            Operation::DescribeTokens => 14,
+        }
+    }
+
     /// The name as Strimzi writes it (`DescribeConfigs`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,6 +136,22 @@ impl ResourceType {
         ResourceType::DelegationToken,
         ResourceType::User,
     ];
+
+    /// Kafka's `AclEntry.supportedOperations`: the operations an authorized-operations field reports for a
+    /// resource of this type.
+    pub fn supported_operations(self) -> &'static [Operation] {
+        use Operation::*;
+        match self {
+            ResourceType::Topic => &[Read, Write, Create, Describe, Delete, Alter, DescribeConfigs, AlterConfigs],
+            ResourceType::Group => &[Read, Describe, Delete, DescribeConfigs, AlterConfigs],
+            ResourceType::Cluster => {
+                &[Create, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, Alter, Describe]
+            }
+            ResourceType::TransactionalId => &[Describe, Write],
+            ResourceType::DelegationToken => &[Describe],
+            ResourceType::User => &[CreateTokens, DescribeTokens],
+        }
+    }
 
     /// The name as Strimzi writes it (`transactionalId`).
     pub fn as_str(self) -> &'static str {

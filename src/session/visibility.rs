@@ -12,7 +12,7 @@ use super::state::{Core, ListingFilter, ResponseAction};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::policy::{Mode, RequestCtx};
-use crate::protocol::acl::{Action, Operation, ResourceType};
+use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use crate::protocol::error_code;
 use crate::protocol::layout;
 use crate::protocol::layout::{Entry, Keep};
@@ -175,12 +175,63 @@ pub(super) fn filter_metadata_response(
         .iter()
         .map(|name| crate::enforce::metadata_topic_entry(version, name, error_code::TOPIC_AUTHORIZATION_FAILED))
         .collect();
-    // Walked, never decoded: the topics the principal may not Describe are cut out, every other byte stays.
-    let filtered = layout::filter_listing(&layout::METADATA_LISTING, version, body, &denied, &mut |name, _| {
+    // Walked, never decoded: the topics the principal may not Describe are cut out, the authorized operations
+    // of the others are the principal's, every other byte stays.
+    let listing = &layout::METADATA_LISTING;
+    let mut filtered = layout::filter_listing(listing, version, body, &denied, &mut |name, bytes| {
         let name = name.unwrap_or_default();
-        Ok(if audit || may_describe_topic(core, version, client_id, name).allowed { Entry::Keep } else { Entry::Drop })
+        if audit {
+            return Ok(Entry::Keep);
+        }
+        if !may_describe_topic(core, version, client_id, name).allowed {
+            return Ok(Entry::Drop);
+        }
+        let authorized = || authorized_operations(core, api_key, version, client_id, ResourceType::Topic, name);
+        Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?.map_or(Entry::Keep, Entry::Replace))
     })?;
+    // cluster_authorized_operations (v8-10), right after the topics.
+    if !audit && (8..=10).contains(&version) {
+        let at = filtered.after_in_body;
+        let slot =
+            filtered.body.get_mut(at..at + 4).ok_or("Metadata response without cluster_authorized_operations")?;
+        let asked = slot != layout::AUTHORIZED_OPERATIONS_OMITTED.to_be_bytes().as_slice();
+        if asked {
+            let bits = cluster_authorized_operations(core, api_key, version, client_id);
+            slot.copy_from_slice(&bits.to_be_bytes());
+        }
+    }
     Ok(wire::response_frame(api_key, version, correlation_id, &filtered.body))
+}
+
+/// Kafka's authorized operations of a resource for the connection's principal (`AuthHelper.authorizedOperations`):
+/// the broker computed them for the filter's own connection, which it may trust with everything.
+fn authorized_operations(
+    core: &Core,
+    api_key: i16,
+    api_version: i16,
+    client_id: Option<&str>,
+    resource_type: ResourceType,
+    name: &str,
+) -> i32 {
+    let ctx = RequestCtx {
+        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
+        host: &core.host,
+        api_key,
+        api_version,
+        client_id,
+    };
+    core.cfg.authorizer.authorized_operations(&ctx, resource_type, name)
+}
+
+/// A cluster's authorized operations as Kafka reports them: only to a principal that may Describe the cluster
+/// (otherwise the field stays `Integer.MIN_VALUE`, as if not asked).
+fn cluster_authorized_operations(core: &Core, api_key: i16, api_version: i16, client_id: Option<&str>) -> i32 {
+    let describe = may_describe(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME);
+    if describe.allowed {
+        authorized_operations(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        layout::AUTHORIZED_OPERATIONS_OMITTED
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -300,7 +351,8 @@ pub(super) fn describe_topic_partitions_request(
         client_id: header.client_id.map(str::to_string),
     };
     if audit || denied.is_empty() {
-        let action = if all_topics { filter(Vec::new()) } else { ResponseAction::Forward };
+        // Enforcing, the answer is always walked: its authorized operations become the principal's.
+        let action = if all_topics || !audit { filter(Vec::new()) } else { ResponseAction::Forward };
         core.push_inflight(header, (header.api_key, version), action);
         return Verdict::Forward;
     }
@@ -442,12 +494,21 @@ pub(super) fn filter_listing_response(
                 version,
                 body,
                 &appended,
-                &mut |key, _| {
+                &mut |key, bytes| {
                     let yes = !*all_topics || visible(core_ref, ResourceType::Topic, key);
-                    if yes {
-                        last_kept = key.map(str::to_string);
+                    if !yes {
+                        return Ok(Entry::Drop);
                     }
-                    Ok(keep(yes))
+                    last_kept = key.map(str::to_string);
+                    let name = key.unwrap_or_default();
+                    let authorized =
+                        || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Topic, name);
+                    let listing = &layout::DESCRIBE_TOPIC_PARTITIONS_LISTING;
+                    if audit {
+                        return Ok(Entry::Keep);
+                    }
+                    Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?
+                        .map_or(Entry::Keep, Entry::Replace))
                 },
             )?;
             // The broker pages through every topic; its next cursor may name one the principal may not

@@ -17,6 +17,8 @@ pub(crate) struct Listing {
     key: usize,
     /// Fields after the array (then, in flexible versions, the struct's tagged fields).
     after: &'static [Field],
+    /// Index in `entry` of the entry's authorized-operations bit field, where it has one.
+    authorized_operations: Option<usize>,
 }
 
 /// Metadata response: throttle_time_ms, brokers, cluster_id, controller_id, then topics by name; after them
@@ -47,6 +49,7 @@ pub(crate) static METADATA_LISTING: Listing = Listing {
     ],
     key: 1,
     after: &[between(8, 10, I32), since(13, I16)], // cluster_authorized_operations, error_code
+    authorized_operations: Some(5),
 };
 
 /// ListGroups response: throttle_time_ms, error_code, groups by group_id.
@@ -56,6 +59,7 @@ pub(crate) static LIST_GROUPS_LISTING: Listing = Listing {
     entry: &[all(Str), all(Str), since(4, Str), since(5, Str)], // group_id, protocol_type, state, type
     key: 0,
     after: &[],
+    authorized_operations: None,
 };
 
 /// ListTransactions response: throttle_time_ms, error_code, unknown_state_filters, transaction_states by id.
@@ -65,6 +69,7 @@ pub(crate) static LIST_TRANSACTIONS_LISTING: Listing = Listing {
     entry: &[all(Str), all(I64), all(Str)], // transactional_id, producer_id, transaction_state
     key: 0,
     after: &[],
+    authorized_operations: None,
 };
 
 /// One partition of an OffsetFetch response (every version the filter handles).
@@ -80,8 +85,14 @@ pub(crate) static OFFSET_FETCH_PARTITION: &[Field] = &[
 pub(crate) static OFFSET_FETCH_TOPIC: &[Field] = &[all(Str), all(Structs(OFFSET_FETCH_PARTITION))];
 
 /// OffsetFetch response v1-v7: throttle_time_ms, topics by name, error_code.
-pub(crate) static OFFSET_FETCH_TOPICS_LISTING: Listing =
-    Listing { flexible_from: 6, before: &[since(3, I32)], entry: OFFSET_FETCH_TOPIC, key: 0, after: &[since(2, I16)] };
+pub(crate) static OFFSET_FETCH_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 6,
+    before: &[since(3, I32)],
+    entry: OFFSET_FETCH_TOPIC,
+    key: 0,
+    after: &[since(2, I16)],
+    authorized_operations: None,
+};
 
 /// OffsetFetch response v8+: throttle_time_ms, groups by group_id (each filtered with the next layout).
 pub(crate) static OFFSET_FETCH_GROUPS_LISTING: Listing = Listing {
@@ -90,11 +101,18 @@ pub(crate) static OFFSET_FETCH_GROUPS_LISTING: Listing = Listing {
     entry: &[all(Str), all(Structs(OFFSET_FETCH_TOPIC)), all(I16)], // group_id, topics, error_code
     key: 0,
     after: &[],
+    authorized_operations: None,
 };
 
 /// One group of an OffsetFetch v8+ response: group_id, topics by name, error_code.
-pub(crate) static OFFSET_FETCH_GROUP_TOPICS_LISTING: Listing =
-    Listing { flexible_from: 6, before: &[all(Str)], entry: OFFSET_FETCH_TOPIC, key: 0, after: &[all(I16)] };
+pub(crate) static OFFSET_FETCH_GROUP_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 6,
+    before: &[all(Str)],
+    entry: OFFSET_FETCH_TOPIC,
+    key: 0,
+    after: &[all(I16)],
+    authorized_operations: None,
+};
 
 /// DescribeTopicPartitions response: throttle_time_ms, topics by name, next_cursor.
 pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
@@ -120,6 +138,7 @@ pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
     ],
     key: 1,
     after: &[all(Opt(DTP_CURSOR))],
+    authorized_operations: Some(5),
 };
 
 /// What becomes of one entry of a listing.
@@ -197,6 +216,45 @@ pub(crate) fn filter_listing(
     let after_in_body = out.len();
     out.extend_from_slice(rest);
     Ok(Filtered { body: out, after_in_body, after_in_original: after_start })
+}
+
+/// Kafka's value of an authorized-operations field the request did not ask for (`Integer.MIN_VALUE`).
+pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+/// An entry of `listing` (its bytes) with its authorized-operations field set to `authorized()`, or `None`
+/// when it stays as it is: the listing has no such field at this version, the request did not ask for it
+/// (Kafka's `Integer.MIN_VALUE`), or the value is already right. The field has a fixed size, so nothing else
+/// of the entry moves.
+pub(crate) fn with_authorized_operations(
+    listing: &Listing,
+    version: i16,
+    entry: &[u8],
+    authorized: impl FnOnce() -> i32,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(index) = listing.authorized_operations else { return Ok(None) };
+    let (Some(before), Some(field)) = (listing.entry.get(..index), listing.entry.get(index)) else {
+        return Err("authorized operations field index".into());
+    };
+    if !(field.min..=field.max).contains(&version) {
+        return Ok(None);
+    }
+    let mut r = Reader::new(entry, entry.len());
+    walk_list(&mut r, before, version, version >= listing.flexible_from).map_err(stop_reason)?;
+    let at = r.pos;
+    let current = r.i32().map_err(stop_reason)?;
+    if current == AUTHORIZED_OPERATIONS_OMITTED {
+        return Ok(None);
+    }
+    let wanted = authorized();
+    if wanted == current {
+        return Ok(None);
+    }
+    let mut patched = entry.to_vec();
+    match patched.get_mut(at..at + 4) {
+        Some(slot) => slot.copy_from_slice(&wanted.to_be_bytes()),
+        None => return Err("authorized operations field span".into()),
+    }
+    Ok(Some(patched))
 }
 
 /// Walks one entry of a listing, returning its key (`None` for a null string).
