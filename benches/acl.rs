@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use kafka_mtls_filter::config::Config;
-use kafka_mtls_filter::policy::{Action, Operation, RequestCtx, ResourceType};
+use kafka_mtls_filter::policy::RequestCtx;
+use kafka_mtls_filter::protocol::acl::{Action, Operation, ResourceType};
 use serde_json::json;
 
 use common::*;

@@ -74,7 +74,7 @@ fn metadata(c: &mut Criterion) {
         assert!(out.close.is_none());
         back.extend(apply_edits(part, &out.edits));
     }
-    let offset = kafka_mtls_filter::wire::response_body_offset(ApiKey::Metadata as i16, VERSION);
+    let offset = kafka_mtls_filter::protocol::wire::response_body_offset(ApiKey::Metadata as i16, VERSION);
     let decoded = MetadataResponse::decode(&mut Bytes::copy_from_slice(&back[offset..]), VERSION).expect("decodes");
     assert_eq!(decoded.topics.len(), TOPICS / 2);
     println!("metadata: response {} bytes -> {} bytes after filtering", resp.len(), back.len());

@@ -4,8 +4,11 @@
 use serde_json::json;
 
 use crate::identity::Identity;
-use crate::policy::{Operation, ResourceType};
-use crate::session::{api_name, DecisionRecord};
+use crate::protocol::acl::resource_type_name;
+use crate::protocol::acl::Operation;
+use crate::protocol::api::api_name;
+use crate::session::DecisionRecord;
+use crate::time::rfc3339_millis;
 
 /// What identifies the connection in audit lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,52 +45,11 @@ pub fn audit_line(now_ms: u64, conn: &ConnectionInfo, identity: Option<&Identity
     format!("{AUDIT_PREFIX}{value}")
 }
 
-/// Kafka's name of the resource type (`Topic`, `TransactionalId`), as Kafka's own authorizer logs it.
-pub fn resource_type_name(t: ResourceType) -> &'static str {
-    match t {
-        ResourceType::Topic => "Topic",
-        ResourceType::Group => "Group",
-        ResourceType::Cluster => "Cluster",
-        ResourceType::TransactionalId => "TransactionalId",
-        ResourceType::DelegationToken => "DelegationToken",
-        ResourceType::User => "User",
-    }
-}
-
-/// `2026-11-23T14:05:00.123Z` from milliseconds since the epoch (civil-from-days, proleptic Gregorian).
-pub fn rfc3339_millis(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        ms % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::IdentitySource;
-
-    #[test]
-    fn rfc3339() {
-        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_795_446_300_123), "2026-11-23T15:05:00.123Z");
-        assert_eq!(rfc3339_millis(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
+    use crate::protocol::acl::ResourceType;
 
     #[test]
     fn denial_line_has_every_field() {

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use serde::Deserialize;
 
+use crate::config_error::{ConfigError, FieldError};
 use crate::identity::{IdentityConfig, IdentityMapper};
 use crate::policy::{AuthorizationConfig, Authorizer};
 use crate::propagation::CompiledSasl;
@@ -124,37 +125,6 @@ impl Default for Config {
             max_label_values: default_max_label_values(),
             max_topic_label_values: default_max_label_values(),
         }
-    }
-}
-
-/// A configuration that cannot be loaded; `Display` names the field and the problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// A semantic error found while compiling one section: `field` is the path inside the section
-/// (e.g. `users[2].acls[0].operations`), `problem` says what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub field: String,
-    pub problem: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
-        FieldError { field: field.into(), problem: problem.into() }
-    }
-
-    fn in_section(self, section: &str) -> ConfigError {
-        let sep = if self.field.is_empty() || self.field.starts_with('[') { "" } else { "." };
-        ConfigError(format!("configuration field `{section}{sep}{}`: {}", self.field, self.problem))
     }
 }
 

@@ -7,7 +7,7 @@
 //! untouched (its remaining bytes are not even read: see [`FrameStream::passthrough_len`]), and only the
 //! bytes of a frame that cannot be decided yet are cut out of the host buffer and held here.
 
-use crate::wire::SIZE_PREFIX;
+use crate::protocol::wire::SIZE_PREFIX;
 
 /// One change to a host buffer chunk: replace `remove` bytes at `start` with `insert`.
 /// Offsets are relative to the chunk given to [`FrameStream::process`], edits ascend and never overlap.
@@ -263,7 +263,7 @@ impl FrameStream {
 
     /// Whole frame length (prefix included) from the first bytes, `None` if the prefix is incomplete.
     fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, String> {
-        let Some(size) = crate::wire::frame_size(bytes) else { return Ok(None) };
+        let Some(size) = crate::protocol::wire::frame_size(bytes) else { return Ok(None) };
         if size < 0 {
             return Err(format!("negative frame size {size}"));
         }

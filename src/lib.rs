@@ -4,18 +4,20 @@
 //! Everything except [`glue`] is a sans-IO core: bytes and identity in, decisions and bytes out. The glue is
 //! the only code that talks to the host, and only exists on `wasm32`.
 
-pub mod api_table;
 pub mod audit;
+pub mod authorize;
 pub mod classify;
 pub mod config;
+pub mod config_error;
 pub mod enforce;
 pub mod frame;
 pub mod identity;
 pub mod metrics;
 pub mod policy;
 pub mod propagation;
+pub mod protocol;
 pub mod session;
-pub mod wire;
+pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

@@ -194,7 +194,7 @@ impl TopicNames {
 
     /// The id of a topic name as read off the wire (not UTF-8 or too long: `other`).
     pub fn id_of_bytes(&mut self, name: &[u8]) -> TopicId {
-        match crate::wire::utf8(name) {
+        match crate::protocol::wire::utf8(name) {
             Some(name) => self.id(name),
             None => TopicId::OTHER,
         }

@@ -2,9 +2,9 @@
 //! prefix walker at every split point, and random input.
 
 use bytes::Bytes;
-use kafka_mtls_filter::api_table::{lookup, min_version, ENTRIES};
 use kafka_mtls_filter::classify::{classify, Classification, Requirement};
-use kafka_mtls_filter::policy::{Action, Operation, ResourceType, CLUSTER_NAME};
+use kafka_mtls_filter::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
+use kafka_mtls_filter::protocol::api::{lookup, min_version, ENTRIES};
 use kafka_protocol::messages::*;
 
 mod common;

@@ -2,9 +2,9 @@
 //! header version, correlation id and the error codes Kafka would send.
 
 use bytes::Bytes;
-use kafka_mtls_filter::api_table::{lookup, min_version, ENTRIES};
 use kafka_mtls_filter::enforce::error_response;
-use kafka_mtls_filter::policy::ResourceType;
+use kafka_mtls_filter::protocol::acl::ResourceType;
+use kafka_mtls_filter::protocol::api::{lookup, min_version, ENTRIES};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 

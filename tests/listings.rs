@@ -9,11 +9,11 @@ use std::rc::Rc;
 
 use common::split_apis::dtp_request;
 use common::{downstream, enc, s, topic, upstream};
-use kafka_mtls_filter::api_table;
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::identity::PeerInfo;
+use kafka_mtls_filter::protocol::api;
+use kafka_mtls_filter::protocol::wire;
 use kafka_mtls_filter::session::{Event, Session};
-use kafka_mtls_filter::wire;
 use kafka_protocol::messages::describe_topic_partitions_response::{
     Cursor as ResponseCursor, DescribeTopicPartitionsResponsePartition, DescribeTopicPartitionsResponseTopic,
 };
@@ -58,7 +58,7 @@ fn session() -> Session {
 }
 
 fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
-    let max = api_table::lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
+    let max = api::lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
     key.valid_versions().min..=max
 }
 
@@ -375,7 +375,9 @@ fn dtp_topic(name: &str) -> DescribeTopicPartitionsResponseTopic {
     DescribeTopicPartitionsResponseTopic::decode(&mut &bytes[..], 0)
         .unwrap()
         .with_partitions(vec![partition(0), partition(1)])
-        .with_topic_authorized_operations(0x0f)
+        // Not asked for (Kafka's Integer.MIN_VALUE): passed as sent. When asked, the filter writes the
+        // principal's operations (tests/authorized_operations.rs).
+        .with_topic_authorized_operations(i32::MIN)
 }
 
 fn dtp_denied(name: &str) -> DescribeTopicPartitionsResponseTopic {

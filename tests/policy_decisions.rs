@@ -1,9 +1,8 @@
 //! Decision table for the authorization policy: Kafka authorizer semantics over the Strimzi, Koperator and
 //! Cilium dialects, and configuration errors naming the field at fault.
 
-use kafka_mtls_filter::policy::{
-    Action, AuthorizationConfig, Authorizer, Decision, Mode, Operation, RequestCtx, ResourceType, CLUSTER_NAME,
-};
+use kafka_mtls_filter::policy::{AuthorizationConfig, Authorizer, Decision, Mode, RequestCtx};
+use kafka_mtls_filter::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use serde_json::{json, Value};
 
 fn authorizer(cfg: Value) -> Authorizer {
@@ -425,11 +424,6 @@ fn config_errors_name_the_field() {
             "users[1].acls[0].resource.patternType",
             "filter",
         ),
-        (
-            acl(json!({"type": "cluster", "name": "kafka-cluster"}), json!({})),
-            "users[1].acls[0].resource.name",
-            "no name",
-        ),
         (acl(json!({"type": "topic"}), json!({})), "users[1].acls[0].resource.name", "needs a name"),
         (
             acl(json!({"type": "topic", "name": "*", "patternType": "prefix"}), json!({})),
@@ -495,7 +489,7 @@ fn config_errors_name_the_field() {
             "filter",
         ),
         (
-            json!({"users": [{"principal": "a", "topicGrants": [{"topicName": " ", "accessType": "read"}]}]}),
+            json!({"users": [{"principal": "a", "topicGrants": [{"topicName": "", "accessType": "read"}]}]}),
             "users[0].topicGrants[0].topicName",
             "empty",
         ),
@@ -607,4 +601,51 @@ fn plugin_configuration_errors_carry_the_section_path() {
     let doc = json!({"authorization": issue_example()});
     let cfg = Config::parse(doc.to_string().as_bytes()).expect("issue example loads");
     assert_eq!(cfg.authorizer.mode(), Mode::Enforce);
+}
+
+/// Strimzi's User Operator accepts a `cluster` resource that carries a name or a pattern type (it warns) and
+/// applies the ACL to the cluster.
+#[test]
+fn strimzi_cluster_resource_with_a_name_or_pattern_type_applies_to_the_cluster() {
+    for resource in [
+        json!({"type": "cluster", "name": "my-cluster"}),
+        json!({"type": "cluster", "patternType": "prefix"}),
+        json!({"type": "cluster", "name": "kafka-cluster", "patternType": "literal"}),
+    ] {
+        let auth = authorizer(json!({"mode": "enforce", "users": [{"principal": "User:ops",
+            "acls": [{"resource": resource, "operations": ["Alter"], "type": "allow"}]}]}));
+        assert!(allowed(&auth, "User:ops", Alter, Cluster, CLUSTER_NAME), "{resource}");
+        assert!(!allowed(&auth, "User:ops", Alter, Topic, "my-cluster"), "{resource}");
+    }
+}
+
+/// Names are used exactly as written, as Strimzi, Koperator and Kafka store them: an ACL on " padded" is not
+/// one on "padded".
+#[test]
+fn resource_names_are_not_trimmed() {
+    let auth = authorizer(json!({"mode": "enforce", "users": [{"principal": "User:app",
+        "acls": [{"resource": {"type": "topic", "name": " padded "}, "operations": ["Read"], "type": "allow"}],
+        "topicGrants": [{"topicName": " granted", "accessType": "write"}]}]}));
+    assert!(allowed(&auth, "User:app", Read, Topic, " padded "));
+    assert!(!allowed(&auth, "User:app", Read, Topic, "padded"));
+    assert!(allowed(&auth, "User:app", Write, Topic, " granted"));
+    assert!(!allowed(&auth, "User:app", Write, Topic, "granted"));
+}
+
+/// Cilium matches a topic-scoped rule only when every topic of the request is the rule's: a rule allowing
+/// CreateTopics for `orders` creates `orders` and nothing else, so its Create-on-the-cluster alternative must
+/// not grant other topics. A rule without a topic allows creating any.
+#[test]
+fn cilium_topic_scoped_create_topics_rule_does_not_grant_other_topics() {
+    let auth = authorizer(json!({"users": [
+        {"principal": "User:scoped", "kafka": [{"apiKey": "createtopics", "topic": "orders"}]},
+        {"principal": "User:any", "kafka": [{"apiKey": "createtopics"}]}]}));
+    let create = |principal: &str, ty: ResourceType, name: &str| {
+        auth.authorize(&ctx(principal, "1.1.1.1", CREATE_TOPICS), &action(Create, ty, name)).allowed
+    };
+    assert!(!create("User:scoped", Cluster, CLUSTER_NAME));
+    assert!(create("User:scoped", Topic, "orders"));
+    assert!(!create("User:scoped", Topic, "payroll"));
+    assert!(create("User:any", Cluster, CLUSTER_NAME));
+    assert!(create("User:any", Topic, "payroll"));
 }

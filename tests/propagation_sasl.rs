@@ -12,7 +12,7 @@ use kafka_mtls_filter::propagation::{
     self, CompiledSasl, SaslClient, SaslConfig, SaslStep, ScramClient, ScramHash, AUTHENTICATE_VERSION,
     HANDSHAKE_VERSION,
 };
-use kafka_mtls_filter::wire::{self, HeaderParse};
+use kafka_mtls_filter::protocol::wire::{self, HeaderParse};
 use kafka_protocol::messages::{
     ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };

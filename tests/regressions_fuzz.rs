@@ -31,7 +31,7 @@ fn frame(body: &[u8]) -> Vec<u8> {
 
 /// Request frame: api key, version, correlation id 7, client id "c" (header v1), then `body`.
 fn request(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
-    kafka_mtls_filter::wire::request_frame(api_key, version, 7, Some("c"), body)
+    kafka_mtls_filter::protocol::wire::request_frame(api_key, version, 7, Some("c"), body)
 }
 
 /// response_rewrite: a broker response whose array count is 2^31-1 in a 12-byte frame. The filter decodes
@@ -99,7 +99,13 @@ fn metadata_response_with_an_out_of_range_tag_closes() {
     MetadataRequest::default().with_topics(None).encode(&mut body, 12).unwrap();
     let mut s = session();
     assert!(s
-        .on_downstream(&kafka_mtls_filter::wire::request_frame(ApiKey::Metadata as i16, 12, 7, Some("c"), &body))
+        .on_downstream(&kafka_mtls_filter::protocol::wire::request_frame(
+            ApiKey::Metadata as i16,
+            12,
+            7,
+            Some("c"),
+            &body
+        ))
         .close
         .is_none());
     let rest: [u8; 35] = [

@@ -36,13 +36,13 @@ fn session(policy: &str) -> Session {
 fn request<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
     let mut encoded = Vec::new();
     body.encode(&mut encoded, version).unwrap();
-    kafka_mtls_filter::wire::request_frame(api_key as i16, version, correlation_id, Some("test"), &encoded)
+    kafka_mtls_filter::protocol::wire::request_frame(api_key as i16, version, correlation_id, Some("test"), &encoded)
 }
 
 fn response<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
     let mut encoded = Vec::new();
     body.encode(&mut encoded, version).unwrap();
-    kafka_mtls_filter::wire::response_frame(api_key as i16, version, correlation_id, &encoded)
+    kafka_mtls_filter::protocol::wire::response_frame(api_key as i16, version, correlation_id, &encoded)
 }
 
 fn produce(topic: &str, acks: i16) -> ProduceRequest {
@@ -68,7 +68,7 @@ fn api_versions_v0_response(correlation_id: i32) -> Vec<u8> {
 }
 
 fn body_of(frame: &[u8], api_key: ApiKey, version: i16) -> Bytes {
-    Bytes::copy_from_slice(&frame[kafka_mtls_filter::wire::response_body_offset(api_key as i16, version)..])
+    Bytes::copy_from_slice(&frame[kafka_mtls_filter::protocol::wire::response_body_offset(api_key as i16, version)..])
 }
 
 #[test]

@@ -10,13 +10,13 @@ use std::rc::Rc;
 use bytes::Bytes;
 use common::split_apis::{self, offset_commit_request, offset_fetch_request, SplitApi};
 use common::{downstream, enc};
-use kafka_mtls_filter::api_table::{lookup, min_version};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::metrics::{RequestDecision, Stat};
+use kafka_mtls_filter::protocol::api::{lookup, min_version};
+use kafka_mtls_filter::protocol::wire;
 use kafka_mtls_filter::session::{Event, Session};
-use kafka_mtls_filter::wire;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 

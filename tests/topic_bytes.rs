@@ -123,7 +123,13 @@ fn produce_topic(name: &str, sizes: &[usize]) -> TopicProduceData {
 }
 
 fn request<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
-    kafka_mtls_filter::wire::request_frame(api_key as i16, version, correlation_id, Some("test"), &enc(body, version))
+    kafka_mtls_filter::protocol::wire::request_frame(
+        api_key as i16,
+        version,
+        correlation_id,
+        Some("test"),
+        &enc(body, version),
+    )
 }
 
 /// The shares by the definition, from encoded entry lengths: the first topic gets the bytes before it,
@@ -237,7 +243,7 @@ fn fetch_response(version: i16, topics: Vec<FetchableTopicResponse>) -> Vec<u8> 
     if version >= 7 {
         body = body.with_session_id(77);
     }
-    kafka_mtls_filter::wire::response_frame(ApiKey::Fetch as i16, version, 21, &enc(&body, version))
+    kafka_mtls_filter::protocol::wire::response_frame(ApiKey::Fetch as i16, version, 21, &enc(&body, version))
 }
 
 #[test]
@@ -330,7 +336,7 @@ fn topic_id_fetch_versions_count_per_principal_only() {
     let mut resp = fetch_response(version, topics);
     // The topic id (after the header, throttle time, error code, session id and topic count): name-like
     // bytes, which read as a name would make a plausible label.
-    let id_at = kafka_mtls_filter::wire::response_body_offset(ApiKey::Fetch as i16, version) + 11;
+    let id_at = kafka_mtls_filter::protocol::wire::response_body_offset(ApiKey::Fetch as i16, version) + 11;
     assert_eq!(&resp[id_at..id_at + 16], &[0; 16]);
     resp[id_at..id_at + 16].copy_from_slice(b"\x0ct-abcdefghijklm");
     let mut s = session(&cfg);

@@ -44,7 +44,7 @@ pub fn encode<R: Encodable>(body: &R, version: i16) -> Vec<u8> {
 }
 
 pub fn request<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
-    kafka_mtls_filter::wire::request_frame(
+    kafka_mtls_filter::protocol::wire::request_frame(
         api_key as i16,
         version,
         correlation_id,
@@ -54,7 +54,7 @@ pub fn request<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32,
 }
 
 pub fn response<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
-    kafka_mtls_filter::wire::response_frame(api_key as i16, version, correlation_id, &encode(body, version))
+    kafka_mtls_filter::protocol::wire::response_frame(api_key as i16, version, correlation_id, &encode(body, version))
 }
 
 pub fn topic(name: &str) -> TopicName {

@@ -45,7 +45,7 @@ pub fn session() -> Session {
 pub fn request<R: Encodable>(api_key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
     let mut encoded = Vec::new();
     body.encode(&mut encoded, version).expect("encodable");
-    kafka_mtls_filter::wire::request_frame(api_key as i16, version, correlation_id, Some("fuzz"), &encoded)
+    kafka_mtls_filter::protocol::wire::request_frame(api_key as i16, version, correlation_id, Some("fuzz"), &encoded)
 }
 
 pub fn topic(name: &str) -> TopicName {
@@ -202,8 +202,8 @@ pub fn take_frames(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
 /// Request header fields of a forwarded request frame: (api key, version, correlation id, header length).
 pub fn request_header(frame: &[u8]) -> Option<(i16, i16, i32, usize)> {
     let body = frame.get(4..)?;
-    match kafka_mtls_filter::wire::parse_request_header(body, body.len()) {
-        kafka_mtls_filter::wire::HeaderParse::Complete(h) => {
+    match kafka_mtls_filter::protocol::wire::parse_request_header(body, body.len()) {
+        kafka_mtls_filter::protocol::wire::HeaderParse::Complete(h) => {
             Some((h.api_key, h.api_version, h.correlation_id, h.header_len))
         }
         _ => None,

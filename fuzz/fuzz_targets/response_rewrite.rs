@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // Rewritten by the filter at the byte level: the broker's other bytes pass as sent, so a response
     // kafka-protocol rejects (a null array where Kafka allows none, say) stays one; a valid one stays valid.
-    let offset = kafka_mtls_filter::wire::response_body_offset(ApiKey::Metadata as i16, version);
+    let offset = kafka_mtls_filter::protocol::wire::response_body_offset(ApiKey::Metadata as i16, version);
     let broker_valid = response
         .get(offset..)
         .is_some_and(|body| MetadataResponse::decode(&mut Bytes::copy_from_slice(body), version).is_ok());

@@ -13,11 +13,11 @@ mod common;
 
 use std::collections::VecDeque;
 
-use kafka_mtls_filter::classify::{classify, Classification};
+use kafka_mtls_filter::classify::{Classification, classify};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::policy::RequestCtx;
 use kafka_mtls_filter::session::Session;
-use kafka_mtls_filter::wire::response_frame;
+use kafka_mtls_filter::protocol::wire::response_frame;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::*;

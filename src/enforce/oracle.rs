@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use super::{first_error, Codes};
-use crate::classify::{cluster_only_operation, config_resource, decode_checked, walk_produce};
-use crate::policy::ResourceType;
+use crate::classify::{cluster_only_operation, walk_produce};
+use crate::protocol::acl::ResourceType;
+use crate::protocol::config_resource::config_resource;
+use crate::protocol::layout::decode_checked;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -36,8 +38,6 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
-/// OPERATION_NOT_ATTEMPTED: AddPartitionsToTxn's answer for partitions not at fault.
-const OPERATION_NOT_ATTEMPTED: i16 = 55;
 /// Kafka's "authorized operations not requested/known" marker.
 const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
 
@@ -53,8 +53,8 @@ pub(crate) fn error_response(
     error_for: &dyn Fn(ResourceType, &str) -> i16,
 ) -> Result<Vec<u8>, String> {
     let key = ApiKey::try_from(api_key).map_err(|_| format!("unknown API key {api_key}"))?;
-    let max = crate::api_table::lookup(api_key).map_or(-1, |e| e.max_version);
-    if api_version < crate::api_table::min_version(api_key) || api_version > max {
+    let max = crate::protocol::api::lookup(api_key).map_or(-1, |e| e.max_version);
+    if api_version < crate::protocol::api::min_version(api_key) || api_version > max {
         return Err(format!("{key:?} v{api_version} is not supported"));
     }
     let e = Codes(error_for);
@@ -216,7 +216,8 @@ pub(crate) fn error_response(
                 .into_iter()
                 .zip(codes)
                 .map(|(topic, code)| {
-                    let code = if code == 0 && refused { OPERATION_NOT_ATTEMPTED } else { code };
+                    let code =
+                        if code == 0 && refused { crate::protocol::error_code::OPERATION_NOT_ATTEMPTED } else { code };
                     let partitions = topic
                         .partitions
                         .iter()

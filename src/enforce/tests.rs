@@ -2,8 +2,8 @@
 //! at every supported version, for empty and populated requests and two sets of verdicts.
 
 use super::{error_response, oracle};
-use crate::api_table::{min_version, ENTRIES};
-use crate::policy::ResourceType;
+use crate::protocol::acl::ResourceType;
+use crate::protocol::api::{min_version, ENTRIES};
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};

@@ -347,7 +347,7 @@ impl Connection {
                     let id = match registry.requests.get(&(api_key, decision)) {
                         Some(id) => *id,
                         None => {
-                            let name = metrics::requests(&crate::session::api_name(api_key), decision);
+                            let name = metrics::requests(&crate::protocol::api::api_name(api_key), decision);
                             let id = registry.id(MetricType::Counter, name);
                             registry.requests.insert((api_key, decision), id);
                             id
@@ -362,7 +362,7 @@ impl Connection {
                     let id = match registry.latency.get(&api_key) {
                         Some(id) => *id,
                         None => {
-                            let name = metrics::request_latency(&crate::session::api_name(api_key));
+                            let name = metrics::request_latency(&crate::protocol::api::api_name(api_key));
                             let id = registry.id(MetricType::Histogram, name);
                             registry.latency.insert(api_key, id);
                             id

@@ -3,11 +3,12 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use crate::wire;
+use crate::protocol::error_code;
+use crate::protocol::wire;
 
 /// The version range the filter handles for an API key: the crate's codec range capped by the table.
 pub fn supported_versions(api_key: i16) -> Option<(i16, i16)> {
-    let entry = crate::api_table::lookup(api_key)?;
+    let entry = crate::protocol::api::lookup(api_key)?;
     let key = ApiKey::try_from(api_key).ok()?;
     let range = key.valid_versions();
     let max = entry.max_version.min(range.max);
@@ -27,7 +28,7 @@ pub(super) fn clamp_api_versions(frame: &[u8], version: i16) -> Result<Option<Ve
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     // A broker that does not support the client's version answers in v0 with UNSUPPORTED_VERSION (35).
     let parsed = match api_versions_entries(body, version >= 3) {
-        Some(p) if p.error_code != 35 || !p.flexible => p,
+        Some(p) if p.error_code != error_code::UNSUPPORTED_VERSION || !p.flexible => p,
         _ => api_versions_entries(body, false).ok_or("malformed ApiVersions response")?,
     };
     let mut kept = Vec::with_capacity(parsed.entries.len());

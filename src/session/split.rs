@@ -9,13 +9,15 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::state::{Core, ResponseAction};
 use super::visibility::listing_filter;
-use super::{authorization_error, Core, ResponseAction};
-use crate::classify::{config_resource, parse, Keep, Val};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
-use crate::policy::ResourceType;
-use crate::wire;
+use crate::protocol::acl::ResourceType;
+use crate::protocol::config_resource::config_resource;
+use crate::protocol::error_code::authorization_error;
+use crate::protocol::layout::{parse, Keep, Val};
+use crate::protocol::wire;
 
 /// What the elements of a splittable API's top-level request array are, each answered on its own by Kafka.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,7 +25,7 @@ enum Elements {
     /// Resources of one type, by name.
     Named(ResourceType),
     /// Config resources (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs): each element says its
-    /// type, checked as a topic, a group or the cluster (`classify::config_resource`). Kafka answers the
+    /// type, checked as a topic, a group or the cluster (`protocol::config_resource`). Kafka answers the
     /// unauthorized ones after the authorized ones, each with its type's authorization error.
     Configs,
 }
@@ -112,7 +114,7 @@ pub(super) fn forward_allowed_part(
 }
 
 /// The request body split in two: `(allowed resources, denied resources)`, cut at the byte level from the
-/// body with its layout (`classify::parse`): the resource array keeps the elements of its part and every
+/// body with its layout (`layout::parse`): the resource array keeps the elements of its part and every
 /// other byte stays as the client sent it. `None` when either part would be empty or the API/version has
 /// no split.
 fn split_body(
@@ -222,9 +224,9 @@ pub(super) fn merge_denied(
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     let span = |body: &[u8]| {
         if by_group {
-            crate::classify::offset_fetch_response_groups(version, body)
+            crate::protocol::layout::offset_fetch_response_groups(version, body)
         } else {
-            crate::classify::response_topic_array(api_key, version, body)
+            crate::protocol::layout::response_topic_array(api_key, version, body)
         }
     };
     let broker = span(body)?;

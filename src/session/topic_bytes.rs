@@ -15,10 +15,9 @@
 //! arrives and possibly 50 MB, is walked as it streams ([`FetchWalk`]): the walk reads the partition
 //! headers and skips each record set unread (`Verdict::ForwardThrough`), and it never holds response bytes.
 
-use super::Core;
 use crate::classify::produce_topic_entries;
 use crate::metrics::{Stat, TopicId, TopicNames};
-use crate::wire::{HeaderParse, SIZE_PREFIX};
+use crate::protocol::wire::{parse_request_header, HeaderParse, SIZE_PREFIX};
 
 /// Where the walk reports: names to ids, and each topic's share.
 pub(super) trait TopicSink {
@@ -47,62 +46,82 @@ impl TopicSink for Shares<'_> {
     }
 }
 
-/// Counts the topic shares of a forwarded Produce request. `body` is the part of the request body that has
-/// arrived (at least through the last topic name: the request was classified), `body_offset` where the body
-/// starts in the frame.
-pub(super) fn count_produce(
-    core: &mut Core,
-    version: i16,
-    body: &[u8],
-    body_len: usize,
-    body_offset: usize,
-    frame_len: usize,
-) {
-    let mut sink = Shares { topics: &mut core.topics, stats: &mut core.stats, fetched: false };
-    let mut current: Option<(TopicId, usize)> = None;
-    // Cannot fail where classify() succeeded on the same bytes; if it did, the shares still add up.
-    let _ = produce_topic_entries(version, body, body_len, |name, entry_start| {
-        let start = match current.take() {
-            Some((topic, from)) => {
-                let at = body_offset + entry_start;
-                sink.share(topic, at.saturating_sub(from) as u64);
-                at
-            }
-            None => 0,
-        };
-        current = Some((sink.topic(name.as_bytes()), start));
-    });
-    if let Some((topic, from)) = current {
-        sink.share(topic, frame_len.saturating_sub(from) as u64);
-    }
+/// The connection's per-topic byte counts: the topic names of its stats (bounded by `maxTopicLabelValues`)
+/// and the Fetch response being walked for its topics' shares.
+#[derive(Debug)]
+pub(super) struct TopicBytes {
+    pub(super) names: TopicNames,
+    walk: FetchWalk,
 }
 
-/// Counts a Produce request the filter rewrote (the allowed part of a split request): whole frame.
-pub(super) fn count_forwarded_produce(core: &mut Core, version: i16, frame: &[u8]) {
-    let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
-    if let HeaderParse::Complete(header) = crate::wire::parse_request_header(body, body.len()) {
-        core.stats.push(Stat::ProducedBytes(frame.len() as u64));
-        let request = body.get(header.header_len..).unwrap_or_default();
-        count_produce(core, version, request, request.len(), SIZE_PREFIX + header.header_len, frame.len());
+impl TopicBytes {
+    pub(super) fn new(names: TopicNames) -> Self {
+        TopicBytes { names, walk: FetchWalk::default() }
     }
-}
 
-/// Starts the walk of a forwarded Fetch response from its first bytes. `Some(offset)`: show the walk the
-/// frame again from there (`Verdict::ForwardThrough`); `None`: every share is counted.
-pub(super) fn start_fetch(core: &mut Core, version: i16, frame: &[u8], frame_len: usize) -> Option<usize> {
-    if !(0..=12).contains(&version) {
-        // Topic-id versions (forwarded only with `unknownRequests: allow`) carry no names: per principal only.
-        return None;
+    /// Counts the topic shares of a forwarded Produce request. `body` is the part of the request body that
+    /// has arrived (at least through the last topic name: the request was classified), `body_offset` where
+    /// the body starts in the frame.
+    pub(super) fn count_produce(
+        &mut self,
+        stats: &mut Vec<Stat>,
+        version: i16,
+        body: &[u8],
+        (body_len, body_offset, frame_len): (usize, usize, usize),
+    ) {
+        let mut sink = Shares { topics: &mut self.names, stats, fetched: false };
+        let mut current: Option<(TopicId, usize)> = None;
+        // Cannot fail where classify() succeeded on the same bytes; if it did, the shares still add up.
+        let _ = produce_topic_entries(version, body, body_len, |name, entry_start| {
+            let start = match current.take() {
+                Some((topic, from)) => {
+                    let at = body_offset + entry_start;
+                    sink.share(topic, at.saturating_sub(from) as u64);
+                    at
+                }
+                None => 0,
+            };
+            current = Some((sink.topic(name.as_bytes()), start));
+        });
+        if let Some((topic, from)) = current {
+            sink.share(topic, frame_len.saturating_sub(from) as u64);
+        }
     }
-    let mut sink = Shares { topics: &mut core.topics, stats: &mut core.stats, fetched: true };
-    core.fetch_walk.start(version, frame_len);
-    core.fetch_walk.feed(frame, 0, &mut sink)
-}
 
-/// Continues the walk with the response's bytes from frame offset `offset` on.
-pub(super) fn continue_fetch(core: &mut Core, bytes: &[u8], offset: usize) -> Option<usize> {
-    let mut sink = Shares { topics: &mut core.topics, stats: &mut core.stats, fetched: true };
-    core.fetch_walk.feed(bytes, offset, &mut sink)
+    /// Counts a Produce request the filter rewrote (the allowed part of a split request): whole frame.
+    pub(super) fn count_forwarded_produce(&mut self, stats: &mut Vec<Stat>, version: i16, frame: &[u8]) {
+        let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
+        if let HeaderParse::Complete(header) = parse_request_header(body, body.len()) {
+            stats.push(Stat::ProducedBytes(frame.len() as u64));
+            let request = body.get(header.header_len..).unwrap_or_default();
+            let at = (request.len(), SIZE_PREFIX + header.header_len, frame.len());
+            self.count_produce(stats, version, request, at);
+        }
+    }
+
+    /// Starts the walk of a forwarded Fetch response from its first bytes. `Some(offset)`: show the walk the
+    /// frame again from there (`Verdict::ForwardThrough`); `None`: every share is counted.
+    pub(super) fn start_fetch(
+        &mut self,
+        stats: &mut Vec<Stat>,
+        version: i16,
+        frame: &[u8],
+        frame_len: usize,
+    ) -> Option<usize> {
+        if !(0..=12).contains(&version) {
+            // Topic-id versions (forwarded only with `unknownRequests: allow`) carry no names: per principal only.
+            return None;
+        }
+        let mut sink = Shares { topics: &mut self.names, stats, fetched: true };
+        self.walk.start(version, frame_len);
+        self.walk.feed(frame, 0, &mut sink)
+    }
+
+    /// Continues the walk with the response's bytes from frame offset `offset` on.
+    pub(super) fn continue_fetch(&mut self, stats: &mut Vec<Stat>, bytes: &[u8], offset: usize) -> Option<usize> {
+        let mut sink = Shares { topics: &mut self.names, stats, fetched: true };
+        self.walk.feed(bytes, offset, &mut sink)
+    }
 }
 
 /// Where a [`FetchWalk`] is in a Fetch response (v0-v12; the filter hides the topic-id versions).
@@ -160,7 +179,7 @@ enum Read {
 /// same shares, and the record sets are never read. A response the walk cannot follow (malformed) is not
 /// refused: it passes as every response does, and the topic being walked gets the rest of the frame.
 #[derive(Debug, Default)]
-pub(super) struct FetchWalk {
+struct FetchWalk {
     version: i16,
     frame_len: usize,
     /// Frame offset of the next byte to consume.
@@ -196,7 +215,7 @@ impl FetchWalk {
         self.acc = 0;
         self.acc_len = 0;
         self.current = None;
-        self.enter(Step::Prefix, crate::wire::SIZE_PREFIX + 4);
+        self.enter(Step::Prefix, crate::protocol::wire::SIZE_PREFIX + 4);
     }
 
     fn enter(&mut self, step: Step, left: usize) {
@@ -336,7 +355,7 @@ impl FetchWalk {
         match self.step {
             Step::Done => {}
             Step::Prefix => {
-                if crate::wire::response_header_version(1, v) >= 1 {
+                if crate::protocol::wire::response_header_version(1, v) >= 1 {
                     self.tags(AfterTags::Header)
                 } else {
                     self.head()

@@ -7,12 +7,16 @@
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
 
-use super::{error_code, substitute_request, Core, DecisionRecord, Event, ResponseAction};
-use crate::classify::{self, Entry, Keep};
+use super::events::{DecisionRecord, Event};
+use super::state::{Core, ListingFilter, ResponseAction};
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
-use crate::policy::{Action, Mode, Operation, RequestCtx, ResourceType};
-use crate::wire;
+use crate::policy::{Mode, RequestCtx};
+use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
+use crate::protocol::error_code;
+use crate::protocol::layout;
+use crate::protocol::layout::{Entry, Keep};
+use crate::protocol::wire;
 
 /// May the connection's principal Describe this topic? (Metadata filtering asks per topic.)
 fn may_describe_topic<'c>(
@@ -38,7 +42,7 @@ fn may_describe_topic<'c>(
 pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>, body: &[u8]) -> Verdict {
     let version = header.api_version;
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
-    let request = match classify::parse(ApiKey::Metadata, version, body, Keep::Resources) {
+    let request = match layout::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
         Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
     };
@@ -86,7 +90,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                 || core
                     .cfg
                     .authorizer
-                    .authorize(&ctx, &create(ResourceType::Cluster, crate::policy::CLUSTER_NAME.into()))
+                    .authorize(&ctx, &create(ResourceType::Cluster, crate::protocol::acl::CLUSTER_NAME.into()))
                     .allowed;
             retained.push(range.clone());
         }
@@ -103,8 +107,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             ) {
                 Ok(answer) => {
                     core.count_request(header.api_key, RequestDecision::Denied);
-                    core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
-                    Verdict::Replace(substitute_request(header.correlation_id))
+                    core.answer_in_place(header, answer)
                 }
                 Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
             };
@@ -172,34 +175,69 @@ pub(super) fn filter_metadata_response(
         .iter()
         .map(|name| crate::enforce::metadata_topic_entry(version, name, error_code::TOPIC_AUTHORIZATION_FAILED))
         .collect();
-    // Walked, never decoded: the topics the principal may not Describe are cut out, every other byte stays.
-    let filtered = classify::filter_listing(&classify::METADATA_LISTING, version, body, &denied, &mut |name, _| {
+    // Walked, never decoded: the topics the principal may not Describe are cut out, the authorized operations
+    // of the others are the principal's, every other byte stays.
+    let listing = &layout::METADATA_LISTING;
+    let mut filtered = layout::filter_listing(listing, version, body, &denied, &mut |name, bytes| {
         let name = name.unwrap_or_default();
-        Ok(if audit || may_describe_topic(core, version, client_id, name).allowed { Entry::Keep } else { Entry::Drop })
+        if audit {
+            return Ok(Entry::Keep);
+        }
+        if !may_describe_topic(core, version, client_id, name).allowed {
+            return Ok(Entry::Drop);
+        }
+        let authorized = || authorized_operations(core, api_key, version, client_id, ResourceType::Topic, name);
+        Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?.map_or(Entry::Keep, Entry::Replace))
     })?;
+    // cluster_authorized_operations (v8-10), right after the topics.
+    if !audit && (8..=10).contains(&version) {
+        let at = filtered.after_in_body;
+        let slot =
+            filtered.body.get_mut(at..at + 4).ok_or("Metadata response without cluster_authorized_operations")?;
+        let asked = slot != layout::AUTHORIZED_OPERATIONS_OMITTED.to_be_bytes().as_slice();
+        if asked {
+            let bits = cluster_authorized_operations(core, api_key, version, client_id);
+            slot.copy_from_slice(&bits.to_be_bytes());
+        }
+    }
     Ok(wire::response_frame(api_key, version, correlation_id, &filtered.body))
+}
+
+/// Kafka's authorized operations of a resource for the connection's principal (`AuthHelper.authorizedOperations`):
+/// the broker computed them for the filter's own connection, which it may trust with everything.
+fn authorized_operations(
+    core: &Core,
+    api_key: i16,
+    api_version: i16,
+    client_id: Option<&str>,
+    resource_type: ResourceType,
+    name: &str,
+) -> i32 {
+    let ctx = RequestCtx {
+        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
+        host: &core.host,
+        api_key,
+        api_version,
+        client_id,
+    };
+    core.cfg.authorizer.authorized_operations(&ctx, resource_type, name)
+}
+
+/// A cluster's authorized operations as Kafka reports them: only to a principal that may Describe the cluster
+/// (otherwise the field stays `Integer.MIN_VALUE`, as if not asked).
+fn cluster_authorized_operations(core: &Core, api_key: i16, api_version: i16, client_id: Option<&str>) -> i32 {
+    let describe = may_describe(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME);
+    if describe.allowed {
+        authorized_operations(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME)
+    } else {
+        layout::AUTHORIZED_OPERATIONS_OMITTED
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Listings: ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are
 // forwarded as asked and their responses narrowed to what the principal may Describe, at the byte level
-// (classify::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
-
-/// A listing response to narrow to the entries the principal may Describe.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum ListingFilter {
-    /// ListGroups without Describe Cluster: the groups it may Describe.
-    Groups,
-    /// ListTransactions: the transactional ids it may Describe (Kafka has no cluster shortcut here).
-    TransactionalIds,
-    /// OffsetFetch v2-v7 for all topics: the topics it may Describe.
-    OffsetFetchTopics,
-    /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
-    OffsetFetchGroups(Vec<String>),
-    /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
-    /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
-    TopicPartitions { all_topics: bool, denied: Vec<String> },
-}
+// (layout::filter_listing): the broker's bytes are walked with a bounded layout, never decoded.
 
 /// May the connection's principal Describe this resource?
 fn may_describe<'c>(
@@ -231,7 +269,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             let cluster = Action {
                 op: Operation::Describe,
                 resource_type: ResourceType::Cluster,
-                name: crate::policy::CLUSTER_NAME.into(),
+                name: crate::protocol::acl::CLUSTER_NAME.into(),
             };
             let ctx = RequestCtx {
                 principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
@@ -245,7 +283,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
-            let request = classify::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
+            let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
             if version <= 7 {
                 request.list("topics").is_none().then_some(ListingFilter::OffsetFetchTopics)
             } else {
@@ -273,7 +311,7 @@ pub(super) fn describe_topic_partitions_request(
     let version = header.api_version;
     // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
     let mut request: DescribeTopicPartitionsRequest =
-        match crate::classify::decode_checked(header.api_key, version, body) {
+        match crate::protocol::layout::decode_checked(header.api_key, version, body) {
             Ok(r) => r,
             Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}")),
         };
@@ -313,7 +351,8 @@ pub(super) fn describe_topic_partitions_request(
         client_id: header.client_id.map(str::to_string),
     };
     if audit || denied.is_empty() {
-        let action = if all_topics { filter(Vec::new()) } else { ResponseAction::Forward };
+        // Enforcing, the answer is always walked: its authorized operations become the principal's.
+        let action = if all_topics || !audit { filter(Vec::new()) } else { ResponseAction::Forward };
         core.push_inflight(header, (header.api_key, version), action);
         return Verdict::Forward;
     }
@@ -338,8 +377,7 @@ pub(super) fn describe_topic_partitions_request(
     if request.topics.is_empty() {
         // Nothing left to ask, and an empty list would mean all topics: answered here.
         let answer = local_describe_topic_partitions(version, header.correlation_id, &denied);
-        core.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
-        return Verdict::Replace(substitute_request(header.correlation_id));
+        return core.answer_in_place(header, answer);
     }
     let mut encoded = Vec::with_capacity(body.len());
     if let Err(e) = request.encode(&mut encoded, version) {
@@ -410,43 +448,37 @@ pub(super) fn filter_listing_response(
     let core_ref: &Core = core;
     let (filtered, rewritten_cursor) = match filter {
         ListingFilter::Groups => (
-            classify::filter_listing(&classify::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::Group, key)))
             })?,
             None,
         ),
         ListingFilter::TransactionalIds => (
-            classify::filter_listing(&classify::LIST_TRANSACTIONS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::LIST_TRANSACTIONS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::TransactionalId, key)))
             })?,
             None,
         ),
         ListingFilter::OffsetFetchTopics => (
-            classify::filter_listing(&classify::OFFSET_FETCH_TOPICS_LISTING, version, body, &[], &mut |key, _| {
+            layout::filter_listing(&layout::OFFSET_FETCH_TOPICS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::Topic, key)))
             })?,
             None,
         ),
         ListingFilter::OffsetFetchGroups(all_topic_groups) => (
-            classify::filter_listing(
-                &classify::OFFSET_FETCH_GROUPS_LISTING,
-                version,
-                body,
-                &[],
-                &mut |group, bytes| {
-                    if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
-                        return Ok(Entry::Keep); // named topics: checked on the request side
-                    }
-                    let inner = classify::filter_listing(
-                        &classify::OFFSET_FETCH_GROUP_TOPICS_LISTING,
-                        version,
-                        bytes,
-                        &[],
-                        &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
-                    )?;
-                    Ok(Entry::Replace(inner.body))
-                },
-            )?,
+            layout::filter_listing(&layout::OFFSET_FETCH_GROUPS_LISTING, version, body, &[], &mut |group, bytes| {
+                if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
+                    return Ok(Entry::Keep); // named topics: checked on the request side
+                }
+                let inner = layout::filter_listing(
+                    &layout::OFFSET_FETCH_GROUP_TOPICS_LISTING,
+                    version,
+                    bytes,
+                    &[],
+                    &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
+                )?;
+                Ok(Entry::Replace(inner.body))
+            })?,
             None,
         ),
         ListingFilter::TopicPartitions { all_topics, denied } => {
@@ -457,29 +489,38 @@ pub(super) fn filter_listing_response(
                 appended.push(entry);
             }
             let mut last_kept: Option<String> = None;
-            let filtered = classify::filter_listing(
-                &classify::DESCRIBE_TOPIC_PARTITIONS_LISTING,
+            let filtered = layout::filter_listing(
+                &layout::DESCRIBE_TOPIC_PARTITIONS_LISTING,
                 version,
                 body,
                 &appended,
-                &mut |key, _| {
+                &mut |key, bytes| {
                     let yes = !*all_topics || visible(core_ref, ResourceType::Topic, key);
-                    if yes {
-                        last_kept = key.map(str::to_string);
+                    if !yes {
+                        return Ok(Entry::Drop);
                     }
-                    Ok(keep(yes))
+                    last_kept = key.map(str::to_string);
+                    let name = key.unwrap_or_default();
+                    let authorized =
+                        || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Topic, name);
+                    let listing = &layout::DESCRIBE_TOPIC_PARTITIONS_LISTING;
+                    if audit {
+                        return Ok(Entry::Keep);
+                    }
+                    Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?
+                        .map_or(Entry::Keep, Entry::Replace))
                 },
             )?;
             // The broker pages through every topic; its next cursor may name one the principal may not
             // Describe. Never shown: it becomes "<last topic shown>\0", which sorts after that topic and
             // not after the hidden one, so the broker (topics >= cursor name) resumes right there; with no
             // topic shown in this page the cursor is dropped and the listing ends (see README).
-            let (cursor, cursor_end) = classify::read_dtp_cursor(body, filtered.after_in_original)?;
+            let (cursor, cursor_end) = layout::read_dtp_cursor(body, filtered.after_in_original)?;
             let rewritten = match cursor {
                 Some((name, _)) if *all_topics && !audit && !visible(core_ref, ResourceType::Topic, Some(&name)) => {
                     let mut bytes = Vec::new();
                     let resume = last_kept.map(|last| format!("{last}\0"));
-                    classify::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
+                    layout::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
                     Some((bytes, cursor_end))
                 }
                 _ => None,

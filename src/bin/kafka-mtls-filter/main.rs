@@ -1,6 +1,7 @@
 //! `kafka-mtls-filter`: the filter's configuration and decisions on the command line, with the filter's own
-//! code (the same parser, identity mapper, classifier and authorizer the wasm module runs), so what the CLI
-//! says is what the filter does.
+//! code (the same parser, identity mapper, classifier and authorizer the wasm module runs, and for `explain`
+//! the session's own decision path, `authorize`), so what the CLI says is what the filter does
+//! (tests/explain_agrees.rs runs each case through both).
 //!
 //! Exit codes: 0 success (or ALLOWED), 1 error (invalid configuration, refused certificate, unreadable
 //! file), 2 DENIED (`explain`), 64 usage error (sysexits EX_USAGE).
@@ -11,10 +12,12 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::process::ExitCode;
 
-use kafka_mtls_filter::api_table;
+use kafka_mtls_filter::authorize::{self, Asked};
 use kafka_mtls_filter::classify::{classify, Classification};
 use kafka_mtls_filter::config::{Config, Propagation, RawConfig};
-use kafka_mtls_filter::policy::{api_key_by_name, normalize_principal, Mode, RequestCtx, WILDCARD_PRINCIPAL};
+use kafka_mtls_filter::policy::{api_key_by_name, normalize_principal, Mode, RequestCtx};
+use kafka_mtls_filter::protocol::acl::WILDCARD_PRINCIPAL;
+use kafka_mtls_filter::protocol::api;
 use kafka_protocol::messages::ApiKey;
 
 use requests::{encode_request, RequestFacts};
@@ -337,8 +340,8 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
     let api_key =
         api_key_by_name(api_arg).ok_or_else(|| UsageError(format!("`--api {api_arg}`: unknown Kafka API")))?;
     let key = ApiKey::try_from(api_key).map_err(|_| UsageError(format!("`--api {api_arg}`: unknown Kafka API")))?;
-    let entry = api_table::lookup(api_key);
-    let api_name = entry.map_or_else(|| format!("{key:?}"), |e| e.name.to_string());
+    let entry = api::lookup(api_key);
+    let api_name = api::api_name(api_key);
     let version = match args.value("version") {
         Some(text) => text.parse::<i16>().map_err(|_| UsageError(format!("`--version {text}`: not a version")))?,
         None => entry.map(|e| e.max_version).filter(|v| *v >= 0).unwrap_or_else(|| key.valid_versions().max),
@@ -400,10 +403,9 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
             .map(|a| format!("{} {} `{}`", a.op.as_str(), a.resource_type.as_str(), a.name))
             .collect();
         out += &format!("requirement {}: {}\n", i + 1, wanted.join(" OR "));
-        // Alternatives in order, stopping at the first allowed one, as the filter does.
-        let mut satisfied = false;
-        for action in requirement.any_of() {
-            let decision = authorizer.authorize(&ctx, action);
+        // Asked as the filter's session asks it: alternatives in order, up to the first allowed one.
+        let outcome = authorize::requirement(authorizer, &ctx, requirement);
+        for Asked { action, decision } in &outcome.asked {
             out += &format!(
                 "  {} {} `{}`: {} by {}\n",
                 action.op.as_str(),
@@ -412,12 +414,8 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
                 if decision.allowed { "ALLOWED" } else { "DENIED" },
                 decision.rule
             );
-            if decision.allowed {
-                satisfied = true;
-                break;
-            }
         }
-        allowed &= satisfied;
+        allowed &= outcome.satisfied;
     }
     if key == ApiKey::Metadata {
         out += "note: Metadata is never refused whole: topics the principal may not Describe are answered with \

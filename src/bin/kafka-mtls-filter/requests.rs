@@ -359,8 +359,8 @@ fn config_targets(facts: &RequestFacts) -> impl Iterator<Item = (i8, String)> + 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kafka_mtls_filter::api_table::{min_version, ENTRIES};
     use kafka_mtls_filter::classify::{classify, Classification};
+    use kafka_mtls_filter::protocol::api::{min_version, ENTRIES};
 
     fn full_facts() -> RequestFacts {
         RequestFacts {

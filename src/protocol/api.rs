@@ -137,6 +137,17 @@ pub fn min_version(key: i16) -> i16 {
     ApiKey::try_from(key).map(|k| k.valid_versions().min).unwrap_or(i16::MAX)
 }
 
+/// A human name for an API key (`Produce`, `Fetch`, ... or the number).
+pub fn api_name(api_key: i16) -> String {
+    match lookup(api_key) {
+        Some(e) => e.name.to_string(),
+        None => match ApiKey::try_from(api_key) {
+            Ok(k) => format!("{k:?}"),
+            Err(()) => format!("ApiKey({api_key})"),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,108 @@
+//! Request classification: from a request body to the authorization questions Kafka's authorizer asks
+//! (KafkaApis / "Operations and Resources on Protocols").
+//!
+//! Produce is classified from a prefix by a walker of its own (`produce`) that skips record batches by their
+//! length, so a 10 MiB produce is decided as soon as its last topic name has arrived. Fetch, which every
+//! consumer sends in a loop, has a walker of its own too (`fetch`, held to the layout reading by a test).
+//! Every other API is read from the complete body with its layout (`protocol::layout`), keeping only the
+//! named fields authorization asks about (`requirements`).
+//!
+//! Choices where the filter cannot ask exactly what Kafka asks:
+//! - Metadata for all topics: no requirement; the response must be filtered to described topics later.
+//!   Topic auto-creation (Create Cluster/Topic) is not checked here either.
+//! - ListGroups / ListTransactions: Kafka never fails them, it filters the listing by Describe Group /
+//!   TransactionalId (ListGroups: Describe Cluster shows every group). No requirement here; the response
+//!   is filtered to the describable entries (session::visibility).
+//! - OffsetFetch for all topics (null topics, v2+; per group in v8+): Describe Group only; the response's
+//!   topics are filtered to the describable ones.
+//! - DescribeTopicPartitions: like Metadata, Describe Topic per named topic (a denied one is answered
+//!   TOPIC_AUTHORIZATION_FAILED, not refused); all topics: no requirement, the response is filtered.
+//! - InitProducerId without transactional id: Kafka (3.0+) allows IdempotentWrite Cluster OR Write on *any*
+//!   topic. An `Action` names one resource: IdempotentWrite Cluster is the requirement, and `authorize` asks
+//!   Write on any topic when it is denied.
+//! - DescribeCluster: Kafka checks nothing (Describe Cluster only gates the authorized-operations field);
+//!   no requirement.
+//! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session
+//!   were checked when they were listed.
+//! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
+
+mod fetch;
+mod produce;
+mod requirements;
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::protocol::api;
+use crate::protocol::layout::Stop;
+use fetch::fetch_requirements;
+use produce::produce_requirements;
+pub(crate) use produce::{produce_topic_entries, walk_produce};
+use requirements::requirements_of;
+pub(crate) use requirements::{cluster, cluster_only_operation, coordinator_resource, Needs};
+pub use requirements::{Requirement, Requirements};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Classification<'a> {
+    /// More of the body is needed to decide (only returned when `body_prefix` is shorter than the body).
+    NeedMore,
+    /// ApiVersions, SaslHandshake, SaslAuthenticate: always allowed, never checked.
+    Unchecked,
+    /// All requirements must be satisfied. `expects_response` is false for Produce with acks=0.
+    Checks { requirements: Requirements<'a>, expects_response: bool },
+    /// The filter cannot parse this API key/version: denied (fail closed) unless configured otherwise.
+    Unsupported(String),
+}
+
+/// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
+/// body length (the frame may still be arriving). Must never panic on any input.
+pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification<'_> {
+    // Part of the handshake/authentication, or never authorized by Kafka: any version, never checked.
+    // ApiVersions must pass even above the supported range: the broker answers those with v0.
+    if matches!(
+        ApiKey::try_from(api_key),
+        Ok(ApiKey::ApiVersions
+            | ApiKey::SaslHandshake
+            | ApiKey::SaslAuthenticate
+            | ApiKey::GetTelemetrySubscriptions
+            | ApiKey::PushTelemetry)
+    ) {
+        return Classification::Unchecked;
+    }
+    let Some(entry) = api::lookup(api_key) else {
+        return Classification::Unsupported(format!("unknown API key {api_key}"));
+    };
+    let min_version = api::min_version(api_key);
+    if entry.max_version < 0 || api_version < min_version || api_version > entry.max_version {
+        return Classification::Unsupported(format!(
+            "{} v{api_version} is not supported (supported: {})",
+            entry.name,
+            if entry.max_version < 0 { "none".to_string() } else { format!("v{min_version}-v{}", entry.max_version) }
+        ));
+    }
+    let prefix = body_prefix.get(..body_len).unwrap_or(body_prefix);
+    if api_key == ApiKey::Produce as i16 {
+        return match walk_produce(api_version, prefix, body_len, false) {
+            Ok(produce) => Classification::Checks {
+                expects_response: produce.acks != 0,
+                requirements: produce_requirements(&produce),
+            },
+            Err(Stop::NeedMore) => Classification::NeedMore,
+            Err(Stop::Bad(reason)) => Classification::Unsupported(format!("malformed Produce: {reason}")),
+        };
+    }
+    if prefix.len() < body_len {
+        return Classification::NeedMore;
+    }
+    if api_key == ApiKey::Fetch as i16 {
+        // Every consumer sends one Fetch after another: read by a walker written for it, which keeps
+        // nothing but the topic names (the layout walk builds a tree of every named field).
+        return match fetch_requirements(api_version, prefix) {
+            Ok(requirements) => Classification::Checks { requirements, expects_response: true },
+            Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
+        };
+    }
+    match requirements_of(api_key, api_version, prefix) {
+        Ok(requirements) => Classification::Checks { requirements, expects_response: true },
+        Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
+    }
+}

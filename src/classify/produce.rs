@@ -1,0 +1,123 @@
+//! Produce, classified from a prefix: a walker that skips record batches by their length, so a 10 MiB
+//! produce is decided as soon as its last topic name has arrived.
+
+use super::{Needs, Requirements};
+use crate::protocol::acl::Operation;
+use crate::protocol::layout::{bad, Reader, Stop};
+
+pub(crate) fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Requirements<'a> {
+    let mut needs = Needs::default();
+    if let Some(id) = &produce.transactional_id {
+        needs.txn(Operation::Write, id);
+    }
+    for (topic, _) in &produce.topics {
+        needs.topic(Operation::Write, topic);
+    }
+    needs.done()
+}
+
+/// What authorization and the error response need from a Produce request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProduceSummary<'a> {
+    pub transactional_id: Option<&'a str>,
+    pub acks: i16,
+    /// Topic names in request order, with partition indexes when the whole body was walked.
+    pub topics: ProduceTopics<'a>,
+}
+
+/// A Produce's topics, inline for one or two (most requests): classification walks every Produce.
+pub(crate) type ProduceTopics<'a> = smallvec::SmallVec<[(&'a str, Vec<i32>); 2]>;
+
+/// Walks a Produce request (v0-v12). With `complete == false` it stops once the last topic name is read
+/// (record batches are skipped by length, they need not have arrived); with `complete == true` it walks
+/// the whole body, collects partition indexes and requires the body to end exactly.
+pub(crate) fn walk_produce(
+    version: i16,
+    prefix: &[u8],
+    body_len: usize,
+    complete: bool,
+) -> Result<ProduceSummary<'_>, Stop> {
+    if !(0..=12).contains(&version) {
+        return Err(bad("version not handled by the Produce walker"));
+    }
+    let flexible = version >= 9;
+    let mut r = Reader::new(prefix, body_len);
+    let transactional_id = if version >= 3 { r.string(flexible)? } else { None };
+    let acks = r.i16()?;
+    let _timeout_ms = r.i32()?;
+    let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
+    let mut topics = ProduceTopics::new();
+    for i in 0..topic_count {
+        let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
+        topics.push((name, Vec::new()));
+        if !complete && i + 1 == topic_count {
+            break;
+        }
+        let partition_count = r.count(flexible)?.ok_or_else(|| bad("null partition array"))?;
+        for _ in 0..partition_count {
+            let index = r.i32()?;
+            if let Some(records_len) = r.length(flexible, true)? {
+                r.skip(records_len)?;
+            }
+            if flexible {
+                r.tagged_fields()?;
+            }
+            if let Some((_, partitions)) = topics.last_mut() {
+                partitions.push(index);
+            }
+        }
+        if flexible {
+            r.tagged_fields()?;
+        }
+    }
+    // Trailing bytes after the request's tagged fields are ignored, as the broker ignores them (see check_shape).
+    if complete && flexible {
+        r.tagged_fields()?;
+    }
+    Ok(ProduceSummary { transactional_id, acks, topics })
+}
+
+/// Calls `visit(name, entry_start)` for each topic of a Produce request (v0-v12), `entry_start` being the
+/// body offset where the topic's entry (its name) begins. Walks as [`walk_produce`] with `complete ==
+/// false`: it stops after the last topic's name, so the records need not have arrived. Allocates nothing:
+/// it runs for every forwarded Produce (per-topic byte counts).
+pub(crate) fn produce_topic_entries<'a>(
+    version: i16,
+    prefix: &'a [u8],
+    body_len: usize,
+    mut visit: impl FnMut(&'a str, usize),
+) -> Result<(), Stop> {
+    if !(0..=12).contains(&version) {
+        return Err(bad("version not handled by the Produce walker"));
+    }
+    let flexible = version >= 9;
+    let mut r = Reader::new(prefix, body_len);
+    if version >= 3 {
+        r.string(flexible)?;
+    }
+    r.i16()?; // acks
+    r.i32()?; // timeout_ms
+    let topic_count = r.count(flexible)?.ok_or_else(|| bad("null topic array"))?;
+    for i in 0..topic_count {
+        let entry_start = r.pos;
+        let name = r.string(flexible)?.ok_or_else(|| bad("null topic name"))?;
+        visit(name, entry_start);
+        if i + 1 == topic_count {
+            break;
+        }
+        let partition_count = r.count(flexible)?.ok_or_else(|| bad("null partition array"))?;
+        for _ in 0..partition_count {
+            r.i32()?;
+            if let Some(records_len) = r.length(flexible, true)? {
+                r.skip(records_len)?;
+            }
+            if flexible {
+                r.tagged_fields()?;
+            }
+        }
+        if flexible {
+            r.tagged_fields()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Error responses of the administration APIs: topics, ACLs, configs, partitions, the cluster, and the APIs
+//! whose only check is on the cluster.
+
+use kafka_protocol::messages::ApiKey;
+
+use crate::protocol::error_code;
+
+use super::writer::{each_node, Out};
+use super::{Codes, CREATE_TOPICS_REFUSED, NO_AUTHORIZED_OPERATIONS};
+use crate::protocol::config_resource::config_resource;
+use crate::protocol::layout::Node;
+
+/// Writes the body of the error response to a denied CreateTopics, DeleteTopics, DescribeAcls, ... request.
+pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) -> Result<(), String> {
+    match key {
+        ApiKey::CreateTopics => {
+            if o.since(2) {
+                o.i32(0);
+            }
+            each_node(o, req, "topics", |o, topic| {
+                let name = topic.str("name").unwrap_or_default();
+                o.str(name);
+                if o.since(7) {
+                    o.uuid_zero();
+                }
+                let code = e.topic(name);
+                o.i16(code);
+                if o.since(1) {
+                    // Kafka's own words for a refused topic (KafkaApis.handleCreateTopicsRequest).
+                    o.str(if code != error_code::NONE { CREATE_TOPICS_REFUSED } else { "" });
+                    // error_message
+                }
+                if o.since(5) {
+                    o.i32(-1); // num_partitions
+                    o.i16(-1); // replication_factor
+                    o.count(0); // configs
+                }
+            });
+        }
+        ApiKey::DeleteTopics => {
+            if o.since(1) {
+                o.i32(0);
+            }
+            let names: Vec<&str> =
+                req.strs("topic_names").chain(req.nodes("topics").filter_map(|t| t.str("name"))).collect();
+            o.count(names.len());
+            for name in names {
+                o.str(name);
+                if o.since(6) {
+                    o.uuid_zero();
+                }
+                o.i16(e.topic(name));
+                if o.since(5) {
+                    o.null_str(); // error_message
+                }
+                o.tags();
+            }
+        }
+        ApiKey::DescribeAcls => {
+            o.i32(0);
+            o.i16(e.cluster());
+            o.str(""); // error_message
+            o.count(0); // resources
+        }
+        ApiKey::CreateAcls | ApiKey::DeleteAcls => {
+            o.i32(0);
+            let list = if key == ApiKey::CreateAcls { "creations" } else { "filters" };
+            each_node(o, req, list, |o, _| {
+                o.i16(e.cluster());
+                o.str(""); // error_message
+                if key == ApiKey::DeleteAcls {
+                    o.count(0); // matching_acls
+                }
+            });
+        }
+        ApiKey::DescribeConfigs | ApiKey::AlterConfigs | ApiKey::IncrementalAlterConfigs => {
+            o.i32(0);
+            let mut codes = Vec::new();
+            for resource in req.nodes("resources") {
+                let resource_type = resource.int("resource_type").unwrap_or_default() as i8;
+                let (checked, name) =
+                    config_resource(resource_type, resource.str("resource_name").unwrap_or_default())?;
+                codes.push(e.code(checked, name));
+            }
+            let mut codes = codes.into_iter();
+            each_node(o, req, "resources", |o, resource| {
+                o.i16(codes.next().unwrap_or_default());
+                o.str(""); // error_message
+                o.i8(resource.int("resource_type").unwrap_or_default() as i8);
+                o.str(resource.str("resource_name").unwrap_or_default());
+                if key == ApiKey::DescribeConfigs {
+                    o.count(0); // configs
+                }
+            });
+        }
+        ApiKey::CreatePartitions => {
+            o.i32(0);
+            each_node(o, req, "topics", |o, topic| {
+                let name = topic.str("name").unwrap_or_default();
+                o.str(name);
+                o.i16(e.topic(name));
+                o.null_str(); // error_message
+            });
+        }
+        ApiKey::DescribeCluster => {
+            o.i32(0);
+            o.i16(e.cluster());
+            o.null_str(); // error_message
+            if o.since(1) {
+                o.i8(1); // endpoint_type: brokers
+            }
+            o.str(""); // cluster_id
+            o.i32(-1); // controller_id
+            o.count(0); // brokers
+            o.i32(NO_AUTHORIZED_OPERATIONS);
+        }
+        _ => return Err(format!("no error response for {key:?}")),
+    }
+    Ok(())
+}
+
+/// Responses with one top-level error code (cluster-level APIs), with their other fields empty.
+pub(super) fn cluster_only(o: &mut Out, key: ApiKey, code: i16) {
+    match key {
+        ApiKey::DescribeLogDirs => {
+            o.i32(0);
+            if o.since(3) {
+                o.i16(code);
+            }
+            o.count(0); // results
+        }
+        ApiKey::ElectLeaders => {
+            o.i32(0);
+            if o.since(1) {
+                o.i16(code);
+            }
+            o.count(0); // replica_election_results
+        }
+        ApiKey::ListPartitionReassignments | ApiKey::DescribeUserScramCredentials | ApiKey::UpdateFeatures => {
+            o.i32(0);
+            o.i16(code);
+            o.str(""); // error_message
+            if key != ApiKey::UpdateFeatures || o.v < 2 {
+                o.count(0); // topics, results
+            }
+        }
+        ApiKey::DescribeClientQuotas => {
+            o.i32(0);
+            o.i16(code);
+            o.str(""); // error_message
+            o.count(0); // entries
+        }
+        ApiKey::AlterPartitionReassignments => {
+            o.i32(0);
+            if o.since(1) {
+                o.bool(true); // allow_replication_factor_change
+            }
+            o.i16(code);
+            o.str(""); // error_message
+            o.count(0); // responses
+        }
+        ApiKey::UnregisterBroker | ApiKey::AddRaftVoter | ApiKey::RemoveRaftVoter | ApiKey::ControllerRegistration => {
+            o.i32(0);
+            o.i16(code);
+            o.str(""); // error_message
+        }
+        ApiKey::DescribeQuorum => {
+            o.i16(code);
+            if o.since(2) {
+                o.str(""); // error_message
+            }
+            o.count(0); // topics
+            if o.since(2) {
+                o.count(0); // nodes
+            }
+        }
+        ApiKey::Vote | ApiKey::BeginQuorumEpoch | ApiKey::EndQuorumEpoch => {
+            o.i16(code);
+            o.count(0); // topics
+        }
+        ApiKey::Envelope => {
+            o.null_bytes(); // response_data
+            o.i16(code);
+        }
+        ApiKey::BrokerRegistration => {
+            o.i32(0);
+            o.i16(code);
+            o.i64(-1); // broker_epoch
+        }
+        ApiKey::BrokerHeartbeat => {
+            o.i32(0);
+            o.i16(code);
+            o.bool(false); // is_caught_up
+            o.bool(true); // is_fenced
+            o.bool(false); // should_shut_down
+        }
+        ApiKey::AllocateProducerIds => {
+            o.i32(0);
+            o.i16(code);
+            o.i64(0); // producer_id_start
+            o.i32(0); // producer_id_len
+        }
+        ApiKey::UpdateRaftVoter => {
+            o.i32(0);
+            o.i16(code);
+        }
+        // ListConfigResources, AlterPartition, FetchSnapshot, AssignReplicasToDirs: throttle, code, one array.
+        _ => {
+            o.i32(0);
+            o.i16(code);
+            o.count(0);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Listings: responses whose entries the filter drops when the principal may not Describe them (ListGroups,
+//! ListTransactions, OffsetFetch for all topics, DescribeTopicPartitions). The broker's bytes are walked
+//! with these layouts, never decoded: dropped entries are cut out, every other byte stays as sent.
+
+use super::requests::DTP_CURSOR;
+use super::walk::{walk_fields, walk_list};
+use super::Ty::*;
+use super::{all, between, since, stop_reason, Field, Reader, Stop, I32S};
+
+/// A response body (or one struct of it) holding one array whose entries are kept or dropped by a key.
+pub(crate) struct Listing {
+    flexible_from: i16,
+    /// Fields before the array.
+    before: &'static [Field],
+    /// The fields of one entry; `key` indexes the string among them that names the entry.
+    entry: &'static [Field],
+    key: usize,
+    /// Fields after the array (then, in flexible versions, the struct's tagged fields).
+    after: &'static [Field],
+    /// Index in `entry` of the entry's authorized-operations bit field, where it has one.
+    authorized_operations: Option<usize>,
+}
+
+/// Metadata response: throttle_time_ms, brokers, cluster_id, controller_id, then topics by name; after them
+/// cluster_authorized_operations (v8-10) and error_code (v13+).
+pub(crate) static METADATA_LISTING: Listing = Listing {
+    flexible_from: 9,
+    before: &[
+        since(3, I32),                                                // throttle_time_ms
+        all(Structs(&[all(I32), all(Str), all(I32), since(1, Str)])), // brokers: node_id, host, port, rack
+        since(2, Str),                                                // cluster_id
+        since(1, I32),                                                // controller_id
+    ],
+    entry: &[
+        all(I16),        // error_code
+        all(Str),        // name
+        since(10, Uuid), // topic_id
+        since(1, Bool),  // is_internal
+        all(Structs(&[
+            all(I16),       // error_code
+            all(I32),       // partition_index
+            all(I32),       // leader_id
+            since(7, I32),  // leader_epoch
+            all(I32S),      // replica_nodes
+            all(I32S),      // isr_nodes
+            since(5, I32S), // offline_replicas
+        ])),
+        since(8, I32), // topic_authorized_operations
+    ],
+    key: 1,
+    after: &[between(8, 10, I32), since(13, I16)], // cluster_authorized_operations, error_code
+    authorized_operations: Some(5),
+};
+
+/// ListGroups response: throttle_time_ms, error_code, groups by group_id.
+pub(crate) static LIST_GROUPS_LISTING: Listing = Listing {
+    flexible_from: 3,
+    before: &[since(1, I32), all(I16)],
+    entry: &[all(Str), all(Str), since(4, Str), since(5, Str)], // group_id, protocol_type, state, type
+    key: 0,
+    after: &[],
+    authorized_operations: None,
+};
+
+/// ListTransactions response: throttle_time_ms, error_code, unknown_state_filters, transaction_states by id.
+pub(crate) static LIST_TRANSACTIONS_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(I32), all(I16), all(Strs)],
+    entry: &[all(Str), all(I64), all(Str)], // transactional_id, producer_id, transaction_state
+    key: 0,
+    after: &[],
+    authorized_operations: None,
+};
+
+/// One partition of an OffsetFetch response (every version the filter handles).
+pub(crate) static OFFSET_FETCH_PARTITION: &[Field] = &[
+    all(I32),      // partition_index
+    all(I64),      // committed_offset
+    since(5, I32), // committed_leader_epoch
+    all(Str),      // metadata
+    all(I16),      // error_code
+];
+
+/// One topic of an OffsetFetch response, by name (the filter caps OffsetFetch below topic ids).
+pub(crate) static OFFSET_FETCH_TOPIC: &[Field] = &[all(Str), all(Structs(OFFSET_FETCH_PARTITION))];
+
+/// OffsetFetch response v1-v7: throttle_time_ms, topics by name, error_code.
+pub(crate) static OFFSET_FETCH_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 6,
+    before: &[since(3, I32)],
+    entry: OFFSET_FETCH_TOPIC,
+    key: 0,
+    after: &[since(2, I16)],
+    authorized_operations: None,
+};
+
+/// OffsetFetch response v8+: throttle_time_ms, groups by group_id (each filtered with the next layout).
+pub(crate) static OFFSET_FETCH_GROUPS_LISTING: Listing = Listing {
+    flexible_from: 6,
+    before: &[all(I32)],
+    entry: &[all(Str), all(Structs(OFFSET_FETCH_TOPIC)), all(I16)], // group_id, topics, error_code
+    key: 0,
+    after: &[],
+    authorized_operations: None,
+};
+
+/// One group of an OffsetFetch v8+ response: group_id, topics by name, error_code.
+pub(crate) static OFFSET_FETCH_GROUP_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 6,
+    before: &[all(Str)],
+    entry: OFFSET_FETCH_TOPIC,
+    key: 0,
+    after: &[all(I16)],
+    authorized_operations: None,
+};
+
+/// DescribeTopicPartitions response: throttle_time_ms, topics by name, next_cursor.
+pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(I32)],
+    entry: &[
+        all(I16),  // error_code
+        all(Str),  // name
+        all(Uuid), // topic_id
+        all(Bool), // is_internal
+        all(Structs(&[
+            all(I16),  // error_code
+            all(I32),  // partition_index
+            all(I32),  // leader_id
+            all(I32),  // leader_epoch
+            all(I32S), // replica_nodes
+            all(I32S), // isr_nodes
+            all(I32S), // eligible_leader_replicas
+            all(I32S), // last_known_elr
+            all(I32S), // offline_replicas
+        ])),
+        all(I32), // topic_authorized_operations
+    ],
+    key: 1,
+    after: &[all(Opt(DTP_CURSOR))],
+    authorized_operations: Some(5),
+};
+
+/// What becomes of one entry of a listing.
+pub(crate) enum Entry {
+    Keep,
+    Drop,
+    /// Kept, with these bytes instead (a nested listing filtered in turn).
+    Replace(Vec<u8>),
+}
+
+/// Decides one entry of a listing from its key (`None`: null) and its bytes.
+pub(crate) type Decide<'a> = dyn FnMut(Option<&str>, &[u8]) -> Result<Entry, String> + 'a;
+
+/// A filtered listing: the new body, and where the fields after the array start in it and in the original.
+pub(crate) struct Filtered {
+    pub body: Vec<u8>,
+    pub after_in_body: usize,
+    pub after_in_original: usize,
+}
+
+/// Filters the entries of a listing's array by their key: `decide` sees each entry's key and bytes;
+/// `appended` entries (already encoded) are added at the end. The whole body is walked first (every count
+/// and length bounded by it, nothing allocated from a count), so a malformed body is an error and nothing
+/// is half-written. A null array stays null.
+pub(crate) fn filter_listing(
+    listing: &Listing,
+    version: i16,
+    body: &[u8],
+    appended: &[Vec<u8>],
+    decide: &mut Decide<'_>,
+) -> Result<Filtered, String> {
+    let flexible = version >= listing.flexible_from;
+    let mut r = Reader::new(body, body.len());
+    walk_list(&mut r, listing.before, version, flexible).map_err(stop_reason)?;
+    let count_start = r.pos;
+    let count = r.count(flexible).map_err(stop_reason)?;
+    let entries_start = r.pos;
+    let mut entries = Vec::with_capacity(body.len().saturating_sub(entries_start).min(1 << 16));
+    let mut kept: usize = 0;
+    let mut changed = !appended.is_empty();
+    for _ in 0..count.unwrap_or(0) {
+        let start = r.pos;
+        let key = walk_entry(&mut r, listing, version, flexible).map_err(stop_reason)?;
+        let bytes = body.get(start..r.pos).ok_or("entry span")?;
+        match decide(key, bytes)? {
+            Entry::Keep => {
+                kept += 1;
+                entries.extend_from_slice(bytes);
+            }
+            Entry::Drop => changed = true,
+            Entry::Replace(new) => {
+                kept += 1;
+                changed |= new != bytes;
+                entries.extend_from_slice(&new);
+            }
+        }
+    }
+    let after_start = r.pos;
+    walk_fields(&mut r, listing.after, version, flexible).map_err(stop_reason)?;
+    let head = body.get(..count_start).ok_or("head span")?;
+    let rest = body.get(after_start..).ok_or("tail span")?;
+    let mut out = Vec::with_capacity(body.len() + appended.iter().map(Vec::len).sum::<usize>());
+    out.extend_from_slice(head);
+    if !changed || (count.is_none() && appended.is_empty()) {
+        // The count as the broker wrote it (also a null array).
+        out.extend_from_slice(body.get(count_start..entries_start).ok_or("count span")?);
+    } else {
+        let total = u32::try_from(kept + appended.len()).map_err(|_| "too many entries")?;
+        crate::protocol::wire::write_array_count(&mut out, total, flexible);
+    }
+    out.extend_from_slice(&entries);
+    for entry in appended {
+        out.extend_from_slice(entry);
+    }
+    let after_in_body = out.len();
+    out.extend_from_slice(rest);
+    Ok(Filtered { body: out, after_in_body, after_in_original: after_start })
+}
+
+/// Kafka's value of an authorized-operations field the request did not ask for (`Integer.MIN_VALUE`).
+pub(crate) const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+/// An entry of `listing` (its bytes) with its authorized-operations field set to `authorized()`, or `None`
+/// when it stays as it is: the listing has no such field at this version, the request did not ask for it
+/// (Kafka's `Integer.MIN_VALUE`), or the value is already right. The field has a fixed size, so nothing else
+/// of the entry moves.
+pub(crate) fn with_authorized_operations(
+    listing: &Listing,
+    version: i16,
+    entry: &[u8],
+    authorized: impl FnOnce() -> i32,
+) -> Result<Option<Vec<u8>>, String> {
+    let Some(index) = listing.authorized_operations else { return Ok(None) };
+    let (Some(before), Some(field)) = (listing.entry.get(..index), listing.entry.get(index)) else {
+        return Err("authorized operations field index".into());
+    };
+    if !(field.min..=field.max).contains(&version) {
+        return Ok(None);
+    }
+    let mut r = Reader::new(entry, entry.len());
+    walk_list(&mut r, before, version, version >= listing.flexible_from).map_err(stop_reason)?;
+    let at = r.pos;
+    let current = r.i32().map_err(stop_reason)?;
+    if current == AUTHORIZED_OPERATIONS_OMITTED {
+        return Ok(None);
+    }
+    let wanted = authorized();
+    if wanted == current {
+        return Ok(None);
+    }
+    let mut patched = entry.to_vec();
+    match patched.get_mut(at..at + 4) {
+        Some(slot) => slot.copy_from_slice(&wanted.to_be_bytes()),
+        None => return Err("authorized operations field span".into()),
+    }
+    Ok(Some(patched))
+}
+
+/// Walks one entry of a listing, returning its key (`None` for a null string).
+pub(crate) fn walk_entry<'a>(
+    r: &mut Reader<'a>,
+    listing: &Listing,
+    version: i16,
+    flexible: bool,
+) -> Result<Option<&'a str>, Stop> {
+    let mut key = None;
+    for (i, field) in listing.entry.iter().enumerate() {
+        if i == listing.key && (field.min..=field.max).contains(&version) {
+            key = r.string(flexible)?;
+        } else {
+            walk_list(r, std::slice::from_ref(field), version, flexible)?;
+        }
+    }
+    if flexible {
+        r.tagged_fields()?;
+    }
+    Ok(key)
+}
+
+/// The nullable DescribeTopicPartitions cursor at `at` in a (flexible) body: `(topic_name,
+/// partition_index)` or `None`, and where the cursor ends.
+pub(crate) fn read_dtp_cursor(body: &[u8], at: usize) -> Result<(Option<(String, i32)>, usize), String> {
+    let mut r = Reader::new(body, body.len());
+    r.pos = at;
+    let cursor = match r.array::<1>().map_err(stop_reason)? {
+        [0xff] => None,
+        [1] => {
+            let name = r.string(true).map_err(stop_reason)?.ok_or("null cursor topic")?.to_string();
+            let partition = r.i32().map_err(stop_reason)?;
+            r.tagged_fields().map_err(stop_reason)?;
+            Some((name, partition))
+        }
+        _ => return Err("nullable struct marker".into()),
+    };
+    Ok((cursor, r.pos))
+}
+
+/// A DescribeTopicPartitions cursor as written on the wire (`None`: null), without tagged fields.
+pub(crate) fn write_dtp_cursor(out: &mut Vec<u8>, cursor: Option<(&str, i32)>) {
+    match cursor {
+        None => out.push(0xff),
+        Some((name, partition)) => {
+            out.push(1);
+            crate::protocol::wire::write_uvarint(out, name.len() as u64 + 1);
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&partition.to_be_bytes());
+            out.push(0);
+        }
+    }
+}

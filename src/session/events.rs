@@ -1,0 +1,32 @@
+//! What a session reports: events for logs, metrics and audit, drained by the glue after each call.
+
+use crate::identity::Identity;
+use crate::protocol::acl::{Operation, ResourceType};
+
+/// Something worth logging, counting or auditing; drained by the glue after each call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Identified(Identity),
+    Refused(String),
+    Decision(DecisionRecord),
+    /// The connection is closed because of what the client or broker sent.
+    ProtocolError(String),
+    /// The identity reached the broker (SASL propagation).
+    Propagated(String),
+}
+
+/// One authorization decision about one resource of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecisionRecord {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+    pub client_id: Option<String>,
+    pub resource_type: Option<ResourceType>,
+    pub resource_name: Option<String>,
+    pub operation: Option<Operation>,
+    pub allowed: bool,
+    /// The request was forwarded despite the denial (audit mode).
+    pub audit_only: bool,
+    pub rule: String,
+}
