@@ -579,8 +579,11 @@ def curated() -> list[Curated]:
     add("d", 14, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@orders"}], "allowAutoTopicCreation": False,
                                 "includeTopicAuthorizedOperations": True})],
-        "diverges: topicAuthorizedOperations: Kafka 256 (Describe); the filter passes the broker's answer for its "
-        "own super-user connection, 3576 (every topic operation)")
+        "match")  # topicAuthorizedOperations 256 (Describe) on both since 82c52ed; the broker's 3576 before
+    add("d", 36, [_acl(ALICE, "topic", "@orders", "Describe"), _acl(ALICE, "cluster", CLUSTER, "Describe")],
+        "alice", "metadata", [_step("Metadata", 10, {"topics": [{"name": "@orders"}],
+                                                     "includeClusterAuthorizedOperations": True,
+                                                     "includeTopicAuthorizedOperations": True})], "match")
     add("d", 15, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-cluster",
         [_step("DescribeCluster", 1, {"includeClusterAuthorizedOperations": True})],
         "diverges: clusterAuthorizedOperations: Kafka 0 (no Describe on the cluster); the filter passes the "
@@ -591,15 +594,14 @@ def curated() -> list[Curated]:
         "group operation)")
     add("d", 17, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-topic-partitions",
         [_step("DescribeTopicPartitions", 0, {"topics": [{"name": "@orders"}], "responsePartitionLimit": 100})],
-        "diverges: topicAuthorizedOperations: Kafka 256; the filter passes the broker's 3576")
+        "match")  # 256 on both since 82c52ed; the broker's 3576 before
     add("d", 18, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-transactions",
         [_step("DescribeTransactions", 0, {"transactionalIds": ["@tx"]})],
         "diverges (fields beside the error): both answer TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53); Kafka leaves "
         "producerId and producerEpoch at their schema default 0, the filter's error entry has -1 and -1")
     # allow.everyone.if.no.acl.found = true
     add("e", 1, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "init-producer-id", _idempotent(),
-        "diverges: Kafka allows (no ACL on any topic: allowEveryone makes Write on a topic allowed, "
-        "authorizeByResourceType); the filter answers CLUSTER_AUTHORIZATION_FAILED (31) (issue 21 item 1)")
+        "match")  # no ACL covers the topics: allowed on both since 88601df; CLUSTER_AUTHORIZATION_FAILED before
     add("e", 2, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})], "match")
     add("e", 3, [_acl(BOB, "topic", "@orders", "Write")], "alice", "produce",

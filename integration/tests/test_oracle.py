@@ -51,10 +51,8 @@ CURATED_CLASSES = {
     "d.c11.0": "delete-topics",
     "d.c12.0": "delete-topics",
     "d.c13.0": "create-topics-configs",
-    "d.c14.0": "authorized-operations",
     "d.c15.0": "authorized-operations",
     "d.c16.0": "authorized-operations",
-    "d.c17.0": "authorized-operations",
     "d.c18.0": "describe-transactions-error-fields",
     "d.c19.0": "metadata-auto-create",
     "d.c20.0": "metadata-create-denied-error",
@@ -65,7 +63,6 @@ CURATED_CLASSES = {
     "d.c25.0": "elect-leaders-partitions",
     "d.c26.0": "elect-leaders-partitions",
     "d.c27.0": "describe-client-quotas-entries",
-    "e.c1.0": "init-producer-id-allow-everyone",
     "e.c9.0": "delete-topics",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}
