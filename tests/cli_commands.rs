@@ -352,3 +352,53 @@ fn credentials_for_sasl_scram_print_the_broker_command_with_the_derived_password
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("propagation.sasl.passwordSecretEnv"), "{}", stderr(&out));
 }
+
+/// `explain --operation OP --resource TYPE:NAME`: Kafka's authorizer question itself, for operations no API
+/// exercises (All, CreateTokens, DescribeTokens, Write on a group) as an operator auditing a policy asks them.
+#[test]
+fn explain_answers_the_authorizers_own_question() {
+    let policy = temp_file(
+        "question.json",
+        r#"{"authorization": {"mode": "enforce", "users": [
+             {"principal": "User:ops", "acls": [
+               {"resource": {"type": "cluster"}, "operations": ["All"]},
+               {"resource": {"type": "group", "name": "billing"}, "operations": ["Write"]}]},
+             {"principal": "User:alice", "acls": [
+               {"resource": {"type": "cluster"}, "operations": ["Alter"]}]}]}}"#,
+    );
+    let ask = |principal: &str, op: &str, resource: &str| {
+        run(&["explain", path(&policy), "--principal", principal, "--operation", op, "--resource", resource])
+    };
+    let out = ask("User:ops", "All", "cluster:kafka-cluster");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("perform All on cluster `kafka-cluster`"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("ALLOWED: by users[0].acls[0]"), "{}", stdout(&out));
+    // An Alter ACL is not an All ACL (Kafka matches All only against All).
+    assert_eq!(ask("User:alice", "ALL", "cluster").status.code(), Some(2));
+    assert_eq!(ask("User:ops", "WRITE", "group:billing").status.code(), Some(0));
+    assert_eq!(ask("User:alice", "Write", "group:billing").status.code(), Some(2));
+    // All on the cluster is not All on a user: tokens are their own resource.
+    assert_eq!(ask("User:ops", "CREATE_TOKENS", "user:User:alice").status.code(), Some(2));
+    assert_eq!(ask("User:ops", "DescribeTokens", "user:User:ops").status.code(), Some(2));
+    // Usage errors.
+    assert_eq!(ask("User:ops", "Fly", "cluster").status.code(), Some(64));
+    assert_eq!(ask("User:ops", "Read", "queue:q").status.code(), Some(64));
+    assert_eq!(ask("User:ops", "Read", "topic").status.code(), Some(64));
+    assert_eq!(ask("User:ops", "Read", "cluster:other").status.code(), Some(64));
+}
+
+/// `principal --subject DN`: the mapping rules applied to a DN, as Kafka's SslPrincipalMapper applies them.
+#[test]
+fn principal_maps_a_subject_dn_directly() {
+    let out = run(&["principal", "--subject", "CN=Payments-Checkout,O=acme", path(&policy())]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "User:payments-checkout (source: subject)\n");
+    // No rule matches: refused, as Kafka refuses it.
+    let strict =
+        temp_file("strict.json", r#"{"identity": {"subject": {"mappingRules": "RULE:^CN=(.*),O=acme$/$1/"}}}"#);
+    let out = run(&["principal", "--subject", "CN=x,O=other", path(&strict)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("refused"), "{}", stderr(&out));
+    let both = run(&["principal", "--subject", "CN=x", "--cert", &fixture("mesh-default.crt"), path(&strict)]);
+    assert_eq!(both.status.code(), Some(64));
+}

@@ -6,6 +6,7 @@
 //! Exit codes: 0 success (or ALLOWED), 1 error (invalid configuration, refused certificate, unreadable
 //! file), 2 DENIED (`explain`), 64 usage error (sysexits EX_USAGE).
 
+mod question;
 mod requests;
 
 use std::collections::BTreeSet;
@@ -34,7 +35,10 @@ Usage: kafka-mtls-filter <COMMAND> [OPTIONS]
 Commands:
   validate CONFIG                         check a plugin configuration (JSON) with the filter's parser
   principal --cert CERT.pem CONFIG        the Kafka principal the filter derives from a client certificate
+  principal --subject DN CONFIG           the Kafka principal the filter derives from a subject DN
   explain CONFIG --principal P --api API  what the filter decides for one request, and which rule decides
+  explain CONFIG --principal P --operation OP --resource TYPE:NAME
+                                          Kafka's authorizer question itself, without a request
   credentials CONFIG                      what the broker must be provisioned with for the propagation mode
 
 CONFIG is a file with the plugin configuration (the Istio pluginConfig / Envoy configuration JSON), or `-` for
@@ -55,16 +59,21 @@ error otherwise (exit 1).
 
 const PRINCIPAL_HELP: &str = "\
 Usage: kafka-mtls-filter principal --cert CERT.pem [--now UNIX_SECONDS] CONFIG
+       kafka-mtls-filter principal --subject DN CONFIG
 
 Derives the Kafka principal of the client certificate CERT.pem (the first certificate of the file) with the
 `identity` section of CONFIG, as the filter does for a connection presenting it. Prints the principal and its
 source (spiffe, subject) (exit 0), or why the filter would refuse the connection (exit 1). Validity dates are
 checked against the current time, or against --now.
+
+With --subject, maps the subject DN (RFC 2253, as Kafka's X500Principal.getName() writes it, e.g.
+\"CN=app,OU=team,O=acme\") with `identity.subject.mappingRules`, as Kafka's SslPrincipalMapper does.
 ";
 
 const EXPLAIN_HELP: &str = "\
 Usage: kafka-mtls-filter explain CONFIG --principal P --api API [--topic T]... [--group G]
                                  [--transactional-id X] [--host IP] [--client-id ID] [--version V]
+       kafka-mtls-filter explain CONFIG --principal P --operation OP --resource TYPE:NAME [--host IP]
 
 Builds the request API implies (a minimal request naming the topics, group and transactional id given),
 classifies it with the filter's classifier and asks the filter's authorizer about every action, printing each
@@ -79,6 +88,13 @@ requirement, each action with the deciding rule, and the result.
   --host IP              the client's IP address (default: unknown, so only rules with host `*` match)
   --client-id ID         the request header's client id (Cilium rules may match on it)
   --version V            the API version (default: the highest the filter supports)
+
+The second form asks the question Kafka's authorizer answers, with no request around it: may P, from the
+host, perform OP on the resource? OP is any ACL operation (Read, Write, Create, Delete, Alter, Describe,
+ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite, CreateTokens, DescribeTokens, All; Kafka's
+upper-case names work too); the resource is TYPE:NAME with TYPE topic, group, transactionalId,
+delegationToken or user (`user:User:alice`), or `cluster` (Kafka's `kafka-cluster`). Cilium rules authorize
+requests, not bare questions, so they never allow here.
 
 Exit status: 0 ALLOWED (also when authorization is off), 2 DENIED (in audit mode too: the request would be
 forwarded, but logged as denied), 1 invalid configuration, 64 usage error.
@@ -194,12 +210,25 @@ fn run(args: &[String]) -> Outcome {
         "-h" | "--help" | "help" => return Outcome::ok(USAGE.to_string()),
         "-V" | "--version" => return Outcome::ok(format!("kafka-mtls-filter {}\n", env!("CARGO_PKG_VERSION"))),
         "validate" => (VALIDATE_HELP, Args::parse(rest, &[]).map(|a| (a, validate as Command))),
-        "principal" => (PRINCIPAL_HELP, Args::parse(rest, &["cert", "now"]).map(|a| (a, principal as Command))),
+        "principal" => {
+            (PRINCIPAL_HELP, Args::parse(rest, &["cert", "subject", "now"]).map(|a| (a, principal as Command)))
+        }
         "explain" => (
             EXPLAIN_HELP,
             Args::parse(
                 rest,
-                &["principal", "api", "topic", "group", "transactional-id", "host", "client-id", "version"],
+                &[
+                    "principal",
+                    "api",
+                    "topic",
+                    "group",
+                    "transactional-id",
+                    "host",
+                    "client-id",
+                    "version",
+                    "operation",
+                    "resource",
+                ],
             )
             .map(|a| (a, explain as Command)),
         ),
@@ -308,6 +337,19 @@ fn validate(args: &Args) -> Result<Outcome, UsageError> {
 
 fn principal(args: &Args) -> Result<Outcome, UsageError> {
     let path = args.config_path()?;
+    if let Some(subject) = args.value("subject") {
+        if args.value("cert").is_some() {
+            return Err(UsageError("give --cert or --subject, not both".into()));
+        }
+        let (config, _) = match load_config(path) {
+            Ok(loaded) => loaded,
+            Err(e) => return Ok(Outcome::error(e)),
+        };
+        return Ok(match question::principal_of_subject(&config, subject, 0) {
+            Ok(line) => Outcome::ok(line),
+            Err(refusal) => Outcome { code: EXIT_ERROR, stdout: String::new(), stderr: refusal },
+        });
+    }
     let cert_path = args.required("cert")?;
     let now = match args.value("now") {
         Some(text) => {
@@ -336,6 +378,24 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
     let principal_arg = args.required("principal")?;
     let principal = normalize_principal(principal_arg)
         .ok_or_else(|| UsageError(format!("`--principal {principal_arg}`: empty principal")))?;
+    if let Some(operation) = args.value("operation") {
+        if args.value("api").is_some() {
+            return Err(UsageError("give --api (a request) or --operation (a bare question), not both".into()));
+        }
+        let asked = question::Question::parse(operation, args.required("resource")?).map_err(UsageError)?;
+        let (config, _) = match load_config(path) {
+            Ok(loaded) => loaded,
+            Err(e) => return Ok(Outcome::error(e)),
+        };
+        let (mut out, allowed) = question::ask(&config, &principal, args.value("host").unwrap_or(""), &asked);
+        let (verdict, code) = match (allowed, config.authorizer.mode()) {
+            (true, _) => ("ALLOWED", EXIT_OK),
+            (false, Mode::Off) => ("ALLOWED (authorization is off: the policy would deny it)", EXIT_OK),
+            (false, _) => ("DENIED", EXIT_DENIED),
+        };
+        out += &format!("result: {verdict}\n");
+        return Ok(Outcome { code, stdout: out, stderr: String::new() });
+    }
     let api_arg = args.required("api")?;
     let api_key =
         api_key_by_name(api_arg).ok_or_else(|| UsageError(format!("`--api {api_arg}`: unknown Kafka API")))?;
