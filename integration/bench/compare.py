@@ -24,10 +24,11 @@ Workload, per stack:
   large       the same with 10 records of 100 KiB (~1 MiB per Produce request);
   100 conns   100 connections at once, each sending Produce requests (10 x 1 KiB) one after another for a
               fixed time: throughput at saturation with many clients, and the latency under that load;
-  latency     one connection, one request at a time: FindCoordinator (the broker answers from memory) and
-              Produce (10 x 1 KiB): the latency each proxy adds, without queueing.
+  latency     after those, for all stacks at once: one connection each, one request at a time across all of
+              them, blocks of 50 to one stack then the next: FindCoordinator (the broker answers from memory)
+              and Produce (10 x 1 KiB): the latency each proxy adds, without queueing.
 
-Reported: the proxy process's CPU (utime+stime from /proc/<pid>/stat) per MB of record values moved, which is
+Reported: the proxy process's CPU (user + system, /proc: its threads' run time in ns) per MB of record values moved, which is
 also its CPU per MB/s (cores busy at 1 MB/s); throughput; p50/p99 latency and what each stack adds to direct;
 then the ratios the targets are stated in. Deterministic figures from integration/bench/wasm-meter (the
 filter module's wasm instructions per request kind, no Envoy) are printed beside them when it is built.
@@ -42,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -87,9 +89,28 @@ def slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    user, system = bench.envoy_cpu_ticks(pid)
-    return (user + system) / os.sysconf("SC_CLK_TCK")
+class CpuMeter:
+    """A process's CPU time (user + system) in nanoseconds: the run time of each of its threads
+    (/proc/PID/task/TID/schedstat), each thread's last reading kept once it has ended, so the sum never goes
+    back. 10 ms clock ticks (/proc/PID/stat) are too coarse here: Envoy uses a few ms per MB. What it misses: a
+    thread's run time after its last reading, and threads that start and end between two readings (a JVM's
+    compiler threads come and go); `ticks()` gives the tick count to compare with."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.seen: dict[str, int] = {}
+
+    def seconds(self) -> float:
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                self.seen[task.name] = int((task / "schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue  # the thread ended meanwhile: its last reading stays
+        return sum(self.seen.values()) / 1e9
+
+    def ticks(self) -> float:
+        user, system = bench.envoy_cpu_ticks(self.pid)
+        return (user + system) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -223,6 +244,10 @@ class Kroxylicious:
         self.process = harness.Process("kroxylicious", argv, run_dir / "kroxylicious.log", cwd=run_dir)
         try:
             harness.wait_for_port("127.0.0.1", self.port, 90, self.process)
+            harness.wait_for_port("127.0.0.1", self.port + 1, 30, self.process)  # node 1's own port
+            time.sleep(1)
+            if not self.process.alive():
+                raise harness.HarnessError(f"Kroxylicious exited:\n{self.process.log_tail()}")
         except BaseException:
             self.stop()
             raise
@@ -237,11 +262,11 @@ class Kroxylicious:
 
 
 def free_port_block(size: int) -> int:
-    """A port p with p..p+size-1 all free now (Kroxylicious' gateway takes consecutive ports)."""
+    """A port p with p..p+size-1 all free now (Kroxylicious' gateway takes consecutive ports), below the
+    ephemeral range, so that no outgoing connection takes one of them before the proxy binds it."""
+    low, _ = (int(x) for x in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
     for _ in range(200):
-        base = harness.free_port()
-        if base + size > 65535:
-            continue
+        base = random.randrange(max(1024, low - 12000), low - size)
         sockets = []
         try:
             for port in range(base, base + size):
@@ -267,9 +292,10 @@ class Endpoint:
         self.label, self.host, self.port, self.tls, self.pid = label, host, port, tls, pid
         self.bootstrap = f"{host}:{port}"
         self._stop = stop
+        self.meter = CpuMeter(pid) if pid is not None else None
 
     def cpu(self) -> float | None:
-        return None if self.pid is None else proc_cpu_seconds(self.pid)
+        return None if self.meter is None else self.meter.seconds()
 
     envoy_cpu = cpu  # what bench.run_produce / run_fetch read
 
@@ -520,30 +546,42 @@ def percentile_us(values: list[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1e6
 
 
-def one_at_a_time(endpoint: Endpoint, rig: Rig, pings: int, produces: int) -> list[Measure]:
-    topic = f"bench-{slug(endpoint.label)}-rtt"
-    rig.create_topic(topic)
+def interleaved_latency(rig: Rig, stacks: list[str], pings: int, produces: int, block: int = 50) -> list[Measure]:
+    """One connection per stack, all open at once; one request at a time across all of them, `block` requests
+    to one stack then the next (the order turning every block, as instructions.py --latency does): the
+    machine's slow moments fall on every stack alike, so what each stack adds shows against direct."""
     batch = instructions.record_batch()
+    sockets: dict[str, socket.socket] = {}
+    topics = {label: f"bench-{slug(label)}-rtt" for label in stacks}
+    try:
+        for label in stacks:
+            rig.create_topic(topics[label])
+            sockets[label] = rig.endpoints[label].socket()
+            for index in range(block):
+                ping_once(sockets[label], index)
+            for index in range(20):
+                produce_once(sockets[label], topics[label], batch, 100 + index)
+        samples = {(label, kind): [] for label in stacks for kind in ("ping", "produce")}
+        clock = time.perf_counter
+        for kind, count in (("ping", pings), ("produce", produces)):
+            for first in range(0, count, block):
+                turn = first // block % len(stacks)
+                for label in stacks[turn:] + stacks[:turn]:
+                    sock, times = sockets[label], samples[(label, kind)]
+                    for index in range(first, min(first + block, count)):
+                        started = clock()
+                        if kind == "ping":
+                            ping_once(sock, 1000 + index)
+                        else:
+                            produce_once(sock, topics[label], batch, 1_000_000 + index)
+                        times.append(clock() - started)
+    finally:
+        for sock in sockets.values():
+            sock.close()
     out = []
-    with endpoint.socket() as sock:
-        for index in range(50):  # warm-up
-            ping_once(sock, index)
-        timings = []
-        for index in range(pings):
-            started = time.perf_counter()
-            ping_once(sock, 1000 + index)
-            timings.append(time.perf_counter() - started)
-        out.append(Measure(endpoint.label, "ping latency", sum(timings), 0, pings, None,
-                           percentile_us(timings, 0.50), percentile_us(timings, 0.99)))  # fmt: skip
-        for index in range(20):
-            produce_once(sock, topic, batch, 100_000 + index)
-        timings = []
-        for index in range(produces):
-            started = time.perf_counter()
-            produce_once(sock, topic, batch, 200_000 + index)
-            timings.append(time.perf_counter() - started)
-        out.append(Measure(endpoint.label, "produce latency", sum(timings), 0, produces, None,
-                           percentile_us(timings, 0.50), percentile_us(timings, 0.99)))  # fmt: skip
+    for (label, kind), times in samples.items():
+        out.append(Measure(label, f"{kind} latency", sum(times), 0, len(times), None,
+                           percentile_us(times, 0.50), percentile_us(times, 0.99)))  # fmt: skip
     return out
 
 
@@ -693,7 +731,8 @@ def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: 
                 row += f" {ratio_cell(value, combined(base, names) if base in stacks else None, 16)}"
             print(row, file=out)
 
-    print("\n== Latency, microseconds: one request at a time (added: against direct), and under 100 connections ==", file=out)
+    print("\n== Latency, microseconds: one request at a time, the stacks interleaved (added: against direct), and under"
+          " 100 connections ==", file=out)
     header = (f"{'stack':<25} {'ping p50':>9} {'p99':>7} {'added p50':>10} {'p99':>7} {'produce p50':>12} {'p99':>7}"
               f" {'added p50':>10} {'p99':>7} {'100c p50':>9} {'p99':>7} {'100c req/s':>11}")  # fmt: skip
     print(header, file=out)
@@ -721,7 +760,7 @@ def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: 
         "\n100c: the same Produce on each of 100 connections at once, one request after another per connection."
         "\nsmall/large: librdkafka producer, 10 records of 1 KiB / 100 KiB per request, 5 requests in flight,"
         "\nthen a consumer; MB/s there is the broker's and the client's pace on this shared 2-core machine as much"
-        "\nas the proxy's. CPU: the proxy process only (utime+stime, /proc), 10 ms ticks.",
+        "\nas the proxy's. CPU: the proxy process only, user + system (/proc, its threads' run time).",
         file=out,
     )
     for note in notes:
@@ -752,7 +791,9 @@ def main(argv=None) -> int:
     work_dir = harness.RUN_DIR / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; filter {harness.WASM_PATH}"
+    head = subprocess.run(["git", "-C", str(HERE), "log", "-1", "--format=%h %cd", "--date=short"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    print(f"commit {head}; load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; filter {harness.WASM_PATH}"
           f" ({harness.WASM_PATH.stat().st_size:,} B); Kafka JVM: {os.environ['KMF_KAFKA_JVM_OPTS']}", flush=True)  # fmt: skip
     rig = Rig(stacks, work_dir)
     measures: list[Measure] = []
@@ -762,13 +803,21 @@ def main(argv=None) -> int:
             stack_started = time.monotonic()
             endpoint = rig.endpoints[stack]
             warm_up(endpoint, rig)
+            counted = (endpoint.cpu(), endpoint.meter.ticks()) if endpoint.meter else None
             measures += produce_fetch(endpoint, rig, "small", 1024, args.small_mb)
             measures += produce_fetch(endpoint, rig, "large", 100 * 1024, args.large_mb)
             measures.append(many_connections(endpoint, rig, args.conn_seconds))
-            measures += one_at_a_time(endpoint, rig, args.pings, args.produces)
+            if counted is not None:
+                rig.notes.append(
+                    f"{stack}: CPU over its measured phases {endpoint.cpu() - counted[0]:.2f} s by thread run times, "
+                    f"{endpoint.meter.ticks() - counted[1]:.2f} s by clock ticks"
+                )
             rss = proc_rss_kib(endpoint.pid) if endpoint.pid else None
             print(f"  {stack}: done in {time.monotonic() - stack_started:.0f} s"
                   + (f"; proxy RSS {rss / 1024:.0f} MiB" if rss else ""), flush=True)  # fmt: skip
+        latency_started = time.monotonic()
+        measures += interleaved_latency(rig, stacks, args.pings, args.produces)
+        print(f"  latency, all stacks interleaved: done in {time.monotonic() - latency_started:.0f} s", flush=True)
     finally:
         rig.stop()
     meter = [] if args.no_meter else meter_figures(work_dir)

@@ -15,6 +15,9 @@ connections. Then the filter's policy memory: an Envoy with the filter and a pol
 (default 10,000, 10 ACL entries each, as in bench.py's policy) against the same Envoy with a one-principal
 policy, no connections.
 
+Envoy's default circuit breaker allows 1,024 connections to a cluster: this script opens it for its Envoys (the
+envoy/*.yaml templates keep the default, which caps one Envoy at 1,024 proxied connections).
+
 Run: integration/bench/run --scale [--idle N] [--active N] [--active-seconds S] [--principals N]
 The script raises its open-file limit (connections are files: the client holds one per connection, Envoy two,
 the broker one) to the hard limit, and as root above it; processes it starts inherit the limit.
@@ -43,6 +46,26 @@ import compare  # noqa: E402
 import harness  # noqa: E402
 import instructions  # noqa: E402
 import kafka_broker  # noqa: E402
+
+
+def without_connection_cap(render):
+    """harness.render_envoy_config, with the broker cluster's circuit breaker opened: Envoy's default allows
+    1,024 connections to a cluster (upstream_cx_overflow past that, and the client's connection is closed), so
+    the templates cap one Envoy at 1,024 proxied connections."""
+
+    def rendered(listener: str, **values) -> str:
+        text = render(listener, **values)
+        marker = "      connect_timeout: 5s\n"
+        if marker not in text:
+            raise harness.HarnessError("the Envoy template's broker cluster has changed: update scale.py")
+        breaker = ("      circuit_breakers:\n        thresholds:\n          - max_connections: 1000000\n"
+                   "            max_pending_requests: 1000000\n            max_requests: 1000000\n")  # fmt: skip
+        return text.replace(marker, marker + breaker, 1)
+
+    return rendered
+
+
+harness.render_envoy_config = without_connection_cap(harness.render_envoy_config)
 
 
 def raise_file_limit(wanted: int) -> int:
