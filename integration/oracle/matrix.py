@@ -584,6 +584,11 @@ def curated() -> list[Curated]:
         "alice", "metadata", [_step("Metadata", 10, {"topics": [{"name": "@orders"}],
                                                      "includeClusterAuthorizedOperations": True,
                                                      "includeTopicAuthorizedOperations": True})], "match")
+    add("d", 37, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
+        [_step("Metadata", 10, {"topics": [{"name": "@orders"}], "includeClusterAuthorizedOperations": True})],
+        "diverges: Metadata v8-10 asking for the cluster's authorized operations without Describe on the cluster: "
+        "Kafka (KafkaApis.handleTopicMetadataRequest) answers clusterAuthorizedOperations 0; the filter (since "
+        "82c52ed) answers -2147483648, the schema default that means 'not asked'")
     add("d", 15, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-cluster",
         [_step("DescribeCluster", 1, {"includeClusterAuthorizedOperations": True})],
         "diverges: clusterAuthorizedOperations: Kafka 0 (no Describe on the cluster); the filter passes the "

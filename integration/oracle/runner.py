@@ -185,6 +185,10 @@ KNOWN_DIVERGENCES = [
      "(clusterAuthorizedOperations) carry the broker's answer for the filter's own connection (a super user on the "
      "PLAINTEXT listener: every operation), not the client principal's (Metadata's and DescribeTopicPartitions' "
      "were the same until 82c52ed)"),
+    ("metadata-cluster-operations-without-describe",
+     lambda api, d: api == "Metadata" and re.search(r"/clusterAuthorizedOperations: A=0 B=-2147483648$", d),
+     "Metadata v8-10 asking for the cluster's authorized operations without Describe on the cluster: Kafka "
+     "answers 0, the filter -2147483648 (the schema default, 'not asked')"),
     ("offset-for-leader-epoch-cluster-action",
      lambda api, d: api == "OffsetForLeaderEpoch" and re.search(r"/(errorCode: A=0 B=29|endOffset: A=\S+ B=-1)$", d),
      "OffsetForLeaderEpoch: Kafka authorizes every topic with ClusterAction on the cluster, else Describe per "
