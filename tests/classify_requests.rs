@@ -510,3 +510,27 @@ fn random_and_mutated_bodies_never_panic() {
         }
     }
 }
+
+/// KafkaApis.handleOffsetForLeaderEpochRequest: a consumer's topics with ClusterAction on the cluster, otherwise
+/// those it may Describe; a follower broker's request needs ClusterAction (found by the differential oracle).
+#[test]
+fn offset_for_leader_epoch_topics_by_cluster_action_or_describe() {
+    use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderTopic;
+    for v in versions(ApiKey::OffsetForLeaderEpoch) {
+        let r = OffsetForLeaderEpochRequest::default()
+            .with_topics(vec![OffsetForLeaderTopic::default().with_topic(topic("orders"))]);
+        let r = if v >= 3 { r.with_replica_id(BrokerId(-1)) } else { r };
+        assert_eq!(
+            classify_full(ApiKey::OffsetForLeaderEpoch, v, &enc(&r, v)),
+            checks(vec![Requirement::either(
+                Action {
+                    op: Operation::ClusterAction,
+                    resource_type: ResourceType::Cluster,
+                    name: CLUSTER_NAME.into()
+                },
+                Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: "orders".into() },
+            )]),
+            "v{v}"
+        );
+    }
+}

@@ -175,7 +175,14 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             if req.int("replica_id").unwrap_or(-1) >= 0 {
                 return Ok(cluster(ClusterAction));
             }
-            topics(&mut needs, Describe, "topics", "topic")?;
+            // KafkaApis: every topic with ClusterAction on the cluster, otherwise those the principal may
+            // Describe (the cluster asked first, the topic recorded when both are denied).
+            for topic in req.nodes("topics") {
+                needs.add(Requirement::either(
+                    action(ClusterAction, ResourceType::Cluster, CLUSTER_NAME),
+                    action(Describe, ResourceType::Topic, topic.name("topic")?),
+                ));
+            }
         }
         ApiKey::AddPartitionsToTxn => {
             needs.txn(Write, req.name("v3_and_below_transactional_id")?);

@@ -57,7 +57,12 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(20, "DeleteTopics", 6, "Delete Topic per topic"),
     api(21, "DeleteRecords", 2, "Delete Topic per topic"),
     api(22, "InitProducerId", 5, "Write TransactionalId if set, else IdempotentWrite Cluster"),
-    api(23, "OffsetForLeaderEpoch", 4, "Describe Topic per topic; ClusterAction Cluster for a follower"),
+    api(
+        23,
+        "OffsetForLeaderEpoch",
+        4,
+        "ClusterAction Cluster or Describe Topic per topic; ClusterAction Cluster for a follower",
+    ),
     api(24, "AddPartitionsToTxn", 3, "Write TransactionalId; Write Topic per topic"),
     api(25, "AddOffsetsToTxn", 4, "Write TransactionalId; Read Group"),
     api(26, "EndTxn", 5, "Write TransactionalId"),
