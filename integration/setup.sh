@@ -8,6 +8,8 @@
 #   - Apache Kafka's jars (the broker the demo and the tests run against, its tools and Java client), copied from
 #     Maven Central by integration/apache-kafka/fetch.sh into $KMF_CACHE/apache-kafka-<version>/libs
 #   - only with KMF_BROKER=tansu: tansu 0.6.0, built with cargo into $KMF_CACHE/tansu (about 20 minutes)
+#   - for the tests (not the demo): cargo-fuzz, skopeo and docker-registry, and Istio's Go modules compiled into
+#     Go's caches (integration/istio-go/setup.sh --build)
 #
 # Environment: KMF_CACHE (default ~/.cache/kafka-mtls-filter); KMF_VERBOSE=1 shows the installers' output.
 set -euo pipefail
@@ -168,5 +170,11 @@ fi
 
 # --- OCI tooling (skopeo, docker-registry) for the image build/push test -------------------------------------------
 quietly oci-tools sh "$(dirname "$0")/oci/setup.sh"
+
+# --- Istio's own code (integration/istio-go): Go, the modules, and the tests compiled ahead ---------------------------
+# The first compile of Istio's xDS generation (~1,800 packages) takes minutes; done here it stays out of the
+# integration tests' time limit, and Go's build cache keeps it for later runs.
+say "Istio's code for integration/istio-go (Go module cache and build cache; the first build takes several minutes)"
+quietly istio-go sh "$(dirname "$0")/istio-go/setup.sh" --build
 
 say "ready (venv: $VENV, Apache Kafka: $kafka_libs)"
