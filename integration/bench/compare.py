@@ -33,7 +33,11 @@ also its CPU per MB/s (cores busy at 1 MB/s); throughput; p50/p99 latency and wh
 then the ratios the targets are stated in. Deterministic figures from integration/bench/wasm-meter (the
 filter module's wasm instructions per request kind, no Envoy) are printed beside them when it is built.
 
+Then, the ratios the targets are stated in (Envoy CPU of this filter against the read-only module), measured
+the steadiest way this machine allows: instructions.py --cpu, the stacks side by side, rounds, medians.
+
 Run: integration/bench/run --compare [--stacks a,b] [--small-mb N] [--large-mb N] [--conn-seconds S]
+                                     [--target-rounds R] [--no-meter]
 Needs: integration/setup.sh (venv, Envoy, Kafka), the release module, Kroxylicious (kroxylicious/fetch.sh) and
 Java 21+ for it (KMF_KROXYLICIOUS_JAVA_HOME, else the newest JDK under /usr/lib/jvm).
 """
@@ -355,7 +359,15 @@ class Rig:
             modules["noop"] = bench.build_noop_filter(work_dir)
         if "tls read-only" in stacks:
             modules["read-only"] = bench.build_readonly_filter(work_dir)
-        envoy_ports = {label: harness.free_port() for label in stacks if label in ENVOY_KINDS}
+        # Below the ephemeral range: the broker starts before the Envoys, and meanwhile an outgoing connection
+        # could take a port picked from that range.
+        envoy_ports: dict[str, int] = {}
+        for label in stacks:
+            if label in ENVOY_KINDS:
+                port = free_port_block(1)
+                while port in envoy_ports.values():
+                    port = free_port_block(1)
+                envoy_ports[label] = port
         listeners = [kafka_broker.Listener("DIRECT")]
         for index, label in enumerate(envoy_ports):
             listeners.append(kafka_broker.Listener(f"ENVOY{index}", advertised_port=envoy_ports[label]))
@@ -771,6 +783,22 @@ def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: 
             print(line, file=out)
 
 
+def target_ratios(args, work_dir: Path) -> None:
+    """The ratios the targets are stated in, measured the steadiest way this machine allows
+    (instructions.py --cpu): read-only, filter and do-nothing stacks side by side, one Produce+Fetch round trip
+    at a time, plaintext, `--target-rounds` rounds, medians; small (10 x 1 KiB) and ~1 MiB (10 x 100 KiB)."""
+    import argparse as _argparse
+
+    from paired import parse_variants
+
+    specs = parse_variants(["read=read-only", "filter=filter", "noop=noop"], work_dir, lambda message: None)
+    for records, size, round_trips in ((10, 1024, args.target_round_trips), (10, 100 * 1024, max(50, args.target_round_trips // 13))):
+        print(f"\n== Target ratios: Envoy CPU per request, {records} x {size:,} B, stacks side by side ==", flush=True)
+        ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips, warm_up=300 if size < 10_000 else 50,
+                                 rounds=args.target_rounds)  # fmt: skip
+        instructions.report_cpu(specs, ns)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stacks", default=",".join(STACKS), help=f"comma-separated subset of {STACKS}")
@@ -780,6 +808,9 @@ def main(argv=None) -> int:
     parser.add_argument("--pings", type=int, default=2000, help="one-at-a-time FindCoordinator round trips")
     parser.add_argument("--produces", type=int, default=500, help="one-at-a-time Produce round trips")
     parser.add_argument("--no-meter", action="store_true", help="skip the wasm-meter's deterministic counts")
+    parser.add_argument("--target-rounds", type=int, default=3,
+                        help="rounds of the side-by-side read-only/filter/noop CPU ratios after the table (0: none)")
+    parser.add_argument("--target-round-trips", type=int, default=4000, help="small round trips per round (large: /13)")
     parser.add_argument("--json", type=Path, help="also write every measurement as JSON here")
     args = parser.parse_args(argv)
     stacks = [s.strip() for s in args.stacks.split(",") if s.strip()]
@@ -823,6 +854,8 @@ def main(argv=None) -> int:
     meter = [] if args.no_meter else meter_figures(work_dir)
     print(f"total {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
     report(measures, stacks, rig.notes, meter, args)
+    if args.target_rounds:
+        target_ratios(args, work_dir)
     if args.json:
         args.json.write_text(json.dumps([{**m.__dict__} for m in measures], indent=2))
     return 0

@@ -15,10 +15,10 @@ reckoning of memcpy, not by their cost.
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=read-only | label=filter[:PATH] | label=probe:CONFIG.
 Needs valgrind (apt install valgrind), except with --cpu. About a minute per variant.
 
---cpu runs the same round trips without valgrind and reports Envoy's user and system CPU per request from
-/proc (utime, stime): the same workload in time, which shows what the counts leave out (the kernel's share,
+--cpu runs the same round trips without valgrind and reports Envoy's CPU per request from /proc (its
+threads' run time in ns, split into user and system by utime and stime): the same workload in time, which shows what the counts leave out (the kernel's share,
 and how fast the counted instructions run, which differs from one code path to another). Use more round
-trips there (e.g. --round-trips 10000): /proc counts in 10 ms ticks. --rounds R measures every variant R
+trips there (e.g. --round-trips 4000). --rounds R measures every variant R
 times, the variants of a round side by side (as paired.py does), and reports medians: CPU time moves with the
 machine's load, instruction counts do not.
 
@@ -127,6 +127,18 @@ def round_trips(sock: socket.socket, count: int, batch: bytes, first_id: int) ->
             raise harness.HarnessError(f"Fetch {fetch_id} answered without the batch ({len(answer)} B)")
 
 
+def wait_for_leader(sock: socket.socket, batch: bytes) -> None:
+    """A topic just created has no leader for a moment (NOT_LEADER_OR_FOLLOWER): Produce until one is there."""
+    for attempt in range(100):
+        sock.sendall(produce_request(-1 - attempt, batch))
+        answer = harness.read_frame(sock)
+        error_at = 4 + 4 + 2 + len(TOPIC) + 4 + 4
+        if answer[error_at : error_at + 2] == b"\0\0":
+            return
+        time.sleep(0.1)
+    raise harness.HarnessError(f"{TOPIC} has no leader")
+
+
 def valgrind_wrapper(work_dir: Path, out_file: Path) -> Path:
     envoy = harness.envoy_binary()
     wrapper = work_dir / "envoy-under-callgrind.sh"
@@ -179,7 +191,15 @@ def start_stack(label: str, wasm: Path | None, plugin_config, args) -> harness.S
         kwargs.update(with_filter=False, plugin_config={})
     else:
         kwargs.update(wasm_path=wasm, plugin_config=plugin_config)
-    return harness.Stack(**kwargs)
+    # The stacks of a round start side by side, each picking free ports; on a busy machine a port can be taken
+    # between its pick and its bind. Start again then (a few times).
+    for attempt in range(3):
+        try:
+            return harness.Stack(**kwargs)
+        except harness.HarnessError as e:
+            if "Address already in use" not in str(e) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def client_socket(stack: harness.Stack, args) -> socket.socket:
@@ -200,12 +220,18 @@ def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[flo
         pid = stack.envoy.process.popen.pid
         batch = record_batch(args.records, args.record_size)
         with client_socket(stack, args) as sock:
+            wait_for_leader(sock, batch)
             round_trips(sock, args.warm_up, batch, 0)
             user_before, system_before = bench.envoy_cpu_ticks(pid)
+            run_before = bench.threads_run_seconds(pid)
             round_trips(sock, args.round_trips, batch, 2 * args.warm_up)
+            run_after = bench.threads_run_seconds(pid)
             user_after, system_after = bench.envoy_cpu_ticks(pid)
-        tick = os.sysconf("SC_CLK_TCK")
-        return (user_after - user_before) / tick, (system_after - system_before) / tick
+        # The total from the threads' run times (ns); its split into user and system from the ticks.
+        user, system = user_after - user_before, system_after - system_before
+        total = run_after - run_before
+        share = user / (user + system) if user + system else 0.5
+        return total * share, total * (1 - share)
     finally:
         stack.stop()
 
@@ -321,6 +347,7 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path) 
         pid = str(stack.envoy.process.popen.pid)
         batch = record_batch(args.records, args.record_size)
         with client_socket(stack, args) as sock:
+            wait_for_leader(sock, batch)
             round_trips(sock, args.warm_up, batch, 0)
             callgrind_control("--instr=on", pid)
             started = time.monotonic()
