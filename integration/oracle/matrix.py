@@ -182,8 +182,18 @@ def act_produce(rng):
 def act_idempotent_produce(rng):
     v = _version(rng, "InitProducerId")
     steps = [_step("InitProducerId", v, {"transactionalId": None, "transactionTimeoutMs": 60000})]
-    topics = [{"name": ns(n), "partitionData": [{"index": 0, "records": {
-        "values": ["i"], "producerId": "$pid", "producerEpoch": "$epoch", "baseSequence": 0}}]} for n in _topics(rng, 1, True)]
+    topics = [
+        {
+            "name": ns(n),
+            "partitionData": [
+                {
+                    "index": 0,
+                    "records": {"values": ["i"], "producerId": "$pid", "producerEpoch": "$epoch", "baseSequence": 0},
+                }
+            ],
+        }
+        for n in _topics(rng, 1, True)
+    ]
     steps.append(_step("Produce", _version(rng, "Produce"), {"acks": -1, "timeoutMs": 5000, "topicData": topics}))
     return steps
 
@@ -238,7 +248,9 @@ def act_find_coordinator(rng):
 def act_describe_groups(rng):
     v = _version(rng, "DescribeGroups")
     groups = [ns(g) for g in rng.sample(GROUPS, rng.randint(1, 2))]
-    return [_step("DescribeGroups", v, {"groups": groups, "includeAuthorizedOperations": v >= 3 and rng.random() < 0.6})]
+    return [
+        _step("DescribeGroups", v, {"groups": groups, "includeAuthorizedOperations": v >= 3 and rng.random() < 0.6})
+    ]
 
 
 def act_list_groups(rng):
@@ -303,7 +315,11 @@ def act_alter_configs(rng):
     v = _version(rng, "AlterConfigs")
     resources = []
     for rtype, name in _config_resources(rng):
-        config = {"name": "retention.ms", "value": "3600000"} if rtype == 2 else {"name": "log.cleaner.threads", "value": "1"}
+        config = (
+            {"name": "retention.ms", "value": "3600000"}
+            if rtype == 2
+            else {"name": "log.cleaner.threads", "value": "1"}
+        )
         resources.append({"resourceType": rtype, "resourceName": name, "configs": [config]})
     return [_step("AlterConfigs", v, {"resources": resources, "validateOnly": True})]
 
@@ -331,24 +347,32 @@ def act_transaction(rng):
     txn = ns(rng.choice(TXN_IDS))
     group = ns(rng.choice(GROUPS))
     names = _topics(rng, 2, existing_only=True)
-    steps = [_step("InitProducerId", _version(rng, "InitProducerId"), {"transactionalId": txn, "transactionTimeoutMs": 60000})]
+    steps = [
+        _step(
+            "InitProducerId", _version(rng, "InitProducerId"), {"transactionalId": txn, "transactionTimeoutMs": 60000}
+        )
+    ]
     add_v = _version(rng, "AddPartitionsToTxn")
     steps.append(_step("AddPartitionsToTxn", add_v, {
         "v3AndBelowTransactionalId": txn, "v3AndBelowProducerId": "$pid", "v3AndBelowProducerEpoch": "$epoch",
         "v3AndBelowTopics": [{"name": ns(n), "partitions": [0]} for n in names]}))  # fmt: skip
-    records = {"values": ["t"], "producerId": "$pid", "producerEpoch": "$epoch", "baseSequence": 0, "transactional": True}
-    steps.append(_step("Produce", _version(rng, "Produce", high=11), {
-        "transactionalId": txn, "acks": -1, "timeoutMs": 5000,
-        "topicData": [{"name": ns(n), "partitionData": [{"index": 0, "records": records}]} for n in names]}))  # fmt: skip
+    records = {
+        "values": ["t"],
+        "producerId": "$pid",
+        "producerEpoch": "$epoch",
+        "baseSequence": 0,
+        "transactional": True,
+    }
+    producer = {"transactionalId": txn, "producerId": "$pid", "producerEpoch": "$epoch"}
+    topic_data = [{"name": ns(n), "partitionData": [{"index": 0, "records": records}]} for n in names]
+    produce = {"transactionalId": txn, "acks": -1, "timeoutMs": 5000, "topicData": topic_data}
+    steps.append(_step("Produce", _version(rng, "Produce", high=11), produce))
     if rng.random() < 0.7:
-        steps.append(_step("AddOffsetsToTxn", _version(rng, "AddOffsetsToTxn"), {
-            "transactionalId": txn, "producerId": "$pid", "producerEpoch": "$epoch", "groupId": group}))  # fmt: skip
-        steps.append(_step("TxnOffsetCommit", _version(rng, "TxnOffsetCommit"), {
-            "transactionalId": txn, "groupId": group, "producerId": "$pid", "producerEpoch": "$epoch",
-            "generationId": -1, "memberId": "",
-            "topics": [{"name": ns(n), "partitions": [{"partitionIndex": 0, "committedOffset": 0}]} for n in names]}))  # fmt: skip
-    steps.append(_step("EndTxn", _version(rng, "EndTxn"), {
-        "transactionalId": txn, "producerId": "$pid", "producerEpoch": "$epoch", "committed": rng.random() < 0.5}))  # fmt: skip
+        steps.append(_step("AddOffsetsToTxn", _version(rng, "AddOffsetsToTxn"), {**producer, "groupId": group}))
+        offsets = [{"name": ns(n), "partitions": [{"partitionIndex": 0, "committedOffset": 0}]} for n in names]
+        commit = {**producer, "groupId": group, "generationId": -1, "memberId": "", "topics": offsets}
+        steps.append(_step("TxnOffsetCommit", _version(rng, "TxnOffsetCommit"), commit))
+    steps.append(_step("EndTxn", _version(rng, "EndTxn"), {**producer, "committed": rng.random() < 0.5}))
     return steps
 
 
@@ -367,7 +391,9 @@ def act_list_transactions(rng):
 
 
 def act_describe_transactions(rng):
-    return [_step("DescribeTransactions", 0, {"transactionalIds": [ns(t) for t in rng.sample(TXN_IDS, rng.randint(1, 2))]})]
+    return [
+        _step("DescribeTransactions", 0, {"transactionalIds": [ns(t) for t in rng.sample(TXN_IDS, rng.randint(1, 2))]})
+    ]
 
 
 def act_describe_cluster(rng):
@@ -437,9 +463,16 @@ def act_cluster_describes(rng):
     if choice == "reassignments":
         return [_step("ListPartitionReassignments", 0, {"timeoutMs": 5000, "topics": None})]
     if choice == "quotas":
-        return [_step("DescribeClientQuotas", _version(rng, "DescribeClientQuotas"), {"components": [], "strict": False})]
-    return [_step("DescribeQuorum", _version(rng, "DescribeQuorum"),
-                  {"topics": [{"topicName": "__cluster_metadata", "partitions": [{"partitionIndex": 0}]}]})]
+        return [
+            _step("DescribeClientQuotas", _version(rng, "DescribeClientQuotas"), {"components": [], "strict": False})
+        ]
+    return [
+        _step(
+            "DescribeQuorum",
+            _version(rng, "DescribeQuorum"),
+            {"topics": [{"topicName": "__cluster_metadata", "partitions": [{"partitionIndex": 0}]}]},
+        )
+    ]
 
 
 ACTIONS = {
@@ -455,7 +488,8 @@ ACTIONS = {
     "delete-records": (act_delete_records, 2), "describe-producers": (act_describe_producers, 2),
     "list-transactions": (act_list_transactions, 2), "describe-transactions": (act_describe_transactions, 2),
     "describe-cluster": (act_describe_cluster, 1), "describe-topic-partitions": (act_describe_topic_partitions, 2),
-    "consumer-group-describe": (act_consumer_group_describe, 1), "offset-for-leader-epoch": (act_offset_for_leader_epoch, 1),
+    "consumer-group-describe": (act_consumer_group_describe, 1),
+    "offset-for-leader-epoch": (act_offset_for_leader_epoch, 1),
     "group-membership": (act_group_membership, 3), "describe-log-dirs": (act_describe_log_dirs, 1),
     "elect-leaders": (act_elect_leaders, 1), "cluster-describes": (act_cluster_describes, 2),
 }  # fmt: skip
@@ -512,183 +546,560 @@ def curated() -> list[Curated]:
     c = []
 
     def add(phase, n, acls, cert, kind, steps, expect, source="127.0.0.1"):
-        c.append(Curated(f"{phase}.c{n}", phase == "e", acls, Case(f"{phase}.c{n}.0", cert, source, kind, steps), expect))
+        c.append(
+            Curated(f"{phase}.c{n}", phase == "e", acls, Case(f"{phase}.c{n}.0", cert, source, kind, steps), expect)
+        )
 
     # Identity: each certificate's principal, as Kafka's ssl.principal.mapping.rules and the filter derive it, is
     # the one its ACL names (alice: RULE; bob: RULE with /L; carol: DEFAULT; mesh: SPIFFE in the filter, DEFAULT
     # on the DN in Kafka); the other principals' ACLs do not apply to it.
-    for n, (cert, principal) in enumerate([("alice", ALICE), ("bob", BOB), ("carol", CAROL),
-                                           ("mesh", "User:CN=kafka-default")], start=30):
+    for n, (cert, principal) in enumerate(
+        [("alice", ALICE), ("bob", BOB), ("carol", CAROL), ("mesh", "User:CN=kafka-default")], start=30
+    ):
         others = [p for p in (ALICE, BOB, CAROL, "User:CN=kafka-default") if p != principal]
-        add("d", n, [_acl(principal, "topic", "@orders", "Describe")] + [_acl(p, "topic", "@payments", "Describe")
-                                                                           for p in others],
-            cert, "metadata", [_step("Metadata", 12, {"topics": [{"name": "@orders"}, {"name": "@payments"}]})], "match")
+        add(
+            "d",
+            n,
+            [_acl(principal, "topic", "@orders", "Describe")]
+            + [_acl(p, "topic", "@payments", "Describe") for p in others],
+            cert,
+            "metadata",
+            [_step("Metadata", 12, {"topics": [{"name": "@orders"}, {"name": "@payments"}]})],
+            "match",
+        )
     # InitProducerId without a transactional id: Kafka's authorizeByResourceType (Write on any topic).
     add("d", 1, [_acl(ALICE, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
-    add("d", 2, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "@ord", "Write", "deny", "prefixed")],
-        "alice", "init-producer-id", _idempotent(), "match")  # a prefixed deny covering the allow dominates
-    add("d", 3, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "*", "Write", "deny")],
-        "alice", "init-producer-id", _idempotent(), "match")  # a wildcard deny dominates
-    add("d", 4, [_acl(ALICE, "topic", "@orders", "Write", host="127.0.0.2")],
-        "alice", "init-producer-id", _idempotent(), "match")  # an allow for another host
+    add(
+        "d",
+        2,
+        [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "@ord", "Write", "deny", "prefixed")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )  # a prefixed deny covering the allow dominates
+    add(
+        "d",
+        3,
+        [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "*", "Write", "deny")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )  # a wildcard deny dominates
+    add(
+        "d",
+        4,
+        [_acl(ALICE, "topic", "@orders", "Write", host="127.0.0.2")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )  # an allow for another host
     add("d", 5, [_acl("User:*", "topic", "@payments", "Write")], "alice", "init-producer-id", _idempotent(), "match")
-    add("d", 6, [_acl(ALICE, "topic", "@ord", "Write", pattern="prefixed"), _acl(ALICE, "topic", "@orders", "Write", "deny")],
-        "alice", "init-producer-id", _idempotent(), "match")  # an unrelated (narrower) deny does not dominate
-    add("d", 7, [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")], "alice", "init-producer-id", _idempotent(2), "match")
+    add(
+        "d",
+        6,
+        [_acl(ALICE, "topic", "@ord", "Write", pattern="prefixed"), _acl(ALICE, "topic", "@orders", "Write", "deny")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )  # an unrelated (narrower) deny does not dominate
+    add(
+        "d",
+        7,
+        [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")],
+        "alice",
+        "init-producer-id",
+        _idempotent(2),
+        "match",
+    )
     # OffsetForLeaderEpoch: Kafka allows it with ClusterAction on the cluster OR Describe on the topic.
-    add("d", 8, [_acl(ALICE, "cluster", CLUSTER, "ClusterAction")], "alice", "offset-for-leader-epoch",
-        [_step("OffsetForLeaderEpoch", 4, {"replicaId": -1, "topics": [
-            {"topic": "@orders", "partitions": [{"partition": 0, "currentLeaderEpoch": -1, "leaderEpoch": 0}]}]})],
+    add(
+        "d",
+        8,
+        [_acl(ALICE, "cluster", CLUSTER, "ClusterAction")],
+        "alice",
+        "offset-for-leader-epoch",
+        [
+            _step(
+                "OffsetForLeaderEpoch",
+                4,
+                {
+                    "replicaId": -1,
+                    "topics": [
+                        {
+                            "topic": "@orders",
+                            "partitions": [{"partition": 0, "currentLeaderEpoch": -1, "leaderEpoch": 0}],
+                        }
+                    ],
+                },
+            )
+        ],
         "diverges: Kafka (KafkaApis.handleOffsetForLeaderEpochRequest) authorizes every topic when the principal has "
         "ClusterAction on the cluster; the filter checks only Describe on each topic and answers "
-        "TOPIC_AUTHORIZATION_FAILED (29) where Kafka answers 0")
+        "TOPIC_AUTHORIZATION_FAILED (29) where Kafka answers 0",
+    )
     # OffsetFetch: a topic the principal may not describe is answered per partition, the group is answered.
-    add("d", 9, [_acl(ALICE, "group", "@app", "Describe")], "alice", "offset-fetch",
+    add(
+        "d",
+        9,
+        [_acl(ALICE, "group", "@app", "Describe")],
+        "alice",
+        "offset-fetch",
         [_step("OffsetFetch", 7, {"groupId": "@app", "topics": [{"name": "@orders", "partitionIndexes": [0]}]})],
         "diverges: Kafka (KafkaApis.fetchOffsetsForGroup) answers the group with error 0 and each partition of a "
         "topic the principal may not Describe with TOPIC_AUTHORIZATION_FAILED (29), committedOffset -1; the filter "
-        "refuses the whole request: top-level errorCode 29 and no topics")
-    add("d", 10, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "group", "@billing", "Describe"),
-                  _acl(ALICE, "topic", "@orders", "Describe")], "alice", "offset-fetch",
-        [_step("OffsetFetch", 8, {"groups": [
-            {"groupId": "@app", "memberEpoch": -1, "topics": [{"name": "@orders", "partitionIndexes": [0]}]},
-            {"groupId": "@billing", "memberEpoch": -1, "topics": [{"name": "@payments", "partitionIndexes": [0]}]}]})],
+        "refuses the whole request: top-level errorCode 29 and no topics",
+    )
+    add(
+        "d",
+        10,
+        [
+            _acl(ALICE, "group", "@app", "Describe"),
+            _acl(ALICE, "group", "@billing", "Describe"),
+            _acl(ALICE, "topic", "@orders", "Describe"),
+        ],
+        "alice",
+        "offset-fetch",
+        [
+            _step(
+                "OffsetFetch",
+                8,
+                {
+                    "groups": [
+                        {
+                            "groupId": "@app",
+                            "memberEpoch": -1,
+                            "topics": [{"name": "@orders", "partitionIndexes": [0]}],
+                        },
+                        {
+                            "groupId": "@billing",
+                            "memberEpoch": -1,
+                            "topics": [{"name": "@payments", "partitionIndexes": [0]}],
+                        },
+                    ]
+                },
+            )
+        ],
         "diverges: the same in OffsetFetch v8+: Kafka answers @app's @orders (allowed) and @billing's @payments "
         "per partition with 29; the filter refuses the whole request, each group errorCode 29 and no topics, so "
-        "even @app's allowed offsets are withheld")
+        "even @app's allowed offsets are withheld",
+    )
     # DeleteTopics of a topic that does not exist: Kafka says so to a principal that may Describe it.
-    add("d", 11, [_acl(ALICE, "topic", "@logs", "Describe")], "alice", "delete-topics",
+    add(
+        "d",
+        11,
+        [_acl(ALICE, "topic", "@logs", "Describe")],
+        "alice",
+        "delete-topics",
         [_step("DeleteTopics", 5, {"topicNames": ["@logs"], "timeoutMs": 5000})],
         "diverges: Kafka (ControllerApis.deleteTopics) answers UNKNOWN_TOPIC_OR_PARTITION (3) for a missing topic "
-        "the principal may Describe, before it checks Delete; the filter answers TOPIC_AUTHORIZATION_FAILED (29)")
+        "the principal may Describe, before it checks Delete; the filter answers TOPIC_AUTHORIZATION_FAILED (29)",
+    )
     # DeleteTopics with Delete on the cluster (an All ACL on the cluster covers it): Kafka deletes any topic.
-    add("d", 12, [_acl(ALICE, "cluster", CLUSTER, "All")], "alice", "delete-topics",
+    add(
+        "d",
+        12,
+        [_acl(ALICE, "cluster", CLUSTER, "All")],
+        "alice",
+        "delete-topics",
         [_step("DeleteTopics", 5, {"topicNames": ["@audit"], "timeoutMs": 5000})],
         "diverges: Kafka (ControllerApis: DeleteTopics is authorized for every topic when the principal has Delete "
         "on the cluster, which an All ACL on the cluster grants) deletes @audit (0); the filter checks only Delete "
-        "on the topic and answers TOPIC_AUTHORIZATION_FAILED (29)")
+        "on the topic and answers TOPIC_AUTHORIZATION_FAILED (29)",
+    )
     # CreateTopics: Create allowed, DescribeConfigs not: Kafka withholds the new topic's configs.
-    add("d", 13, [_acl(ALICE, "topic", "@orders-new", "Create")], "alice", "create-topics",
-        [_step("CreateTopics", 7, {"topics": [{"name": "@orders-new", "numPartitions": 1, "replicationFactor": 1}],
-                                   "timeoutMs": 5000, "validateOnly": True})],
+    add(
+        "d",
+        13,
+        [_acl(ALICE, "topic", "@orders-new", "Create")],
+        "alice",
+        "create-topics",
+        [
+            _step(
+                "CreateTopics",
+                7,
+                {
+                    "topics": [{"name": "@orders-new", "numPartitions": 1, "replicationFactor": 1}],
+                    "timeoutMs": 5000,
+                    "validateOnly": True,
+                },
+            )
+        ],
         "diverges: CreateTopics v5+: Kafka (ControllerApis.createTopics) withholds the new topic's configuration from "
         "a principal without DescribeConfigs on it: topicConfigErrorCode 29, numPartitions -1, replicationFactor -1, "
         "no configs; the filter passes the broker's answer: topicConfigErrorCode 0, numPartitions 1, "
-        "replicationFactor 1 and every config value of the topic")
+        "replicationFactor 1 and every config value of the topic",
+    )
     # Authorized operations: Kafka reports the principal's own; the broker behind the filter sees a super user.
-    add("d", 14, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
-        [_step("Metadata", 12, {"topics": [{"name": "@orders"}], "allowAutoTopicCreation": False,
-                                "includeTopicAuthorizedOperations": True})],
-        "match")  # topicAuthorizedOperations 256 (Describe) on both since 82c52ed; the broker's 3576 before
-    add("d", 36, [_acl(ALICE, "topic", "@orders", "Describe"), _acl(ALICE, "cluster", CLUSTER, "Describe")],
-        "alice", "metadata", [_step("Metadata", 10, {"topics": [{"name": "@orders"}],
-                                                     "includeClusterAuthorizedOperations": True,
-                                                     "includeTopicAuthorizedOperations": True})], "match")
-    add("d", 37, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
+    add(
+        "d",
+        14,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "metadata",
+        [
+            _step(
+                "Metadata",
+                12,
+                {
+                    "topics": [{"name": "@orders"}],
+                    "allowAutoTopicCreation": False,
+                    "includeTopicAuthorizedOperations": True,
+                },
+            )
+        ],
+        "match",
+    )  # topicAuthorizedOperations 256 (Describe) on both since 82c52ed; the broker's 3576 before
+    add(
+        "d",
+        36,
+        [_acl(ALICE, "topic", "@orders", "Describe"), _acl(ALICE, "cluster", CLUSTER, "Describe")],
+        "alice",
+        "metadata",
+        [
+            _step(
+                "Metadata",
+                10,
+                {
+                    "topics": [{"name": "@orders"}],
+                    "includeClusterAuthorizedOperations": True,
+                    "includeTopicAuthorizedOperations": True,
+                },
+            )
+        ],
+        "match",
+    )
+    add(
+        "d",
+        37,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "metadata",
         [_step("Metadata", 10, {"topics": [{"name": "@orders"}], "includeClusterAuthorizedOperations": True})],
         "diverges: Metadata v8-10 asking for the cluster's authorized operations without Describe on the cluster: "
         "Kafka (KafkaApis.handleTopicMetadataRequest) answers clusterAuthorizedOperations 0; the filter (since "
-        "82c52ed) answers -2147483648, the schema default that means 'not asked'")
-    add("d", 15, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-cluster",
+        "82c52ed) answers -2147483648, the schema default that means 'not asked'",
+    )
+    add(
+        "d",
+        15,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "describe-cluster",
         [_step("DescribeCluster", 1, {"includeClusterAuthorizedOperations": True})],
         "diverges: clusterAuthorizedOperations: Kafka 0 (no Describe on the cluster); the filter passes the "
-        "broker's 8096 (every cluster operation)")
-    add("d", 16, [_acl(ALICE, "group", "@app", "Read")], "alice", "describe-groups",
+        "broker's 8096 (every cluster operation)",
+    )
+    add(
+        "d",
+        16,
+        [_acl(ALICE, "group", "@app", "Read")],
+        "alice",
+        "describe-groups",
         [_step("DescribeGroups", 5, {"groups": ["@app"], "includeAuthorizedOperations": True})],
         "diverges: authorizedOperations: Kafka 264 (Read, Describe); the filter passes the broker's 3400 (every "
-        "group operation)")
-    add("d", 17, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-topic-partitions",
+        "group operation)",
+    )
+    add(
+        "d",
+        17,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "describe-topic-partitions",
         [_step("DescribeTopicPartitions", 0, {"topics": [{"name": "@orders"}], "responsePartitionLimit": 100})],
-        "match")  # 256 on both since 82c52ed; the broker's 3576 before
-    add("d", 18, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "describe-transactions",
+        "match",
+    )  # 256 on both since 82c52ed; the broker's 3576 before
+    add(
+        "d",
+        18,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "describe-transactions",
         [_step("DescribeTransactions", 0, {"transactionalIds": ["@tx"]})],
         "diverges (fields beside the error): both answer TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53); Kafka leaves "
-        "producerId and producerEpoch at their schema default 0, the filter's error entry has -1 and -1")
+        "producerId and producerEpoch at their schema default 0, the filter's error entry has -1 and -1",
+    )
     # allow.everyone.if.no.acl.found = true
-    add("e", 1, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "init-producer-id", _idempotent(),
-        "match")  # no ACL covers the topics: allowed on both since 88601df; CLUSTER_AUTHORIZATION_FAILED before
-    add("e", 2, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "metadata",
-        [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})], "match")
-    add("e", 3, [_acl(BOB, "topic", "@orders", "Write")], "alice", "produce",
-        [_step("Produce", 9, {"acks": 1, "timeoutMs": 5000, "topicData": [
-            {"name": "@payments", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]},
-            {"name": "@orders", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]}]})], "match")
+    add(
+        "e", 1, [_acl(ALICE, "cluster", CLUSTER, "Describe")], "alice", "init-producer-id", _idempotent(), "match"
+    )  # no ACL covers the topics: allowed on both since 88601df; CLUSTER_AUTHORIZATION_FAILED before
+    add(
+        "e",
+        2,
+        [_acl(ALICE, "cluster", CLUSTER, "Describe")],
+        "alice",
+        "metadata",
+        [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})],
+        "match",
+    )
+    add(
+        "e",
+        3,
+        [_acl(BOB, "topic", "@orders", "Write")],
+        "alice",
+        "produce",
+        [
+            _step(
+                "Produce",
+                9,
+                {
+                    "acks": 1,
+                    "timeoutMs": 5000,
+                    "topicData": [
+                        {"name": "@payments", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]},
+                        {"name": "@orders", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]},
+                    ],
+                },
+            )
+        ],
+        "match",
+    )
     # Metadata auto-creation: Kafka checks Create only for the named topics that do not exist.
-    add("d", 19, [_acl(ALICE, "topic", "@logs", "Create"), _acl(ALICE, "topic", "@logs", "Describe"),
-                  _acl(ALICE, "topic", "@payments", "Describe")], "alice", "metadata",
+    add(
+        "d",
+        19,
+        [
+            _acl(ALICE, "topic", "@logs", "Create"),
+            _acl(ALICE, "topic", "@logs", "Describe"),
+            _acl(ALICE, "topic", "@payments", "Describe"),
+        ],
+        "alice",
+        "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
-        AUTO_CREATE_DIVERGENCE)
+        AUTO_CREATE_DIVERGENCE,
+    )
     # Metadata asking to auto-create a missing topic the principal may Describe but not Create.
-    add("d", 20, [_acl(ALICE, "topic", "@logs", "Describe")], "alice", "metadata",
+    add(
+        "d",
+        20,
+        [_acl(ALICE, "topic", "@logs", "Describe")],
+        "alice",
+        "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@logs"}], "allowAutoTopicCreation": True})],
         "diverges: Kafka (KafkaApis.handleTopicMetadataRequest, unauthorizedForCreateTopics) answers "
         "TOPIC_AUTHORIZATION_FAILED (29) for a missing topic the principal may Describe but not Create when "
         "auto-creation is asked; the filter turns auto-creation off and passes the broker's "
-        "UNKNOWN_TOPIC_OR_PARTITION (3)")
+        "UNKNOWN_TOPIC_OR_PARTITION (3)",
+    )
     # OffsetDelete with every topic denied: Kafka still asks the group coordinator.
-    add("d", 21, [_acl(ALICE, "group", "@app", "Delete")], "alice", "offset-delete",
-        [_step("OffsetDelete", 0, {"groupId": "@app", "topics": [{"name": "@orders", "partitions": [{"partitionIndex": 0}]}]})],
+    add(
+        "d",
+        21,
+        [_acl(ALICE, "group", "@app", "Delete")],
+        "alice",
+        "offset-delete",
+        [
+            _step(
+                "OffsetDelete",
+                0,
+                {"groupId": "@app", "topics": [{"name": "@orders", "partitions": [{"partitionIndex": 0}]}]},
+            )
+        ],
         "diverges: Kafka (KafkaApis.handleOffsetDeleteRequest) checks Delete on the group, answers a topic without "
         "Read per partition (29) and still asks the group coordinator, here {errorCode: 69 GROUP_ID_NOT_FOUND, "
-        "topics: []}; the filter refuses the whole request: {errorCode: 29, topics: []}")
+        "topics: []}; the filter refuses the whole request: {errorCode: 29, topics: []}",
+    )
     # OffsetFetch with an allowed and a denied topic: split (controls for the refusals above).
-    add("d", 22, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")], "alice",
-        "offset-fetch", [_step("OffsetFetch", 7, {"groupId": "@app", "topics": [
-            {"name": "@orders", "partitionIndexes": [0]}, {"name": "@payments", "partitionIndexes": [0]}]})], "match")
-    add("d", 23, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")], "alice",
-        "offset-fetch", [_step("OffsetFetch", 8, {"groups": [{"groupId": "@app", "memberEpoch": -1, "topics": [
-            {"name": "@orders", "partitionIndexes": [0]}, {"name": "@payments", "partitionIndexes": [0]}]}]})], "match")
+    add(
+        "d",
+        22,
+        [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "offset-fetch",
+        [
+            _step(
+                "OffsetFetch",
+                7,
+                {
+                    "groupId": "@app",
+                    "topics": [
+                        {"name": "@orders", "partitionIndexes": [0]},
+                        {"name": "@payments", "partitionIndexes": [0]},
+                    ],
+                },
+            )
+        ],
+        "match",
+    )
+    add(
+        "d",
+        23,
+        [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "offset-fetch",
+        [
+            _step(
+                "OffsetFetch",
+                8,
+                {
+                    "groups": [
+                        {
+                            "groupId": "@app",
+                            "memberEpoch": -1,
+                            "topics": [
+                                {"name": "@orders", "partitionIndexes": [0]},
+                                {"name": "@payments", "partitionIndexes": [0]},
+                            ],
+                        }
+                    ]
+                },
+            )
+        ],
+        "match",
+    )
     # FindCoordinator v4+ batches keys: Kafka answers each.
-    add("d", 24, [_acl(ALICE, "group", "@app", "Describe")], "alice", "find-coordinator",
+    add(
+        "d",
+        24,
+        [_acl(ALICE, "group", "@app", "Describe")],
+        "alice",
+        "find-coordinator",
         [_step("FindCoordinator", 4, {"keyType": 0, "coordinatorKeys": ["@app", "@billing"]})],
         "diverges: Kafka (KafkaApis.getCoordinator, per key) answers @app with the coordinator (0) and @billing "
-        "GROUP_AUTHORIZATION_FAILED (30); the filter refuses the whole request, both keys 30, nodeId -1, host \"\"")
+        'GROUP_AUTHORIZATION_FAILED (30); the filter refuses the whole request, both keys 30, nodeId -1, host ""',
+    )
     # ElectLeaders without Alter on the cluster.
-    add("d", 25, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "elect-leaders",
+    add(
+        "d",
+        25,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "elect-leaders",
         [_step("ElectLeaders", 0, {"topicPartitions": [{"topic": "@orders", "partitions": [0]}], "timeoutMs": 5000})],
         "diverges: ElectLeaders v0 denied: Kafka (ControllerApis.handleElectLeaders, ElectLeadersRequest."
         "getErrorResponse) answers partition @orders-0 with CLUSTER_AUTHORIZATION_FAILED (31); the filter answers "
-        "an empty replicaElectionResults, and v0 has no top-level error code: the client sees no error at all")
-    add("d", 26, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "elect-leaders",
-        [_step("ElectLeaders", 2, {"electionType": 0, "timeoutMs": 5000,
-                                   "topicPartitions": [{"topic": "@orders", "partitions": [0]}]})],
+        "an empty replicaElectionResults, and v0 has no top-level error code: the client sees no error at all",
+    )
+    add(
+        "d",
+        26,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "elect-leaders",
+        [
+            _step(
+                "ElectLeaders",
+                2,
+                {"electionType": 0, "timeoutMs": 5000, "topicPartitions": [{"topic": "@orders", "partitions": [0]}]},
+            )
+        ],
         "diverges: ElectLeaders v2 denied: both answer top-level 31; Kafka also answers partition @orders-0 with "
-        "31, the filter's replicaElectionResults is empty")
-    add("d", 27, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "cluster-describes",
+        "31, the filter's replicaElectionResults is empty",
+    )
+    add(
+        "d",
+        27,
+        [_acl(ALICE, "topic", "@orders", "Describe")],
+        "alice",
+        "cluster-describes",
         [_step("DescribeClientQuotas", 1, {"components": [], "strict": False})],
         "diverges (fields beside the error): both answer CLUSTER_AUTHORIZATION_FAILED (31); Kafka "
-        "(DescribeClientQuotasRequest.getErrorResponse) sets entries to null, the filter to an empty array")
+        "(DescribeClientQuotasRequest.getErrorResponse) sets entries to null, the filter to an empty array",
+    )
     # OffsetFetch v8+: where the refusal starts.
-    add("d", 34, [_acl(ALICE, "group", "@app", "Describe"), _acl(ALICE, "group", "@billing", "Describe"),
-                  _acl(ALICE, "topic", "@orders", "Describe")], "alice", "offset-fetch",
-        [_step("OffsetFetch", 8, {"groups": [
-            {"groupId": g, "memberEpoch": -1, "topics": [{"name": "@orders", "partitionIndexes": [0]},
-                                                         {"name": "@payments", "partitionIndexes": [0]}]}
-            for g in ("@app", "@billing")]})],
+    add(
+        "d",
+        34,
+        [
+            _acl(ALICE, "group", "@app", "Describe"),
+            _acl(ALICE, "group", "@billing", "Describe"),
+            _acl(ALICE, "topic", "@orders", "Describe"),
+        ],
+        "alice",
+        "offset-fetch",
+        [
+            _step(
+                "OffsetFetch",
+                8,
+                {
+                    "groups": [
+                        {
+                            "groupId": g,
+                            "memberEpoch": -1,
+                            "topics": [
+                                {"name": "@orders", "partitionIndexes": [0]},
+                                {"name": "@payments", "partitionIndexes": [0]},
+                            ],
+                        }
+                        for g in ("@app", "@billing")
+                    ]
+                },
+            )
+        ],
         "diverges: OffsetFetch v8, two groups (both allowed), each asking an allowed (@orders) and a denied "
         "(@payments) topic: Kafka answers per partition (@orders 0, @payments 29, groups 0); the filter refuses the "
-        "whole request: each group errorCode 29, no topics (one group with the same topics is split, d.c23)")
-    add("d", 35, [_acl(ALICE, "group", "@app", "Describe")], "alice", "offset-fetch",
-        [_step("OffsetFetch", 9, {"groups": [{"groupId": "@app", "memberEpoch": -1, "topics": [
-            {"name": "@payments", "partitionIndexes": [0]}]}]})],
+        "whole request: each group errorCode 29, no topics (one group with the same topics is split, d.c23)",
+    )
+    add(
+        "d",
+        35,
+        [_acl(ALICE, "group", "@app", "Describe")],
+        "alice",
+        "offset-fetch",
+        [
+            _step(
+                "OffsetFetch",
+                9,
+                {
+                    "groups": [
+                        {
+                            "groupId": "@app",
+                            "memberEpoch": -1,
+                            "topics": [{"name": "@payments", "partitionIndexes": [0]}],
+                        }
+                    ]
+                },
+            )
+        ],
         "diverges: OffsetFetch v9, one group, its only topic denied: Kafka answers the group 0 and @payments-0 "
-        "TOPIC_AUTHORIZATION_FAILED (29); the filter answers the group errorCode 29 and no topics")
+        "TOPIC_AUTHORIZATION_FAILED (29); the filter answers the group errorCode 29 and no topics",
+    )
     # InitProducerId under allowEveryone when topics do have ACLs (another principal's, a deny, or IdempotentWrite).
     add("e", 5, [_acl(BOB, "topic", "@orders", "Write")], "alice", "init-producer-id", _idempotent(), "match")
     add("e", 6, [_acl(ALICE, "topic", "*", "Write", "deny")], "alice", "init-producer-id", _idempotent(), "match")
-    add("e", 7, [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")], "alice", "init-producer-id", _idempotent(), "match")
-    add("e", 8, [_acl(BOB, "topic", "@orders", "Write", pattern="prefixed")], "alice", "init-producer-id",
-        _idempotent(), "match")
+    add(
+        "e",
+        7,
+        [_acl(ALICE, "cluster", CLUSTER, "IdempotentWrite")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )
+    add(
+        "e",
+        8,
+        [_acl(BOB, "topic", "@orders", "Write", pattern="prefixed")],
+        "alice",
+        "init-producer-id",
+        _idempotent(),
+        "match",
+    )
     # DeleteTopics under allowEveryone with no ACL on the cluster: Delete on the cluster, every topic.
-    add("e", 9, [_acl("User:*", "topic", "@pay", "All", "deny", "prefixed")], "alice", "delete-topics",
+    add(
+        "e",
+        9,
+        [_acl("User:*", "topic", "@pay", "All", "deny", "prefixed")],
+        "alice",
+        "delete-topics",
         [_step("DeleteTopics", 6, {"topics": [{"name": "@payments"}], "timeoutMs": 5000})],
         "diverges: no ACL on the cluster, so under allow.everyone.if.no.acl.found Kafka (ControllerApis."
         "handleDeleteTopics: Delete on the cluster) deletes @payments (0) although a User:* deny All covers it; "
-        "the filter answers TOPIC_AUTHORIZATION_FAILED (29)")
+        "the filter answers TOPIC_AUTHORIZATION_FAILED (29)",
+    )
     # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
-    add("e", 4, [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")], "alice", "metadata",
+    add(
+        "e",
+        4,
+        [_acl(ALICE, "topic", "@pay", "AlterConfigs", pattern="prefixed")],
+        "alice",
+        "metadata",
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
-        "match")
+        "match",
+    )
     return c
 
 
@@ -697,4 +1108,5 @@ AUTO_CREATE_DIVERGENCE = (
     "may Describe but not Create (@payments) and a missing one it may Create (@logs): Kafka "
     "(KafkaApis.handleTopicMetadataRequest) checks Create only for the topics that do not exist and creates @logs; "
     "the filter turns auto-creation off for the whole forwarded request, so @logs is never created (both answers "
-    "say UNKNOWN_TOPIC_OR_PARTITION at once)")
+    "say UNKNOWN_TOPIC_OR_PARTITION at once)"
+)

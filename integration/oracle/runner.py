@@ -127,6 +127,7 @@ def canonical(node):
     if isinstance(node, list):
         items = [canonical(item) for item in node]
         if items and all(isinstance(item, dict) for item in items):
+
             def key(item):
                 name = next((str(item[k]) for k in NAME_KEYS if k in item), "")
                 return (name, json.dumps(item, sort_keys=True))
@@ -433,8 +434,12 @@ class Oracle:
         else:
             self.envoy.update_plugin_config(config)
             for _ in range(200):
-                if self.envoy.stats("listener_manager.total_listeners_warming").get(
-                    "listener_manager.total_listeners_warming", 0) == 0:
+                if (
+                    self.envoy.stats("listener_manager.total_listeners_warming").get(
+                        "listener_manager.total_listeners_warming", 0
+                    )
+                    == 0
+                ):
                     break
                 time.sleep(0.05)
             else:
@@ -653,7 +658,9 @@ class Oracle:
         total = Counter()
         for c in by_api.values():
             total.update(c)
-        lines.append(f"| **all** | {total['requests']} | {total['matches']} | {total['order']} | {total['divergences']} |")
+        lines.append(
+            f"| **all** | {total['requests']} | {total['matches']} | {total['order']} | {total['divergences']} |"
+        )
         summary = (f"cases: {self.cases_run}, matching in every request: {self.cases_matched}, "
                    f"with a divergence: {self.cases_run - self.cases_matched}")  # fmt: skip
         return summary + "\n\n" + "\n".join(lines)
@@ -717,7 +724,8 @@ def main(argv=None) -> int:
             f"Apache Kafka {kafka_broker.kafka_version()} (StandardAuthorizer, KRaft, one node) against Envoy + "
             f"kafka-mtls-filter, seed {shape['seed']}, {shape['sets_per_phase']} ACL sets x "
             f"{shape['cases_per_set']} cases per phase (allow.everyone.if.no.acl.found false, then true) and the "
-            f"curated cases; {elapsed:.0f} s. Filter module sha256 {module}... built from the tree at commit {head}.\n\n"
+            f"curated cases; {elapsed:.0f} s. Filter module sha256 {module}... built from the tree at commit "
+            f"{head}.\n\n"
             f"Produced by `{command}` (the same matrix: `KMF_ORACLE_FULL=1 pytest integration/tests/test_oracle.py`)."
             "\n\nA request matches when both answers are equal after normalisation (runner.normalise: throttle times, "
             "error messages, ports, allocated ids, offsets and times as set or not, each path's namespace); "

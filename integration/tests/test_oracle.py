@@ -5,8 +5,8 @@ request by request after normalising what legitimately differs (runner.normalise
 
 Default: the curated cases (matrix.curated()) and a fixed subset of the seeded matrix (seed 19, 60 cases), about
 a minute. KMF_ORACLE_FULL=1: the whole matrix (runner.FULL, 640 seeded cases), a few minutes; the table of
-results is printed at the end; KMF_ORACLE_SEED=<n> with it draws the matrix from another seed. Replay one case: `python integration/oracle/runner.py [--full] --only <case id>`
-(printed with the seed on every divergence).
+results is printed at the end; KMF_ORACLE_SEED=<n> with it draws the matrix from another seed. Replay one case:
+`python integration/oracle/runner.py [--full] --only <case id>` (printed with the seed on every divergence).
 
 Each divergence found is a case marked xfail(strict=True, raises=Divergence) that names it: the test fails if the
 case starts to match (fixed: drop the mark) or diverges in another way than the one documented.

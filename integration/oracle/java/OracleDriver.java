@@ -117,7 +117,8 @@ public class OracleDriver {
         KeyStore ts = KeyStore.getInstance("PKCS12");
         ts.load(null, null);
         try (InputStream in = Files.newInputStream(Paths.get(ca))) {
-            ts.setCertificateEntry("ca", (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in));
+            CertificateFactory factory = CertificateFactory.getInstance("X.509");
+            ts.setCertificateEntry("ca", (X509Certificate) factory.generateCertificate(in));
         }
         TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(ts);
@@ -145,10 +146,12 @@ public class OracleDriver {
         ObjectNode request = cmd.get("request").deepCopy();
         buildRecords(request);
         fillDefaults(dataClass, converter, request, version);
-        ApiMessage data = (ApiMessage) converter.getMethod("read", JsonNode.class, short.class).invoke(null, request, version);
+        ApiMessage data = (ApiMessage) converter.getMethod("read", JsonNode.class, short.class)
+            .invoke(null, request, version);
 
         int correlation = conn.correlation++;
-        RequestHeader header = new RequestHeader(apiKey, version, cmd.path("clientId").asText("kmf-oracle"), correlation);
+        String clientId = cmd.path("clientId").asText("kmf-oracle");
+        RequestHeader header = new RequestHeader(apiKey, version, clientId, correlation);
         RequestHeaderData headerData = header.data();
         short headerVersion = header.headerVersion();
         ObjectSerializationCache cache = new ObjectSerializationCache();
@@ -177,11 +180,12 @@ public class OracleDriver {
             return (JsonNode) responseConverter.getMethod("write", responseClass, short.class, boolean.class)
                 .invoke(null, message, version, false);
         } catch (NoSuchMethodException e) {
-            return (JsonNode) responseConverter.getMethod("write", responseClass, short.class).invoke(null, message, version);
+            return (JsonNode) responseConverter.getMethod("write", responseClass, short.class)
+                .invoke(null, message, version);
         }
     }
 
-    /** Replaces each "records" object ({"values": [...], producer fields}) by a record batch, base64 as Kafka's JSON form. */
+    /** Replaces each "records" object ({"values": [...], producer fields}) by a record batch (base64: Kafka's JSON). */
     static void buildRecords(JsonNode node) {
         if (node.isArray()) {
             for (JsonNode child : node) buildRecords(child);
@@ -195,12 +199,14 @@ public class OracleDriver {
                 if (field.equals("records") && value.isObject() && value.has("values")) {
                     // Now: an old timestamp would let time-based retention delete the records mid-run.
                     List<SimpleRecord> records = new ArrayList<>();
-                    for (JsonNode v : value.get("values")) records.add(new SimpleRecord(System.currentTimeMillis(), null, v.asText().getBytes()));
+                    for (JsonNode v : value.get("values"))
+                        records.add(new SimpleRecord(System.currentTimeMillis(), null, v.asText().getBytes()));
                     long producerId = value.path("producerId").asLong(-1);
                     short epoch = (short) value.path("producerEpoch").asInt(-1);
                     int sequence = value.path("baseSequence").asInt(-1);
                     boolean transactional = value.path("transactional").asBoolean(false);
-                    MemoryRecords batch = MemoryRecords.withRecords(RecordBatch.CURRENT_MAGIC_VALUE, 0L, Compression.NONE,
+                    MemoryRecords batch = MemoryRecords.withRecords(
+                        RecordBatch.CURRENT_MAGIC_VALUE, 0L, Compression.NONE,
                         TimestampType.CREATE_TIME, producerId, epoch, sequence, RecordBatch.NO_PARTITION_LEADER_EPOCH,
                         transactional, records.toArray(new SimpleRecord[0]));
                     ByteBuffer buf = batch.buffer();
@@ -215,11 +221,13 @@ public class OracleDriver {
     }
 
     /** Adds the schema default of every field `given` lacks, recursively (the JSON readers require every field). */
-    static void fillDefaults(Class<?> dataClass, Class<?> topConverter, ObjectNode given, short version) throws Exception {
+    static void fillDefaults(Class<?> dataClass, Class<?> topConverter, ObjectNode given, short version)
+            throws Exception {
         Class<?> converter = dataClass.getEnclosingClass() == null ? topConverter
             : Class.forName(topConverter.getName() + "$" + dataClass.getSimpleName() + "JsonConverter");
         Object defaults = dataClass.getDeclaredConstructor().newInstance();
-        JsonNode defaultJson = (JsonNode) converter.getMethod("write", dataClass, short.class).invoke(null, defaults, version);
+        JsonNode defaultJson = (JsonNode) converter.getMethod("write", dataClass, short.class)
+            .invoke(null, defaults, version);
         Iterator<Map.Entry<String, JsonNode>> it = defaultJson.fields();
         while (it.hasNext()) {
             Map.Entry<String, JsonNode> entry = it.next();
