@@ -786,6 +786,8 @@ def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: 
     )
     for note in notes:
         print(f"note: {note}", file=out)
+    print("\n== The side-by-side table (Markdown) ==", file=out)
+    print(markdown_summary(measures, stacks, combined, find), file=out)
     if meter:
         print("\n== Deterministic: each module's own wasm work per request kind (integration/bench/wasm-meter) ==", file=out)
         for line in meter:
@@ -806,6 +808,47 @@ def target_ratios(args, work_dir: Path) -> None:
         ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips, warm_up=300 if size < 10_000 else 50,
                                  rounds=args.target_rounds)  # fmt: skip
         instructions.report_cpu(specs, ns)
+
+
+def markdown_summary(measures, stacks, combined, find) -> str:
+    """One row per stack: proxy CPU per MB (= per MB/s) for the three workloads, against the read-only module
+    and against Kroxylicious, the latency added to direct (one request at a time, interleaved), throughput."""
+    conns = f"{CONNECTIONS} conns produce"
+    workloads = (["small produce", "small fetch"], ["large produce", "large fetch"], [conns])
+
+    def num(value, digits=1):
+        return "–" if value is None else f"{value:,.{digits}f}"
+
+    def rel(value, base):
+        return "–" if value is None or not base else f"{value / base:.2f}x"
+
+    rows = [
+        "| stack | CPU ms/MB small | large | 100 conns | vs read-only (small / large / 100c) | vs Kroxylicious (small / large / 100c)"
+        " | added latency p50 / p99 µs (ping) | (produce) | produce MB/s small / large | 100c req/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    direct_ping, direct_produce = find("direct", "ping latency"), find("direct", "produce latency")
+    for stack in stacks:
+        cpu = [combined(stack, names) for names in workloads]
+        read = [combined("tls read-only", names) for names in workloads]
+        krox = [combined("kroxylicious", names) for names in workloads]
+        ping, produce = find(stack, "ping latency"), find(stack, "produce latency")
+
+        def added(m, base):
+            if stack == "direct" or m is None or base is None:
+                return "–"
+            return f"{m.p50_us - base.p50_us:+,.0f} / {m.p99_us - base.p99_us:+,.0f}"
+
+        small_p, large_p, many = find(stack, "small produce"), find(stack, "large produce"), find(stack, conns)
+        rows.append(
+            f"| {stack} | {num(cpu[0], 2)} | {num(cpu[1], 2)} | {num(cpu[2], 2)}"
+            f" | {' / '.join(rel(c, r) for c, r in zip(cpu, read))}"
+            f" | {' / '.join(rel(c, k) for c, k in zip(cpu, krox))}"
+            f" | {added(ping, direct_ping)} | {added(produce, direct_produce)}"
+            f" | {num(small_p.mb_per_s() if small_p else None)} / {num(large_p.mb_per_s() if large_p else None)}"
+            f" | {num(many.requests / many.seconds if many and many.seconds else None, 0)} |"
+        )
+    return "\n".join(rows)
 
 
 def main(argv=None) -> int:
