@@ -190,10 +190,6 @@ KNOWN_DIVERGENCES = [
      lambda api, d: api == "Metadata" and re.search(r"/clusterAuthorizedOperations: A=0 B=-2147483648$", d),
      "Metadata v8-10 asking for the cluster's authorized operations without Describe on the cluster: Kafka "
      "answers 0, the filter -2147483648 (the schema default, 'not asked')"),
-    ("offset-for-leader-epoch-cluster-action",
-     lambda api, d: api == "OffsetForLeaderEpoch" and re.search(r"/(errorCode: A=0 B=29|endOffset: A=\S+ B=-1)$", d),
-     "OffsetForLeaderEpoch: Kafka authorizes every topic with ClusterAction on the cluster, else Describe per "
-     "topic; the filter checks only Describe on the topic"),
     ("offset-fetch-refused-whole",
      lambda api, d: api == "OffsetFetch" and re.search(r"(errorCode|/topics): ", d),
      "OffsetFetch: Kafka answers a topic the principal may not Describe per partition (29) and the group with 0; "

@@ -45,7 +45,6 @@ SUBSET_DIVERGENCES = {
 }
 CURATED = {c.case.id: c for c in matrix.curated()}
 CURATED_CLASSES = {
-    "d.c8.0": "offset-for-leader-epoch-cluster-action",
     "d.c9.0": "offset-fetch-refused-whole",
     "d.c10.0": "offset-fetch-refused-whole",
     "d.c11.0": "delete-topics",
