@@ -57,7 +57,6 @@ CURATED_CLASSES = {
     "d.c20.0": "metadata-create-denied-error",
     "d.c21.0": "offset-delete-refused-whole",
     "d.c24.0": "find-coordinator-batch-refused-whole",
-    "d.c37.0": "metadata-cluster-operations-without-describe",
     "d.c34.0": "offset-fetch-refused-whole",
     "d.c35.0": "offset-fetch-refused-whole",
     "d.c25.0": "elect-leaders-partitions",

@@ -223,14 +223,14 @@ fn authorized_operations(
     core.cfg.authorizer.authorized_operations(&ctx, resource_type, name)
 }
 
-/// A cluster's authorized operations as Kafka reports them: only to a principal that may Describe the cluster
-/// (otherwise the field stays `Integer.MIN_VALUE`, as if not asked).
+/// A cluster's authorized operations as Kafka reports them (`KafkaApis.handleTopicMetadataRequest`): only to a
+/// principal that may Describe the cluster, `0` to any other.
 fn cluster_authorized_operations(core: &Core, api_key: i16, api_version: i16, client_id: Option<&str>) -> i32 {
     let describe = may_describe(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME);
     if describe.allowed {
         authorized_operations(core, api_key, api_version, client_id, ResourceType::Cluster, CLUSTER_NAME)
     } else {
-        layout::AUTHORIZED_OPERATIONS_OMITTED
+        0
     }
 }
 
