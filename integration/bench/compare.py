@@ -797,7 +797,8 @@ def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: 
 def target_ratios(args, work_dir: Path) -> None:
     """The ratios the targets are stated in, measured the steadiest way this machine allows
     (instructions.py --cpu): read-only, filter and do-nothing stacks side by side, one Produce+Fetch round trip
-    at a time, plaintext, `--target-rounds` rounds, medians; small (10 x 1 KiB) and ~1 MiB (10 x 100 KiB)."""
+    at a time, plaintext, `--target-rounds` rounds, medians; small (10 x 1 KiB) and ~1 MiB (10 x 100 KiB).
+    Then the same ratio in Envoy's instructions under callgrind (instructions.py), which the load does not move."""
     import argparse as _argparse
 
     from paired import parse_variants
@@ -808,6 +809,26 @@ def target_ratios(args, work_dir: Path) -> None:
         ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips, warm_up=300 if size < 10_000 else 50,
                                  rounds=args.target_rounds)  # fmt: skip
         instructions.report_cpu(specs, ns)
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        print("\n(no valgrind: Envoy's instruction counts left out; apt install valgrind)")
+        return
+    # The same ratio in Envoy's instructions (callgrind): exact, whatever the machine's load.
+    counted = [spec for spec in specs if spec[0] in ("read", "filter")]
+    callgrind_dir = work_dir / "instructions"
+    callgrind_dir.mkdir(parents=True, exist_ok=True)
+    for records, size, round_trips in ((10, 1024, 300), (10, 100 * 1024, 30)):
+        ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips,
+                                 warm_up=100 if size < 10_000 else 20)  # fmt: skip
+        rows = []
+        for label, wasm, config in counted:
+            total, by_object = instructions.measure(label, wasm, config, ns, callgrind_dir)
+            per = 2 * round_trips
+            rows.append((label, total / per, by_object.get("envoy", 0) / per, by_object.get("???", 0) / per))
+        base = rows[0][1]
+        print(f"\n== Target ratios, deterministic: Envoy's instructions per request (callgrind), {records} x {size:,} B ==")
+        print(f"{'':<8} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs read':>8}")
+        for label, per_request, envoy, v8 in rows:
+            print(f"{label:<8} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} {per_request / base:>7.2f}x")
 
 
 def markdown_summary(measures, stacks, combined, find) -> str:
