@@ -285,3 +285,15 @@ def test_trickled_held_frames_stay_under_the_vm_bound_while_others_work(stack_fa
     assert exceeded >= 1
     assert stack.envoy.filter_log_lines(), "no filter log"
     stack.envoy.wait_for_log(r"kafka-audit .*\"decision\":\"closed\".*maxHeldBytesPerVm")
+    # Alone on the VM, a connection trickling past its own bound is closed by that one.
+    with harness.tls_socket(stack) as sock:
+        sock.sendall(held_metadata_request(99, claimed=3 << 20))
+        try:
+            for _ in range((PER_CONNECTION + CHUNK) // CHUNK + 1):
+                sock.sendall(b"\x00" * CHUNK)
+        except OSError:
+            pass
+        assert closed_by_filter(sock), "a connection over maxHeldBytesPerConnection stayed open"
+    stack.envoy.wait_for_log(r"kafka-audit .*\"decision\":\"closed\".*maxHeldBytesPerConnection")
+    stack.envoy.wait_for_filter_counters()
+    assert stack.envoy.stat_sum(r"held_bytes_exceeded[.;]limit=connection") == 1
