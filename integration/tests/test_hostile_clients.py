@@ -297,3 +297,8 @@ def test_trickled_held_frames_stay_under_the_vm_bound_while_others_work(stack_fa
     stack.envoy.wait_for_log(r"kafka-audit .*\"decision\":\"closed\".*maxHeldBytesPerConnection")
     stack.envoy.wait_for_filter_counters()
     assert stack.envoy.stat_sum(r"held_bytes_exceeded[.;]limit=connection") == 1
+    url = f"http://127.0.0.1:{stack.envoy.admin_port}/stats/prometheus"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        prometheus = response.read().decode()
+    assert 'kafka_filter_held_bytes_exceeded{limit="vm"}' in prometheus
+    assert "kafka_filter_held_bytes " in prometheus or "kafka_filter_held_bytes{" in prometheus
