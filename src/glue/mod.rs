@@ -239,6 +239,8 @@ struct Connection {
     /// This connection's undecided bytes in the VM's total, and the bounds on them.
     held: held::HeldShare,
     held_limits: crate::held_budget::HeldLimits,
+    /// The `held_bytes` gauge's id, resolved on first use.
+    held_gauge: Option<Option<u32>>,
 }
 
 impl Connection {
@@ -248,6 +250,7 @@ impl Connection {
         Connection {
             held: held::HeldShare::default(),
             held_limits,
+            held_gauge: None,
             audit_denied,
             metrics,
             principal_metrics: PrincipalMetrics::default(),
@@ -398,11 +401,11 @@ impl Connection {
     fn account_held(&mut self) -> bool {
         let now = u64::try_from(self.session.held_bytes()).unwrap_or(u64::MAX);
         let (delta, verdict) = self.held.update(now, self.held_limits);
-        let mut registry = self.metrics.borrow_mut();
         if delta != 0 {
-            registry.increment(MetricType::Gauge, metrics::held_bytes(), delta);
+            self.add_to_held_gauge(delta);
         }
         let Err(overrun) = verdict else { return true };
+        let mut registry = self.metrics.borrow_mut();
         registry.increment(MetricType::Counter, metrics::held_bytes_exceeded(overrun.limit_name()), 1);
         drop(registry);
         let reason = overrun.reason();
@@ -410,6 +413,22 @@ impl Connection {
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
         log::warn!("{}", crate::audit::closed_line(now_ms, &self.conn, self.session.identity(), &reason));
         false
+    }
+
+    /// Moves the VM's pending `held_bytes` gauge delta (summed with the counters, see [`flush_pending_counts`]).
+    fn add_to_held_gauge(&mut self, delta: i64) {
+        let id = match self.held_gauge {
+            Some(id) => id,
+            None => {
+                let Ok(mut registry) = self.metrics.try_borrow_mut() else { return };
+                let id = registry.id(MetricType::Gauge, metrics::held_bytes());
+                self.held_gauge = Some(id);
+                id
+            }
+        };
+        if let Some(id) = id {
+            add_pending_count(id, delta);
+        }
     }
 
     /// Drops the buffered bytes and closes both sides.
@@ -594,9 +613,7 @@ impl Drop for Connection {
     fn drop(&mut self) {
         let delta = self.held.release();
         if delta != 0 {
-            if let Ok(mut registry) = self.metrics.try_borrow_mut() {
-                registry.increment(MetricType::Gauge, metrics::held_bytes(), delta);
-            }
+            self.add_to_held_gauge(delta);
         }
     }
 }
