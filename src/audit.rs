@@ -45,6 +45,20 @@ pub fn audit_line(now_ms: u64, conn: &ConnectionInfo, identity: Option<&Identity
     format!("{AUDIT_PREFIX}{value}")
 }
 
+/// The audit line for a connection closed by the filter itself, not for one request (`reason`: why).
+pub fn closed_line(now_ms: u64, conn: &ConnectionInfo, identity: Option<&Identity>, reason: &str) -> String {
+    let value = json!({
+        "time": rfc3339_millis(now_ms),
+        "connection": conn.id,
+        "source": conn.source_address,
+        "principal": identity.map(|i| i.principal.as_str()),
+        "identitySource": identity.map(|i| i.source.as_str()),
+        "decision": "closed",
+        "rule": reason,
+    });
+    format!("{AUDIT_PREFIX}{value}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde::Deserialize;
 
 use crate::config_error::{ConfigError, FieldError};
+use crate::held_budget::{HeldLimits, MIN_HELD_BYTES};
 use crate::identity::{IdentityConfig, IdentityMapper};
 use crate::policy::{AuthorizationConfig, Authorizer};
 use crate::propagation::CompiledSasl;
@@ -29,6 +30,13 @@ pub struct RawConfig {
     /// connection. Default: Kafka's `socket.request.max.bytes` (100 MiB).
     #[serde(default)]
     pub max_frame_bytes: Option<u32>,
+    /// Bytes one connection may hold undecided (see `held_budget`); more closes it.
+    #[serde(default)]
+    pub max_held_bytes_per_connection: Option<u64>,
+    /// Bytes all the connections of one VM (one Envoy worker) may hold undecided; the connection growing
+    /// past it is closed.
+    #[serde(default)]
+    pub max_held_bytes_per_vm: Option<u64>,
 }
 
 /// `"propagation"`: how the derived principal reaches the broker.
@@ -102,6 +110,8 @@ pub struct Config {
     pub identity: IdentityMapper,
     pub authorizer: Authorizer,
     pub max_frame_bytes: u32,
+    /// Bounds on undecided bytes, per connection and per VM (`held_budget`).
+    pub held_limits: HeldLimits,
     pub propagation: Propagation,
     /// Compiled SASL credentials (`propagation.mode: sasl`).
     pub sasl: Option<Rc<CompiledSasl>>,
@@ -118,6 +128,7 @@ impl Default for Config {
             identity: IdentityMapper::default(),
             authorizer: Authorizer::default(),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            held_limits: HeldLimits::default(),
             propagation: Propagation::None,
             sasl: None,
             audit_denied: true,
@@ -158,6 +169,7 @@ impl Config {
                 "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
             )));
         }
+        let held_limits = held_limits(raw)?;
         let max_topic_label_values = raw.observability.max_topic_label_values;
         if max_topic_label_values > MAX_TOPIC_LABEL_VALUES {
             return Err(FieldError::new(
@@ -180,6 +192,7 @@ impl Config {
             identity,
             authorizer,
             max_frame_bytes,
+            held_limits,
             propagation: raw.propagation.mode,
             sasl,
             audit_denied: raw.observability.audit_denied,
@@ -188,4 +201,23 @@ impl Config {
             max_topic_label_values,
         })
     }
+}
+
+/// `maxHeldBytesPerConnection` and `maxHeldBytesPerVm`, checked: each at least [`MIN_HELD_BYTES`], the VM's
+/// at least one connection's.
+fn held_limits(raw: &RawConfig) -> Result<HeldLimits, ConfigError> {
+    let defaults = HeldLimits::default();
+    let per_connection = raw.max_held_bytes_per_connection.unwrap_or(defaults.per_connection);
+    let per_vm = raw.max_held_bytes_per_vm.unwrap_or(defaults.per_vm.max(per_connection));
+    if per_connection < MIN_HELD_BYTES {
+        return Err(ConfigError(format!(
+            "configuration field `maxHeldBytesPerConnection`: {per_connection} is too small (at least {MIN_HELD_BYTES})"
+        )));
+    }
+    if per_vm < per_connection {
+        return Err(ConfigError(format!(
+            "configuration field `maxHeldBytesPerVm`: {per_vm} is smaller than maxHeldBytesPerConnection {per_connection}"
+        )));
+    }
+    Ok(HeldLimits { per_connection, per_vm })
 }

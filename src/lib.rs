@@ -11,6 +11,7 @@ pub mod config;
 pub mod config_error;
 pub mod enforce;
 pub mod frame;
+pub mod held_budget;
 pub mod identity;
 pub mod metrics;
 pub mod policy;

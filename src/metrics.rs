@@ -127,6 +127,16 @@ pub fn protocol_errors(kind: ProtocolErrorKind) -> String {
     format!("kafka_filter.protocol_errors;reason={}", kind.as_str())
 }
 
+/// Bytes held undecided by the filter's connections (a gauge: summed over the workers' VMs).
+pub fn held_bytes() -> String {
+    "kafka_filter.held_bytes".to_string()
+}
+
+/// Connections closed for holding too many undecided bytes; `limit`: `connection` or `vm`.
+pub fn held_bytes_exceeded(limit: &str) -> String {
+    format!("kafka_filter.held_bytes_exceeded;limit={}", tag_value(limit))
+}
+
 /// Tag values must not contain the segment delimiter `;`, nor control bytes.
 pub fn tag_value(value: &str) -> String {
     value.chars().map(|c| if c == ';' || c.is_control() { '_' } else { c }).collect()

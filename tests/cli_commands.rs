@@ -88,6 +88,7 @@ fn validate_accepts_a_policy_and_summarizes_it() {
     assert!(text.contains("mode enforce"), "{text}");
     assert!(text.contains("1 super users"), "{text}");
     assert!(text.contains("propagation: banzai-preamble"), "{text}");
+    assert!(text.contains("maxHeldBytesPerConnection 16777216, maxHeldBytesPerVm 268435456"), "{text}");
 }
 
 #[test]

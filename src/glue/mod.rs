@@ -1,6 +1,7 @@
 //! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
 //! the core, writes back what the core decided, and logs. The only code that talks to the host.
 
+mod held;
 mod host;
 
 use std::cell::RefCell;
@@ -235,12 +236,21 @@ struct Connection {
     topic_counters: Vec<TopicCounters>,
     /// Client chunks read so far; every [`TIMED_CHUNK_EVERY`]th one is timed.
     downstream_reads: u32,
+    /// This connection's undecided bytes in the VM's total, and the bounds on them.
+    held: held::HeldShare,
+    held_limits: crate::held_budget::HeldLimits,
+    /// The `held_bytes` gauge's id, resolved on first use.
+    held_gauge: Option<Option<u32>>,
 }
 
 impl Connection {
     fn new(config: Rc<Config>, metrics: Rc<RefCell<MetricRegistry>>) -> Self {
         let audit_denied = config.audit_denied;
+        let held_limits = config.held_limits;
         Connection {
+            held: held::HeldShare::default(),
+            held_limits,
+            held_gauge: None,
             audit_denied,
             metrics,
             principal_metrics: PrincipalMetrics::default(),
@@ -385,6 +395,42 @@ impl Connection {
         }
     }
 
+    /// Accounts for the bytes the session now holds (gauge `held_bytes`); `false` when the connection holds
+    /// more than its bound or grows the VM's total past its bound: it is then counted, logged with an audit
+    /// line, and must be closed.
+    fn account_held(&mut self) -> bool {
+        let now = u64::try_from(self.session.held_bytes()).unwrap_or(u64::MAX);
+        let (delta, verdict) = self.held.update(now, self.held_limits);
+        if delta != 0 {
+            self.add_to_held_gauge(delta);
+        }
+        let Err(overrun) = verdict else { return true };
+        let mut registry = self.metrics.borrow_mut();
+        registry.increment(MetricType::Counter, metrics::held_bytes_exceeded(overrun.limit_name()), 1);
+        drop(registry);
+        let reason = overrun.reason();
+        log::warn!("{}: closing: {reason}", self.label);
+        let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
+        log::warn!("{}", crate::audit::closed_line(now_ms, &self.conn, self.session.identity(), &reason));
+        false
+    }
+
+    /// Moves the VM's pending `held_bytes` gauge delta (summed with the counters, see [`flush_pending_counts`]).
+    fn add_to_held_gauge(&mut self, delta: i64) {
+        let id = match self.held_gauge {
+            Some(id) => id,
+            None => {
+                let Ok(mut registry) = self.metrics.try_borrow_mut() else { return };
+                let id = registry.id(MetricType::Gauge, metrics::held_bytes());
+                self.held_gauge = Some(id);
+                id
+            }
+        };
+        if let Some(id) = id {
+            add_pending_count(id, delta);
+        }
+    }
+
     /// Drops the buffered bytes and closes both sides.
     fn close(&mut self, buffer: BufferType, data_size: usize) -> Action {
         self.closed = true;
@@ -462,6 +508,10 @@ impl Connection {
             }
             edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
             pos += window.len();
+            if !self.account_held() {
+                closed = true;
+                break;
+            }
         }
         if processed {
             if self.session.wants_time() {
@@ -558,6 +608,15 @@ fn flush_pending_counts() {
 }
 
 impl Context for Connection {}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let delta = self.held.release();
+        if delta != 0 {
+            self.add_to_held_gauge(delta);
+        }
+    }
+}
 
 impl StreamContext for Connection {
     fn on_new_connection(&mut self) -> Action {

@@ -17,6 +17,7 @@ use crate::policy::Mode;
 
 mod api_versions;
 mod decision;
+mod early;
 mod events;
 mod requests;
 mod responses;

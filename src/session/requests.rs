@@ -13,6 +13,11 @@ pub(super) struct RequestSide<'a>(pub(super) &'a mut Core);
 impl FrameHandler for RequestSide<'_> {
     fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
         let core = &mut *self.0;
+        // Preamble-shaped bytes and requests the filter cannot read are refused from their header, in
+        // every mode, before any of the body is waited for (with SASL, before the whole frame is).
+        if let Some(verdict) = super::early::judge_header(core, frame, frame_len) {
+            return verdict;
+        }
         if core.sasl.is_none() {
             return decide_request(core, frame, frame_len);
         }

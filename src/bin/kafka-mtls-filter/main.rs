@@ -332,6 +332,10 @@ fn validate(args: &Args) -> Result<Outcome, UsageError> {
     out += &format!("  propagation: {}\n", propagation_name(config.propagation));
     out += &format!("  observability: auditDenied={}, auditAllowed={}\n", config.audit_denied, config.log_allowed);
     out += &format!("  maxFrameBytes: {}\n", config.max_frame_bytes);
+    out += &format!(
+        "  held bytes: maxHeldBytesPerConnection {}, maxHeldBytesPerVm {}\n",
+        config.held_limits.per_connection, config.held_limits.per_vm
+    );
     Ok(Outcome::ok(out))
 }
 
