@@ -13,6 +13,10 @@ pub enum Event {
     ProtocolError(String),
     /// The identity reached the broker (SASL propagation).
     Propagated(String),
+    /// A newer policy took effect on this connection (issue 22); `generation`: its publication number.
+    PolicyApplied {
+        generation: u64,
+    },
 }
 
 /// One authorization decision about one resource of one request.

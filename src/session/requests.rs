@@ -12,6 +12,20 @@ pub(super) struct RequestSide<'a>(pub(super) &'a mut Core);
 
 impl FrameHandler for RequestSide<'_> {
     fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
+        // A newer policy is taken between frames only: a frame being buffered is decided under one policy.
+        if !self.0.deciding {
+            if let Err(reason) = self.0.take_pending_policy() {
+                return Verdict::Close(reason);
+            }
+        }
+        let verdict = self.decide(frame, frame_len);
+        self.0.deciding = verdict == Verdict::NeedMore;
+        verdict
+    }
+}
+
+impl RequestSide<'_> {
+    fn decide(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
         let core = &mut *self.0;
         if core.sasl.is_none() {
             return decide_request(core, frame, frame_len);
