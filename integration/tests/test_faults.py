@@ -532,6 +532,27 @@ def test_policy_update_applies_to_new_and_open_connections_without_dropping_them
     assert (delivered, failures) == (2, []), errors_b.text()
     assert harness.consume(stack, "mesh-default", topic_b, 3, timeout=30) == [b"old connection", b"b1", b"b2"]
     assert len(harness.consume(stack, "mesh-default", topic_a, 1000, timeout=30)) == 1000
+
+    # A listener update back to the first configuration, whose listener still drains: Envoy reuses that
+    # listener's root context and calls no filter code at all. The filter notices at a new connection on that
+    # root once the newest publication has stood for its settle time (2 s), publishes the configuration in force
+    # again, and the open connection follows it: topic b is denied there again. A new connection every half
+    # second, at most 20.
+    stack.envoy.update_plugin_config(_policy_allowing("it-a-"))
+    reclaimed = re.compile(r"configuration in force published again")
+    for _ in range(20):
+        delivered, failures, _ = harness.produce(stack, "mesh-default", topic_a, [b"new connection"], timeout=20)
+        assert (delivered, failures) == (1, [])
+        if any(reclaimed.search(line) for line in stack.envoy.filter_log_lines()):
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the reverted configuration was never published again")
+    reverted = Collect()
+    long_lived.produce(topic_b, value=b"after the revert", partition=0, on_delivery=reverted)
+    long_lived.flush(20)
+    assert reverted.acknowledged == 0
+    assert [f.code() for f in reverted.failures] == [KafkaError.TOPIC_AUTHORIZATION_FAILED]
     long_lived.flush(5)
     del long_lived
     assert_no_vm_failure(stack)

@@ -16,7 +16,7 @@ use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::policy::index::FxHashMap;
 use crate::session::{Event, Session};
-use policy_updates::{Follow, Follower, Scope};
+use policy_updates::{Follow, Follower, Publication, Scope};
 
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
@@ -67,8 +67,8 @@ type SharedConfig = Rc<RefCell<Rc<Config>>>;
 struct FilterRoot {
     config: SharedConfig,
     metrics: Rc<RefCell<MetricRegistry>>,
-    /// Where the configuration is published, and its hash: its connections follow the newest one.
-    follow: Option<(Scope, u64)>,
+    /// Where the configuration is published: its connections follow the newest one.
+    follow: Option<Publication>,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -217,7 +217,20 @@ impl RootContext for FilterRoot {
 
     fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
         let mut connection = Connection::new(self.config.borrow().clone(), self.metrics.clone());
-        connection.follower = self.follow.clone().map(|(scope, hash)| Follower::new(scope, hash));
+        if let Some(publication) = &self.follow {
+            let config = self.config.borrow().clone();
+            match publication.reclaim_if_stale(&config) {
+                None => {}
+                Some(Ok(generation)) => {
+                    log::warn!("configuration in force published again as generation {generation} (it came back without a reload)")
+                }
+                Some(Err(e)) => {
+                    log::error!("cannot publish the configuration to open connections: {e}");
+                    count_now(policy_updates::PUBLISH_ERRORS);
+                }
+            }
+            connection.follower = Some(publication.follower());
+        }
         Some(Box::new(connection))
     }
 }
@@ -233,14 +246,15 @@ impl FilterRoot {
             return;
         };
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
-        match scope.publish(raw, config, now_ms) {
+        let (publication, result) = Publication::new(scope, raw, config, now_ms);
+        match result {
             Ok(generation) => log::debug!("configuration published as generation {generation}"),
             Err(e) => {
                 log::error!("cannot publish the configuration to open connections: {e}");
                 count_now(policy_updates::PUBLISH_ERRORS);
             }
         }
-        self.follow = Some((scope, policy_updates::config_hash(raw)));
+        self.follow = Some(publication);
     }
 }
 
