@@ -203,7 +203,11 @@ fn close_at_request_boundary_waits_for_the_request_being_buffered() {
     let mut s = session(granted());
     let first = produce(1);
     assert!(downstream(&mut s, &first[..5]).is_empty());
-    s.close_at_request_boundary("cannot follow".into());
+    s.close_at_request_boundary("cannot follow");
     assert_eq!(downstream(&mut s, &first[5..]), first);
-    assert_eq!(s.on_downstream(&produce(2)).close.as_deref(), Some("cannot follow"));
+    assert_eq!(s.on_downstream(&produce(2)).close.as_deref(), Some("policy update: cannot follow"));
+    // Reported as a policy close, not as a protocol error.
+    let events = s.take_events();
+    assert!(events.contains(&Event::PolicyClosed("policy update: cannot follow".into())), "{events:?}");
+    assert!(!events.iter().any(|e| matches!(e, Event::ProtocolError(_))), "{events:?}");
 }

@@ -224,10 +224,7 @@ impl RootContext for FilterRoot {
                 Some(Ok(generation)) => {
                     log::warn!("configuration in force published again as generation {generation} (it came back without a reload)")
                 }
-                Some(Err(e)) => {
-                    log::error!("cannot publish the configuration to open connections: {e}");
-                    count_now(policy_updates::PUBLISH_ERRORS);
-                }
+                Some(Err(status)) => publish_failed(status),
             }
             connection.follower = Some(publication.follower());
         }
@@ -249,13 +246,16 @@ impl FilterRoot {
         let (publication, result) = Publication::new(scope, raw, config, now_ms);
         match result {
             Ok(generation) => log::debug!("configuration published as generation {generation}"),
-            Err(e) => {
-                log::error!("cannot publish the configuration to open connections: {e}");
-                count_now(policy_updates::PUBLISH_ERRORS);
-            }
+            Err(status) => publish_failed(status),
         }
         self.follow = Some(publication);
     }
+}
+
+/// A configuration could not be published (host status; 0: contended): its connections keep its policy.
+fn publish_failed(status: u32) {
+    log::error!("cannot publish the configuration to open connections: host status {status}");
+    count_now(policy_updates::PUBLISH_ERRORS);
 }
 
 /// Increments a counter at once (a VM that may never tick: Envoy's canary).
@@ -374,6 +374,10 @@ impl Connection {
                 }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
                 Event::Propagated(what) => log::info!("{}: {what}", self.label),
+                Event::PolicyClosed(reason) => {
+                    log::warn!("{}: closing at a request boundary: {reason}", self.label);
+                    self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_CLOSED.into(), 1);
+                }
                 Event::PolicyApplied { generation } => {
                     self.audit_denied = self.session.policy().audit_denied;
                     let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
@@ -477,9 +481,8 @@ impl Connection {
                 self.session.update_policy(config, generation);
             }
             Follow::Cannot(reason) => {
-                log::error!("{}: {reason}", self.label);
-                self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_CLOSED.into(), 1);
-                self.session.close_at_request_boundary(reason);
+                log::error!("{}: policy update: {reason}", self.label);
+                self.session.close_at_request_boundary(&reason);
             }
         }
     }

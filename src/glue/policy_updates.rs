@@ -79,8 +79,12 @@ struct Head {
 }
 
 impl Head {
-    fn encode(&self) -> Vec<u8> {
-        [self.generation, self.hash, self.published_ms].iter().flat_map(|v| v.to_le_bytes()).collect()
+    fn encode(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        for (chunk, value) in out.chunks_exact_mut(8).zip([self.generation, self.hash, self.published_ms]) {
+            chunk.copy_from_slice(&value.to_le_bytes());
+        }
+        out
     }
 
     fn decode(bytes: &[u8]) -> Option<Head> {
@@ -89,9 +93,13 @@ impl Head {
     }
 }
 
-/// Where one filter instance publishes: `kmf/1/<plugin name>/<root id>`, read in `on_configure`.
+/// Where one filter instance publishes: `kmf/1/<plugin name>/<root id>`, read in `on_configure`. The head's
+/// key is built once: it is read on every client chunk.
 #[derive(Debug, Clone)]
-pub(super) struct Scope(Rc<str>);
+pub(super) struct Scope {
+    prefix: Rc<str>,
+    head_key: Rc<str>,
+}
 
 impl Scope {
     pub(super) fn of_plugin() -> Option<Scope> {
@@ -101,31 +109,29 @@ impl Scope {
         };
         let name = property("plugin_name")?;
         let root_id = property("plugin_root_id").unwrap_or_default();
-        Some(Scope(format!("kmf/1/{name}/{root_id}").into()))
-    }
-
-    fn head_key(&self) -> String {
-        format!("{}/head", self.0)
+        let prefix = format!("kmf/1/{name}/{root_id}");
+        Some(Scope { head_key: format!("{prefix}/head").into(), prefix: prefix.into() })
     }
 
     fn slot_key(&self, generation: u64) -> String {
-        format!("{}/cfg/{}", self.0, generation % SLOTS)
+        format!("{}/cfg/{}", self.prefix, generation % SLOTS)
     }
 
     fn head(&self) -> Result<Option<(Head, u32)>, host::HostError> {
-        Ok(host::get_shared_data(&self.head_key())?.and_then(|(bytes, cas)| Some((Head::decode(&bytes)?, cas))))
+        Ok(host::get_shared_data(&self.head_key)?.and_then(|(bytes, cas)| Some((Head::decode(&bytes)?, cas))))
     }
 
     /// Publishes a configuration this VM compiled (`on_configure`), unless it is the newest already (the
-    /// canary, main and worker VMs configuring one update bump the generation once). Returns the generation.
-    pub(super) fn publish(&self, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> Result<u64, String> {
+    /// canary, main and worker VMs configuring one update bump the generation once). Returns the generation,
+    /// or the host's status (0: the head kept changing under [`PUBLISH_TRIES`] attempts).
+    pub(super) fn publish(&self, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> Result<u64, u32> {
         let hash = config_hash(raw);
         remember(hash, Some(config));
         for _ in 0..PUBLISH_TRIES {
             let (head, cas) = match self.head() {
                 Ok(Some((head, cas))) => (Some(head), cas),
                 Ok(None) => (None, 0),
-                Err(e) => return Err(format!("cannot read {}: host status {}", self.head_key(), e.0)),
+                Err(e) => return Err(e.0),
             };
             if let Some(head) = head.filter(|h| h.hash == hash) {
                 return Ok(head.generation);
@@ -133,17 +139,15 @@ impl Scope {
             let generation = head.map_or(1, |h| h.generation.wrapping_add(1));
             let mut slot = hash.to_le_bytes().to_vec();
             slot.extend_from_slice(raw);
-            if let Err(e) = host::set_shared_data(&self.slot_key(generation), &slot, 0) {
-                return Err(format!("cannot write {}: host status {}", self.slot_key(generation), e.0));
-            }
+            host::set_shared_data(&self.slot_key(generation), &slot, 0).map_err(|e| e.0)?;
             let new_head = Head { generation, hash, published_ms: now_ms };
-            match host::set_shared_data(&self.head_key(), &new_head.encode(), cas) {
+            match host::set_shared_data(&self.head_key, &new_head.encode(), cas) {
                 Ok(()) => return Ok(generation),
                 Err(host::HostError(host::CAS_MISMATCH)) => continue,
-                Err(e) => return Err(format!("cannot write {}: host status {}", self.head_key(), e.0)),
+                Err(e) => return Err(e.0),
             }
         }
-        Err(format!("{} kept changing under {PUBLISH_TRIES} attempts", self.head_key()))
+        Err(0)
     }
 }
 
@@ -162,7 +166,7 @@ pub(super) struct Publication {
 
 impl Publication {
     /// Publishes a configuration this root compiled (see [`Scope::publish`]).
-    pub(super) fn new(scope: Scope, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> (Self, Result<u64, String>) {
+    pub(super) fn new(scope: Scope, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> (Self, Result<u64, u32>) {
         let result = scope.publish(raw, config, now_ms);
         (Publication { scope, hash: config_hash(raw), raw: raw.into() }, result)
     }
@@ -173,7 +177,7 @@ impl Publication {
     /// draining reuses its root context and calls no module code (measured). It publishes its configuration
     /// again, and the open connections follow it. Within the settle time the new connection simply follows
     /// the newest (its worker may not have taken an update yet). One shared-data read per new connection.
-    pub(super) fn reclaim_if_stale(&self, config: &Rc<Config>) -> Option<Result<u64, String>> {
+    pub(super) fn reclaim_if_stale(&self, config: &Rc<Config>) -> Option<Result<u64, u32>> {
         let head = self.scope.head().ok().flatten().map(|(head, _)| head)?;
         if head.hash == self.hash {
             return None;
@@ -259,25 +263,7 @@ impl Follower {
         self.hash = head.hash;
         match config {
             Ok(config) => Follow::Update(config, head.generation, head.published_ms),
-            Err(e) => Follow::Cannot(format!("policy update: generation {} {e}; reconnect", head.generation)),
+            Err(e) => Follow::Cannot(format!("generation {} {e}; reconnect", head.generation)),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn head_round_trips_and_short_heads_are_none() {
-        let head = Head { generation: 7, hash: 0xdead_beef, published_ms: 1_700_000_000_000 };
-        assert_eq!(Head::decode(&head.encode()), Some(head));
-        assert_eq!(Head::decode(&head.encode()[..23]), None);
-    }
-
-    #[test]
-    fn config_hash_is_fnv1a() {
-        assert_eq!(config_hash(b""), 0xcbf2_9ce4_8422_2325);
-        assert_ne!(config_hash(b"{}"), config_hash(b"{ }"));
     }
 }

@@ -17,6 +17,8 @@ pub enum Event {
     PolicyApplied {
         generation: u64,
     },
+    /// The connection is closed at a request boundary: it cannot follow the newest policy in place.
+    PolicyClosed(String),
 }
 
 /// One authorization decision about one resource of one request.

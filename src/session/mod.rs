@@ -182,8 +182,12 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
-            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
-            self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
+            if policy_update::is_policy_close(reason) {
+                self.core.events.push(Event::PolicyClosed(reason.clone()));
+            } else {
+                self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+                self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
+            }
         }
         out
     }

@@ -31,6 +31,13 @@ pub(super) enum PendingPolicy {
     Close(String),
 }
 
+/// Close reasons of policy updates start with this (so they are not counted as protocol errors).
+const CLOSE_PREFIX: &str = "policy update: ";
+
+pub(super) fn is_policy_close(reason: &str) -> bool {
+    reason.starts_with(CLOSE_PREFIX)
+}
+
 /// Whether a configuration needs the filter to match every response to its request.
 pub(super) fn tracks_responses(cfg: &Config) -> bool {
     cfg.authorizer.mode() != Mode::Off || cfg.propagation == Propagation::Sasl
@@ -52,9 +59,10 @@ impl Session {
         self.core.pending_policy = Some(PendingPolicy::Apply { cfg, generation });
     }
 
-    /// Ends the connection at the next request frame boundary (the newest policy cannot be followed).
-    pub fn close_at_request_boundary(&mut self, reason: String) {
-        self.core.pending_policy = Some(PendingPolicy::Close(reason));
+    /// Ends the connection at the next request frame boundary (the newest policy cannot be followed):
+    /// reported as [`Event::PolicyClosed`] with `policy update: <reason>`.
+    pub fn close_at_request_boundary(&mut self, reason: &str) {
+        self.core.pending_policy = Some(PendingPolicy::Close(format!("{CLOSE_PREFIX}{reason}")));
     }
 
     /// The policy the next request is decided under (unless an update is pending).
@@ -77,21 +85,21 @@ impl Core {
             Some(PendingPolicy::Apply { cfg, generation }) => (cfg, generation),
         };
         if cfg.propagation != self.cfg.propagation {
-            return Err("policy update: identity propagation changed; reconnect".into());
+            return Err(format!("{CLOSE_PREFIX}identity propagation changed; reconnect"));
         }
         if tracks_responses(&cfg) != self.tracking {
-            return Err("policy update: authorization switched on or off; reconnect".into());
+            return Err(format!("{CLOSE_PREFIX}authorization switched on or off; reconnect"));
         }
         if let (Some(identity), Some((peer, now_unix))) = (&self.identity, &self.peer) {
             match cfg.identity.identify(peer, *now_unix) {
                 Ok(new) if new.principal == identity.principal => {}
                 Ok(new) => {
                     return Err(format!(
-                        "policy update: the principal is now {} (was {}); reconnect",
+                        "{CLOSE_PREFIX}the principal is now {} (was {}); reconnect",
                         new.principal, identity.principal
                     ))
                 }
-                Err(refusal) => return Err(format!("policy update: refused: {}", refusal.0)),
+                Err(refusal) => return Err(format!("{CLOSE_PREFIX}refused: {}", refusal.0)),
             }
         }
         self.cfg = cfg;
