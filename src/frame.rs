@@ -90,6 +90,11 @@ impl FrameStream {
         FrameStream { max_frame_bytes, held: Vec::new(), state: State::Boundary }
     }
 
+    /// The frame size limit for frames whose size prefix is read from now on (a policy update).
+    pub fn set_max_frame_bytes(&mut self, max_frame_bytes: u32) {
+        self.max_frame_bytes = max_frame_bytes;
+    }
+
     /// Bytes at the start of the next chunk that pass untouched whatever they are: the glue may skip
     /// reading them and report them with [`FrameStream::skip`].
     pub fn passthrough_len(&self) -> u64 {

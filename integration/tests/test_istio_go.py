@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -394,6 +395,30 @@ def start_sidecar(go_run, form: str, wasm_module: Path) -> GeneratedSidecar:
     return GeneratedSidecar(go_run["out"], run_dir, form, wasm_module)
 
 
+TOPIC_AUTHORIZATION_FAILED = 29
+
+
+def metadata_v1_topic_error(sock, topic: str, correlation_id: int) -> int:
+    """Sends Metadata v1 for one topic on a raw connection; returns that topic's error code in the answer."""
+    body = struct.pack(">i", 1) + harness.kafka_string(topic)
+    frame = struct.pack(">hhi", 3, 1, correlation_id) + harness.kafka_string("it-istio") + body
+    sock.sendall(struct.pack(">i", len(frame)) + frame)
+    response = harness.read_frame(sock)
+    got, brokers = struct.unpack_from(">ii", response, 0)
+    assert got == correlation_id
+    offset = 8
+    for _ in range(brokers):  # node_id, host, port, rack (nullable)
+        (host_len,) = struct.unpack_from(">h", response, offset + 4)
+        offset += 4 + 2 + host_len + 4
+        (rack_len,) = struct.unpack_from(">h", response, offset)
+        offset += 2 + max(rack_len, 0)
+    offset += 4  # controller_id
+    topics, error_code, name_len = struct.unpack_from(">ihh", response, offset)
+    name = response[offset + 8 : offset + 8 + name_len].decode()
+    assert (topics, name) == (1, topic)
+    return error_code
+
+
 @pytest.fixture(scope="module")
 def generated_sidecar(go_run, wasm_module):
     assert go_run["outcomes"].get("TestAgentRewritesTheImageToTheLocalModule") == "pass", go_run["output"][-5000:]
@@ -433,20 +458,29 @@ def test_generated_sidecar_identifies_spiffe_clients_and_enforces_the_acls(gener
 @pytest.mark.filter
 def test_generated_sidecar_takes_a_plugin_config_update_and_fail_close(generated_sidecar, go_run):
     """The pluginConfig update path: the changed WasmPlugin's new extension config (Istio's, converted by
-    istio-agent's code) reaches the running Envoy, and kafka-default may now read orders*. Then the FAIL_CLOSE
-    substitute (deny-all network RBAC, what istio-agent sends when the image cannot be fetched) in its place: no
-    client gets through."""
+    istio-agent's code) reaches the running Envoy, and kafka-default may now read orders*, also on a connection
+    opened before the update (issue 22). Then the FAIL_CLOSE substitute (deny-all network RBAC, what istio-agent
+    sends when the image cannot be fetched) in its place: no client gets through."""
     sidecar = generated_sidecar
     harness.create_topic(*sidecar.setup, "orders-us")
     delivered, failures, _ = harness.produce(sidecar, "mesh-checkout", "orders-us", [b"u-1"], timeout=30)
     assert (delivered, failures) == (1, [])
     assert harness.consume(sidecar, "mesh-default", "orders-us", 1, timeout=8) == []
 
+    # A connection open across the update: kafka-default may not Describe orders-us before it.
+    held = harness.tls_socket(sidecar, "mesh-default")
+    assert metadata_v1_topic_error(held, "orders-us", 1) == TOPIC_AUTHORIZATION_FAILED
+
     updated = json.loads((go_run["out"] / "wasmplugin-ecds-local-updated.json").read_text())
     reloads = sum(v for k, v in sidecar.stats().items() if k.endswith("config_reload") and "extension_config" in k)
     write_ecds(sidecar.ecds_path, updated, "2")
     sidecar.wait_for_stat("extension_config_discovery.", "config_reload", reloads + 1)
     assert harness.consume(sidecar, "mesh-default", "orders-us", 1, timeout=30) == [b"u-1"]
+    # The open connection's next request is decided under the new policy (Read implies Describe).
+    try:
+        assert metadata_v1_topic_error(held, "orders-us", 2) == 0
+    finally:
+        held.close()
 
     fail_close = json.loads((go_run["out"] / "wasmplugin-ecds-fail-close.json").read_text())
     write_ecds(sidecar.ecds_path, fail_close, "3")

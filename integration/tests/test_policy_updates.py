@@ -3,11 +3,11 @@ extension config discovery (ECDS) from a file replaced by atomic rename, as Isti
 `pluginConfig`. One producer connection (a raw mTLS socket sending Produce v3 requests, so there is exactly one
 connection) stays open while the ACL that lets it write is revoked and granted back.
 
-Kafka applies an ACL change to every open connection at the next request; the filter does so only for new
-connections today (what Envoy does on such an update: integration/bench/POLICY-UPDATES.md). The open-connection
-test is xfail(strict) until the filter follows the newest policy; the new-connection test checks that the
-update itself works, so the xfail fails for the right reason. A configuration the filter refuses is rejected by
-Envoy and leaves the policy in force. About 20 s: one broker and one Envoy for the module.
+Kafka applies an ACL change to every open connection at the next request; so does the filter: each configuration
+Envoy accepts is published through proxy-wasm shared data, and an open connection takes the newest at its next
+request (what Envoy does on such an update, and the design: integration/bench/POLICY-UPDATES.md). A
+configuration the filter refuses is rejected by Envoy and leaves the policy in force, for open and new
+connections. About 20 s: one broker and one Envoy for the module.
 """
 
 from __future__ import annotations
@@ -143,12 +143,6 @@ def test_new_connections_follow_a_revoked_and_regranted_acl_delivered_by_ecds(gr
     assert harness.consume(stack, "mesh-default", topic, 2, timeout=30) == [b"granted", b"granted again"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 22: an open connection keeps the policy it started with (Envoy keeps its old root context); "
-    "ECDS gives it no callback, so a revoked ACL does not reach it",
-)
 def test_open_connection_follows_a_revoked_and_regranted_acl_delivered_by_ecds(granted_stack):
     stack = granted_stack
     topic = fresh_topic(stack, "open")

@@ -42,6 +42,20 @@ extern "C" {
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
     fn proxy_record_metric(metric_id: u32, value: u64) -> u32;
     fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
+    fn proxy_get_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+        return_cas: *mut u32,
+    ) -> u32;
+    fn proxy_set_shared_data(
+        key_data: *const u8,
+        key_size: usize,
+        value_data: *const u8,
+        value_size: usize,
+        cas: u32,
+    ) -> u32;
 }
 
 /// Debug build (`--features hostcall-census`): counts hostcalls by kind, so the cost of a request can be
@@ -195,3 +209,26 @@ pub fn record_metric(id: u32, value: u64) {
     count(9, 1);
     let _ = unsafe { proxy_record_metric(id, value) };
 }
+
+/// A shared data value (one store per vm_id for the whole process) and its compare-and-swap token;
+/// `Ok(None)` when the key was never set.
+pub fn get_shared_data(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size = 0usize;
+    let mut cas = 0u32;
+    let code = unsafe { proxy_get_shared_data(key.as_ptr(), key.len(), &mut data, &mut size, &mut cas) };
+    match code {
+        OK => Ok(Some((unsafe { owned(data, size) }, cas))),
+        NOT_FOUND => Ok(None),
+        other => Err(HostError(other)),
+    }
+}
+
+/// Sets a shared data value; `cas` 0 sets it unconditionally, otherwise only if the value is still the one
+/// read with that token (else `Err(HostError(CAS_MISMATCH))`).
+pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), HostError> {
+    status(unsafe { proxy_set_shared_data(key.as_ptr(), key.len(), value.as_ptr(), value.len(), cas) })
+}
+
+/// The status of a compare-and-swap that lost (proxy-wasm ABI `CasMismatch`).
+pub const CAS_MISMATCH: u32 = 8;

@@ -3,6 +3,7 @@
 
 mod held;
 mod host;
+mod policy_updates;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -16,6 +17,7 @@ use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::policy::index::FxHashMap;
 use crate::session::{Event, Session};
+use policy_updates::{Follow, Follower, Publication, Scope};
 
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
@@ -66,6 +68,8 @@ type SharedConfig = Rc<RefCell<Rc<Config>>>;
 struct FilterRoot {
     config: SharedConfig,
     metrics: Rc<RefCell<MetricRegistry>>,
+    /// Where the configuration is published: its connections follow the newest one.
+    follow: Option<Publication>,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -183,8 +187,10 @@ impl RootContext for FilterRoot {
                 registry.principals = LabelCap::new(config.max_label_values as usize);
                 registry.topics = LabelCap::new(config.max_topic_label_values as usize);
                 drop(registry);
-                *self.config.borrow_mut() = Rc::new(config);
+                let config = Rc::new(config);
+                *self.config.borrow_mut() = config.clone();
                 log::info!("configuration loaded ({} bytes)", raw.len());
+                self.publish(&raw, &config);
                 if let Err(e) = host::set_tick_period_ms(COUNTER_FLUSH_PERIOD_MS) {
                     // Without the timer the counters would never reach Envoy: refuse, as for a bad field.
                     log::error!("cannot start the counter flush timer: host status {}", e.0);
@@ -193,8 +199,10 @@ impl RootContext for FilterRoot {
                 true
             }
             Err(e) => {
-                // Refusing the configuration makes Envoy reject the filter: fail closed.
+                // Refusing the configuration makes Envoy reject the filter (or the update: the policy in force
+                // stays, for open and new connections): fail closed.
                 log::error!("invalid configuration, refusing to load: {e}");
+                count_now(policy_updates::CONFIGURATION_REFUSED);
                 false
             }
         }
@@ -209,7 +217,52 @@ impl RootContext for FilterRoot {
     }
 
     fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
-        Some(Box::new(Connection::new(self.config.borrow().clone(), self.metrics.clone())))
+        let mut connection = Connection::new(self.config.borrow().clone(), self.metrics.clone());
+        if let Some(publication) = &self.follow {
+            let config = self.config.borrow().clone();
+            match publication.reclaim_if_stale(&config) {
+                None => {}
+                Some(Ok(generation)) => {
+                    log::warn!("configuration in force published again as generation {generation} (it came back without a reload)")
+                }
+                Some(Err(status)) => publish_failed(status),
+            }
+            connection.follower = Some(publication.follower());
+        }
+        Some(Box::new(connection))
+    }
+}
+
+impl FilterRoot {
+    /// Publishes the configuration for the connections of every VM (see `policy_updates`). On failure the
+    /// connections keep their own root's policy, as before policy updates reached open connections.
+    fn publish(&mut self, raw: &[u8], config: &Rc<Config>) {
+        let Some(scope) = Scope::of_plugin() else {
+            log::error!("cannot read the plugin name: open connections will not follow policy updates");
+            count_now(policy_updates::PUBLISH_ERRORS);
+            self.follow = None;
+            return;
+        };
+        let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
+        let (publication, result) = Publication::new(scope, raw, config, now_ms);
+        match result {
+            Ok(generation) => log::debug!("configuration published as generation {generation}"),
+            Err(status) => publish_failed(status),
+        }
+        self.follow = Some(publication);
+    }
+}
+
+/// A configuration could not be published (host status; 0: contended): its connections keep its policy.
+fn publish_failed(status: u32) {
+    log::error!("cannot publish the configuration to open connections: host status {status}");
+    count_now(policy_updates::PUBLISH_ERRORS);
+}
+
+/// Increments a counter at once (a VM that may never tick: Envoy's canary).
+fn count_now(name: &str) {
+    if let Ok(id) = host::define_metric(MetricType::Counter, name) {
+        host::increment_metric(id, 1);
     }
 }
 
@@ -241,6 +294,10 @@ struct Connection {
     held_limits: crate::held_budget::HeldLimits,
     /// The `held_bytes` gauge's id, resolved on first use.
     held_gauge: Option<Option<u32>>,
+    /// Follows the newest published policy (`None`: the root could not publish; keeps its root's).
+    follower: Option<Follower>,
+    /// When the policy offered last was published (ms since the epoch), for the log line.
+    offered_published_ms: u64,
 }
 
 impl Connection {
@@ -257,6 +314,8 @@ impl Connection {
             principal_label: String::new(),
             topic_counters: Vec::new(),
             downstream_reads: 0,
+            follower: None,
+            offered_published_ms: 0,
             session: Session::new(config, None),
             identified: false,
             closed: false,
@@ -325,6 +384,20 @@ impl Connection {
                 }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
                 Event::Propagated(what) => log::info!("{}: {what}", self.label),
+                Event::PolicyClosed(reason) => {
+                    log::warn!("{}: closing at a request boundary: {reason}", self.label);
+                    self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_CLOSED.into(), 1);
+                }
+                Event::PolicyApplied { generation } => {
+                    self.audit_denied = self.session.policy().audit_denied;
+                    let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
+                    log::info!(
+                        "{}: policy generation {generation} applied ({} ms after it was published)",
+                        self.label,
+                        now_ms.saturating_sub(self.offered_published_ms)
+                    );
+                    self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_APPLIED.into(), 1);
+                }
                 Event::Decision(record) if !record.allowed && !self.audit_denied => {}
                 Event::Decision(record) => {
                     let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
@@ -442,6 +515,22 @@ impl Connection {
         let _ = host::close_downstream();
         let _ = host::close_upstream();
         Action::Pause
+    }
+
+    /// Offers the newest published policy to the session, which takes it at the next request boundary.
+    fn follow_policy(&mut self) {
+        let Some(follower) = self.follower.as_mut() else { return };
+        match follower.check() {
+            Follow::Same => {}
+            Follow::Update(config, generation, published_ms) => {
+                self.offered_published_ms = published_ms;
+                self.session.update_policy(config, generation);
+            }
+            Follow::Cannot(reason) => {
+                log::error!("{}: policy update: {reason}", self.label);
+                self.session.close_at_request_boundary(&reason);
+            }
+        }
     }
 
     /// Runs one chunk of one direction through the core and writes the result back.
@@ -631,6 +720,10 @@ impl StreamContext for Connection {
         }
         if data_size == 0 {
             return Action::Continue;
+        }
+        // A chunk that holds a request frame boundary (not one skipped whole inside a large frame).
+        if !self.identified || self.session.downstream_passthrough() < data_size as u64 {
+            self.follow_policy();
         }
         if !self.identified && !self.identify() {
             return self.close(BufferType::DownstreamData, data_size);

@@ -13,6 +13,12 @@ pub enum Event {
     ProtocolError(String),
     /// The identity reached the broker (SASL propagation).
     Propagated(String),
+    /// A newer policy took effect on this connection (issue 22); `generation`: its publication number.
+    PolicyApplied {
+        generation: u64,
+    },
+    /// The connection is closed at a request boundary: it cannot follow the newest policy in place.
+    PolicyClosed(String),
 }
 
 /// One authorization decision about one resource of one request.

@@ -13,12 +13,12 @@ use crate::config::{Config, Propagation};
 use crate::frame::{ChunkOutcome, Edit, FrameStream};
 use crate::identity::{Identity, PeerInfo};
 use crate::metrics::{ProtocolErrorKind, Stat, TopicId, TopicNames};
-use crate::policy::Mode;
 
 mod api_versions;
 mod decision;
 mod early;
 mod events;
+mod policy_update;
 mod requests;
 mod responses;
 mod sasl;
@@ -47,7 +47,7 @@ impl Session {
     pub fn new(cfg: Rc<Config>, source_address: Option<&str>) -> Self {
         let host = source_address.map(host_of).unwrap_or_default();
         let max = cfg.max_frame_bytes;
-        let tracking = cfg.authorizer.mode() != Mode::Off || cfg.propagation == Propagation::Sasl;
+        let tracking = policy_update::tracks_responses(&cfg);
         let topics = TopicNames::new(cfg.max_topic_label_values);
         Session {
             core: Core {
@@ -65,6 +65,9 @@ impl Session {
                 stats: Vec::new(),
                 sasl: None,
                 topic_bytes: TopicBytes::new(topics),
+                pending_policy: None,
+                deciding: false,
+                peer: None,
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),
@@ -93,6 +96,7 @@ impl Session {
         now_unix: i64,
         sasl_nonce: &[u8],
     ) -> Result<&Identity, String> {
+        self.keep_peer(peer, now_unix);
         match self.core.cfg.identity.identify(peer, now_unix) {
             Ok(identity) => {
                 if let Propagation::BanzaiPreamble = self.core.cfg.propagation {
@@ -165,6 +169,9 @@ impl Session {
             }
         }
         let mut out = self.requests.process(chunk, &mut RequestSide(&mut self.core));
+        // A policy taken at a frame boundary of this chunk limits the frames that start after it.
+        self.requests.set_max_frame_bytes(self.core.cfg.max_frame_bytes);
+        self.responses.set_max_frame_bytes(self.core.cfg.max_frame_bytes);
         if out.close.is_none() && !front.is_empty() {
             out.edits.insert(0, Edit { start: 0, remove: 0, insert: front });
             merge_front(&mut out.edits);
@@ -176,8 +183,12 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
-            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
-            self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
+            if policy_update::is_policy_close(reason) {
+                self.core.events.push(Event::PolicyClosed(reason.clone()));
+            } else {
+                self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+                self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
+            }
         }
         out
     }

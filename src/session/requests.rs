@@ -12,6 +12,20 @@ pub(super) struct RequestSide<'a>(pub(super) &'a mut Core);
 
 impl FrameHandler for RequestSide<'_> {
     fn on_frame(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
+        // A newer policy is taken between frames only: a frame being buffered is decided under one policy.
+        if !self.0.deciding {
+            if let Err(reason) = self.0.take_pending_policy() {
+                return Verdict::Close(reason);
+            }
+        }
+        let verdict = self.decide(frame, frame_len);
+        self.0.deciding = verdict == Verdict::NeedMore;
+        verdict
+    }
+}
+
+impl RequestSide<'_> {
+    fn decide(&mut self, frame: &[u8], frame_len: usize) -> Verdict {
         let core = &mut *self.0;
         // Preamble-shaped bytes and requests the filter cannot read are refused from their header, in
         // every mode, before any of the body is waited for (with SASL, before the whole frame is).

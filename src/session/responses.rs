@@ -65,6 +65,9 @@ impl FrameHandler for ResponseSide<'_> {
             core.stats.push(Stat::FetchedBytes(frame_len as u64));
             resume = core.topic_bytes.start_fetch(&mut core.stats, entry.api_version, frame, frame_len);
         }
+        // The response is rewritten under the policy its request was decided under (a policy update may have
+        // come in between).
+        let current = std::mem::replace(&mut core.cfg, entry.cfg);
         let verdict = match entry.action {
             ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
             ResponseAction::Replace(answer) => Verdict::Replace(answer),
@@ -105,6 +108,7 @@ impl FrameHandler for ResponseSide<'_> {
                 }
             }
         };
+        core.cfg = current;
         match (verdict, core.sasl.as_mut()) {
             // Held until the exchange has sent what must precede the client's next request (see SaslState).
             (Verdict::Forward, Some(sasl)) if holding => {

@@ -23,6 +23,7 @@ pub(super) fn push_sasl_inflight(core: &mut Core, frames: &[u8]) {
             api_key,
             api_version,
             action: ResponseAction::Sasl,
+            cfg: core.cfg.clone(),
         });
         rest = rest.get(SIZE_PREFIX + size.max(0) as usize..).unwrap_or_default();
     }

@@ -74,6 +74,8 @@ pub(super) struct InFlight {
     pub(super) api_key: i16,
     pub(super) api_version: i16,
     pub(super) action: ResponseAction,
+    /// The policy the request was decided under: its response is rewritten under the same one.
+    pub(super) cfg: Rc<Config>,
 }
 
 /// Everything but the two frame streams (so a stream can borrow it as its handler).
@@ -101,6 +103,12 @@ pub(super) struct Core {
     pub(super) sasl: Option<SaslState>,
     /// Per-topic byte stats: topic names and the Fetch response being walked.
     pub(super) topic_bytes: TopicBytes,
+    /// A newer policy, taken at the next request frame boundary (see `policy_update`).
+    pub(super) pending_policy: Option<super::policy_update::PendingPolicy>,
+    /// A request frame is being buffered (its handler answered `NeedMore`): no policy swap until decided.
+    pub(super) deciding: bool,
+    /// What the identity was derived from (peer, time), to derive it again under a new policy.
+    pub(super) peer: Option<(crate::identity::PeerInfo, i64)>,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is
@@ -140,6 +148,7 @@ impl Core {
             api_key: forwarded.0,
             api_version: forwarded.1,
             action,
+            cfg: self.cfg.clone(),
         });
     }
 
