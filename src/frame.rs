@@ -20,6 +20,7 @@ pub struct Edit {
 
 /// What to do with the frame being looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a verdict not acted on forwards a frame the filter meant to change or refuse"]
 pub enum Verdict {
     /// Show me more of this frame (at the latest, the whole frame).
     NeedMore,
@@ -70,6 +71,7 @@ enum State {
 
 /// The result of processing one chunk.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "dropped edits let the chunk through unchanged: a denied request would reach the broker"]
 pub struct ChunkOutcome {
     pub edits: Vec<Edit>,
     /// Set when the connection must be closed; the chunk's bytes must then not be forwarded.
@@ -471,7 +473,7 @@ mod tests {
         let mut s = FrameStream::new(1 << 20);
         let mut h = TestHandler { decide_at: usize::MAX, calls: 0 };
         let f = frame(&[b'F'; 1000]);
-        s.process(&f[..500], &mut h);
+        let _ = s.process(&f[..500], &mut h);
         assert!(s.held_len() >= 500);
         let o = s.process(&f[500..], &mut h);
         assert_eq!(apply_edits(&f[500..], &o.edits), f);

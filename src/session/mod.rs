@@ -232,6 +232,7 @@ impl Session {
     }
 
     /// Drains what happened since the last call.
+    #[must_use = "events carry the decisions to audit and the reasons to log"]
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.core.events)
     }
