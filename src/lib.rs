@@ -14,6 +14,7 @@ pub mod classify;
 pub mod config;
 pub mod config_error;
 pub mod enforce;
+pub mod feed;
 pub mod frame;
 pub mod identity;
 pub mod metrics;

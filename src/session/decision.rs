@@ -12,7 +12,7 @@ use crate::classify::{classify, Classification};
 use crate::config::Propagation;
 use crate::frame::Verdict;
 use crate::metrics::{RequestDecision, Stat};
-use crate::policy::{Mode, RequestCtx};
+use crate::policy::Mode;
 use crate::protocol::acl::{Action, ResourceType};
 use crate::protocol::api::api_name;
 use crate::protocol::error_code::{self, authorization_error};
@@ -48,17 +48,10 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
     let body_prefix = body.get(header.header_len..).unwrap_or_default();
     let request_body_len = body_len.saturating_sub(header.header_len);
     let classification = classify(header.api_key, header.api_version, body_prefix, request_body_len);
-    let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| DecisionRecord {
-        api_key: header.api_key,
-        api_version: header.api_version,
-        correlation_id: header.correlation_id,
-        client_id: header.client_id.map(str::to_string),
-        resource_type: action.map(|a| a.resource_type),
-        resource_name: action.map(|a| a.name.to_string()),
-        operation: action.map(|a| a.op),
-        allowed,
-        audit_only,
-        rule,
+    let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| {
+        let request = (header.api_key, header.api_version, header.correlation_id);
+        let action = action.map(|a| (a.op, a.resource_type, &*a.name));
+        DecisionRecord::new(request, header.client_id, action, allowed, audit_only, rule)
     };
     let forward = |core: &mut Core, action: ResponseAction, expects_response: bool, decision| {
         core.count_request(header.api_key, decision);
@@ -121,14 +114,7 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             describe_topic_partitions_request(core, &header, body_prefix)
         }
         Classification::Checks { requirements, expects_response } => {
-            let principal = core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS");
-            let ctx = RequestCtx {
-                principal,
-                host: &core.host,
-                api_key: header.api_key,
-                api_version: header.api_version,
-                client_id: header.client_id,
-            };
+            let ctx = core.request_ctx(header.api_key, header.api_version, header.client_id);
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
             for requirement in &requirements {

@@ -25,13 +25,7 @@ fn may_describe_topic<'c>(
     client_id: Option<&str>,
     topic: &str,
 ) -> crate::policy::Decision<'c> {
-    let ctx = RequestCtx {
-        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-        host: &core.host,
-        api_key: ApiKey::Metadata as i16,
-        api_version,
-        client_id,
-    };
+    let ctx = core.request_ctx(ApiKey::Metadata as i16, api_version, client_id);
     let action = Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: topic.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
@@ -67,18 +61,15 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             let name = entry.node().and_then(|t| t.str("name")).unwrap_or_default();
             let decision = may_describe_topic(core, version, header.client_id, name);
             if !decision.allowed {
-                events.push(DecisionRecord {
-                    api_key: header.api_key,
-                    api_version: version,
-                    correlation_id: header.correlation_id,
-                    client_id: header.client_id.map(str::to_string),
-                    resource_type: Some(ResourceType::Topic),
-                    resource_name: Some(name.to_string()),
-                    operation: Some(Operation::Describe),
-                    allowed: false,
-                    audit_only: audit,
-                    rule: decision.rule.into_owned(),
-                });
+                let request = (header.api_key, version, header.correlation_id);
+                let topic = (ResourceType::Topic, name);
+                events.push(DecisionRecord::hidden(
+                    request,
+                    header.client_id,
+                    topic,
+                    audit,
+                    decision.rule.into_owned(),
+                ));
                 denied_named.push(name.to_string());
                 if audit {
                     retained.push(range.clone());
@@ -197,13 +188,7 @@ fn may_describe<'c>(
     resource_type: ResourceType,
     name: &str,
 ) -> crate::policy::Decision<'c> {
-    let ctx = RequestCtx {
-        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-        host: &core.host,
-        api_key,
-        api_version,
-        client_id,
-    };
+    let ctx = core.request_ctx(api_key, api_version, client_id);
     let action = Action { op: Operation::Describe, resource_type, name: name.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
@@ -220,13 +205,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
                 resource_type: ResourceType::Cluster,
                 name: crate::protocol::acl::CLUSTER_NAME.into(),
             };
-            let ctx = RequestCtx {
-                principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-                host: &core.host,
-                api_key,
-                api_version: version,
-                client_id: header.client_id,
-            };
+            let ctx = core.request_ctx(api_key, version, header.client_id);
             (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
@@ -273,18 +252,15 @@ pub(super) fn describe_topic_partitions_request(
         if decision.allowed {
             return true;
         }
-        events.push(Event::Decision(DecisionRecord {
-            api_key: header.api_key,
-            api_version: version,
-            correlation_id: header.correlation_id,
-            client_id: header.client_id.map(str::to_string),
-            resource_type: Some(ResourceType::Topic),
-            resource_name: Some(t.name.to_string()),
-            operation: Some(Operation::Describe),
-            allowed: false,
-            audit_only: audit,
-            rule: decision.rule.into_owned(),
-        }));
+        let request = (header.api_key, version, header.correlation_id);
+        let topic = (ResourceType::Topic, t.name.as_str());
+        events.push(Event::Decision(DecisionRecord::hidden(
+            request,
+            header.client_id,
+            topic,
+            audit,
+            decision.rule.into_owned(),
+        )));
         denied.push(t.name.to_string());
         audit
     });
@@ -470,18 +446,8 @@ pub(super) fn filter_listing_response(
     let events: Vec<Event> = hidden
         .into_iter()
         .map(|(resource_type, name, rule)| {
-            Event::Decision(DecisionRecord {
-                api_key,
-                api_version: version,
-                correlation_id,
-                client_id: client_id.map(str::to_string),
-                resource_type: Some(resource_type),
-                resource_name: Some(name),
-                operation: Some(Operation::Describe),
-                allowed: false,
-                audit_only: true,
-                rule,
-            })
+            let request = (api_key, version, correlation_id);
+            Event::Decision(DecisionRecord::hidden(request, client_id, (resource_type, &name), true, rule))
         })
         .collect();
     core.events.extend(events);
