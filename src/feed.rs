@@ -14,34 +14,48 @@ pub trait Side {
     fn process(&mut self, window: &[u8]) -> ChunkOutcome;
 }
 
-/// A session's client → broker side.
-pub struct Downstream<'a>(pub &'a mut Session);
-/// A session's broker → client side.
-pub struct Upstream<'a>(pub &'a mut Session);
+/// One side of a session: client → broker (downstream) or broker → client. One type for both, so the glue's
+/// loop is compiled once.
+pub struct SessionSide<'a> {
+    pub session: &'a mut Session,
+    pub downstream: bool,
+}
+
+impl<'a> SessionSide<'a> {
+    /// A session's client → broker side.
+    pub fn downstream(session: &'a mut Session) -> Self {
+        SessionSide { session, downstream: true }
+    }
+
+    /// A session's broker → client side.
+    pub fn upstream(session: &'a mut Session) -> Self {
+        SessionSide { session, downstream: false }
+    }
+}
 /// A bare frame stream with its handler (the frame codec's own tests).
 pub struct Frames<'a, H>(pub &'a mut FrameStream, pub &'a mut H);
 
-impl Side for Downstream<'_> {
+impl Side for SessionSide<'_> {
     fn passthrough(&self) -> u64 {
-        self.0.downstream_passthrough()
+        if self.downstream {
+            self.session.downstream_passthrough()
+        } else {
+            self.session.upstream_passthrough()
+        }
     }
     fn skip(&mut self, n: u64) {
-        self.0.skip_downstream(n)
+        if self.downstream {
+            self.session.skip_downstream(n)
+        } else {
+            self.session.skip_upstream(n)
+        }
     }
     fn process(&mut self, window: &[u8]) -> ChunkOutcome {
-        self.0.on_downstream(window)
-    }
-}
-
-impl Side for Upstream<'_> {
-    fn passthrough(&self) -> u64 {
-        self.0.upstream_passthrough()
-    }
-    fn skip(&mut self, n: u64) {
-        self.0.skip_upstream(n)
-    }
-    fn process(&mut self, window: &[u8]) -> ChunkOutcome {
-        self.0.on_upstream(window)
+        if self.downstream {
+            self.session.on_downstream(window)
+        } else {
+            self.session.on_upstream(window)
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use common::{enc, topic};
 use kafka_mtls_filter::config::Config;
-use kafka_mtls_filter::feed::{feed_slice, Downstream, Upstream, Windows};
+use kafka_mtls_filter::feed::{feed_slice, SessionSide, Windows};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::metrics::Stat;
@@ -86,9 +86,9 @@ fn feed(s: &mut Session, input: &[u8], splits: &[usize], window: usize, upstream
         let chunk = &input[last..p];
         last = p;
         let fed = if upstream {
-            feed_slice(&mut Upstream(s), chunk, Windows::of(window))
+            feed_slice(&mut SessionSide::upstream(s), chunk, Windows::of(window))
         } else {
-            feed_slice(&mut Downstream(s), chunk, Windows::of(window))
+            feed_slice(&mut SessionSide::downstream(s), chunk, Windows::of(window))
         };
         assert!(!fed.closed);
         out.extend(apply_edits(chunk, &fed.edits));

@@ -14,7 +14,7 @@ mod common;
 use std::collections::VecDeque;
 
 use kafka_mtls_filter::classify::{classify, Classification};
-use kafka_mtls_filter::feed::{feed_slice, Downstream, Upstream, Windows};
+use kafka_mtls_filter::feed::{feed_slice, SessionSide, Windows};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::policy::RequestCtx;
 use kafka_mtls_filter::protocol::wire::response_frame;
@@ -57,8 +57,11 @@ impl Harness {
         let at = (split as usize * bytes.len()) / 256;
         for chunk in [&bytes[..at], &bytes[at..]] {
             // Whole chunks, with or without the glue's skipping of bytes that pass unread.
-            let fed =
-                feed_slice(&mut Downstream(&mut self.s), chunk, Windows { skip_unread: fast_path, ..Windows::WHOLE });
+            let fed = feed_slice(
+                &mut SessionSide::downstream(&mut self.s),
+                chunk,
+                Windows { skip_unread: fast_path, ..Windows::WHOLE },
+            );
             if fed.closed {
                 return false;
             }
@@ -72,7 +75,11 @@ impl Harness {
     fn upstream(&mut self, bytes: &[u8], split: u8) -> bool {
         let at = (split as usize * bytes.len()) / 256;
         for chunk in [&bytes[..at], &bytes[at..]] {
-            let fed = feed_slice(&mut Upstream(&mut self.s), chunk, Windows { skip_unread: false, ..Windows::WHOLE });
+            let fed = feed_slice(
+                &mut SessionSide::upstream(&mut self.s),
+                chunk,
+                Windows { skip_unread: false, ..Windows::WHOLE },
+            );
             if fed.closed {
                 return false;
             }

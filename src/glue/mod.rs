@@ -10,7 +10,7 @@ use proxy_wasm::traits::{Context, RootContext, StreamContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, PeerType};
 
 use crate::config::Config;
-use crate::feed::{feed, Downstream, Fed, Upstream, Windows};
+use crate::feed::{feed, Fed, SessionSide, Windows};
 use crate::frame::apply_edits;
 use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
@@ -419,11 +419,8 @@ impl Connection {
                 None => session.set_untimed(),
             }
         };
-        let fed = if downstream {
-            feed(&mut Downstream(&mut self.session), data_size, Windows::GLUE, read, |side| set_clock(side.0))
-        } else {
-            feed(&mut Upstream(&mut self.session), data_size, Windows::GLUE, read, |side| set_clock(side.0))
-        };
+        let mut side = SessionSide { session: &mut self.session, downstream };
+        let fed = feed(&mut side, data_size, Windows::GLUE, read, |side| set_clock(side.session));
         let Ok(Fed { edits, closed, started: processed, .. }) = fed else {
             return self.close(buffer, data_size);
         };
