@@ -18,6 +18,56 @@ pub struct Edit {
     pub insert: Vec<u8>,
 }
 
+/// Why a stream is closed: the kind of fault (counted by kind) and what happened (logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    pub kind: CloseKind,
+    pub message: String,
+}
+
+/// The kind of fault a stream is closed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// A frame size over `maxFrameBytes`, or negative.
+    Oversize,
+    /// A request the filter cannot classify or answer (unknown API, unsupported version), refused.
+    Unsupported,
+    /// Anything else the client or broker sent that cannot be read as Kafka.
+    Malformed,
+}
+
+impl CloseReason {
+    pub fn new(kind: CloseKind, message: impl Into<String>) -> Self {
+        CloseReason { kind, message: message.into() }
+    }
+}
+
+impl From<String> for CloseReason {
+    fn from(message: String) -> Self {
+        CloseReason::new(CloseKind::Malformed, message)
+    }
+}
+
+impl From<&str> for CloseReason {
+    fn from(message: &str) -> Self {
+        CloseReason::new(CloseKind::Malformed, message)
+    }
+}
+
+/// Reads as its message (logs, events).
+impl std::ops::Deref for CloseReason {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// What to do with the frame being looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "a verdict not acted on forwards a frame the filter meant to change or refuse"]
@@ -35,7 +85,7 @@ pub enum Verdict {
     /// Replace the whole frame by these bytes (zero or more complete frames); the rest of it is dropped.
     Replace(Vec<u8>),
     /// Close the connection; nothing more is forwarded in this direction.
-    Close(String),
+    Close(CloseReason),
 }
 
 /// Decides about frames. `frame` holds the first bytes of the frame (size prefix included); `frame_len` is
@@ -75,7 +125,7 @@ enum State {
 pub struct ChunkOutcome {
     pub edits: Vec<Edit>,
     /// Set when the connection must be closed; the chunk's bytes must then not be forwarded.
-    pub close: Option<String>,
+    pub close: Option<CloseReason>,
 }
 
 /// One direction of a connection.
@@ -191,7 +241,7 @@ impl FrameStream {
         pos: &mut usize,
         edits: &mut Vec<Edit>,
         handler: &mut impl FrameHandler,
-    ) -> Result<(), String> {
+    ) -> Result<(), CloseReason> {
         let avail = chunk.get(*pos..).unwrap_or_default();
         if self.held.is_empty() {
             // Common case: the frame starts in this chunk; decide on it in place, without copying.
@@ -264,13 +314,14 @@ impl FrameStream {
     }
 
     /// Whole frame length (prefix included) from the first bytes, `None` if the prefix is incomplete.
-    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, String> {
+    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, CloseReason> {
         let Some(size) = crate::protocol::wire::frame_size(bytes) else { return Ok(None) };
         if size < 0 {
-            return Err(format!("negative frame size {size}"));
+            return Err(CloseReason::new(CloseKind::Oversize, format!("negative frame size {size}")));
         }
         if size as u32 > self.max_frame_bytes {
-            return Err(format!("frame size {size} exceeds maxFrameBytes {}", self.max_frame_bytes));
+            let message = format!("frame size {size} exceeds maxFrameBytes {}", self.max_frame_bytes);
+            return Err(CloseReason::new(CloseKind::Oversize, message));
         }
         Ok(Some(size as usize + SIZE_PREFIX))
     }
@@ -286,7 +337,7 @@ fn remaining(frame_len: usize, seen: usize, state: fn(u64) -> State) -> State {
 }
 
 /// The state after `ForwardThrough(through)` once the frame's first `seen` bytes have been shown.
-fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, String> {
+fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, CloseReason> {
     if through < seen {
         return Err("frame handler asked to see forwarded bytes again".into());
     }
@@ -375,7 +426,7 @@ mod tests {
             last = p;
             let o = s.process(chunk, &mut h);
             if o.close.is_some() {
-                return (out, o.close);
+                return (out, o.close.map(|reason| reason.message));
             }
             out.extend(apply_edits(chunk, &o.edits));
         }

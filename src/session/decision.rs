@@ -10,7 +10,7 @@ use super::visibility::{describe_topic_partitions_request, listing_filter, metad
 use crate::authorize::Asked;
 use crate::classify::{classify, Classification};
 use crate::config::Propagation;
-use crate::frame::Verdict;
+use crate::frame::{CloseKind, CloseReason, Verdict};
 use crate::metrics::{RequestDecision, Stat};
 use crate::policy::Mode;
 use crate::protocol::acl::{Action, ResourceType};
@@ -99,7 +99,8 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 return forward(core, ResponseAction::Forward, true, RequestDecision::AuditDenied);
             }
             core.count_request(header.api_key, RequestDecision::Denied);
-            Verdict::Close(format!("{} v{}: {rule}", api_name(header.api_key), header.api_version))
+            let message = format!("{} v{}: {rule}", api_name(header.api_key), header.api_version);
+            Verdict::Close(CloseReason::new(CloseKind::Unsupported, message))
         }
         Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
             if frame.len() < frame_len {
@@ -185,10 +186,13 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                     core.count_request(header.api_key, RequestDecision::Denied);
                     core.answer_in_place(&header, answer)
                 }
-                Err(e) => Verdict::Close(format!(
-                    "denied {} v{} cannot be answered, unsupported: {e}",
-                    api_name(header.api_key),
-                    header.api_version
+                Err(e) => Verdict::Close(CloseReason::new(
+                    CloseKind::Unsupported,
+                    format!(
+                        "denied {} v{} cannot be answered, unsupported: {e}",
+                        api_name(header.api_key),
+                        header.api_version
+                    ),
                 )),
             }
         }

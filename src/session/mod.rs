@@ -175,7 +175,7 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
-            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::from(reason.kind)));
             self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
         }
         out
@@ -185,7 +185,7 @@ impl Session {
     pub fn on_upstream(&mut self, chunk: &[u8]) -> ChunkOutcome {
         let out = self.responses.process(chunk, &mut ResponseSide(&mut self.core));
         if let Some(reason) = &out.close {
-            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::from(reason.kind)));
             self.core.events.push(Event::ProtocolError(format!("response stream: {reason}")));
         }
         out

@@ -38,7 +38,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
     let request = match layout::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
-        Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
+        Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}").into()),
     };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let ctx_principal = core.identity.as_ref().map(|i| i.principal.clone()).unwrap_or_default();
@@ -100,7 +100,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                     core.count_request(header.api_key, RequestDecision::Denied);
                     core.answer_in_place(header, answer)
                 }
-                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
+                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}").into()),
             };
         }
         kept = Some(retained);
@@ -129,7 +129,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     // Something changed only if topics were named: the kept entries are cut out of the client's bytes, and
     // allow_auto_topic_creation (v4+) is the byte right after the array.
     let (Some(kept), Some(topics)) = (kept, request.list("topics")) else {
-        return Verdict::Close(format!("Metadata v{version} request changed without named topics"));
+        return Verdict::Close(format!("Metadata v{version} request changed without named topics").into());
     };
     let flexible = wire::request_header_version(header.api_key, version) >= 2;
     let mut rewritten = Vec::with_capacity(body.len());
@@ -143,7 +143,9 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     if disable_auto_create {
         match rewritten.get_mut(rest) {
             Some(flag) => *flag = 0,
-            None => return Verdict::Close(format!("Metadata v{version} request without allow_auto_topic_creation")),
+            None => {
+                return Verdict::Close(format!("Metadata v{version} request without allow_auto_topic_creation").into())
+            }
         }
     }
     Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &rewritten))
@@ -241,7 +243,7 @@ pub(super) fn describe_topic_partitions_request(
     let mut request: DescribeTopicPartitionsRequest =
         match crate::protocol::layout::decode_checked(header.api_key, version, body) {
             Ok(r) => r,
-            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}")),
+            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}").into()),
         };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let all_topics = request.topics.is_empty();
@@ -305,7 +307,7 @@ pub(super) fn describe_topic_partitions_request(
     }
     let mut encoded = Vec::with_capacity(body.len());
     if let Err(e) = request.encode(&mut encoded, version) {
-        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}"));
+        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}").into());
     }
     core.push_inflight(header, (header.api_key, version), filter(denied));
     Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
