@@ -30,7 +30,7 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
                 .nodes("v3_and_below_topics")
                 .any(|t| first_error(&[txn_code, e.topic(t.str("name").unwrap_or_default())]) != error_code::NONE);
             let code = |topic: &str| match first_error(&[txn_code, e.topic(topic)]) {
-                0 if refused => error_code::OPERATION_NOT_ATTEMPTED,
+                error_code::NONE if refused => error_code::OPERATION_NOT_ATTEMPTED,
                 code => code,
             };
             per_partition(o, req, "v3_and_below_topics", "name", ("partitions", ""), code, |o, index, code| {
