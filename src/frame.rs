@@ -42,15 +42,15 @@ impl CloseReason {
     }
 }
 
-impl From<String> for CloseReason {
+impl From<String> for Box<CloseReason> {
     fn from(message: String) -> Self {
-        CloseReason::new(CloseKind::Malformed, message)
+        Box::new(CloseReason::new(CloseKind::Malformed, message))
     }
 }
 
-impl From<&str> for CloseReason {
+impl From<&str> for Box<CloseReason> {
     fn from(message: &str) -> Self {
-        CloseReason::new(CloseKind::Malformed, message)
+        Box::new(CloseReason::new(CloseKind::Malformed, message))
     }
 }
 
@@ -66,6 +66,12 @@ impl std::fmt::Display for CloseReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
     }
+}
+
+/// Out of line: the size check runs for every frame and must stay small enough to inline.
+#[cold]
+fn oversize(message: String) -> Box<CloseReason> {
+    Box::new(CloseReason::new(CloseKind::Oversize, message))
 }
 
 /// What to do with the frame being looked at.
@@ -85,7 +91,8 @@ pub enum Verdict {
     /// Replace the whole frame by these bytes (zero or more complete frames); the rest of it is dropped.
     Replace(Vec<u8>),
     /// Close the connection; nothing more is forwarded in this direction.
-    Close(CloseReason),
+    /// Boxed: a close is rare, and the verdict of every frame stays as small as it was with a message alone.
+    Close(Box<CloseReason>),
 }
 
 /// Decides about frames. `frame` holds the first bytes of the frame (size prefix included); `frame_len` is
@@ -125,7 +132,7 @@ enum State {
 pub struct ChunkOutcome {
     pub edits: Vec<Edit>,
     /// Set when the connection must be closed; the chunk's bytes must then not be forwarded.
-    pub close: Option<CloseReason>,
+    pub close: Option<Box<CloseReason>>,
 }
 
 /// One direction of a connection.
@@ -241,7 +248,7 @@ impl FrameStream {
         pos: &mut usize,
         edits: &mut Vec<Edit>,
         handler: &mut impl FrameHandler,
-    ) -> Result<(), CloseReason> {
+    ) -> Result<(), Box<CloseReason>> {
         let avail = chunk.get(*pos..).unwrap_or_default();
         if self.held.is_empty() {
             // Common case: the frame starts in this chunk; decide on it in place, without copying.
@@ -314,14 +321,15 @@ impl FrameStream {
     }
 
     /// Whole frame length (prefix included) from the first bytes, `None` if the prefix is incomplete.
-    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, CloseReason> {
+    #[inline]
+    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, Box<CloseReason>> {
         let Some(size) = crate::protocol::wire::frame_size(bytes) else { return Ok(None) };
         if size < 0 {
-            return Err(CloseReason::new(CloseKind::Oversize, format!("negative frame size {size}")));
+            return Err(oversize(format!("negative frame size {size}")));
         }
         if size as u32 > self.max_frame_bytes {
             let message = format!("frame size {size} exceeds maxFrameBytes {}", self.max_frame_bytes);
-            return Err(CloseReason::new(CloseKind::Oversize, message));
+            return Err(oversize(message));
         }
         Ok(Some(size as usize + SIZE_PREFIX))
     }
@@ -337,7 +345,7 @@ fn remaining(frame_len: usize, seen: usize, state: fn(u64) -> State) -> State {
 }
 
 /// The state after `ForwardThrough(through)` once the frame's first `seen` bytes have been shown.
-fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, CloseReason> {
+fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, Box<CloseReason>> {
     if through < seen {
         return Err("frame handler asked to see forwarded bytes again".into());
     }

@@ -100,7 +100,7 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             }
             core.count_request(header.api_key, RequestDecision::Denied);
             let message = format!("{} v{}: {rule}", api_name(header.api_key), header.api_version);
-            Verdict::Close(CloseReason::new(CloseKind::Unsupported, message))
+            Verdict::Close(Box::new(CloseReason::new(CloseKind::Unsupported, message)))
         }
         Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
             if frame.len() < frame_len {
@@ -119,9 +119,9 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
             for requirement in &requirements {
-                let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement);
+                let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement, |_| {});
                 let satisfied = outcome.satisfied;
-                if let Some(Asked { action, decision }) = outcome.deciding() {
+                if let Some(Asked { action, decision }) = outcome.deciding {
                     if !satisfied {
                         denied.push((action.resource_type, action.name.to_string()));
                     }
@@ -186,14 +186,14 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                     core.count_request(header.api_key, RequestDecision::Denied);
                     core.answer_in_place(&header, answer)
                 }
-                Err(e) => Verdict::Close(CloseReason::new(
+                Err(e) => Verdict::Close(Box::new(CloseReason::new(
                     CloseKind::Unsupported,
                     format!(
                         "denied {} v{} cannot be answered, unsupported: {e}",
                         api_name(header.api_key),
                         header.api_version
                     ),
-                )),
+                ))),
             }
         }
     }
