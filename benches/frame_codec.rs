@@ -43,7 +43,7 @@ fn frame_codec(c: &mut Criterion) {
             b.iter(|| {
                 let mut s = FrameStream::new(u32::MAX);
                 for part in &parts {
-                    black_box(s.process(black_box(part), &mut ForwardAll));
+                    let _ = black_box(s.process(black_box(part), &mut ForwardAll));
                 }
             })
         });
@@ -56,7 +56,7 @@ fn frame_codec(c: &mut Criterion) {
                     for part in &parts {
                         let out = s.on_downstream(black_box(part));
                         debug_assert!(out.close.is_none() && out.edits.is_empty());
-                        black_box(out);
+                        let _ = black_box(out);
                     }
                 },
                 BatchSize::SmallInput,

@@ -60,7 +60,7 @@ fn idle_session(cfg: &std::rc::Rc<kafka_mtls_filter::config::Config>, req: &[u8]
     assert!(out.close.is_none(), "{:?}", out.close);
     assert!(!apply_edits(resp, &out.edits).is_empty());
     assert_eq!(s.inflight_len(), 0);
-    s.take_events();
+    drop(s.take_events());
     s
 }
 

@@ -88,7 +88,7 @@ fn metadata(c: &mut Criterion) {
             asked,
             |s| {
                 for part in &parts {
-                    black_box(s.on_upstream(black_box(part)));
+                    let _ = black_box(s.on_upstream(black_box(part)));
                 }
             },
             BatchSize::SmallInput,

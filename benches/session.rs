@@ -30,7 +30,7 @@ fn main() {
             assert!(session.on_upstream(d).close.is_none());
             if round % 32 == 0 {
                 session.drain_stats_and_topics();
-                session.take_events();
+                drop(session.take_events());
             }
         }
     };

@@ -6,7 +6,6 @@
 //! an [`Action`] names one resource, so the second half is asked here when the first is denied.
 
 use kafka_protocol::messages::ApiKey;
-use smallvec::SmallVec;
 
 use crate::classify::Requirement;
 use crate::policy::{Authorizer, Decision, RequestCtx};
@@ -23,28 +22,23 @@ pub struct Asked<'r, 'p> {
 #[derive(Debug)]
 #[must_use]
 pub struct Outcome<'r, 'p> {
-    /// The alternatives asked, in order, up to the first allowed one (Kafka asks at most two).
-    pub asked: SmallVec<[Asked<'r, 'p>; 2]>,
     pub satisfied: bool,
+    /// The alternative that decided: the allowed one, or the last one asked. A failed requirement is named
+    /// by its most specific (last) alternative: Kafka's error names the topic of a denied CreateTopics, not
+    /// the cluster, and a split request is cut by it.
+    pub deciding: Option<Asked<'r, 'p>>,
 }
 
-impl<'r, 'p> Outcome<'r, 'p> {
-    /// The alternative that decided: the allowed one, or the last one asked. A failed requirement is
-    /// named by its most specific (last) alternative: Kafka's error names the topic of a denied
-    /// CreateTopics, not the cluster, and a split request is cut by it.
-    pub fn deciding(self) -> Option<Asked<'r, 'p>> {
-        let mut asked = self.asked;
-        asked.pop()
-    }
-}
-
-/// Asks one requirement of the authorizer, as the filter does for every checked request.
+/// Asks one requirement of the authorizer, as the filter does for every checked request. `asked` sees each
+/// alternative asked and its answer, in order (`explain` prints them; the session passes `|_| {}`, and the
+/// hot path keeps nothing but the deciding one).
 pub fn requirement<'r, 'p>(
     authorizer: &'p Authorizer,
     ctx: &RequestCtx<'_>,
     requirement: &'r Requirement<'r>,
+    mut asked: impl FnMut(&Asked<'r, 'p>),
 ) -> Outcome<'r, 'p> {
-    let mut asked = SmallVec::new();
+    let mut deciding = None;
     for action in requirement.any_of() {
         let mut decision = authorizer.authorize(ctx, action);
         if !decision.allowed && is_idempotent_producer_check(ctx.api_key, action) {
@@ -54,12 +48,14 @@ pub fn requirement<'r, 'p>(
             }
         }
         let allowed = decision.allowed;
-        asked.push(Asked { action, decision });
+        let this = Asked { action, decision };
+        asked(&this);
+        deciding = Some(this);
         if allowed {
-            return Outcome { asked, satisfied: true };
+            return Outcome { satisfied: true, deciding };
         }
     }
-    Outcome { asked, satisfied: false }
+    Outcome { satisfied: false, deciding }
 }
 
 fn is_idempotent_producer_check(api_key: i16, action: &Action) -> bool {

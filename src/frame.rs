@@ -18,8 +18,65 @@ pub struct Edit {
     pub insert: Vec<u8>,
 }
 
+/// Why a stream is closed: the kind of fault (counted by kind) and what happened (logged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    pub kind: CloseKind,
+    pub message: String,
+}
+
+/// The kind of fault a stream is closed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// A frame size over `maxFrameBytes`, or negative.
+    Oversize,
+    /// A request the filter cannot classify or answer (unknown API, unsupported version), refused.
+    Unsupported,
+    /// Anything else the client or broker sent that cannot be read as Kafka.
+    Malformed,
+}
+
+impl CloseReason {
+    pub fn new(kind: CloseKind, message: impl Into<String>) -> Self {
+        CloseReason { kind, message: message.into() }
+    }
+}
+
+impl From<String> for Box<CloseReason> {
+    fn from(message: String) -> Self {
+        Box::new(CloseReason::new(CloseKind::Malformed, message))
+    }
+}
+
+impl From<&str> for Box<CloseReason> {
+    fn from(message: &str) -> Self {
+        Box::new(CloseReason::new(CloseKind::Malformed, message))
+    }
+}
+
+/// Reads as its message (logs, events).
+impl std::ops::Deref for CloseReason {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Out of line: the size check runs for every frame and must stay small enough to inline.
+#[cold]
+fn oversize(message: String) -> Box<CloseReason> {
+    Box::new(CloseReason::new(CloseKind::Oversize, message))
+}
+
 /// What to do with the frame being looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a verdict not acted on forwards a frame the filter meant to change or refuse"]
 pub enum Verdict {
     /// Show me more of this frame (at the latest, the whole frame).
     NeedMore,
@@ -34,7 +91,8 @@ pub enum Verdict {
     /// Replace the whole frame by these bytes (zero or more complete frames); the rest of it is dropped.
     Replace(Vec<u8>),
     /// Close the connection; nothing more is forwarded in this direction.
-    Close(String),
+    /// Boxed: a close is rare, and the verdict of every frame stays as small as it was with a message alone.
+    Close(Box<CloseReason>),
 }
 
 /// Decides about frames. `frame` holds the first bytes of the frame (size prefix included); `frame_len` is
@@ -70,10 +128,11 @@ enum State {
 
 /// The result of processing one chunk.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "dropped edits let the chunk through unchanged: a denied request would reach the broker"]
 pub struct ChunkOutcome {
     pub edits: Vec<Edit>,
     /// Set when the connection must be closed; the chunk's bytes must then not be forwarded.
-    pub close: Option<String>,
+    pub close: Option<Box<CloseReason>>,
 }
 
 /// One direction of a connection.
@@ -194,7 +253,7 @@ impl FrameStream {
         pos: &mut usize,
         edits: &mut Vec<Edit>,
         handler: &mut impl FrameHandler,
-    ) -> Result<(), String> {
+    ) -> Result<(), Box<CloseReason>> {
         let avail = chunk.get(*pos..).unwrap_or_default();
         if self.held.is_empty() {
             // Common case: the frame starts in this chunk; decide on it in place, without copying.
@@ -267,13 +326,15 @@ impl FrameStream {
     }
 
     /// Whole frame length (prefix included) from the first bytes, `None` if the prefix is incomplete.
-    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, String> {
+    #[inline]
+    fn frame_len(&self, bytes: &[u8]) -> Result<Option<usize>, Box<CloseReason>> {
         let Some(size) = crate::protocol::wire::frame_size(bytes) else { return Ok(None) };
         if size < 0 {
-            return Err(format!("negative frame size {size}"));
+            return Err(oversize(format!("negative frame size {size}")));
         }
         if size as u32 > self.max_frame_bytes {
-            return Err(format!("frame size {size} exceeds maxFrameBytes {}", self.max_frame_bytes));
+            let message = format!("frame size {size} exceeds maxFrameBytes {}", self.max_frame_bytes);
+            return Err(oversize(message));
         }
         Ok(Some(size as usize + SIZE_PREFIX))
     }
@@ -289,7 +350,7 @@ fn remaining(frame_len: usize, seen: usize, state: fn(u64) -> State) -> State {
 }
 
 /// The state after `ForwardThrough(through)` once the frame's first `seen` bytes have been shown.
-fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, String> {
+fn resume_at(through: usize, frame_len: usize, seen: usize) -> Result<State, Box<CloseReason>> {
     if through < seen {
         return Err("frame handler asked to see forwarded bytes again".into());
     }
@@ -378,7 +439,7 @@ mod tests {
             last = p;
             let o = s.process(chunk, &mut h);
             if o.close.is_some() {
-                return (out, o.close);
+                return (out, o.close.map(|reason| reason.message));
             }
             out.extend(apply_edits(chunk, &o.edits));
         }
@@ -476,7 +537,7 @@ mod tests {
         let mut s = FrameStream::new(1 << 20);
         let mut h = TestHandler { decide_at: usize::MAX, calls: 0 };
         let f = frame(&[b'F'; 1000]);
-        s.process(&f[..500], &mut h);
+        let _ = s.process(&f[..500], &mut h);
         assert!(s.held_len() >= 500);
         let o = s.process(&f[500..], &mut h);
         assert_eq!(apply_edits(&f[500..], &o.edits), f);

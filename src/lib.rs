@@ -4,12 +4,17 @@
 //! Everything except [`glue`] is a sans-IO core: bytes and identity in, decisions and bytes out. The glue is
 //! the only code that talks to the host, and only exists on `wasm32`.
 
+// A panic traps the VM, and with it every connection on the Envoy worker: outside tests nothing may unwrap,
+// expect, panic or index out of bounds.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 pub mod audit;
 pub mod authorize;
 pub mod classify;
 pub mod config;
 pub mod config_error;
 pub mod enforce;
+pub mod feed;
 pub mod frame;
 pub mod held_budget;
 pub mod identity;

@@ -7,6 +7,7 @@
 
 use std::collections::HashSet;
 
+use crate::frame::CloseKind;
 use crate::policy::index::FxHashMap;
 
 /// Every tag name used in metric names (for the Envoy `stats_tags` rules).
@@ -75,15 +76,15 @@ impl ProtocolErrorKind {
             ProtocolErrorKind::UnknownApi => "unknown_api",
         }
     }
+}
 
-    /// Classifies a close reason from the frame codec or the session.
-    pub fn of_reason(reason: &str) -> Self {
-        if reason.contains("maxFrameBytes") || reason.contains("negative frame size") {
-            ProtocolErrorKind::Oversize
-        } else if reason.contains("not supported") || reason.contains("unsupported") || reason.contains("unknown API") {
-            ProtocolErrorKind::UnknownApi
-        } else {
-            ProtocolErrorKind::Malformed
+/// The label of a close reason's kind, as the frame codec or the session closed the stream.
+impl From<CloseKind> for ProtocolErrorKind {
+    fn from(kind: CloseKind) -> Self {
+        match kind {
+            CloseKind::Oversize => ProtocolErrorKind::Oversize,
+            CloseKind::Unsupported => ProtocolErrorKind::UnknownApi,
+            CloseKind::Malformed => ProtocolErrorKind::Malformed,
         }
     }
 }
@@ -273,9 +274,27 @@ mod tests {
 
     #[test]
     fn protocol_error_kinds() {
-        assert_eq!(ProtocolErrorKind::of_reason("frame size 5 exceeds maxFrameBytes 4"), ProtocolErrorKind::Oversize);
-        assert_eq!(ProtocolErrorKind::of_reason("negative frame size -1"), ProtocolErrorKind::Oversize);
-        assert_eq!(ProtocolErrorKind::of_reason("Foo v3: unsupported request: x"), ProtocolErrorKind::UnknownApi);
-        assert_eq!(ProtocolErrorKind::of_reason("truncated or invalid request header"), ProtocolErrorKind::Malformed);
+        // The kinds as the sources give them: the frame codec (sizes) and the session (requests).
+        let kind_of = |bytes: &[u8]| {
+            let policy = br#"{"identity": {"unauthenticated": "anonymous"}, "authorization": {"mode": "enforce"}}"#;
+            let cfg = std::rc::Rc::new(crate::config::Config::parse(policy).expect("valid policy"));
+            let mut session = crate::session::Session::new(cfg, None);
+            session.identify(&crate::identity::PeerInfo::default(), 0).expect("anonymous");
+            let _ = session.on_downstream(bytes);
+            let kinds: Vec<_> = session
+                .drain_stats()
+                .filter_map(|s| match s {
+                    Stat::ProtocolError(kind) => Some(kind),
+                    _ => None,
+                })
+                .collect();
+            kinds
+        };
+        let oversize = (u32::MAX >> 1).to_be_bytes();
+        assert_eq!(kind_of(&oversize), [ProtocolErrorKind::Oversize]);
+        assert_eq!(kind_of(&(-1i32).to_be_bytes()), [ProtocolErrorKind::Oversize]);
+        let unknown_api = crate::protocol::wire::request_frame(9999, 0, 1, None, &[]);
+        assert_eq!(kind_of(&unknown_api), [ProtocolErrorKind::UnknownApi]);
+        assert_eq!(kind_of(&[0, 0, 0, 2, 0, 0]), [ProtocolErrorKind::Malformed]);
     }
 }

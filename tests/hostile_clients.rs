@@ -72,7 +72,7 @@ fn feed(s: &mut Session, bytes: &[u8], step: usize) -> (Vec<u8>, Option<(String,
     for (i, chunk) in bytes.chunks(step).enumerate() {
         let out = s.on_downstream(chunk);
         if let Some(reason) = out.close {
-            return (forwarded, Some((reason, i * step + chunk.len())));
+            return (forwarded, Some((reason.to_string(), i * step + chunk.len())));
         }
         forwarded.extend(apply_edits(chunk, &out.edits));
     }

@@ -205,7 +205,7 @@ fn close_at_request_boundary_waits_for_the_request_being_buffered() {
     assert!(downstream(&mut s, &first[..5]).is_empty());
     s.close_at_request_boundary("cannot follow");
     assert_eq!(downstream(&mut s, &first[5..]), first);
-    assert_eq!(s.on_downstream(&produce(2)).close.as_deref(), Some("policy update: cannot follow"));
+    assert_eq!(s.on_downstream(&produce(2)).close.map(|r| r.message).as_deref(), Some("policy update: cannot follow"));
     // Reported as a policy close, not as a protocol error.
     let events = s.take_events();
     assert!(events.contains(&Event::PolicyClosed("policy update: cannot follow".into())), "{events:?}");

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use common::{enc, topic};
 use kafka_mtls_filter::config::Config;
+use kafka_mtls_filter::feed::{feed_slice, SessionSide, Windows};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
 use kafka_mtls_filter::metrics::Stat;
@@ -82,28 +83,16 @@ fn feed(s: &mut Session, input: &[u8], splits: &[usize], window: usize, upstream
     let mut points = splits.to_vec();
     points.push(input.len());
     for p in points {
-        let mut chunk = &input[last..p];
+        let chunk = &input[last..p];
         last = p;
-        while !chunk.is_empty() {
-            let pass = if upstream { s.upstream_passthrough() } else { s.downstream_passthrough() };
-            let pass = (pass as usize).min(chunk.len());
-            if pass > 0 {
-                if upstream {
-                    s.skip_upstream(pass as u64)
-                } else {
-                    s.skip_downstream(pass as u64)
-                }
-                out.extend_from_slice(&chunk[..pass]);
-                chunk = &chunk[pass..];
-                continue;
-            }
-            let piece = &chunk[..window.min(chunk.len())];
-            read += piece.len();
-            let o = if upstream { s.on_upstream(piece) } else { s.on_downstream(piece) };
-            assert_eq!(o.close, None);
-            out.extend(apply_edits(piece, &o.edits));
-            chunk = &chunk[piece.len()..];
-        }
+        let fed = if upstream {
+            feed_slice(&mut SessionSide::upstream(s), chunk, Windows::of(window))
+        } else {
+            feed_slice(&mut SessionSide::downstream(s), chunk, Windows::of(window))
+        };
+        assert!(!fed.closed);
+        out.extend(apply_edits(chunk, &fed.edits));
+        read += fed.read;
     }
     (out, read)
 }

@@ -6,7 +6,7 @@
 //! (low 5 bits, or the raw byte as i8 when bit 7 is set), byte 3 where to cut; the rest is the body.
 #![no_main]
 
-use kafka_mtls_filter::classify::{Classification, classify};
+use kafka_mtls_filter::classify::{classify, Classification};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

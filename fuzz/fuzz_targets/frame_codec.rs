@@ -10,6 +10,7 @@
 //! (bit 4); the next n bytes are chunk sizes (cycled); the rest is the stream.
 #![no_main]
 
+use kafka_mtls_filter::feed::{feed_slice, Frames, Windows};
 use kafka_mtls_filter::frame::{apply_edits, FrameHandler, FrameStream, Verdict};
 use libfuzzer_sys::fuzz_target;
 
@@ -149,16 +150,11 @@ fuzz_target!(|data: &[u8]| {
     while pos < stream.len() {
         let size = sizes.get(i % sizes.len().max(1)).map_or(stream.len(), |&b| b as usize + 1);
         i += 1;
-        let mut chunk = &stream[pos..stream.len().min(pos + size)];
+        let chunk = &stream[pos..stream.len().min(pos + size)];
         pos += chunk.len();
-        if use_skip {
-            // The glue's fast path: bytes of a forwarded frame pass without being looked at.
-            let pass = (s.passthrough_len().min(chunk.len() as u64)) as usize;
-            forwarded.extend_from_slice(&chunk[..pass]);
-            s.skip(pass as u64);
-            chunk = &chunk[pass..];
-        }
-        let out = s.process(chunk, &mut handler);
+        // Whole chunks, with or without the glue's fast path (bytes of a forwarded frame pass unread).
+        let out =
+            feed_slice(&mut Frames(&mut s, &mut handler), chunk, Windows { skip_unread: use_skip, ..Windows::WHOLE });
         let mut end = 0;
         for e in &out.edits {
             assert!(e.start >= end, "edits overlap or descend: {:?}", out.edits);
@@ -166,7 +162,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(end <= chunk.len(), "edit past the chunk");
             assert!(e.remove > 0 || !e.insert.is_empty(), "empty edit");
         }
-        if out.close.is_some() {
+        if out.closed {
             assert!(s.is_closed());
             closed = true;
             break;

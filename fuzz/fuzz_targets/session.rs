@@ -13,11 +13,12 @@ mod common;
 
 use std::collections::VecDeque;
 
-use kafka_mtls_filter::classify::{Classification, classify};
+use kafka_mtls_filter::classify::{classify, Classification};
+use kafka_mtls_filter::feed::{feed_slice, SessionSide, Windows};
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::policy::RequestCtx;
-use kafka_mtls_filter::session::Session;
 use kafka_mtls_filter::protocol::wire::response_frame;
+use kafka_mtls_filter::session::Session;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::*;
@@ -54,18 +55,17 @@ impl Harness {
     /// Client → filter; false once the session closed.
     fn downstream(&mut self, bytes: &[u8], split: u8, fast_path: bool) -> bool {
         let at = (split as usize * bytes.len()) / 256;
-        for mut chunk in [&bytes[..at], &bytes[at..]] {
-            if fast_path {
-                let pass = self.s.downstream_passthrough().min(chunk.len() as u64) as usize;
-                self.to_broker.extend_from_slice(&chunk[..pass]);
-                self.s.skip_downstream(pass as u64);
-                chunk = &chunk[pass..];
-            }
-            let out = self.s.on_downstream(chunk);
-            if out.close.is_some() {
+        for chunk in [&bytes[..at], &bytes[at..]] {
+            // Whole chunks, with or without the glue's skipping of bytes that pass unread.
+            let fed = feed_slice(
+                &mut SessionSide::downstream(&mut self.s),
+                chunk,
+                Windows { skip_unread: fast_path, ..Windows::WHOLE },
+            );
+            if fed.closed {
                 return false;
             }
-            self.to_broker.extend(apply_edits(chunk, &out.edits));
+            self.to_broker.extend(apply_edits(chunk, &fed.edits));
             self.broker_receives();
         }
         true
@@ -75,11 +75,15 @@ impl Harness {
     fn upstream(&mut self, bytes: &[u8], split: u8) -> bool {
         let at = (split as usize * bytes.len()) / 256;
         for chunk in [&bytes[..at], &bytes[at..]] {
-            let out = self.s.on_upstream(chunk);
-            if out.close.is_some() {
+            let fed = feed_slice(
+                &mut SessionSide::upstream(&mut self.s),
+                chunk,
+                Windows { skip_unread: false, ..Windows::WHOLE },
+            );
+            if fed.closed {
                 return false;
             }
-            let _ = apply_edits(chunk, &out.edits);
+            let _ = apply_edits(chunk, &fed.edits);
         }
         true
     }

@@ -11,6 +11,8 @@ use crate::protocol::config_resource::config_resource;
 use crate::protocol::layout::Node;
 
 /// Writes the body of the error response to a denied CreateTopics, DeleteTopics, DescribeAcls, ... request.
+// Inlined into `error_response`, the one match these arms were: as calls the module grew by 10 KB.
+#[inline(always)]
 pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) -> Result<(), String> {
     match key {
         ApiKey::CreateTopics => {

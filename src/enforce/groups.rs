@@ -10,6 +10,8 @@ use crate::classify::coordinator_resource;
 use crate::protocol::layout::Node;
 
 /// Writes the body of the error response to a denied OffsetCommit, OffsetFetch, OffsetFetch, ... request.
+// Inlined into `error_response`, the one match these arms were: as calls the module grew by 10 KB.
+#[inline(always)]
 pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) -> Result<(), String> {
     let v = o.v;
     let group = || e.group(req.str("group_id").unwrap_or_default());

@@ -13,9 +13,10 @@
 //! that were not refused, so the client never believes them added.
 //!
 //! The request is read with its layout (`protocol::layout::parse`) and the response written field by field
-//! (Kafka's message definitions, per version): kafka-protocol's generated encoders for ~60 response types
-//! were the largest part of the wasm module. A test checks every answer byte for byte against
-//! kafka-protocol's encoding of the same response (`oracle`).
+//! (Kafka's message definitions, per version), one file per API family behind one dispatch: kafka-protocol's
+//! generated encoders for ~60 response types were the largest part of the wasm module (measured again with
+//! `oracle` answering instead: 1,276,838 B against 1,024,310 B, +25%). A test checks every answer byte for
+//! byte against kafka-protocol's encoding of the same response (`oracle`).
 
 use crate::classify::cluster_only_operation;
 use crate::protocol::acl::{ResourceType, CLUSTER_NAME};

@@ -11,6 +11,8 @@ use crate::classify::walk_produce;
 use crate::protocol::layout::Node;
 
 /// Writes the body of the error response to a denied Fetch, ListOffsets, Metadata, ... request.
+// Inlined into `error_response`, the one match these arms were: as calls the module grew by 10 KB.
+#[inline(always)]
 pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) -> Result<(), String> {
     match key {
         ApiKey::Fetch => {

@@ -12,7 +12,8 @@ use proxy_wasm::traits::{Context, RootContext, StreamContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MetricType, PeerType};
 
 use crate::config::Config;
-use crate::frame::{apply_edits, ChunkOutcome, Edit};
+use crate::feed::{feed, Fed, SessionSide, Windows};
+use crate::frame::apply_edits;
 use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::policy::index::FxHashMap;
@@ -540,68 +541,37 @@ impl Connection {
     /// boundary as its first bytes only.
     fn on_data(&mut self, buffer: BufferType, data_size: usize) -> Action {
         let downstream = buffer == BufferType::DownstreamData;
-        let mut processed = false;
         #[cfg(feature = "hostcall-census")]
         {
             host::census::bump(if downstream { 10 } else { 11 }, 1);
             host::census::maybe_report();
         }
-        let mut edits: Vec<Edit> = Vec::new();
-        let mut pos = 0usize;
-        let mut reads = 0u32;
-        let mut closed = false;
-        while pos < data_size {
-            let passthrough =
-                if downstream { self.session.downstream_passthrough() } else { self.session.upstream_passthrough() };
-            let skip = usize::try_from(passthrough).unwrap_or(usize::MAX).min(data_size - pos);
-            if skip > 0 {
-                if downstream {
-                    self.session.skip_downstream(skip as u64)
-                } else {
-                    self.session.skip_upstream(skip as u64)
-                }
-                pos += skip;
-                continue;
+        let label = &self.label;
+        let read = |pos: usize, len: usize| {
+            host::get_buffer(buffer, pos, len)
+                .map_err(|e| log::error!("{label}: cannot read buffer: host status {}", e.0))
+        };
+        // Request latency is sampled: the clock is read before one client chunk in TIMED_CHUNK_EVERY (the
+        // first one included), and after a broker chunk that answered a timed request. Chunks skipped unread
+        // cost no hostcall at all.
+        let downstream_reads = &mut self.downstream_reads;
+        let mut set_clock = |session: &mut Session| {
+            let timed = downstream && *downstream_reads % TIMED_CHUNK_EVERY == 0;
+            if downstream {
+                *downstream_reads = downstream_reads.wrapping_add(1);
             }
-            if !processed {
-                processed = true;
-                // Request latency is sampled: the clock is read before one client chunk in
-                // TIMED_CHUNK_EVERY (the first one included), and after a broker chunk that answered a
-                // timed request. Chunks skipped unread cost no hostcall at all.
-                let timed = downstream && self.downstream_reads % TIMED_CHUNK_EVERY == 0;
-                if downstream {
-                    self.downstream_reads = self.downstream_reads.wrapping_add(1);
-                }
-                match if timed { host::now_nanos().ok() } else { None } {
-                    Some(now) => self.session.set_time_micros(now / 1_000),
-                    None => self.session.set_untimed(),
-                }
+            match if timed { host::now_nanos().ok() } else { None } {
+                Some(now) => session.set_time_micros(now / 1_000),
+                None => session.set_untimed(),
             }
-            // The first read of a chunk is small: most frames are decided from their first bytes and the rest
-            // is skipped unread (records), so copying the whole chunk into the VM would be wasted.
-            let limit = if reads == 0 { FIRST_READ_WINDOW } else { READ_WINDOW };
-            reads += 1;
-            let window = match host::get_buffer(buffer, pos, limit.min(data_size - pos)) {
-                Ok(window) if !window.is_empty() => window,
-                Ok(_) => break,
-                Err(e) => {
-                    log::error!("{}: cannot read buffer: host status {}", self.label, e.0);
-                    return self.close(buffer, data_size);
-                }
-            };
-            let outcome: ChunkOutcome =
-                if downstream { self.session.on_downstream(&window) } else { self.session.on_upstream(&window) };
-            if outcome.close.is_some() {
-                closed = true;
-                break;
-            }
-            edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
-            pos += window.len();
-            if !self.account_held() {
-                closed = true;
-                break;
-            }
-        }
+        };
+        let mut side = SessionSide { session: &mut self.session, downstream };
+        let fed = feed(&mut side, data_size, Windows::GLUE, read, |side| set_clock(side.session));
+        let Ok(Fed { edits, closed, started: processed, .. }) = fed else {
+            return self.close(buffer, data_size);
+        };
+        // What the session now holds counts against the connection's and the VM's bounds (held_budget).
+        let closed = closed || !self.account_held();
         if processed {
             if self.session.wants_time() {
                 if let Ok(now) = host::now_nanos() {
@@ -656,12 +626,6 @@ fn topic_counter(
     }
     id
 }
-
-/// How much of a host buffer is read into the VM at a time (see `Connection::on_data`).
-const READ_WINDOW: usize = 64 * 1024;
-
-/// The first read of each chunk (see `Connection::on_data`).
-const FIRST_READ_WINDOW: usize = 4 * 1024;
 
 /// One client chunk in this many is timed for the request latency histogram (see `Connection::on_data`).
 const TIMED_CHUNK_EVERY: u32 = 16;

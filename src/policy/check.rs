@@ -5,11 +5,9 @@ use std::net::IpAddr;
 
 use kafka_protocol::messages::ApiKey;
 
-use super::compile::Compiler;
-use super::config::{AuthorizationConfig, UnknownRequests};
+use super::config::UnknownRequests;
 use super::index::{FxHashMap, PatternIndex, PatternIndexBuilder};
 use super::{Decision, Mode, RequestCtx};
-use crate::config_error::FieldError;
 use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use crate::protocol::acl::{OpMask, RESOURCE_TYPE_COUNT};
 
@@ -134,11 +132,6 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Compiles the configuration; the error names the offending field.
-    pub fn compile(cfg: &AuthorizationConfig) -> Result<Self, FieldError> {
-        Compiler::default().compile(cfg)
-    }
-
     pub fn mode(&self) -> Mode {
         self.mode
     }

@@ -12,6 +12,13 @@ use crate::config_error::FieldError;
 use crate::protocol::acl::RESOURCE_TYPE_COUNT;
 use crate::protocol::acl::{Operation, ResourceType, WILDCARD_PRINCIPAL};
 
+impl Authorizer {
+    /// Compiles the configuration; the error names the offending field.
+    pub fn compile(cfg: &AuthorizationConfig) -> Result<Self, FieldError> {
+        Compiler::default().compile(cfg)
+    }
+}
+
 /// Accumulates compiled rules; rule numbers index `rules`.
 #[derive(Default)]
 pub(super) struct Compiler {

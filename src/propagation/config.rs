@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::scram::ScramHash;
-
 /// `"propagation": {"mode": "sasl", "sasl": {...}}`: how the filter authenticates to the broker. Holds only
 /// references to secrets (environment variable names), never the secrets themselves.
 #[derive(Debug, Clone, Deserialize)]
@@ -90,14 +88,6 @@ impl SaslMechanism {
             SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
             SaslMechanism::Plain => "PLAIN",
             SaslMechanism::OauthBearer => "OAUTHBEARER",
-        }
-    }
-
-    pub(super) fn scram_hash(self) -> Option<ScramHash> {
-        match self {
-            SaslMechanism::ScramSha512 => Some(ScramHash::Sha512),
-            SaslMechanism::ScramSha256 => Some(ScramHash::Sha256),
-            SaslMechanism::Plain | SaslMechanism::OauthBearer => None,
         }
     }
 }

@@ -25,16 +25,17 @@ mod preamble;
 mod provisioning;
 mod sasl_client;
 mod scram;
+mod secret;
 mod secrets;
 #[cfg(test)]
 mod tests;
 
 pub use config::{EnvReference, OauthConfig, SaslConfig, SaslMechanism};
 pub use preamble::banzai_preamble;
-pub use provisioning::{derive_password, jwks, provisioning};
+pub use provisioning::{jwks, provisioning};
 pub use sasl_client::{SaslClient, SaslStep};
 pub use scram::{scram_escape_username, SaltPassword, ScramClient, ScramHash};
-pub use secrets::{compile, CompiledSasl};
+pub use secrets::{compile, derive_password, CompiledSasl};
 
 /// SaslHandshake version sent: v1 means the SASL tokens travel in SaslAuthenticate requests (Kafka >= 1.0).
 pub const HANDSHAKE_VERSION: i16 = 1;

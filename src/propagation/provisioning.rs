@@ -1,19 +1,9 @@
 //! What an operator needs to give the broker the filter's SASL users: derived passwords, the JWKS, and the
 //! provisioning commands (the CLI's `credentials`).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use super::config::SaslMechanism;
-use super::scram::{hmac_bytes, ScramHash};
-use super::secrets::CompiledSasl;
+use super::secrets::{derive_password, CompiledSasl};
 use super::PROVISIONING_SCRAM_ITERATIONS;
-
-/// `base64url(HMAC-SHA256(secret, principal))`, unpadded (43 characters): the password of `principal` when
-/// `passwordSecretEnv` is used. `principal` is the full principal (`User:CN=a`).
-pub fn derive_password(secret: &[u8], principal: &str) -> Result<String, String> {
-    Ok(URL_SAFE_NO_PAD.encode(hmac_bytes(ScramHash::Sha256, secret, principal.as_bytes())?))
-}
 
 /// The JWKS document (one EC P-256 key) for the broker's `sasl.oauthbearer.jwks.endpoint.url`; `None` unless
 /// the mechanism is OAUTHBEARER.

@@ -13,7 +13,8 @@ use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use super::config::SaslMechanism;
 use super::oauthbearer::sign_jwt;
 use super::scram::{printable, ScramClient, ScramHash, ScramState};
-use super::secrets::{CompiledSasl, Secret};
+use super::secret::Secret;
+use super::secrets::CompiledSasl;
 use super::{
     AUTHENTICATE_VERSION, HANDSHAKE_VERSION, MAX_AUTHENTICATE_ROUNDS, MAX_SASL_RESPONSE_BYTES, MIN_NONCE_BYTES,
     RESERVED_CORRELATION_IDS, SASL_CLIENT_ID,

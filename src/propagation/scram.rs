@@ -8,7 +8,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha512};
 
-use super::secrets::Secret;
+use super::config::SaslMechanism;
+use super::secret::Secret;
 use super::{SALTED_PASSWORD_CACHE_ENTRIES, SCRAM_ITERATIONS};
 
 /// Bounded FIFO of SCRAM salted passwords. Keyed by a SHA-256 over (mechanism, password, salt, iterations)
@@ -49,6 +50,16 @@ impl SaltedPasswordCache {
 // ---------------------------------------------------------------------------------------------------------
 // SCRAM (RFC 5802 / RFC 7677)
 // ---------------------------------------------------------------------------------------------------------
+
+impl SaslMechanism {
+    pub(super) fn scram_hash(self) -> Option<ScramHash> {
+        match self {
+            SaslMechanism::ScramSha512 => Some(ScramHash::Sha512),
+            SaslMechanism::ScramSha256 => Some(ScramHash::Sha256),
+            SaslMechanism::Plain | SaslMechanism::OauthBearer => None,
+        }
+    }
+}
 
 /// Hash function of a SCRAM mechanism.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,20 +13,10 @@ use p256::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 
 use super::config::{OauthConfig, SaslConfig, SaslMechanism};
-use super::provisioning::derive_password;
-use super::scram::{SaltedPasswordCache, ScramHash};
+use super::scram::{hmac_bytes, SaltedPasswordCache, ScramHash};
+use super::secret::Secret;
 use super::MIN_DERIVATION_SECRET_BYTES;
 use crate::config_error::FieldError;
-
-/// A secret value: never printed.
-#[derive(Clone)]
-pub(super) struct Secret(pub(super) String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum UsernamePart {
@@ -318,4 +308,10 @@ impl CompiledSasl {
         }
         salted
     }
+}
+
+/// `base64url(HMAC-SHA256(secret, principal))`, unpadded (43 characters): the password of `principal` when
+/// `passwordSecretEnv` is used. `principal` is the full principal (`User:CN=a`).
+pub fn derive_password(secret: &[u8], principal: &str) -> Result<String, String> {
+    Ok(URL_SAFE_NO_PAD.encode(hmac_bytes(ScramHash::Sha256, secret, principal.as_bytes())?))
 }

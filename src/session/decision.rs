@@ -10,9 +10,9 @@ use super::visibility::{describe_topic_partitions_request, listing_filter, metad
 use crate::authorize::Asked;
 use crate::classify::{classify, Classification};
 use crate::config::Propagation;
-use crate::frame::Verdict;
+use crate::frame::{CloseKind, CloseReason, Verdict};
 use crate::metrics::{RequestDecision, Stat};
-use crate::policy::{Mode, RequestCtx};
+use crate::policy::Mode;
 use crate::protocol::acl::{Action, ResourceType};
 use crate::protocol::api::api_name;
 use crate::protocol::error_code::{self, authorization_error};
@@ -48,17 +48,10 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
     let body_prefix = body.get(header.header_len..).unwrap_or_default();
     let request_body_len = body_len.saturating_sub(header.header_len);
     let classification = classify(header.api_key, header.api_version, body_prefix, request_body_len);
-    let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| DecisionRecord {
-        api_key: header.api_key,
-        api_version: header.api_version,
-        correlation_id: header.correlation_id,
-        client_id: header.client_id.map(str::to_string),
-        resource_type: action.map(|a| a.resource_type),
-        resource_name: action.map(|a| a.name.to_string()),
-        operation: action.map(|a| a.op),
-        allowed,
-        audit_only,
-        rule,
+    let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| {
+        let request = (header.api_key, header.api_version, header.correlation_id);
+        let action = action.map(|a| (a.op, a.resource_type, &*a.name));
+        DecisionRecord::new(request, header.client_id, action, allowed, audit_only, rule)
     };
     let forward = |core: &mut Core, action: ResponseAction, expects_response: bool, decision| {
         core.count_request(header.api_key, decision);
@@ -106,7 +99,8 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 return forward(core, ResponseAction::Forward, true, RequestDecision::AuditDenied);
             }
             core.count_request(header.api_key, RequestDecision::Denied);
-            Verdict::Close(format!("{} v{}: {rule}", api_name(header.api_key), header.api_version))
+            let message = format!("{} v{}: {rule}", api_name(header.api_key), header.api_version);
+            Verdict::Close(Box::new(CloseReason::new(CloseKind::Unsupported, message)))
         }
         Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
             if frame.len() < frame_len {
@@ -121,20 +115,13 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             describe_topic_partitions_request(core, &header, body_prefix)
         }
         Classification::Checks { requirements, expects_response } => {
-            let principal = core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS");
-            let ctx = RequestCtx {
-                principal,
-                host: &core.host,
-                api_key: header.api_key,
-                api_version: header.api_version,
-                client_id: header.client_id,
-            };
+            let ctx = core.request_ctx(header.api_key, header.api_version, header.client_id);
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
             for requirement in &requirements {
-                let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement);
+                let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement, |_| {});
                 let satisfied = outcome.satisfied;
-                if let Some(Asked { action, decision }) = outcome.deciding() {
+                if let Some(Asked { action, decision }) = outcome.deciding {
                     if !satisfied {
                         denied.push((action.resource_type, action.name.to_string()));
                     }
@@ -199,11 +186,14 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                     core.count_request(header.api_key, RequestDecision::Denied);
                     core.answer_in_place(&header, answer)
                 }
-                Err(e) => Verdict::Close(format!(
-                    "denied {} v{} cannot be answered, unsupported: {e}",
-                    api_name(header.api_key),
-                    header.api_version
-                )),
+                Err(e) => Verdict::Close(Box::new(CloseReason::new(
+                    CloseKind::Unsupported,
+                    format!(
+                        "denied {} v{} cannot be answered, unsupported: {e}",
+                        api_name(header.api_key),
+                        header.api_version
+                    ),
+                ))),
             }
         }
     }

@@ -12,7 +12,7 @@
 use super::events::{DecisionRecord, Event};
 use super::state::Core;
 use crate::classify::{classify, Classification};
-use crate::frame::Verdict;
+use crate::frame::{CloseKind, CloseReason, Verdict};
 use crate::metrics::RequestDecision;
 use crate::policy::Mode;
 use crate::protocol::api::api_name;
@@ -61,5 +61,8 @@ pub(super) fn judge_header(core: &mut Core, frame: &[u8], frame_len: usize) -> O
         rule: rule.clone(),
     }));
     core.count_request(key, RequestDecision::Denied);
-    Some(Verdict::Close(format!("{} v{version}: {rule}", api_name(key))))
+    Some(Verdict::Close(Box::new(CloseReason::new(
+        CloseKind::Unsupported,
+        format!("{} v{version}: {rule}", api_name(key)),
+    ))))
 }

@@ -36,3 +36,42 @@ pub struct DecisionRecord {
     pub audit_only: bool,
     pub rule: String,
 }
+
+impl DecisionRecord {
+    /// A decision about `action` (`None`: the request as a whole) in the request `(api_key, api_version,
+    /// correlation_id)`.
+    pub fn new(
+        request: (i16, i16, i32),
+        client_id: Option<&str>,
+        action: Option<(Operation, ResourceType, &str)>,
+        allowed: bool,
+        audit_only: bool,
+        rule: String,
+    ) -> Self {
+        let (api_key, api_version, correlation_id) = request;
+        DecisionRecord {
+            api_key,
+            api_version,
+            correlation_id,
+            client_id: client_id.map(str::to_string),
+            resource_type: action.map(|(_, resource_type, _)| resource_type),
+            resource_name: action.map(|(_, _, name)| name.to_string()),
+            operation: action.map(|(op, _, _)| op),
+            allowed,
+            audit_only,
+            rule,
+        }
+    }
+
+    /// Describe denied on a resource of a listing or a Metadata request: it is hidden, not refused.
+    pub fn hidden(
+        request: (i16, i16, i32),
+        client_id: Option<&str>,
+        resource: (ResourceType, &str),
+        audit_only: bool,
+        rule: String,
+    ) -> Self {
+        let action = Some((Operation::Describe, resource.0, resource.1));
+        DecisionRecord::new(request, client_id, action, false, audit_only, rule)
+    }
+}

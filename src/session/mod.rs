@@ -183,10 +183,10 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
-            if policy_update::is_policy_close(reason) {
-                self.core.events.push(Event::PolicyClosed(reason.clone()));
+            if policy_update::is_policy_close(&reason.message) {
+                self.core.events.push(Event::PolicyClosed(reason.message.clone()));
             } else {
-                self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+                self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::from(reason.kind)));
                 self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
             }
         }
@@ -197,7 +197,7 @@ impl Session {
     pub fn on_upstream(&mut self, chunk: &[u8]) -> ChunkOutcome {
         let out = self.responses.process(chunk, &mut ResponseSide(&mut self.core));
         if let Some(reason) = &out.close {
-            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::of_reason(reason)));
+            self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::from(reason.kind)));
             self.core.events.push(Event::ProtocolError(format!("response stream: {reason}")));
         }
         out
@@ -244,6 +244,7 @@ impl Session {
     }
 
     /// Drains what happened since the last call.
+    #[must_use = "events carry the decisions to audit and the reasons to log"]
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.core.events)
     }

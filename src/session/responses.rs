@@ -25,13 +25,12 @@ impl FrameHandler for ResponseSide<'_> {
             return if frame.len() < frame_len { Verdict::NeedMore } else { Verdict::Close("short response".into()) };
         };
         let Some(expected) = core.inflight.front() else {
-            return Verdict::Close(format!("response {correlation_id} without a request"));
+            return Verdict::Close(format!("response {correlation_id} without a request").into());
         };
         if expected.correlation_id != correlation_id {
-            return Verdict::Close(format!(
-                "response correlation id {correlation_id}, expected {}",
-                expected.correlation_id
-            ));
+            return Verdict::Close(
+                format!("response correlation id {correlation_id}, expected {}", expected.correlation_id).into(),
+            );
         }
         let is_sasl = matches!(expected.action, ResponseAction::Sasl);
         let holding = core.sasl.as_ref().is_some_and(SaslState::blocks);
@@ -74,12 +73,12 @@ impl FrameHandler for ResponseSide<'_> {
             ResponseAction::ClampApiVersions => match clamp_api_versions(frame, entry.api_version) {
                 Ok(Some(rewritten)) => Verdict::Replace(rewritten),
                 Ok(None) => Verdict::Forward,
-                Err(e) => Verdict::Close(format!("ApiVersions response: {e}")),
+                Err(e) => Verdict::Close(format!("ApiVersions response: {e}").into()),
             },
             ResponseAction::FilterMetadata { denied_named, client_id } => {
                 match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
                     Ok(rewritten) => Verdict::Replace(rewritten),
-                    Err(e) => Verdict::Close(format!("Metadata response: {e}")),
+                    Err(e) => Verdict::Close(format!("Metadata response: {e}").into()),
                 }
             }
             ResponseAction::FilterListing { filter, client_id } => {
@@ -87,7 +86,7 @@ impl FrameHandler for ResponseSide<'_> {
                 match filter_listing_response(core, frame, request, &filter, client_id.as_deref()) {
                     Ok(Some(rewritten)) => Verdict::Replace(rewritten),
                     Ok(None) => Verdict::Forward,
-                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
+                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key)).into()),
                 }
             }
             ResponseAction::MergeDenied { answer, by_group, listing } => {
@@ -104,7 +103,7 @@ impl FrameHandler for ResponseSide<'_> {
                 });
                 match merged {
                     Ok(merged) => Verdict::Replace(merged),
-                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key))),
+                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key)).into()),
                 }
             }
         };

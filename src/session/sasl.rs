@@ -46,6 +46,6 @@ pub(super) fn sasl_response(core: &mut Core, frame: &[u8]) -> Verdict {
             core.events.push(Event::Propagated(format!("authenticated to the broker as SASL user {user}")));
             Verdict::Replace(released)
         }
-        Err(e) => Verdict::Close(format!("SASL authentication to the broker failed: {e}")),
+        Err(e) => Verdict::Close(format!("SASL authentication to the broker failed: {e}").into()),
     }
 }

@@ -10,8 +10,9 @@ use super::events::Event;
 use super::topic_bytes::TopicBytes;
 use crate::config::Config;
 use crate::frame::Verdict;
-use crate::identity::Identity;
+use crate::identity::{Identity, ANONYMOUS_PRINCIPAL};
 use crate::metrics::{RequestDecision, Stat};
+use crate::policy::RequestCtx;
 use crate::protocol::wire;
 
 /// What to do with the response to one forwarded request.
@@ -157,6 +158,18 @@ impl Core {
     pub(super) fn answer_in_place(&mut self, header: &wire::RequestHeader<'_>, answer: Vec<u8>) -> Verdict {
         self.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
         Verdict::Replace(substitute_request(header.correlation_id))
+    }
+
+    /// Who asks, for one request: the connection's principal (identified before any request is read) and
+    /// its host.
+    pub(super) fn request_ctx<'a>(
+        &'a self,
+        api_key: i16,
+        api_version: i16,
+        client_id: Option<&'a str>,
+    ) -> RequestCtx<'a> {
+        let principal = self.identity.as_ref().map_or(ANONYMOUS_PRINCIPAL, |i| i.principal.as_str());
+        RequestCtx { principal, host: &self.host, api_key, api_version, client_id }
     }
 
     pub(super) fn count_request(&mut self, api_key: i16, decision: RequestDecision) {

@@ -25,13 +25,7 @@ fn may_describe_topic<'c>(
     client_id: Option<&str>,
     topic: &str,
 ) -> crate::policy::Decision<'c> {
-    let ctx = RequestCtx {
-        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-        host: &core.host,
-        api_key: ApiKey::Metadata as i16,
-        api_version,
-        client_id,
-    };
+    let ctx = core.request_ctx(ApiKey::Metadata as i16, api_version, client_id);
     let action = Action { op: Operation::Describe, resource_type: ResourceType::Topic, name: topic.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
@@ -44,7 +38,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     // Read with its layout (classify() already walked it): the topics array with each entry's byte range.
     let request = match layout::parse(ApiKey::Metadata, version, body, Keep::Resources) {
         Ok(r) => r,
-        Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}")),
+        Err(e) => return Verdict::Close(format!("Metadata v{version} request: {e}").into()),
     };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let ctx_principal = core.identity.as_ref().map(|i| i.principal.clone()).unwrap_or_default();
@@ -67,18 +61,15 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             let name = entry.node().and_then(|t| t.str("name")).unwrap_or_default();
             let decision = may_describe_topic(core, version, header.client_id, name);
             if !decision.allowed {
-                events.push(DecisionRecord {
-                    api_key: header.api_key,
-                    api_version: version,
-                    correlation_id: header.correlation_id,
-                    client_id: header.client_id.map(str::to_string),
-                    resource_type: Some(ResourceType::Topic),
-                    resource_name: Some(name.to_string()),
-                    operation: Some(Operation::Describe),
-                    allowed: false,
-                    audit_only: audit,
-                    rule: decision.rule.into_owned(),
-                });
+                let request = (header.api_key, version, header.correlation_id);
+                let topic = (ResourceType::Topic, name);
+                events.push(DecisionRecord::hidden(
+                    request,
+                    header.client_id,
+                    topic,
+                    audit,
+                    decision.rule.into_owned(),
+                ));
                 denied_named.push(name.to_string());
                 if audit {
                     retained.push(range.clone());
@@ -109,7 +100,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
                     core.count_request(header.api_key, RequestDecision::Denied);
                     core.answer_in_place(header, answer)
                 }
-                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}")),
+                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}").into()),
             };
         }
         kept = Some(retained);
@@ -138,7 +129,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     // Something changed only if topics were named: the kept entries are cut out of the client's bytes, and
     // allow_auto_topic_creation (v4+) is the byte right after the array.
     let (Some(kept), Some(topics)) = (kept, request.list("topics")) else {
-        return Verdict::Close(format!("Metadata v{version} request changed without named topics"));
+        return Verdict::Close(format!("Metadata v{version} request changed without named topics").into());
     };
     let flexible = wire::request_header_version(header.api_key, version) >= 2;
     let mut rewritten = Vec::with_capacity(body.len());
@@ -152,7 +143,9 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     if disable_auto_create {
         match rewritten.get_mut(rest) {
             Some(flag) => *flag = 0,
-            None => return Verdict::Close(format!("Metadata v{version} request without allow_auto_topic_creation")),
+            None => {
+                return Verdict::Close(format!("Metadata v{version} request without allow_auto_topic_creation").into())
+            }
         }
     }
     Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &rewritten))
@@ -248,13 +241,7 @@ fn may_describe<'c>(
     resource_type: ResourceType,
     name: &str,
 ) -> crate::policy::Decision<'c> {
-    let ctx = RequestCtx {
-        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-        host: &core.host,
-        api_key,
-        api_version,
-        client_id,
-    };
+    let ctx = core.request_ctx(api_key, api_version, client_id);
     let action = Action { op: Operation::Describe, resource_type, name: name.into() };
     core.cfg.authorizer.authorize(&ctx, &action)
 }
@@ -271,13 +258,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
                 resource_type: ResourceType::Cluster,
                 name: crate::protocol::acl::CLUSTER_NAME.into(),
             };
-            let ctx = RequestCtx {
-                principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-                host: &core.host,
-                api_key,
-                api_version: version,
-                client_id: header.client_id,
-            };
+            let ctx = core.request_ctx(api_key, version, header.client_id);
             (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
@@ -313,7 +294,7 @@ pub(super) fn describe_topic_partitions_request(
     let mut request: DescribeTopicPartitionsRequest =
         match crate::protocol::layout::decode_checked(header.api_key, version, body) {
             Ok(r) => r,
-            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}")),
+            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}").into()),
         };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let all_topics = request.topics.is_empty();
@@ -324,18 +305,15 @@ pub(super) fn describe_topic_partitions_request(
         if decision.allowed {
             return true;
         }
-        events.push(Event::Decision(DecisionRecord {
-            api_key: header.api_key,
-            api_version: version,
-            correlation_id: header.correlation_id,
-            client_id: header.client_id.map(str::to_string),
-            resource_type: Some(ResourceType::Topic),
-            resource_name: Some(t.name.to_string()),
-            operation: Some(Operation::Describe),
-            allowed: false,
-            audit_only: audit,
-            rule: decision.rule.into_owned(),
-        }));
+        let request = (header.api_key, version, header.correlation_id);
+        let topic = (ResourceType::Topic, t.name.as_str());
+        events.push(Event::Decision(DecisionRecord::hidden(
+            request,
+            header.client_id,
+            topic,
+            audit,
+            decision.rule.into_owned(),
+        )));
         denied.push(t.name.to_string());
         audit
     });
@@ -381,7 +359,7 @@ pub(super) fn describe_topic_partitions_request(
     }
     let mut encoded = Vec::with_capacity(body.len());
     if let Err(e) = request.encode(&mut encoded, version) {
-        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}"));
+        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}").into());
     }
     core.push_inflight(header, (header.api_key, version), filter(denied));
     Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
@@ -531,18 +509,8 @@ pub(super) fn filter_listing_response(
     let events: Vec<Event> = hidden
         .into_iter()
         .map(|(resource_type, name, rule)| {
-            Event::Decision(DecisionRecord {
-                api_key,
-                api_version: version,
-                correlation_id,
-                client_id: client_id.map(str::to_string),
-                resource_type: Some(resource_type),
-                resource_name: Some(name),
-                operation: Some(Operation::Describe),
-                allowed: false,
-                audit_only: true,
-                rule,
-            })
+            let request = (api_key, version, correlation_id);
+            Event::Decision(DecisionRecord::hidden(request, client_id, (resource_type, &name), true, rule))
         })
         .collect();
     core.events.extend(events);

@@ -468,8 +468,7 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
             .collect();
         out += &format!("requirement {}: {}\n", i + 1, wanted.join(" OR "));
         // Asked as the filter's session asks it: alternatives in order, up to the first allowed one.
-        let outcome = authorize::requirement(authorizer, &ctx, requirement);
-        for Asked { action, decision } in &outcome.asked {
+        let outcome = authorize::requirement(authorizer, &ctx, requirement, |Asked { action, decision }| {
             out += &format!(
                 "  {} {} `{}`: {} by {}\n",
                 action.op.as_str(),
@@ -478,7 +477,7 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
                 if decision.allowed { "ALLOWED" } else { "DENIED" },
                 decision.rule
             );
-        }
+        });
         allowed &= outcome.satisfied;
     }
     if key == ApiKey::Metadata {
