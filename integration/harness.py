@@ -392,8 +392,8 @@ class Envoy:
     def update_filter_config(self, plugin_config, timeout: float = 15.0) -> None:
         """With ecds=True: replaces the filter's configuration file (atomic rename) and waits until Envoy's
         extension config discovery has taken it (raises if Envoy refused it; returns at once when the file is
-        unchanged, which Envoy ignores). New connections get the new
-        configuration; see integration/bench/POLICY-UPDATES.md for what open connections see."""
+        unchanged, which Envoy ignores). New connections get the new configuration, and open connections
+        follow it at their next request (README, Policy updates; integration/bench/POLICY-UPDATES.md)."""
         import yaml
 
         if self.ecds_path is None:
@@ -429,8 +429,9 @@ class Envoy:
 
     def update_plugin_config(self, plugin_config, timeout: float = 15.0) -> None:
         """With dynamic_listeners: rewrites the listener file with a new filter configuration and waits until
-        Envoy has applied it. Connections opened before keep their filter chain (and its configuration) until
-        Envoy's drain time (--drain-time-s, 600 s by default) ends; new connections get the new one."""
+        Envoy has applied it. New connections get the new listener; connections opened before keep their filter
+        chain until Envoy's drain time ends, and the filter applies the new policy to them at their next request
+        (README, Policy updates)."""
         import yaml
 
         if self.lds_path is None:
