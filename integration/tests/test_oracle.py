@@ -40,8 +40,6 @@ PHASES = runner.build_phases(SHAPE)
 SUBSET_DIVERGENCES = {
     "e.0.4": "offset-fetch-refused-whole",
     "e.0.8": "authorized-operations",
-    "e.0.10": "describe-client-quotas-entries",
-    "e.1.2": "describe-transactions-error-fields",
 }
 CURATED = {c.case.id: c for c in matrix.curated()}
 CURATED_CLASSES = {
@@ -52,7 +50,6 @@ CURATED_CLASSES = {
     "d.c13.0": "create-topics-configs",
     "d.c15.0": "authorized-operations",
     "d.c16.0": "authorized-operations",
-    "d.c18.0": "describe-transactions-error-fields",
     "d.c19.0": "metadata-auto-create",
     "d.c20.0": "metadata-create-denied-error",
     "d.c21.0": "offset-delete-refused-whole",
@@ -61,7 +58,6 @@ CURATED_CLASSES = {
     "d.c35.0": "offset-fetch-refused-whole",
     "d.c25.0": "elect-leaders-partitions",
     "d.c26.0": "elect-leaders-partitions",
-    "d.c27.0": "describe-client-quotas-entries",
     "e.c9.0": "delete-topics",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}

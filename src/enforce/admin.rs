@@ -150,7 +150,7 @@ pub(super) fn cluster_only(o: &mut Out, key: ApiKey, code: i16) {
             o.i32(0);
             o.i16(code);
             o.str(""); // error_message
-            o.count(0); // entries
+            o.null_array(); // entries: null, as Kafka answers a refused request
         }
         ApiKey::AlterPartitionReassignments => {
             o.i32(0);

@@ -405,8 +405,8 @@ pub(crate) fn error_response(
                     TransactionState::default()
                         .with_error_code(e.txn(&id))
                         .with_transactional_id(id)
-                        .with_producer_id(ProducerId(-1))
-                        .with_producer_epoch(-1)
+                        .with_producer_id(ProducerId(0))
+                        .with_producer_epoch(0)
                         .with_transaction_start_time_ms(-1)
                 })
                 .collect();
@@ -727,7 +727,11 @@ fn cluster_only(key: ApiKey, v: i16, correlation_id: i32, code: i16) -> Result<V
         ApiKey::UnregisterBroker => top_level!(UnregisterBrokerResponse, 0),
         ApiKey::AddRaftVoter => top_level!(AddRaftVoterResponse, 0),
         ApiKey::RemoveRaftVoter => top_level!(RemoveRaftVoterResponse, 0),
-        ApiKey::DescribeClientQuotas => top_level!(DescribeClientQuotasResponse, 0),
+        ApiKey::DescribeClientQuotas => {
+            // Kafka's answer to a refused request has null entries.
+            let resp = DescribeClientQuotasResponse::default().with_error_code(code).with_entries(None);
+            frame(key, v, correlation_id, &resp)
+        }
         ApiKey::ListConfigResources => top_level!(ListConfigResourcesResponse, 0),
         ApiKey::Vote => top_level!(VoteResponse, 0),
         ApiKey::BeginQuorumEpoch => top_level!(BeginQuorumEpochResponse, 0),

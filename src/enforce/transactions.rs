@@ -68,8 +68,8 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
                 o.str(""); // transaction_state
                 o.i32(0); // transaction_timeout_ms
                 o.i64(-1); // transaction_start_time_ms
-                o.i64(-1); // producer_id
-                o.i16(-1); // producer_epoch
+                o.i64(0); // producer_id: 0, as Kafka leaves a refused entry's
+                o.i16(0); // producer_epoch
                 o.count(0); // topics
             });
         }
