@@ -419,6 +419,11 @@ class Oracle:
         else:
             raise OracleError(f"Kafka's ACLs of set {acl_set.id} not visible through DescribeAcls")
         config = filter_config(acl_set.acls, allow_everyone)
+        # Every listener update carries a configuration Envoy has not seen: a byte-identical one would reuse the
+        # earlier filter root without running filter code, and for 2 s new connections would follow the policy
+        # published last (the LDS revert gap, README Limits). The label cap varies, nothing the oracle compares.
+        self.updates = getattr(self, "updates", 0) + 1
+        config["observability"]["maxLabelValues"] = 100 + self.updates
         if self.envoy is None:
             # One Envoy per cluster, its listener from a file (LDS): each ACL set is a listener update, which
             # Envoy applies to new connections (every case opens its own).
