@@ -206,13 +206,7 @@ fn authorized_operations(
     resource_type: ResourceType,
     name: &str,
 ) -> i32 {
-    let ctx = RequestCtx {
-        principal: core.identity.as_ref().map(|i| i.principal.as_str()).unwrap_or("User:ANONYMOUS"),
-        host: &core.host,
-        api_key,
-        api_version,
-        client_id,
-    };
+    let ctx = core.request_ctx(api_key, api_version, client_id);
     core.cfg.authorizer.authorized_operations(&ctx, resource_type, name)
 }
 

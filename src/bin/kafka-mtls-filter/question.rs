@@ -18,16 +18,9 @@ impl Question {
     /// `operation` by Kafka's or Strimzi's name (`All`, `CREATE_TOKENS`, `DescribeTokens`...); `resource` as
     /// `TYPE:NAME` (`topic:orders`, `group:billing`, `user:User:alice`) or `cluster` (Kafka's `kafka-cluster`).
     pub fn parse(operation: &str, resource: &str) -> Result<Question, String> {
-        let op_name: String = operation.chars().filter(|c| *c != '_' && *c != '-').collect();
-        let op = Operation::EVERY
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(&op_name))
-            .ok_or_else(|| format!("`--operation {operation}`: unknown operation"))?;
+        let op = Operation::parse(operation).ok_or_else(|| format!("`--operation {operation}`: unknown operation"))?;
         let (type_text, name) = resource.split_once(':').unwrap_or((resource, ""));
-        let type_name: String = type_text.chars().filter(|c| *c != '_' && *c != '-').collect();
-        let resource_type = ResourceType::EVERY
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(&type_name))
+        let resource_type = ResourceType::parse(type_text)
             .ok_or_else(|| format!("`--resource {resource}`: unknown resource type `{type_text}`"))?;
         let name = match (resource_type, name) {
             (ResourceType::Cluster, "" | CLUSTER_NAME) => CLUSTER_NAME.to_string(),
