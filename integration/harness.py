@@ -121,19 +121,7 @@ class Process:
         return self.popen.poll() is None
 
     def stop(self, grace: float = 5.0) -> None:
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.popen.wait(grace)
+        kafka_broker.stop_process_group(self.popen, grace)
         self._log.close()
 
 

@@ -85,6 +85,25 @@ def run_tool(main_class: str, *args: str, timeout: float = 120, input: str | Non
     )  # fmt: skip
 
 
+def stop_process_group(popen: subprocess.Popen, grace: float, kill: bool = False) -> None:
+    """Ends a process started with `start_new_session=True` and everything it started: SIGTERM (SIGKILL with
+    `kill`), then SIGKILL if it is still there after `grace` seconds."""
+    if popen.poll() is not None:
+        return
+    try:
+        os.killpg(popen.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        popen.wait(grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        popen.wait(grace)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -223,19 +242,7 @@ class _Node:
     def stop(self, kill: bool = False, grace: float = 20.0) -> None:
         if self.popen is None:
             return
-        if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, signal.SIGKILL if kill else signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.popen.wait(grace)
+        stop_process_group(self.popen, grace, kill)
         self._log.close()
         self.popen = None
 
