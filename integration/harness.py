@@ -400,6 +400,7 @@ class Envoy:
         )
         before = self.ecds_path.read_text()
         accepted, rejected = self._ecds_counts()
+        log_before = len(self.log_text())
         self._write_ecds(typed_config)
         if self.ecds_path.read_text() == before:
             return  # the same resource again: Envoy keeps what it has and counts nothing
@@ -409,11 +410,26 @@ class Envoy:
             if now_rejected > rejected:
                 raise HarnessError(f"Envoy refused the filter configuration; log:\n{self.process.log_tail()}")
             if now_accepted > accepted:
-                # Envoy counts the update on its main thread, then hands it to the workers (within milliseconds,
-                # well inside this loop's polling period).
+                self._wait_workers_follow(log_before, deadline)
                 return
             time.sleep(0.05)
         raise HarnessError(f"Envoy did not take the filter configuration within {timeout}s; log:\n{self.process.log_tail()}")
+
+    _GENERATION = re.compile(r"^\[[^]]*\]\[(\d+)\].*wasm log .*(?:published as generation|policy generation) (\d+)")
+
+    def _wait_workers_follow(self, log_before: int, deadline: float) -> None:
+        """After Envoy counted an update (on its main thread, whose VM publishes it as a new generation): waits
+        until a worker's VM has it too, either configured there or read by its root's timer (the filter's poll,
+        every 20 ms). From then on, the worker's open connections decide their next request on it."""
+        main_thread = self.process.popen.pid
+        while time.monotonic() < deadline:
+            seen = [self._GENERATION.match(line) for line in self.log_text()[log_before:].splitlines()]
+            seen = [(int(found.group(1)), int(found.group(2))) for found in seen if found]
+            published = max((generation for thread, generation in seen if thread == main_thread), default=None)
+            if published is not None and any(t != main_thread and g >= published for t, g in seen):
+                return
+            time.sleep(0.01)
+        raise HarnessError(f"no worker took the filter configuration in time; log:\n{self.process.log_tail()}")
 
     def update_plugin_config(self, plugin_config, timeout: float = 15.0) -> None:
         """With dynamic_listeners: rewrites the listener file with a new filter configuration and waits until

@@ -71,6 +71,8 @@ struct FilterRoot {
     metrics: Rc<RefCell<MetricRegistry>>,
     /// Where the configuration is published: its connections follow the newest one.
     follow: Option<Publication>,
+    /// Timer ticks so far: counters are flushed every [`COUNTER_FLUSH_PERIOD_MS`].
+    ticks: u32,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -192,9 +194,10 @@ impl RootContext for FilterRoot {
                 *self.config.borrow_mut() = config.clone();
                 log::info!("configuration loaded ({} bytes)", raw.len());
                 self.publish(&raw, &config);
-                if let Err(e) = host::set_tick_period_ms(COUNTER_FLUSH_PERIOD_MS) {
-                    // Without the timer the counters would never reach Envoy: refuse, as for a bad field.
-                    log::error!("cannot start the counter flush timer: host status {}", e.0);
+                if let Err(e) = host::set_tick_period_ms(policy_updates::POLL_PERIOD_MS) {
+                    // Without the timer the counters would never reach Envoy, and open connections would follow
+                    // updates configured in other VMs late: refuse, as for a bad field.
+                    log::error!("cannot start the root's timer: host status {}", e.0);
                     return false;
                 }
                 true
@@ -210,7 +213,13 @@ impl RootContext for FilterRoot {
     }
 
     fn on_tick(&mut self) {
-        flush_pending_counts();
+        if let Some(publication) = &self.follow {
+            publication.scope.poll();
+        }
+        self.ticks = self.ticks.wrapping_add(1);
+        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / policy_updates::POLL_PERIOD_MS) == 0 {
+            flush_pending_counts();
+        }
     }
 
     fn get_type(&self) -> Option<ContextType> {
