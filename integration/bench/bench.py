@@ -25,7 +25,7 @@ Reported per configuration and workload:
   - ratios: CPU per GB against tcp_proxy of the same transport (plain/TLS), and the filter against the
     do-nothing filter and the read-only one.
 
-The broker is Apache Kafka (integration/kafka_broker.py), one per configuration, its JVM at full speed
+The broker is Apache Kafka (integration/harness/kafka_broker.py), one per configuration, its JVM at full speed
 (KMF_KAFKA_JVM_OPTS, default below; the harness's own default runs C1 only, for quick test starts).
 
 Run: integration/bench/run [--small-messages N] [--large-mb MB] [--configs a,b] [--json FILE]
@@ -55,7 +55,7 @@ sys.path.insert(0, str(HERE.parent))
 os.environ.setdefault("KMF_KAFKA_JVM_OPTS", "-Xms1g -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true")
 
 import harness  # noqa: E402
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 
 CLIENT_CERT = "mesh-default"  # principal User:CN=kafka-default (spiffe://cluster.local/ns/kafka/sa/default)
 TLS_PRINCIPAL = "User:CN=kafka-default"

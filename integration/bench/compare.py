@@ -72,7 +72,7 @@ os.environ.setdefault("KMF_KAFKA_JVM_OPTS", "-Xms1g -Xmx1g -XX:+UseG1GC -Djava.a
 import bench  # noqa: E402
 import harness  # noqa: E402
 import instructions  # noqa: E402
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 
 STACKS = [
     "direct",

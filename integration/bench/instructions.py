@@ -57,7 +57,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench  # noqa: E402
 import harness  # noqa: E402
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 from paired import parse_variants, side_by_side  # noqa: E402
 
 TOPIC = "bench-instructions"

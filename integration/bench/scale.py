@@ -45,7 +45,7 @@ import bench  # noqa: E402
 import compare  # noqa: E402
 import harness  # noqa: E402
 import instructions  # noqa: E402
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 
 
 def without_connection_cap(render):

@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 
 SOURCE = HERE / "java" / "OracleDriver.java"
 

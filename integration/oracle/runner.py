@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import driver as driver_mod  # noqa: E402
 import harness  # noqa: E402
-import kafka_broker  # noqa: E402
+from harness import kafka_broker  # noqa: E402
 import matrix  # noqa: E402
 import pki  # noqa: E402
 

@@ -17,49 +17,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness  # noqa: E402
+from harness.policies import IDENTITY, WRITER_POLICY, mesh_default_policy  # noqa: E402,F401 - tests import them from here
 
 WITH_FILTER = os.environ.get("KMF_NO_FILTER", "") not in ("1", "true", "yes")
 
-# The identity configuration most tests use: SPIFFE for in-mesh workloads, DN mapping for the rest.
-IDENTITY = {
-    "spiffe": {"principal": "CN={namespace}-{serviceAccount}", "trustDomains": ["cluster.local"]},
-    "subject": {"mappingRules": "RULE:^CN=([^,]+),O=acme$/$1/L,DEFAULT"},
-    "prefer": "spiffe",
-    "unauthenticated": "deny",
-}
-
-
-def mesh_default_policy(*acls: dict) -> dict:
-    """Enforce mode: `mesh-admin` (User:CN=kafka-admin) is a super user, `mesh-default` (User:CN=kafka-default)
-    has exactly `acls`."""
-    return {
-        "identity": IDENTITY,
-        "authorization": {
-            "mode": "enforce",
-            "superUsers": ["User:CN=kafka-admin"],
-            "users": [{"principal": "User:CN=kafka-default", "acls": list(acls)}],
-        },
-    }
-
-
-# mesh-default (User:CN=kafka-default) may use the `it-` topics and the harness's consumer group.
-WRITER_POLICY = {
-    "identity": IDENTITY,
-    "authorization": {
-        "mode": "enforce",
-        "users": [
-            {
-                "principal": "User:CN=kafka-default",
-                "acls": [
-                    {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"},
-                     "operations": ["Write", "Read", "Describe"], "type": "allow"},
-                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"},
-                     "operations": ["Read", "Describe"], "type": "allow"},
-                ],
-            }
-        ],
-    },
-}  # fmt: skip
 
 def pytest_collection_modifyitems(config, items):
     if WITH_FILTER:

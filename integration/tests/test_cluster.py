@@ -13,7 +13,7 @@ import time
 
 import harness
 import pytest
-from cluster import Cluster, audit_lines, connection_principals, prometheus, sample
+from harness.cluster import Cluster, audit_lines, connection_principals, prometheus, sample
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -320,7 +320,7 @@ def test_java_client_across_the_cluster(cluster, java_classes):
 
 @pytest.mark.slow
 def test_one_of_three_brokers_killed_clients_fail_over(cluster):
-    """Three Kafka nodes behind three Envoys (integration/cluster.py). Node 2, the leader of partition 1, is
+    """Three Kafka nodes behind three Envoys (integration/harness/cluster.py). Node 2, the leader of partition 1, is
     killed (SIGKILL) under an idempotent producer: partition 1's leadership moves to another node, the
     producer follows it there through that node's Envoy, and nothing acknowledged is lost or duplicated. A group
     consumer polling through the outage (its coordinator may be on node 2) gets every message; a fresh consumer

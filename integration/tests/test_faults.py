@@ -16,7 +16,7 @@ import time
 
 import harness
 import pytest
-from cluster import prometheus, sample
+from harness.cluster import prometheus, sample
 from confluent_kafka import KafkaError, Producer
 
 from conftest import IDENTITY, WITH_FILTER, WRITER_POLICY

@@ -311,7 +311,7 @@ def test_readme_names_only_files_that_exist():
 
 
 def test_docker_compose_file_parses_and_names_existing_files():
-    compose_file = REPO / "integration" / "docker-compose.yml"
+    compose_file = REPO / "integration" / "compose" / "docker-compose.yml"
     compose = yaml.safe_load(compose_file.read_text())
     assert {"envoy", "kafka", "client"} <= set(compose["services"])
     for name, service in compose["services"].items():
@@ -319,13 +319,13 @@ def test_docker_compose_file_parses_and_names_existing_files():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0] if isinstance(volume, str) else volume.get("source", "")
             # Bind mounts of repository files must exist (build outputs and generated certificates excepted).
-            if source.startswith("./") and "target/" not in source and ".run/" not in source:
+            if source.startswith(("./", "../")) and "target/" not in source and ".run/" not in source:
                 assert (compose_file.parent / source).exists(), f"{name}: {source}"
 
 
 def test_docker_compose_envoy_config_is_the_rendered_harness_config(cli):
-    """integration/docker-compose/envoy.yaml is envoy/envoy-mtls.yaml rendered (render.py), and its policy parses."""
-    compose_dir = REPO / "integration" / "docker-compose"
+    """integration/compose/envoy.yaml is envoy/envoy-mtls.yaml rendered (render.py), and its policy parses."""
+    compose_dir = REPO / "integration" / "compose"
     result = subprocess.run(
         ["python3", str(compose_dir / "render.py")], capture_output=True, text=True, timeout=60, check=True
     )
@@ -340,10 +340,10 @@ def test_docker_compose_envoy_config_is_the_rendered_harness_config(cli):
     assert validated.returncode == 0, validated.stderr
 
 
-# --- integration/docker-compose.sasl.yml: SASL propagation to an unmodified Kafka (SCRAM and OAUTHBEARER) ---------
+# --- integration/compose/docker-compose.sasl.yml: SASL propagation to an unmodified Kafka (SCRAM and OAUTHBEARER) ---------
 
-SASL_COMPOSE_FILE = REPO / "integration" / "docker-compose.sasl.yml"
-SASL_DIR = REPO / "integration" / "docker-compose" / "sasl"
+SASL_COMPOSE_FILE = REPO / "integration" / "compose" / "docker-compose.sasl.yml"
+SASL_DIR = REPO / "integration" / "compose" / "sasl"
 SASL_VARIANTS = {"scram": "SCRAM-SHA-512", "oauthbearer": "OAUTHBEARER"}
 
 
@@ -458,7 +458,7 @@ def test_sasl_jwks_is_what_the_cli_prints_for_the_example_key(cli):
 
 
 def test_sasl_scram_provisioning_is_what_the_cli_prints(cli):
-    """docker-compose/sasl/kafka/provision.sh creates exactly the SCRAM credentials `credentials` asks for."""
+    """compose/sasl/kafka/provision.sh creates exactly the SCRAM credentials `credentials` asks for."""
     env = sasl_example_env()
     result = run_cli_with_env(cli, ["credentials", str(SASL_DIR / "plugin-config-scram.json")], env)
     assert result.returncode == 0, result.stderr

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import harness
-import kafka_broker
+from harness import kafka_broker
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 

@@ -31,7 +31,7 @@ import threading
 import time
 
 import harness
-import kafka_broker
+from harness import kafka_broker
 import pytest
 from conftest import IDENTITY
 

@@ -1,5 +1,5 @@
 """Demo: Apache Kafka (KRaft) + Envoy with the kafka-mtls-filter, Kafka clients with mesh and non-mesh certificates.
-Run through integration/demo.sh (which installs and builds first)."""
+Run through integration/demo/demo.sh (which installs and builds first)."""
 
 from __future__ import annotations
 
@@ -12,54 +12,18 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import harness  # noqa: E402
-import kafka_broker  # noqa: E402
-from certs import CLIENT_CERTS  # noqa: E402
+from harness import kafka_broker  # noqa: E402
+from harness.certs import CLIENT_CERTS  # noqa: E402
+from harness.policies import demo_policy  # noqa: E402
 
 TOPIC = "orders-demo"
 # A topic no demo principal but the super user may see.
 HIDDEN_TOPIC = "payroll-demo"
 
-PLUGIN_CONFIG = {
-    "identity": {
-        "spiffe": {"principal": "CN={namespace}-{serviceAccount}", "trustDomains": ["cluster.local"]},
-        "subject": {"mappingRules": "RULE:^CN=([^,]+),O=acme$/$1/L,DEFAULT"},
-        "prefer": "spiffe",
-        "unauthenticated": "deny",
-    },
-    "authorization": {
-        "mode": "enforce",
-        "superUsers": ["User:CN=kafka-admin"],
-        "users": [
-            {
-                "principal": "User:CN=kafka-default",
-                "acls": [
-                    {
-                        "resource": {"type": "topic", "name": "orders-", "patternType": "prefix"},
-                        "operations": ["Read", "Describe", "Write"],
-                        "host": "*",
-                        "type": "allow",
-                    }
-                ],
-            },
-            {
-                "principal": "User:external-kafkauser",
-                "acls": [
-                    {
-                        "resource": {"type": "topic", "name": "orders-", "patternType": "prefix"},
-                        "operations": ["Read", "Describe"],
-                        "host": "*",
-                        "type": "allow",
-                    },
-                    # The harness's consumers name a group (librdkafka looks up its coordinator).
-                    {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read"]},
-                ],
-            },
-        ],
-    },
-}
+PLUGIN_CONFIG = demo_policy()
 
 
 def heading(text: str) -> None:

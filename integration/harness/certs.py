@@ -3,7 +3,7 @@ like the ones the filter meets in practice (Istio workload certificates with onl
 subject; classic certificates with only a subject DN), plus a certificate from a rogue CA.
 
 Every file is PEM: `<name>.crt` and `<name>.key` (unencrypted PKCS#8) in the output directory, and `ca.crt`.
-Run as a script to (re)generate: `python integration/certs.py integration/.run/certs`.
+Run as a script to (re)generate: `python integration/harness/certs.py integration/.run/certs`.
 """
 
 from __future__ import annotations
@@ -190,6 +190,6 @@ def generate(out_dir: str | Path) -> Path:
 
 
 if __name__ == "__main__":
-    target = generate(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).parent / ".run" / "certs")
+    target = generate(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / ".run" / "certs")
     for spec in CLIENT_CERTS:
         print(f"{target / spec.name}.crt  {spec.description}")

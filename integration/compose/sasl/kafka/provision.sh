@@ -1,5 +1,5 @@
 #!/bin/sh
-# One-shot provisioning of the broker of integration/docker-compose.sasl.yml, run as User:admin on the ADMIN
+# One-shot provisioning of the broker of integration/compose/docker-compose.sasl.yml, run as User:admin on the ADMIN
 # listener: the example topics, the SCRAM credential of every principal the SCRAM plugin configuration names, and
 # the broker ACLs of those principals.
 #

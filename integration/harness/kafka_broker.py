@@ -37,7 +37,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-INTEGRATION = Path(__file__).resolve().parent
+INTEGRATION = Path(__file__).resolve().parents[1]
 APACHE_KAFKA = INTEGRATION / "apache-kafka"
 CACHE = Path(os.environ.get("KMF_CACHE", Path.home() / ".cache" / "kafka-mtls-filter"))
 

@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 import harness
-import kafka_broker
+from . import kafka_broker
 
 
 class Cluster:

@@ -1,4 +1,4 @@
-"""Real-component harness: an Apache Kafka broker (KRaft, integration/kafka_broker.py), Envoy with the
+"""Real-component harness: an Apache Kafka broker (KRaft, integration/harness/kafka_broker.py), Envoy with the
 kafka-mtls-filter wasm module in front of it, and Kafka clients (confluent-kafka / librdkafka, Kafka's Java client and
 tools) presenting the test certificates.
 
@@ -38,9 +38,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-import kafka_broker
+from . import kafka_broker
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 INTEGRATION = REPO / "integration"
 ENVOY_DIR = REPO / "envoy"
 RUN_DIR = Path(os.environ.get("KMF_RUN_DIR", INTEGRATION / ".run"))
@@ -484,7 +484,7 @@ def strip_wasm_filter(config_text: str) -> str:
 
 def certs_dir() -> Path:
     """Generates the test PKI once per run directory and returns its path."""
-    from certs import generate  # noqa: PLC0415 - integration/ is on sys.path for pytest and the scripts
+    from .certs import generate  # noqa: PLC0415 - integration/ is on sys.path for pytest and the scripts
 
     directory = RUN_DIR / "certs"
     if not (directory / "rogue.key").exists():
