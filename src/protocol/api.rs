@@ -132,6 +132,43 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(92, "DeleteShareGroupOffsets", -1, "Delete Group; Read Topic"),
 ];
 
+/// Why the filter refuses each API it refuses (`max_version == -1`), for the README's table of API keys
+/// (`api_table`). Kept apart from `ENTRIES` so that supporting an API is a change of its entry plus the
+/// removal of its line here (a test holds the two together).
+pub static REFUSALS: &[(i16, &str)] = &[
+    (27, "inter-broker: the transaction coordinator sends it to partition leaders; no client does"),
+    (34, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
+    (38, DELEGATION_TOKENS),
+    (39, DELEGATION_TOKENS),
+    (40, DELEGATION_TOKENS),
+    (41, DELEGATION_TOKENS),
+    (49, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
+    (51, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
+    (68, KIP_848_932),
+    (76, KIP_848_932),
+    (77, KIP_848_932),
+    (78, KIP_848_932),
+    (79, KIP_848_932),
+    (83, SHARE_STATE),
+    (84, SHARE_STATE),
+    (85, SHARE_STATE),
+    (86, SHARE_STATE),
+    (87, SHARE_STATE),
+    (90, KIP_848_932),
+    (91, KIP_848_932),
+    (92, KIP_848_932),
+];
+
+const DELEGATION_TOKENS: &str =
+    "Kafka's token rules (owner, renewers, CreateTokens and DescribeTokens on the User) need the broker's token store";
+const KIP_848_932: &str = "not authorized by the filter yet: clients keep `group.protocol=classic`";
+const SHARE_STATE: &str = "inter-broker: the share coordinator's state; no client sends it";
+
+/// Why the filter refuses this API (`None` for an API it handles).
+pub fn refusal(key: i16) -> Option<&'static str> {
+    REFUSALS.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
+
 pub fn lookup(key: i16) -> Option<&'static ApiEntry> {
     ENTRIES.iter().find(|e| e.key == key)
 }
@@ -173,6 +210,21 @@ mod tests {
             let range = key.valid_versions();
             assert!(entry.max_version <= range.max, "{} above kafka-protocol", entry.name);
             assert!(entry.max_version == -1 || entry.max_version >= range.min, "{} below minimum", entry.name);
+        }
+    }
+
+    #[test]
+    fn every_refused_api_says_why_and_only_those() {
+        for entry in ENTRIES {
+            assert_eq!(
+                entry.max_version < 0,
+                refusal(entry.key).is_some(),
+                "{}: refused iff REFUSALS says why",
+                entry.name
+            );
+        }
+        for (key, _) in REFUSALS {
+            assert!(lookup(*key).is_some(), "REFUSALS names unknown key {key}");
         }
     }
 

@@ -23,6 +23,7 @@ mod requests;
 mod responses;
 mod sasl;
 mod split;
+mod split_groups;
 mod state;
 mod topic_bytes;
 mod visibility;

@@ -22,7 +22,7 @@ pub(crate) use listings::{
 };
 pub(crate) use reader::{bad, stop_reason, Reader, Stop};
 pub(crate) use requests::shape;
-pub(crate) use responses::{offset_fetch_response_groups, response_topic_array};
+pub(crate) use responses::{offset_fetch_groups, response_topic_array};
 pub(crate) use walk::{decode_checked, parse, Node, Val};
 
 /// One field's wire type.

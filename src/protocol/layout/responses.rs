@@ -365,3 +365,54 @@ pub(crate) fn response_array_span(layout: &ResponseArray, version: i16, body: &[
     walk_fields(&mut r, layout.tail, version, flexible).map_err(stop_reason)?;
     Ok(ArraySpan { count_start, entries_start, entries_end, count, flexible })
 }
+
+/// One group of an OffsetFetch v8+ response, as byte ranges of the body: the group's element
+/// (`start..end`), its topics array, its id and its error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetFetchGroupSpan<'a> {
+    pub group_id: &'a str,
+    pub start: usize,
+    pub topics_count_start: usize,
+    pub topics_start: usize,
+    pub topics_end: usize,
+    pub topics_count: usize,
+    pub error_code: i16,
+    pub end: usize,
+}
+
+/// The groups of an OffsetFetch v8+ response: the `groups` array's span and each group's, walked with the
+/// layout (never decoded).
+pub(crate) fn offset_fetch_groups(
+    version: i16,
+    body: &[u8],
+) -> Result<(ArraySpan, Vec<OffsetFetchGroupSpan<'_>>), String> {
+    let span = offset_fetch_response_groups(version, body)?;
+    // v8+ is flexible (from v6).
+    let mut r = Reader::new(body, span.entries_end);
+    r.pos = span.entries_start;
+    let mut groups = Vec::with_capacity(span.count);
+    for _ in 0..span.count {
+        let start = r.pos;
+        let group_id = r.string(true).map_err(stop_reason)?.unwrap_or_default();
+        let topics_count_start = r.pos;
+        let topics_count = r.count(true).map_err(stop_reason)?.unwrap_or(0);
+        let topics_start = r.pos;
+        for _ in 0..topics_count {
+            walk_fields(&mut r, OFFSET_FETCH_RESPONSE_GROUP_TOPIC, version, true).map_err(stop_reason)?;
+        }
+        let topics_end = r.pos;
+        let error_code = r.i16().map_err(stop_reason)?;
+        r.tagged_fields().map_err(stop_reason)?;
+        groups.push(OffsetFetchGroupSpan {
+            group_id,
+            start,
+            topics_count_start,
+            topics_start,
+            topics_end,
+            topics_count,
+            error_code,
+            end: r.pos,
+        });
+    }
+    Ok((span, groups))
+}
