@@ -493,3 +493,35 @@ fn add_partitions_to_txn_with_a_denied_topic_is_not_attempted_for_the_others() {
         }
     }
 }
+
+/// FindCoordinator v4+ batches keys (the admin client's and the consumer's lookups): Kafka answers each key
+/// (KafkaApis.getCoordinator: Describe on its group or transactional id), so the allowed keys reach the
+/// broker and each denied key is answered with its authorization error.
+#[test]
+fn find_coordinator_batch_answers_each_key() {
+    use kafka_protocol::messages::find_coordinator_response::Coordinator;
+    for v in 4..=*versions(ApiKey::FindCoordinator).end() {
+        for (key_type, allowed, denied, code) in [(0i8, "grp-ok", "grp-no", 30i16), (1, "txn-ok", "txn-no", 53)] {
+            let request = FindCoordinatorRequest::default()
+                .with_key_type(key_type)
+                .with_coordinator_keys(vec![allowed.to_string().into(), denied.to_string().into()]);
+            let mut s = session();
+            let frame = wire::request_frame(10, v, CORRELATION_ID, Some("test"), &enc(&request, v));
+            let forwarded = downstream(&mut s, &frame);
+            let sent: FindCoordinatorRequest = decode_request(ApiKey::FindCoordinator, v, &forwarded);
+            let keys: Vec<_> = sent.coordinator_keys.iter().map(|k| k.to_string()).collect();
+            assert_eq!(keys, [allowed], "v{v} key type {key_type}: forwarded keys");
+            let found = Coordinator::default().with_key(allowed.to_string().into()).with_node_id(BrokerId(1));
+            let answer = FindCoordinatorResponse::default()
+                .with_coordinators(vec![found.with_host("b1".to_string().into()).with_port(9092)]);
+            let broker = wire::response_frame(10, v, CORRELATION_ID, &enc(&answer, v));
+            let out = s.on_upstream(&broker);
+            assert_eq!(out.close, None, "v{v}");
+            let merged: FindCoordinatorResponse =
+                decode_response(ApiKey::FindCoordinator, v, &apply_edits(&broker, &out.edits));
+            let got: Vec<_> =
+                merged.coordinators.iter().map(|c| (c.key.to_string(), c.node_id.0, c.error_code)).collect();
+            assert_eq!(got, [(allowed.to_string(), 1, 0), (denied.to_string(), -1, code)], "v{v} key type {key_type}");
+        }
+    }
+}

@@ -28,6 +28,8 @@ enum Elements {
     /// OffsetFetch v8+: per group (Describe Group) and per topic of each group (Describe Topic), see
     /// `split_groups`.
     OffsetFetchGroups,
+    /// FindCoordinator v4+ keys: groups or transactional ids, by the request's key type.
+    CoordinatorKeys,
     /// Config resources (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs): each element says its
     /// type, checked as a topic, a group or the cluster (`protocol::config_resource`). Kafka answers the
     /// unauthorized ones after the authorized ones, each with its type's authorization error.
@@ -39,6 +41,7 @@ enum Elements {
 fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
     Some(match ApiKey::try_from(api_key).ok()? {
         ApiKey::OffsetFetch if version >= 8 => Elements::OffsetFetchGroups,
+        ApiKey::FindCoordinator if version >= 4 => Elements::CoordinatorKeys,
         ApiKey::Produce
         | ApiKey::Fetch
         | ApiKey::ListOffsets
@@ -67,7 +70,7 @@ pub(super) fn partial_candidate(api_key: i16, version: i16, denied: &[(ResourceT
     !denied.is_empty()
         && match split_elements(api_key, version) {
             Some(Elements::Named(rt)) => denied.iter().all(|(t, _)| *t == rt),
-            Some(Elements::Configs | Elements::OffsetFetchGroups) => true,
+            Some(Elements::Configs | Elements::OffsetFetchGroups | Elements::CoordinatorKeys) => true,
             None => false,
         }
 }
@@ -132,6 +135,13 @@ fn split_body(
 ) -> Option<(Vec<u8>, Vec<u8>)> {
     let key = ApiKey::try_from(api_key).ok()?;
     let request = parse(key, version, body, Keep::Resources).ok()?;
+    let elements = match elements {
+        // One key type per request: its keys are all groups or all transactional ids.
+        Elements::CoordinatorKeys => {
+            Elements::Named(crate::classify::coordinator_resource(request.int("key_type").unwrap_or(0)).ok()?)
+        }
+        other => other,
+    };
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
         ApiKey::Produce => (request.list("topic_data")?, "name"),
@@ -156,6 +166,7 @@ fn split_body(
         ApiKey::DescribeGroups => (request.list("groups")?, ""),
         ApiKey::DeleteGroups => (request.list("groups_names")?, ""),
         ApiKey::DescribeTransactions => (request.list("transactional_ids")?, ""),
+        ApiKey::FindCoordinator => (request.list("coordinator_keys")?, ""),
         ApiKey::ConsumerGroupDescribe => (request.list("group_ids")?, ""),
         _ => return None,
     };
@@ -203,7 +214,7 @@ fn element_resource<'a>(elements: Elements, element: &Val<'a>, name: &str) -> Op
             let config_type = i8::try_from(node.int("resource_type")?).ok()?;
             config_resource(config_type, element_name).ok()
         }
-        (Elements::Configs | Elements::OffsetFetchGroups, _) => None,
+        (Elements::Configs | Elements::OffsetFetchGroups | Elements::CoordinatorKeys, _) => None,
     }
 }
 

@@ -119,6 +119,10 @@ pub(crate) static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
     &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
 );
 
+/// v4+: one answer per coordinator key (key, node_id, host, port, error_code, error_message).
+pub(crate) static FIND_COORDINATOR_RESPONSE_KEYS: ResponseArray =
+    response_array(3, &[all(I32)], &[all(Str), all(I32), all(Str), all(I32), all(I16), all(Str)]);
+
 pub(crate) static DELETE_RECORDS_RESPONSE_TOPICS: ResponseArray = response_array(
     2,
     &[all(I32)],                                                // throttle_time_ms
@@ -291,6 +295,7 @@ pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'stati
         ApiKey::OffsetCommit => &OFFSET_COMMIT_RESPONSE_TOPICS,
         ApiKey::OffsetFetch if version >= 8 => &OFFSET_FETCH_RESPONSE_GROUP_TOPICS,
         ApiKey::OffsetFetch => &OFFSET_FETCH_RESPONSE_TOPICS,
+        ApiKey::FindCoordinator if version >= 4 => &FIND_COORDINATOR_RESPONSE_KEYS,
         ApiKey::DeleteRecords => &DELETE_RECORDS_RESPONSE_TOPICS,
         ApiKey::OffsetForLeaderEpoch => &OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS,
         ApiKey::CreateTopics => &CREATE_TOPICS_RESPONSE_TOPICS,
