@@ -113,10 +113,9 @@ pub(super) fn forward_allowed_part(
             .ok()?;
     // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
     // is narrowed to the topics the principal may Describe before the denied part joins it.
-    let listing = by_group
-        .then(|| listing_filter(core, header, &allowed_body))
-        .flatten()
-        .map(|filter| (filter, header.client_id.map(str::to_string)));
+    // DescribeGroups' forwarded groups get the principal's authorized operations the same way.
+    let listing =
+        listing_filter(core, header, &allowed_body).map(|filter| (filter, header.client_id.map(str::to_string)));
     core.count_request(header.api_key, RequestDecision::Denied);
     core.push_inflight(header, (header.api_key, version), ResponseAction::MergeDenied { answer, by_group, listing });
     Some(Verdict::Replace(forwarded))

@@ -57,6 +57,10 @@ pub(super) enum ListingFilter {
     OffsetFetchTopics,
     /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
     OffsetFetchGroups(Vec<String>),
+    /// DescribeGroups v3+: every group kept, its authorized operations the principal's.
+    GroupOperations,
+    /// DescribeCluster: its cluster_authorized_operations the principal's (0 without Describe Cluster).
+    ClusterOperations,
     /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
     /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
     TopicPartitions { all_topics: bool, denied: Vec<String> },

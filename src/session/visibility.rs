@@ -256,6 +256,10 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
+        // The broker computed authorized operations for the filter's own connection (KafkaApis: the
+        // principal's, where the request asked for them).
+        ApiKey::DescribeGroups if version >= 3 => Some(ListingFilter::GroupOperations),
+        ApiKey::DescribeCluster => Some(ListingFilter::ClusterOperations),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
             let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
@@ -453,6 +457,33 @@ pub(super) fn filter_listing_response(
             })?,
             None,
         ),
+        ListingFilter::GroupOperations => (
+            layout::filter_listing(&layout::DESCRIBE_GROUPS_LISTING, version, body, &[], &mut |key, bytes| {
+                if audit {
+                    return Ok(Entry::Keep);
+                }
+                let name = key.unwrap_or_default();
+                let authorized =
+                    || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Group, name);
+                Ok(layout::with_authorized_operations(&layout::DESCRIBE_GROUPS_LISTING, version, bytes, authorized)?
+                    .map_or(Entry::Keep, Entry::Replace))
+            })?,
+            None,
+        ),
+        ListingFilter::ClusterOperations => {
+            let mut filtered =
+                layout::filter_listing(&layout::DESCRIBE_CLUSTER_LISTING, version, body, &[], &mut |_, _| {
+                    Ok(Entry::Keep)
+                })?;
+            let at = filtered.after_in_body;
+            let slot =
+                filtered.body.get_mut(at..at + 4).ok_or("DescribeCluster without cluster_authorized_operations")?;
+            if !audit && slot != layout::AUTHORIZED_OPERATIONS_OMITTED.to_be_bytes().as_slice() {
+                let bits = cluster_authorized_operations(core_ref, api_key, version, client_id);
+                slot.copy_from_slice(&bits.to_be_bytes());
+            }
+            (filtered, None)
+        }
         ListingFilter::TopicPartitions { all_topics, denied } => {
             let mut appended = Vec::with_capacity(denied.len());
             for name in denied {

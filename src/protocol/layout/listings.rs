@@ -141,6 +141,39 @@ pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
     authorized_operations: Some(5),
 };
 
+/// DescribeGroups response: throttle_time_ms (v1+), groups by group_id; none is dropped, but the authorized
+/// operations (v3+) of each become the principal's.
+pub(crate) static DESCRIBE_GROUPS_LISTING: Listing = Listing {
+    flexible_from: 5,
+    before: &[since(1, I32)],
+    entry: &[
+        all(I16),      // error_code
+        since(6, Str), // error_message
+        all(Str),      // group_id
+        all(Str),      // group_state
+        all(Str),      // protocol_type
+        all(Str),      // protocol_data
+        // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
+        all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
+        since(3, I32), // authorized_operations
+    ],
+    key: 2,
+    after: &[],
+    authorized_operations: Some(7),
+};
+
+/// DescribeCluster response: the brokers are the listing (never filtered); cluster_authorized_operations
+/// follows them.
+pub(crate) static DESCRIBE_CLUSTER_LISTING: Listing = Listing {
+    flexible_from: 0,
+    // throttle_time_ms, error_code, error_message, endpoint_type, cluster_id, controller_id
+    before: &[all(I32), all(I16), all(Str), since(1, I8), all(Str), all(I32)],
+    entry: &[all(I32), all(Str), all(I32), all(Str), since(2, Bool)], // broker_id, host, port, rack, is_fenced
+    key: 1,
+    after: &[all(I32)], // cluster_authorized_operations
+    authorized_operations: None,
+};
+
 /// What becomes of one entry of a listing.
 pub(crate) enum Entry {
     Keep,
