@@ -25,7 +25,9 @@ const POLICY: &str = r#"{
     {"principal": "User:ANONYMOUS", "acls": [
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read"]},
       {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe", "AlterConfigs"]},
-      {"resource": {"type": "group", "name": "app"}, "operations": ["Read"]}
+      {"resource": {"type": "group", "name": "app"}, "operations": ["Read"]},
+      {"resource": {"type": "topic", "name": "new-a"}, "operations": ["Create"]},
+      {"resource": {"type": "topic", "name": "new-b"}, "operations": ["Create", "DescribeConfigs"]}
     ]},
     {"principal": "User:ops", "acls": [
       {"resource": {"type": "cluster"}, "operations": ["Describe", "IdempotentWrite"]},
@@ -218,5 +220,37 @@ fn describe_cluster_authorized_operations_are_the_principals() {
             assert_eq!(back.cluster_authorized_operations, expected, "{subject:?} v{version}");
             assert_eq!(back.brokers.len(), 1);
         }
+    }
+}
+
+/// CreateTopics v5+: Kafka (ControllerApis.createTopics, ReplicationControlManager.createTopic) returns a new
+/// topic's configs, partition count and replication factor only to a principal with DescribeConfigs on it;
+/// to any other, topicConfigErrorCode TOPIC_AUTHORIZATION_FAILED and none of them.
+#[test]
+fn created_topic_configs_need_describe_configs() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+    for version in 5..=7 {
+        let mut s = session(None);
+        let asked = |n: &str| CreatableTopic::default().with_name(topic(n)).with_num_partitions(2);
+        let req = CreateTopicsRequest::default().with_topics(vec![asked("new-a"), asked("new-b")]);
+        downstream(&mut s, &request(ApiKey::CreateTopics, version, 13, &req));
+        let created = |n: &str| {
+            CreatableTopicResult::default()
+                .with_name(topic(n))
+                .with_num_partitions(2)
+                .with_replication_factor(1)
+                .with_configs(Some(vec![CreatableTopicConfigs::default()
+                    .with_name("cleanup.policy".to_string().into())
+                    .with_value(Some("delete".to_string().into()))]))
+        };
+        let answer = CreateTopicsResponse::default().with_topics(vec![created("new-a"), created("new-b")]);
+        let frame = response(ApiKey::CreateTopics, version, 13, &answer);
+        let back: CreateTopicsResponse = decode(&upstream(&mut s, &frame), ApiKey::CreateTopics, version);
+        let withheld = CreatableTopicResult::default()
+            .with_name(topic("new-a"))
+            .with_topic_config_error_code(29)
+            .with_configs(Some(Vec::new()));
+        assert_eq!(back.topics, [withheld, created("new-b")], "v{version}");
     }
 }

@@ -57,6 +57,8 @@ pub(super) enum ListingFilter {
     OffsetFetchTopics,
     /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
     OffsetFetchGroups(Vec<String>),
+    /// CreateTopics v5+: the configs of a created topic withheld without DescribeConfigs on it.
+    CreatedTopicConfigs,
     /// DescribeGroups v3+: every group kept, its authorized operations the principal's.
     GroupOperations,
     /// DescribeCluster: its cluster_authorized_operations the principal's (0 without Describe Cluster).

@@ -259,6 +259,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         // The broker computed authorized operations for the filter's own connection (KafkaApis: the
         // principal's, where the request asked for them).
         ApiKey::DescribeGroups if version >= 3 => Some(ListingFilter::GroupOperations),
+        ApiKey::CreateTopics if version >= 5 => Some(ListingFilter::CreatedTopicConfigs),
         ApiKey::DescribeCluster => Some(ListingFilter::ClusterOperations),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
@@ -467,6 +468,20 @@ pub(super) fn filter_listing_response(
                     || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Group, name);
                 Ok(layout::with_authorized_operations(&layout::DESCRIBE_GROUPS_LISTING, version, bytes, authorized)?
                     .map_or(Entry::Keep, Entry::Replace))
+            })?,
+            None,
+        ),
+        ListingFilter::CreatedTopicConfigs => (
+            layout::filter_listing(&layout::CREATE_TOPICS_LISTING, version, body, &[], &mut |key, bytes| {
+                let name = key.unwrap_or_default();
+                let ctx = core_ref.request_ctx(api_key, version, client_id);
+                let action =
+                    Action { op: Operation::DescribeConfigs, resource_type: ResourceType::Topic, name: name.into() };
+                if audit || core_ref.cfg.authorizer.authorize(&ctx, &action).allowed {
+                    return Ok(Entry::Keep);
+                }
+                let withheld = layout::withhold_topic_configs(version, bytes, error_code::TOPIC_AUTHORIZATION_FAILED)?;
+                Ok(withheld.map_or(Entry::Keep, Entry::Replace))
             })?,
             None,
         ),

@@ -16,8 +16,8 @@ mod responses;
 mod walk;
 
 pub(crate) use listings::{
-    filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
-    AUTHORIZED_OPERATIONS_OMITTED, DESCRIBE_CLUSTER_LISTING, DESCRIBE_GROUPS_LISTING,
+    filter_listing, read_dtp_cursor, with_authorized_operations, withhold_topic_configs, write_dtp_cursor, Entry,
+    AUTHORIZED_OPERATIONS_OMITTED, CREATE_TOPICS_LISTING, DESCRIBE_CLUSTER_LISTING, DESCRIBE_GROUPS_LISTING,
     DESCRIBE_TOPIC_PARTITIONS_LISTING, LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING, METADATA_LISTING,
     OFFSET_FETCH_GROUPS_LISTING, OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING,
 };
