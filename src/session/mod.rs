@@ -69,6 +69,7 @@ impl Session {
                 pending_policy: None,
                 deciding: false,
                 peer: None,
+                dtp_cursors: Vec::new(),
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),

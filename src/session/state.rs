@@ -116,6 +116,9 @@ pub(super) struct Core {
     pub(super) deciding: bool,
     /// What the identity was derived from (peer, time), to derive it again under a new policy.
     pub(super) peer: Option<(crate::identity::PeerInfo, i64)>,
+    /// DescribeTopicPartitions cursors handed to the client in place of a hidden topic (see
+    /// `visibility::dtp_cursor_token`): (token, the broker's cursor topic, partition), newest last.
+    pub(super) dtp_cursors: Vec<(String, String, i32)>,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is
