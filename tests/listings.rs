@@ -440,8 +440,8 @@ fn describe_topic_partitions_cursor_never_names_a_hidden_topic() {
         let req = request(ApiKey::DescribeTopicPartitions, v, 55, &dtp_request(&[], None));
         let broker = dtp_response(vec![dtp_topic("t-s1")], Some(("t-secret", 4)));
         let back = round_trip(&mut sess, &req, &response(ApiKey::DescribeTopicPartitions, v, 55, &broker));
-        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 55, &dtp_response(vec![], Some(("\00", 0)))));
-        let next = request(ApiKey::DescribeTopicPartitions, v, 56, &dtp_request(&[], Some(("\00", 0))));
+        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 55, &dtp_response(vec![], Some(("\u{0}0", 0)))));
+        let next = request(ApiKey::DescribeTopicPartitions, v, 56, &dtp_request(&[], Some(("\u{0}0", 0))));
         let forwarded = downstream(&mut sess, &next);
         assert_eq!(
             forwarded,
@@ -458,9 +458,9 @@ fn describe_topic_partitions_cursor_never_names_a_hidden_topic() {
         let req = request(ApiKey::DescribeTopicPartitions, v, 57, &dtp_request(&[], None));
         let broker = dtp_response(vec![], Some(("t-secret", 9)));
         let back = round_trip(&mut sess, &req, &response(ApiKey::DescribeTopicPartitions, v, 57, &broker));
-        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 57, &dtp_response(vec![], Some(("\01", 0)))));
+        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 57, &dtp_response(vec![], Some(("\u{0}1", 0)))));
         let mut other = session();
-        let stranger = request(ApiKey::DescribeTopicPartitions, v, 58, &dtp_request(&[], Some(("\01", 0))));
+        let stranger = request(ApiKey::DescribeTopicPartitions, v, 58, &dtp_request(&[], Some(("\u{0}1", 0))));
         assert_eq!(downstream(&mut other, &stranger), stranger);
     }
 }
