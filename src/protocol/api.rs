@@ -34,8 +34,8 @@ const fn api(key: i16, name: &'static str, max_version: i16, checks: &'static st
     ApiEntry { key, name, max_version, checks }
 }
 
-const NOT_CHECKED: &str = "nothing (handshake/authentication or not authorized by Kafka)";
-const CLUSTER_ACTION: &str = "ClusterAction Cluster (inter-broker / controller)";
+const NOT_CHECKED: &str = "nothing: Kafka authorizes no handshake, authentication or telemetry request";
+const CLUSTER_ACTION: &str = "ClusterAction Cluster (inter-broker or controller request)";
 
 pub static ENTRIES: &[ApiEntry] = &[
     api(0, "Produce", 12, "Write TransactionalId if transactional; Write Topic per topic"),
@@ -44,19 +44,19 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(3, "Metadata", 13, "Describe Topic per named topic; all topics: none (response filtered)"),
     api(8, "OffsetCommit", 9, "Read Group; Read Topic per topic"),
     api(9, "OffsetFetch", 9, "Describe Group per group; Describe Topic per named topic; all topics: filtered"),
-    api(10, "FindCoordinator", 6, "Describe Group or Describe TransactionalId per key, by key type"),
+    api(10, "FindCoordinator", 6, "Describe Group or Describe TransactionalId per key (v4+: each key answered)"),
     api(11, "JoinGroup", 9, "Read Group"),
     api(12, "Heartbeat", 4, "Read Group"),
     api(13, "LeaveGroup", 5, "Read Group"),
     api(14, "SyncGroup", 5, "Read Group"),
-    api(15, "DescribeGroups", 6, "Describe Group per group"),
-    api(16, "ListGroups", 5, "none: listing filtered by Describe Group (all with Describe Cluster)"),
+    api(15, "DescribeGroups", 6, "Describe Group per group; authorizedOperations: the principal's"),
+    api(16, "ListGroups", 5, "never refused: lists the groups with Describe Group (every group with Describe Cluster)"),
     api(17, "SaslHandshake", 1, NOT_CHECKED),
     api(18, "ApiVersions", 4, NOT_CHECKED),
-    api(19, "CreateTopics", 7, "Create Cluster or Create Topic, per topic"),
+    api(19, "CreateTopics", 7, "Create Cluster or Create Topic, per topic; v5+ configs: DescribeConfigs Topic"),
     api(20, "DeleteTopics", 6, "Delete Topic per topic"),
     api(21, "DeleteRecords", 2, "Delete Topic per topic"),
-    api(22, "InitProducerId", 5, "Write TransactionalId if set, else IdempotentWrite Cluster"),
+    api(22, "InitProducerId", 5, "Write TransactionalId if set, else IdempotentWrite Cluster or Write on any topic"),
     api(
         23,
         "OffsetForLeaderEpoch",
@@ -82,11 +82,11 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(40, "ExpireDelegationToken", -1, "token owner/renewer rules"),
     api(41, "DescribeDelegationToken", -1, "Describe DelegationToken / DescribeTokens User"),
     api(42, "DeleteGroups", 2, "Delete Group per group"),
-    api(43, "ElectLeaders", 2, "Alter Cluster"),
+    api(43, "ElectLeaders", 2, "Alter Cluster (a denied one answers each partition)"),
     api(44, "IncrementalAlterConfigs", 1, "AlterConfigs Topic/Group, or Cluster for broker configs"),
     api(45, "AlterPartitionReassignments", 1, "Alter Cluster"),
     api(46, "ListPartitionReassignments", 0, "Describe Cluster"),
-    api(47, "OffsetDelete", 0, "Delete Group; Read Topic per topic"),
+    api(47, "OffsetDelete", 0, "Delete Group; Read Topic per topic (the group asked even with every topic denied)"),
     api(48, "DescribeClientQuotas", 1, "DescribeConfigs Cluster"),
     api(49, "AlterClientQuotas", -1, "AlterConfigs Cluster"),
     api(50, "DescribeUserScramCredentials", 0, "Describe Cluster"),
@@ -99,13 +99,18 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(57, "UpdateFeatures", 2, "Alter Cluster"),
     api(58, "Envelope", 0, CLUSTER_ACTION),
     api(59, "FetchSnapshot", 1, CLUSTER_ACTION),
-    api(60, "DescribeCluster", 2, "nothing (Describe Cluster only gates authorized operations)"),
+    api(
+        60,
+        "DescribeCluster",
+        2,
+        "nothing; clusterAuthorizedOperations: the principal's with Describe Cluster, else 0",
+    ),
     api(61, "DescribeProducers", 0, "Read Topic per topic"),
     api(62, "BrokerRegistration", 4, CLUSTER_ACTION),
     api(63, "BrokerHeartbeat", 1, CLUSTER_ACTION),
     api(64, "UnregisterBroker", 0, "Alter Cluster"),
     api(65, "DescribeTransactions", 0, "Describe TransactionalId per id"),
-    api(66, "ListTransactions", 2, "none: listing filtered by Describe TransactionalId"),
+    api(66, "ListTransactions", 2, "never refused: lists the transactional ids with Describe TransactionalId"),
     api(67, "AllocateProducerIds", 0, CLUSTER_ACTION),
     api(68, "ConsumerGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
     api(69, "ConsumerGroupDescribe", 1, "Describe Group per group"),

@@ -36,7 +36,11 @@ pub fn markdown() -> String {
     for &key in KAFKA_BROKER_KEYS {
         let (name, versions, how) = match api::lookup(key) {
             Some(entry) if entry.max_version >= 0 => {
-                (entry.name, format!("{}-{}", api::min_version(key), entry.max_version), entry.checks.to_string())
+                let versions = match api::min_version(key) {
+                    min if min == entry.max_version => min.to_string(),
+                    min => format!("{min}-{}", entry.max_version),
+                };
+                (entry.name, versions, entry.checks.to_string())
             }
             Some(entry) => (
                 entry.name,
