@@ -525,3 +525,19 @@ fn find_coordinator_batch_answers_each_key() {
         }
     }
 }
+
+/// A group the coordinator answers with an error (v2-7: the top-level error code) is Kafka's whole answer:
+/// KafkaApis.fetchOffsetsForGroup adds the denied topics only to a group answered without error.
+#[test]
+fn offset_fetch_group_error_from_the_coordinator_is_the_answer() {
+    for v in 2..=7 {
+        let mut s = session();
+        let request = offset_fetch_request(v, &["grp-ok"], &["allowed", "forbidden"]);
+        downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&request, v)));
+        let answer = OffsetFetchResponse::default().with_error_code(14);
+        let broker = wire::response_frame(9, v, CORRELATION_ID, &enc(&answer, v));
+        let out = s.on_upstream(&broker);
+        assert_eq!(out.close, None, "v{v}");
+        assert_eq!(apply_edits(&broker, &out.edits), broker, "v{v}: the broker's answer as it is");
+    }
+}

@@ -237,7 +237,15 @@ pub(super) fn merge_denied(
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     let span = |body: &[u8]| crate::protocol::layout::response_topic_array(api_key, version, body);
     let broker = span(body)?;
-    if api_key == ApiKey::OffsetDelete as i16 && body.get(..2).is_some_and(|code| code != [0, 0]) {
+    // A group error from the coordinator is Kafka's whole answer: OffsetDelete's
+    // (`OffsetDeleteResponse.Builder.merge`) and OffsetFetch v2-7's (`fetchOffsetsForGroup` adds the denied
+    // topics only to a group answered without error).
+    let group_error = match ApiKey::try_from(api_key) {
+        Ok(ApiKey::OffsetDelete) => body.get(..2),
+        Ok(ApiKey::OffsetFetch) if version >= 2 => body.get(broker.entries_end..broker.entries_end + 2),
+        _ => None,
+    };
+    if group_error.is_some_and(|code| code != [0, 0]) {
         return Ok(frame.to_vec());
     }
     let ours = span(denied_body).map_err(|e| format!("filter's answer: {e}"))?;
