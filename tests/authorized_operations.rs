@@ -24,7 +24,10 @@ const POLICY: &str = r#"{
   "authorization": {"mode": "enforce", "users": [
     {"principal": "User:ANONYMOUS", "acls": [
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read"]},
-      {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe", "AlterConfigs"]}
+      {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe", "AlterConfigs"]},
+      {"resource": {"type": "group", "name": "app"}, "operations": ["Read"]},
+      {"resource": {"type": "topic", "name": "new-a"}, "operations": ["Create"]},
+      {"resource": {"type": "topic", "name": "new-b"}, "operations": ["Create", "DescribeConfigs"]}
     ]},
     {"principal": "User:ops", "acls": [
       {"resource": {"type": "cluster"}, "operations": ["Describe", "IdempotentWrite"]},
@@ -170,5 +173,84 @@ fn describe_topic_partitions_authorized_operations_are_the_principals() {
         let back: DescribeTopicPartitionsResponse =
             decode(&upstream(&mut s, &frame), ApiKey::DescribeTopicPartitions, 0);
         assert_eq!(back.topics[0].topic_authorized_operations, bit(3) | bit(4) | bit(8), "named: {named}");
+    }
+}
+
+/// What a super user's broker reports for a group: every operation Kafka lists for groups.
+const EVERY_GROUP_OPERATION: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+
+#[test]
+fn describe_groups_authorized_operations_are_the_principals() {
+    use kafka_protocol::messages::describe_groups_response::DescribedGroup;
+    for version in 3..=5 {
+        let mut s = session(None);
+        let req = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId("app".to_string().into())])
+            .with_include_authorized_operations(true);
+        downstream(&mut s, &request(ApiKey::DescribeGroups, version, 11, &req));
+        let answer = DescribeGroupsResponse::default().with_groups(vec![DescribedGroup::default()
+            .with_group_id(GroupId("app".to_string().into()))
+            .with_group_state("Stable".to_string().into())
+            .with_authorized_operations(EVERY_GROUP_OPERATION)]);
+        let frame = response(ApiKey::DescribeGroups, version, 11, &answer);
+        let back: DescribeGroupsResponse = decode(&upstream(&mut s, &frame), ApiKey::DescribeGroups, version);
+        // Read implies Describe (Kafka: 264).
+        assert_eq!(back.groups[0].authorized_operations, bit(3) | bit(8), "v{version}");
+        assert_eq!(back.groups[0].group_state.as_str(), "Stable");
+    }
+}
+
+#[test]
+fn describe_cluster_authorized_operations_are_the_principals() {
+    use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+    for (subject, expected) in [(None, 0), (Some("CN=ops"), bit(8) | bit(12))] {
+        for version in 0..=2 {
+            let mut s = session(subject);
+            let req = DescribeClusterRequest::default().with_include_cluster_authorized_operations(true);
+            downstream(&mut s, &request(ApiKey::DescribeCluster, version, 12, &req));
+            let broker =
+                DescribeClusterBroker::default().with_broker_id(BrokerId(1)).with_host("b1".to_string().into());
+            let answer = DescribeClusterResponse::default()
+                .with_cluster_id("c".to_string().into())
+                .with_brokers(vec![broker])
+                .with_cluster_authorized_operations(EVERY_CLUSTER_OPERATION);
+            let frame = response(ApiKey::DescribeCluster, version, 12, &answer);
+            let back: DescribeClusterResponse = decode(&upstream(&mut s, &frame), ApiKey::DescribeCluster, version);
+            // Without Describe on the cluster Kafka answers 0 (AuthHelper.computeDescribeClusterResponse).
+            assert_eq!(back.cluster_authorized_operations, expected, "{subject:?} v{version}");
+            assert_eq!(back.brokers.len(), 1);
+        }
+    }
+}
+
+/// CreateTopics v5+: Kafka (ControllerApis.createTopics, ReplicationControlManager.createTopic) returns a new
+/// topic's configs, partition count and replication factor only to a principal with DescribeConfigs on it;
+/// to any other, topicConfigErrorCode TOPIC_AUTHORIZATION_FAILED and none of them.
+#[test]
+fn created_topic_configs_need_describe_configs() {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+    for version in 5..=7 {
+        let mut s = session(None);
+        let asked = |n: &str| CreatableTopic::default().with_name(topic(n)).with_num_partitions(2);
+        let req = CreateTopicsRequest::default().with_topics(vec![asked("new-a"), asked("new-b")]);
+        downstream(&mut s, &request(ApiKey::CreateTopics, version, 13, &req));
+        let created = |n: &str| {
+            CreatableTopicResult::default()
+                .with_name(topic(n))
+                .with_num_partitions(2)
+                .with_replication_factor(1)
+                .with_configs(Some(vec![CreatableTopicConfigs::default()
+                    .with_name("cleanup.policy".to_string().into())
+                    .with_value(Some("delete".to_string().into()))]))
+        };
+        let answer = CreateTopicsResponse::default().with_topics(vec![created("new-a"), created("new-b")]);
+        let frame = response(ApiKey::CreateTopics, version, 13, &answer);
+        let back: CreateTopicsResponse = decode(&upstream(&mut s, &frame), ApiKey::CreateTopics, version);
+        let withheld = CreatableTopicResult::default()
+            .with_name(topic("new-a"))
+            .with_topic_config_error_code(29)
+            .with_configs(Some(Vec::new()));
+        assert_eq!(back.topics, [withheld, created("new-b")], "v{version}");
     }
 }

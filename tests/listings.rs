@@ -434,12 +434,34 @@ fn describe_topic_partitions_cursor_never_names_a_hidden_topic() {
         let expected = dtp_response(vec![dtp_topic("t-read")], Some(("t-read\0", 0)));
         assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 54, &expected));
         assert!(!back.windows(8).any(|w| w == b"t-secret"));
-        // Nothing shown in the page: no cursor (the listing ends rather than leak the name).
+        // Nothing shown in the page: a token the client pages on with, which names nothing; the next request
+        // on this connection gets the broker's cursor back, and the listing goes on.
         let mut sess = session();
         let req = request(ApiKey::DescribeTopicPartitions, v, 55, &dtp_request(&[], None));
-        let broker = dtp_response(vec![dtp_topic("t-s1")], Some(("t-secret", 0)));
+        let broker = dtp_response(vec![dtp_topic("t-s1")], Some(("t-secret", 4)));
         let back = round_trip(&mut sess, &req, &response(ApiKey::DescribeTopicPartitions, v, 55, &broker));
-        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 55, &dtp_response(vec![], None)));
+        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 55, &dtp_response(vec![], Some(("\u{0}0", 0)))));
+        let next = request(ApiKey::DescribeTopicPartitions, v, 56, &dtp_request(&[], Some(("\u{0}0", 0))));
+        let forwarded = downstream(&mut sess, &next);
+        assert_eq!(
+            forwarded,
+            request(ApiKey::DescribeTopicPartitions, v, 56, &dtp_request(&[], Some(("t-secret", 4))))
+        );
+        let broker = dtp_response(vec![dtp_topic("t-secret"), dtp_topic("t-visible")], None);
+        let back = upstream(&mut sess, &response(ApiKey::DescribeTopicPartitions, v, 56, &broker));
+        assert_eq!(
+            back,
+            response(ApiKey::DescribeTopicPartitions, v, 56, &dtp_response(vec![dtp_topic("t-visible")], None))
+        );
+        // Another empty page gets another token; a token this connection never gave is passed as sent
+        // (it sorts before every topic: the listing starts over).
+        let req = request(ApiKey::DescribeTopicPartitions, v, 57, &dtp_request(&[], None));
+        let broker = dtp_response(vec![], Some(("t-secret", 9)));
+        let back = round_trip(&mut sess, &req, &response(ApiKey::DescribeTopicPartitions, v, 57, &broker));
+        assert_eq!(back, response(ApiKey::DescribeTopicPartitions, v, 57, &dtp_response(vec![], Some(("\u{0}1", 0)))));
+        let mut other = session();
+        let stranger = request(ApiKey::DescribeTopicPartitions, v, 58, &dtp_request(&[], Some(("\u{0}1", 0))));
+        assert_eq!(downstream(&mut other, &stranger), stranger);
     }
 }
 

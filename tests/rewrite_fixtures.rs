@@ -28,8 +28,8 @@ use kafka_mtls_filter::session::Session;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-/// ANONYMOUS may use `allowed` (and delete it or its records), see `visible`, create `fresh` only, and nothing
-/// of `secret`. It may use group `grp-ok` (Read, Describe, Delete), describe group `grp-ro` and transactional
+/// ANONYMOUS may use `allowed` (and delete it or its records), see `visible`, create `fresh` only (and see
+/// the configs it gets back), and nothing of `secret`. It may use group `grp-ok` (Read, Describe, Delete), describe group `grp-ro` and transactional
 /// id `txn-ok`; `grp-secret` and `txn-secret` are denied. [`Policy::DescribeCluster`] adds Describe Cluster.
 const POLICY: &str = r#"{
   "identity": {"unauthenticated": "anonymous"},
@@ -37,7 +37,7 @@ const POLICY: &str = r#"{
     {"principal": "User:ANONYMOUS", "acls": [
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["Write", "Read", "Describe", "Delete"]},
       {"resource": {"type": "topic", "name": "visible"}, "operations": ["Describe"]},
-      {"resource": {"type": "topic", "name": "fresh"}, "operations": ["Create"]},
+      {"resource": {"type": "topic", "name": "fresh"}, "operations": ["Create", "DescribeConfigs"]},
       {"resource": {"type": "topic", "name": "tuned"}, "operations": ["Alter", "DescribeConfigs", "AlterConfigs"]},
       {"resource": {"type": "group", "name": "grp-ok"}, "operations": ["Read", "Describe", "Delete"]},
       {"resource": {"type": "group", "name": "grp-ro"}, "operations": ["Describe"]},

@@ -20,13 +20,13 @@ use kafka_mtls_filter::session::{Event, Session};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-/// Topic `allowed`, group `grp-ok` and transactional id `txn-ok` may do everything; nothing else is allowed.
+/// Topic `allowed`, groups `grp-ok*` and transactional id `txn-ok` may do everything; nothing else is allowed.
 const POLICY: &str = r#"{
   "identity": {"unauthenticated": "anonymous"},
   "authorization": {"mode": "enforce", "users": [
     {"principal": "User:ANONYMOUS", "acls": [
       {"resource": {"type": "topic", "name": "allowed"}, "operations": ["All"]},
-      {"resource": {"type": "group", "name": "grp-ok"}, "operations": ["All"]},
+      {"resource": {"type": "group", "name": "grp-ok", "patternType": "prefix"}, "operations": ["All"]},
       {"resource": {"type": "transactionalId", "name": "txn-ok"}, "operations": ["All"]}
     ]}
   ]}
@@ -121,8 +121,23 @@ where
         assert_eq!(merged, expected, "{key:?} v{v}: broker's answer unchanged");
         assert_eq!(s.inflight_len(), 0);
 
-        // Everything denied: refused whole, as before (ApiVersions in its place).
-        refused_whole(key, v, &(api.request)(v, &[denied, denied_too]));
+        if matches!(key, ApiKey::OffsetFetch | ApiKey::OffsetDelete) {
+            // Every topic denied, the group allowed: Kafka still asks the group coordinator (for the group's
+            // own error) with no topics, and answers each denied topic after the coordinator's.
+            let mut s = session();
+            let forwarded = downstream(&mut s, &frame(&(api.request)(v, &[denied, denied_too])));
+            let sent: Req = decode_request(key, v, &forwarded);
+            assert!((api.names)(&sent).is_empty(), "{key:?} v{v}: forwarded with no topics");
+            let broker = wire::response_frame(key as i16, v, CORRELATION_ID, &enc(&(api.response)(v, &[]), v));
+            let out = s.on_upstream(&broker);
+            assert_eq!(out.close, None, "{key:?} v{v}");
+            let mut merged: Resp = decode_response(key, v, &apply_edits(&broker, &out.edits));
+            assert_eq!((api.pop)(&mut merged), Some((denied_too.to_string(), api.code)), "{key:?} v{v}");
+            assert_eq!((api.pop)(&mut merged), Some((denied.to_string(), api.code)), "{key:?} v{v}");
+        } else {
+            // Everything denied: refused whole (ApiVersions in its place).
+            refused_whole(key, v, &(api.request)(v, &[denied, denied_too]));
+        }
 
         // A malformed broker answer closes the connection (with a reason), whatever the cut.
         let body_at = wire::response_body_offset(key as i16, v);
@@ -171,16 +186,67 @@ fn offset_fetch() {
 }
 
 #[test]
-fn offset_fetch_of_a_denied_group_or_of_denied_groups_and_topics_is_refused_whole() {
+fn offset_fetch_of_a_denied_group_is_refused_whole() {
     for v in versions(ApiKey::OffsetFetch) {
-        let mut cases = vec![offset_fetch_request(v, &["grp-no"], &["allowed", "forbidden"])];
-        if v >= 8 {
-            // A denied group and a denied topic: neither a split by group nor one by topic answers both.
-            cases.push(offset_fetch_request(v, &["grp-ok", "grp-no"], &["allowed", "forbidden"]));
-        }
-        for req in cases {
-            refused_whole(ApiKey::OffsetFetch, v, &req);
-        }
+        refused_whole(ApiKey::OffsetFetch, v, &offset_fetch_request(v, &["grp-no"], &["allowed", "forbidden"]));
+    }
+}
+
+/// OffsetFetch v8+ with a denied group and a denied topic in an allowed group: answered per group and per
+/// topic, as Kafka's handleOffsetFetchRequestFromCoordinator answers it.
+#[test]
+fn offset_fetch_of_denied_groups_and_topics_is_answered_per_group_and_topic() {
+    use kafka_protocol::messages::offset_fetch_response::OffsetFetchResponseGroup;
+    let group_of = |g: &OffsetFetchResponseGroup| {
+        let topics: Vec<_> = g
+            .topics
+            .iter()
+            .map(|t| (t.name.to_string(), t.partitions.iter().map(|p| (p.error_code, p.committed_offset)).collect()))
+            .collect::<Vec<(String, Vec<(i16, i64)>)>>();
+        (g.group_id.to_string(), topics, g.error_code)
+    };
+    for v in 8..=*versions(ApiKey::OffsetFetch).end() {
+        let request = offset_fetch_request(v, &["grp-ok", "grp-no", "grp-ok2"], &["allowed", "forbidden"]);
+        let mut s = session();
+        let forwarded = downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&request, v)));
+        let sent: OffsetFetchRequest = decode_request(ApiKey::OffsetFetch, v, &forwarded);
+        let sent_groups: Vec<_> = sent
+            .groups
+            .iter()
+            .map(|g| {
+                let topics: Vec<_> = g.topics.iter().flatten().map(|t| t.name.to_string()).collect();
+                (g.group_id.to_string(), topics)
+            })
+            .collect();
+        let allowed = vec!["allowed".to_string()];
+        assert_eq!(
+            sent_groups,
+            [("grp-ok".to_string(), allowed.clone()), ("grp-ok2".to_string(), allowed)],
+            "v{v}: the allowed groups with their allowed topics"
+        );
+        // The broker answers grp-ok, and grp-ok2 with a group error (its denied topics are then left out).
+        let failed = split_apis::offset_fetch_group_answer("grp-ok2", &[]).with_error_code(14);
+        let answer = OffsetFetchResponse::default()
+            .with_throttle_time_ms(5)
+            .with_groups(vec![split_apis::offset_fetch_group_answer("grp-ok", &["allowed"]), failed]);
+        let broker = wire::response_frame(9, v, CORRELATION_ID, &enc(&answer, v));
+        let out = s.on_upstream(&broker);
+        assert_eq!(out.close, None, "v{v}");
+        let merged: OffsetFetchResponse = decode_response(ApiKey::OffsetFetch, v, &apply_edits(&broker, &out.edits));
+        let got: Vec<_> = merged.groups.iter().map(group_of).collect();
+        let topic =
+            |name: &str, code: i16, offsets: [i64; 2]| (name.to_string(), vec![(code, offsets[0]), (code, offsets[1])]);
+        assert_eq!(
+            got,
+            [
+                ("grp-ok".to_string(), vec![topic("allowed", 0, [40, 41]), topic("forbidden", 29, [-1, -1])], 0),
+                ("grp-ok2".to_string(), vec![], 14),
+                ("grp-no".to_string(), vec![], 30),
+            ],
+            "v{v}"
+        );
+        assert_eq!(merged.throttle_time_ms, 5, "v{v}");
+        assert_eq!(s.inflight_len(), 0);
     }
 }
 
@@ -425,5 +491,53 @@ fn add_partitions_to_txn_with_a_denied_topic_is_not_attempted_for_the_others() {
                 "v{v} {txn}"
             );
         }
+    }
+}
+
+/// FindCoordinator v4+ batches keys (the admin client's and the consumer's lookups): Kafka answers each key
+/// (KafkaApis.getCoordinator: Describe on its group or transactional id), so the allowed keys reach the
+/// broker and each denied key is answered with its authorization error.
+#[test]
+fn find_coordinator_batch_answers_each_key() {
+    use kafka_protocol::messages::find_coordinator_response::Coordinator;
+    for v in 4..=*versions(ApiKey::FindCoordinator).end() {
+        for (key_type, allowed, denied, code) in [(0i8, "grp-ok", "grp-no", 30i16), (1, "txn-ok", "txn-no", 53)] {
+            let request = FindCoordinatorRequest::default()
+                .with_key_type(key_type)
+                .with_coordinator_keys(vec![allowed.to_string().into(), denied.to_string().into()]);
+            let mut s = session();
+            let frame = wire::request_frame(10, v, CORRELATION_ID, Some("test"), &enc(&request, v));
+            let forwarded = downstream(&mut s, &frame);
+            let sent: FindCoordinatorRequest = decode_request(ApiKey::FindCoordinator, v, &forwarded);
+            let keys: Vec<_> = sent.coordinator_keys.iter().map(|k| k.to_string()).collect();
+            assert_eq!(keys, [allowed], "v{v} key type {key_type}: forwarded keys");
+            let found = Coordinator::default().with_key(allowed.to_string().into()).with_node_id(BrokerId(1));
+            let answer = FindCoordinatorResponse::default()
+                .with_coordinators(vec![found.with_host("b1".to_string().into()).with_port(9092)]);
+            let broker = wire::response_frame(10, v, CORRELATION_ID, &enc(&answer, v));
+            let out = s.on_upstream(&broker);
+            assert_eq!(out.close, None, "v{v}");
+            let merged: FindCoordinatorResponse =
+                decode_response(ApiKey::FindCoordinator, v, &apply_edits(&broker, &out.edits));
+            let got: Vec<_> =
+                merged.coordinators.iter().map(|c| (c.key.to_string(), c.node_id.0, c.error_code)).collect();
+            assert_eq!(got, [(allowed.to_string(), 1, 0), (denied.to_string(), -1, code)], "v{v} key type {key_type}");
+        }
+    }
+}
+
+/// A group the coordinator answers with an error (v2-7: the top-level error code) is Kafka's whole answer:
+/// KafkaApis.fetchOffsetsForGroup adds the denied topics only to a group answered without error.
+#[test]
+fn offset_fetch_group_error_from_the_coordinator_is_the_answer() {
+    for v in 2..=7 {
+        let mut s = session();
+        let request = offset_fetch_request(v, &["grp-ok"], &["allowed", "forbidden"]);
+        downstream(&mut s, &wire::request_frame(9, v, CORRELATION_ID, Some("test"), &enc(&request, v)));
+        let answer = OffsetFetchResponse::default().with_error_code(14);
+        let broker = wire::response_frame(9, v, CORRELATION_ID, &enc(&answer, v));
+        let out = s.on_upstream(&broker);
+        assert_eq!(out.close, None, "v{v}");
+        assert_eq!(apply_edits(&broker, &out.edits), broker, "v{v}: the broker's answer as it is");
     }
 }

@@ -121,6 +121,28 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
     Ok(())
 }
 
+/// A denied ElectLeaders: the top-level error (v1+) and every requested partition with it, as Kafka's
+/// ElectLeadersRequest.getErrorResponse answers (v0 has no top-level error: the partitions carry it).
+pub(super) fn elect_leaders(o: &mut Out, req: &Node<'_>, code: i16) {
+    o.i32(0);
+    if o.since(1) {
+        o.i16(code);
+    }
+    each_node(o, req, "topic_partitions", |o, topic| {
+        o.str(topic.str("topic").unwrap_or_default());
+        o.count(topic.len("partitions"));
+        for partition in topic.items("partitions") {
+            o.i32(partition.int().unwrap_or_default() as i32);
+            o.i16(code);
+            o.str(CLUSTER_AUTHORIZATION_FAILED_MESSAGE);
+            o.tags();
+        }
+    });
+}
+
+/// Kafka's message for CLUSTER_AUTHORIZATION_FAILED (`Errors`), which ApiError gives when it has no other.
+const CLUSTER_AUTHORIZATION_FAILED_MESSAGE: &str = "Cluster authorization failed.";
+
 /// Responses with one top-level error code (cluster-level APIs), with their other fields empty.
 pub(super) fn cluster_only(o: &mut Out, key: ApiKey, code: i16) {
     match key {
@@ -130,13 +152,6 @@ pub(super) fn cluster_only(o: &mut Out, key: ApiKey, code: i16) {
                 o.i16(code);
             }
             o.count(0); // results
-        }
-        ApiKey::ElectLeaders => {
-            o.i32(0);
-            if o.since(1) {
-                o.i16(code);
-            }
-            o.count(0); // replica_election_results
         }
         ApiKey::ListPartitionReassignments | ApiKey::DescribeUserScramCredentials | ApiKey::UpdateFeatures => {
             o.i32(0);

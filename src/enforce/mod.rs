@@ -60,6 +60,12 @@ pub fn error_response(
     }
     let e = Codes(error_for);
     let mut o = Out::frame(api_key, v, correlation_id);
+    if key == ApiKey::ElectLeaders {
+        // Kafka (ElectLeadersRequest.getErrorResponse) answers every requested partition too.
+        let req = parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"))?;
+        admin::elect_leaders(&mut o, &req, e.cluster());
+        return Ok(o.finish());
+    }
     if cluster_only_operation(key).is_some() {
         admin::cluster_only(&mut o, key, e.cluster());
         return Ok(o.finish());

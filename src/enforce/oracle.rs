@@ -448,6 +448,31 @@ pub(crate) fn error_response(
                 .collect();
             frame(&ConsumerGroupDescribeResponse::default().with_groups(groups))
         }
+        ApiKey::ElectLeaders => {
+            use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+            let req: ElectLeadersRequest = decode_checked(api_key, v, body)?;
+            let code = e.cluster();
+            let results = req
+                .topic_partitions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| {
+                    let partitions = t
+                        .partitions
+                        .into_iter()
+                        .map(|p| {
+                            PartitionResult::default()
+                                .with_partition_id(p)
+                                .with_error_code(code)
+                                .with_error_message(Some("Cluster authorization failed.".into()))
+                        })
+                        .collect();
+                    ReplicaElectionResult::default().with_topic(t.topic).with_partition_result(partitions)
+                })
+                .collect();
+            let top_level = if v >= 1 { code } else { 0 };
+            frame(&ElectLeadersResponse::default().with_error_code(top_level).with_replica_election_results(results))
+        }
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }
@@ -721,7 +746,6 @@ fn cluster_only(key: ApiKey, v: i16, correlation_id: i32, code: i16) -> Result<V
         ApiKey::ListPartitionReassignments => top_level!(ListPartitionReassignmentsResponse, 0),
         ApiKey::DescribeUserScramCredentials => top_level!(DescribeUserScramCredentialsResponse, 0),
         ApiKey::DescribeQuorum => top_level!(DescribeQuorumResponse, 0),
-        ApiKey::ElectLeaders => top_level!(ElectLeadersResponse, 1),
         ApiKey::AlterPartitionReassignments => top_level!(AlterPartitionReassignmentsResponse, 0),
         ApiKey::UpdateFeatures => top_level!(UpdateFeaturesResponse, 0),
         ApiKey::UnregisterBroker => top_level!(UnregisterBrokerResponse, 0),

@@ -4,6 +4,7 @@
 
 pub mod acl;
 pub mod api;
+pub mod api_table;
 pub mod config_resource;
 pub mod error_code;
 pub(crate) mod layout;

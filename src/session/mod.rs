@@ -23,6 +23,7 @@ mod requests;
 mod responses;
 mod sasl;
 mod split;
+mod split_groups;
 mod state;
 mod topic_bytes;
 mod visibility;
@@ -68,6 +69,7 @@ impl Session {
                 pending_policy: None,
                 deciding: false,
                 peer: None,
+                dtp_cursors: Vec::new(),
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),

@@ -9,6 +9,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::split_groups::{merge_offset_fetch_groups, split_offset_fetch_groups};
 use super::state::{Core, ResponseAction};
 use super::visibility::listing_filter;
 use crate::frame::Verdict;
@@ -24,19 +25,23 @@ use crate::protocol::wire;
 enum Elements {
     /// Resources of one type, by name.
     Named(ResourceType),
+    /// OffsetFetch v8+: per group (Describe Group) and per topic of each group (Describe Topic), see
+    /// `split_groups`.
+    OffsetFetchGroups,
+    /// FindCoordinator v4+ keys: groups or transactional ids, by the request's key type.
+    CoordinatorKeys,
     /// Config resources (DescribeConfigs, AlterConfigs, IncrementalAlterConfigs): each element says its
     /// type, checked as a topic, a group or the cluster (`protocol::config_resource`). Kafka answers the
     /// unauthorized ones after the authorized ones, each with its type's authorization error.
     Configs,
 }
 
-/// The elements a request of this API is split into, given its denials. An OffsetFetch v8+ is split by
-/// group when only groups are denied (several groups asked: the allowed ones are forwarded), otherwise by
-/// topic (one group asked).
-fn split_elements(api_key: i16, version: i16, denied: &[(ResourceType, String)]) -> Option<Elements> {
-    let groups_only = !denied.is_empty() && denied.iter().all(|(t, _)| *t == ResourceType::Group);
+/// The elements a request of this API is split into. An OffsetFetch v8+ is split by group and, within each
+/// group, by topic.
+fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
     Some(match ApiKey::try_from(api_key).ok()? {
-        ApiKey::OffsetFetch if version >= 8 && groups_only => Elements::Named(ResourceType::Group),
+        ApiKey::OffsetFetch if version >= 8 => Elements::OffsetFetchGroups,
+        ApiKey::FindCoordinator if version >= 4 => Elements::CoordinatorKeys,
         ApiKey::Produce
         | ApiKey::Fetch
         | ApiKey::ListOffsets
@@ -63,9 +68,9 @@ fn split_elements(api_key: i16, version: i16, denied: &[(ResourceType, String)])
 /// elements name (every check of the config APIs is one element's).
 pub(super) fn partial_candidate(api_key: i16, version: i16, denied: &[(ResourceType, String)]) -> bool {
     !denied.is_empty()
-        && match split_elements(api_key, version, denied) {
+        && match split_elements(api_key, version) {
             Some(Elements::Named(rt)) => denied.iter().all(|(t, _)| *t == rt),
-            Some(Elements::Configs) => true,
+            Some(Elements::Configs | Elements::OffsetFetchGroups | Elements::CoordinatorKeys) => true,
             None => false,
         }
 }
@@ -81,9 +86,14 @@ pub(super) fn forward_allowed_part(
     expects_response: bool,
 ) -> Option<Verdict> {
     let version = header.api_version;
-    let elements = split_elements(header.api_key, version, denied)?;
+    let elements = split_elements(header.api_key, version)?;
     let is_denied = |rt: ResourceType, name: &str| denied.iter().any(|(t, n)| *t == rt && n == name);
-    let (allowed_body, denied_body) = split_body(header.api_key, version, body, elements, &is_denied)?;
+    let by_group = elements == Elements::OffsetFetchGroups;
+    let (allowed_body, denied_body) = if by_group {
+        split_offset_fetch_groups(version, body, &is_denied)?
+    } else {
+        split_body(header.api_key, version, body, elements, &is_denied)?
+    };
     let forwarded =
         wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &allowed_body);
     if !expects_response {
@@ -102,12 +112,10 @@ pub(super) fn forward_allowed_part(
         crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
             .ok()?;
     // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
-    // is narrowed to the topics the principal may Describe before the denied groups join it.
-    let by_group = header.api_key == ApiKey::OffsetFetch as i16 && elements == Elements::Named(ResourceType::Group);
-    let listing = by_group
-        .then(|| listing_filter(core, header, &allowed_body))
-        .flatten()
-        .map(|filter| (filter, header.client_id.map(str::to_string)));
+    // is narrowed to the topics the principal may Describe before the denied part joins it.
+    // DescribeGroups' forwarded groups get the principal's authorized operations the same way.
+    let listing =
+        listing_filter(core, header, &allowed_body).map(|filter| (filter, header.client_id.map(str::to_string)));
     core.count_request(header.api_key, RequestDecision::Denied);
     core.push_inflight(header, (header.api_key, version), ResponseAction::MergeDenied { answer, by_group, listing });
     Some(Verdict::Replace(forwarded))
@@ -126,20 +134,17 @@ fn split_body(
 ) -> Option<(Vec<u8>, Vec<u8>)> {
     let key = ApiKey::try_from(api_key).ok()?;
     let request = parse(key, version, body, Keep::Resources).ok()?;
+    let elements = match elements {
+        // One key type per request: its keys are all groups or all transactional ids.
+        Elements::CoordinatorKeys => {
+            Elements::Named(crate::classify::coordinator_resource(request.int("key_type").unwrap_or(0)).ok()?)
+        }
+        other => other,
+    };
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
         ApiKey::Produce => (request.list("topic_data")?, "name"),
         ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
-        ApiKey::OffsetFetch if version >= 8 && elements == Elements::Named(ResourceType::Group) => {
-            (request.list("groups")?, "group_id")
-        }
-        ApiKey::OffsetFetch if version >= 8 => {
-            // v8+ batches groups; only the one-group form (what consumers send) is split. Null topics (all of
-            // the group's) name no topic, so nothing of them can be denied.
-            let mut groups = request.nodes("groups");
-            let group = groups.next().filter(|_| groups.next().is_none())?;
-            (group.list("topics")?, "name")
-        }
         ApiKey::ListOffsets
         | ApiKey::OffsetCommit
         | ApiKey::OffsetFetch
@@ -160,6 +165,7 @@ fn split_body(
         ApiKey::DescribeGroups => (request.list("groups")?, ""),
         ApiKey::DeleteGroups => (request.list("groups_names")?, ""),
         ApiKey::DescribeTransactions => (request.list("transactional_ids")?, ""),
+        ApiKey::FindCoordinator => (request.list("coordinator_keys")?, ""),
         ApiKey::ConsumerGroupDescribe => (request.list("group_ids")?, ""),
         _ => return None,
     };
@@ -174,7 +180,10 @@ fn split_body(
             allowed.push((range.clone(), element));
         }
     }
-    if allowed.is_empty() || refused.is_empty() {
+    // OffsetFetch (v1-7) and OffsetDelete still ask the group coordinator when every topic is denied, as
+    // Kafka does: their group check passed, and the coordinator's answer (its group error) is Kafka's.
+    let keeps_empty = matches!(key, ApiKey::OffsetFetch | ApiKey::OffsetDelete);
+    if refused.is_empty() || (allowed.is_empty() && !keeps_empty) {
         return None;
     }
     let flexible = wire::request_header_version(api_key, version) >= 2;
@@ -204,14 +213,15 @@ fn element_resource<'a>(elements: Elements, element: &Val<'a>, name: &str) -> Op
             let config_type = i8::try_from(node.int("resource_type")?).ok()?;
             config_resource(config_type, element_name).ok()
         }
-        (Elements::Configs, _) => None,
+        (Elements::Configs | Elements::OffsetFetchGroups | Elements::CoordinatorKeys, _) => None,
     }
 }
 
 /// The broker's answer to the allowed part plus the filter's answer for the denied resources, spliced at
 /// the byte level: the broker's response is walked (bounded), never decoded, and its other fields stay as
-/// sent; the denied elements follow the broker's. `by_group`: an OffsetFetch v8+ split by group, merged
-/// group by group (Kafka too lists the unauthorized groups after the others).
+/// sent; the denied elements follow the broker's. `by_group`: an OffsetFetch v8+, merged group by group
+/// (`split_groups`). An OffsetDelete the coordinator answered with a group error is Kafka's answer as is
+/// (`OffsetDeleteResponse.Builder.merge` keeps only the coordinator's answer then).
 pub(super) fn merge_denied(
     (api_key, version): (i16, i16),
     frame: &[u8],
@@ -221,15 +231,23 @@ pub(super) fn merge_denied(
     let offset = wire::response_body_offset(api_key, version);
     let body = frame.get(offset..).ok_or("short response")?;
     let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
+    if by_group {
+        return merge_offset_fetch_groups(version, frame, denied_answer);
+    }
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    let span = |body: &[u8]| {
-        if by_group {
-            crate::protocol::layout::offset_fetch_response_groups(version, body)
-        } else {
-            crate::protocol::layout::response_topic_array(api_key, version, body)
-        }
-    };
+    let span = |body: &[u8]| crate::protocol::layout::response_topic_array(api_key, version, body);
     let broker = span(body)?;
+    // A group error from the coordinator is Kafka's whole answer: OffsetDelete's
+    // (`OffsetDeleteResponse.Builder.merge`) and OffsetFetch v2-7's (`fetchOffsetsForGroup` adds the denied
+    // topics only to a group answered without error).
+    let group_error = match ApiKey::try_from(api_key) {
+        Ok(ApiKey::OffsetDelete) => body.get(..2),
+        Ok(ApiKey::OffsetFetch) if version >= 2 => body.get(broker.entries_end..broker.entries_end + 2),
+        _ => None,
+    };
+    if group_error.is_some_and(|code| code != [0, 0]) {
+        return Ok(frame.to_vec());
+    }
     let ours = span(denied_body).map_err(|e| format!("filter's answer: {e}"))?;
     let piece = |b: &[u8], from: usize, to: usize| b.get(from..to).map(<[u8]>::to_vec).ok_or("bad span");
     let total = u32::try_from(broker.count + ours.count).map_err(|_| "too many entries")?;

@@ -57,6 +57,12 @@ pub(super) enum ListingFilter {
     OffsetFetchTopics,
     /// OffsetFetch v8+: the topics it may Describe, in the groups (by id) asked for all topics.
     OffsetFetchGroups(Vec<String>),
+    /// CreateTopics v5+: the configs of a created topic withheld without DescribeConfigs on it.
+    CreatedTopicConfigs,
+    /// DescribeGroups v3+: every group kept, its authorized operations the principal's.
+    GroupOperations,
+    /// DescribeCluster: its cluster_authorized_operations the principal's (0 without Describe Cluster).
+    ClusterOperations,
     /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
     /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
     TopicPartitions { all_topics: bool, denied: Vec<String> },
@@ -110,6 +116,9 @@ pub(super) struct Core {
     pub(super) deciding: bool,
     /// What the identity was derived from (peer, time), to derive it again under a new policy.
     pub(super) peer: Option<(crate::identity::PeerInfo, i64)>,
+    /// DescribeTopicPartitions cursors handed to the client in place of a hidden topic (see
+    /// `visibility::dtp_cursor_token`): (token, the broker's cursor topic, partition), newest last.
+    pub(super) dtp_cursors: Vec<(String, String, i32)>,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is

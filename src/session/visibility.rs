@@ -256,6 +256,11 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
+        // The broker computed authorized operations for the filter's own connection (KafkaApis: the
+        // principal's, where the request asked for them).
+        ApiKey::DescribeGroups if version >= 3 => Some(ListingFilter::GroupOperations),
+        ApiKey::CreateTopics if version >= 5 => Some(ListingFilter::CreatedTopicConfigs),
+        ApiKey::DescribeCluster => Some(ListingFilter::ClusterOperations),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
             let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
@@ -292,6 +297,17 @@ pub(super) fn describe_topic_partitions_request(
         };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let all_topics = request.topics.is_empty();
+    // A cursor this connection was handed for a page showing no topic: the broker's own cursor again.
+    let mut translated = false;
+    if let Some(cursor) = request.cursor.as_mut().filter(|_| all_topics) {
+        if let Some((_, name, partition)) =
+            core.dtp_cursors.iter().find(|(token, ..)| token.as_str() == cursor.topic_name.as_str())
+        {
+            cursor.topic_name = kafka_protocol::messages::TopicName(name.clone().into());
+            cursor.partition_index = *partition;
+            translated = true;
+        }
+    }
     let mut denied = Vec::new();
     let mut events = Vec::new();
     request.topics.retain(|t| {
@@ -325,6 +341,15 @@ pub(super) fn describe_topic_partitions_request(
     if audit || denied.is_empty() {
         // Enforcing, the answer is always walked: its authorized operations become the principal's.
         let action = if all_topics || !audit { filter(Vec::new()) } else { ResponseAction::Forward };
+        if translated {
+            let mut encoded = Vec::with_capacity(body.len());
+            if let Err(e) = request.encode(&mut encoded, version) {
+                return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}").into());
+            }
+            core.push_inflight(header, (header.api_key, version), action);
+            let frame = wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded);
+            return Verdict::Replace(frame);
+        }
         core.push_inflight(header, (header.api_key, version), action);
         return Verdict::Forward;
     }
@@ -383,6 +408,25 @@ fn local_describe_topic_partitions(version: i16, correlation_id: i32, denied: &[
     wire::response_frame(ApiKey::DescribeTopicPartitions as i16, version, correlation_id, &out)
 }
 
+/// How many DescribeTopicPartitions tokens a connection keeps (a client pages one listing at a time).
+const DTP_CURSOR_TOKENS: usize = 8;
+
+/// A token for the broker's cursor `(name, partition)` naming a hidden topic, when the page showed none: the
+/// client pages on with it and this connection's next DescribeTopicPartitions request gets the broker's
+/// cursor back (Kafka itself pages only through describable topics, so its pages are never empty but the
+/// last; the broker behind the filter pages through every topic). The token reveals nothing: a NUL, which
+/// no topic name contains, and a number. Sent on another connection it sorts before every topic, and the
+/// listing starts over.
+fn dtp_cursor_token(core: &mut Core, name: String, partition: i32) -> String {
+    let serial = core.dtp_cursors.last().and_then(|(t, ..)| t.get(1..)?.parse::<u64>().ok()).map_or(0, |n| n + 1);
+    let token = format!("\0{serial}");
+    if core.dtp_cursors.len() >= DTP_CURSOR_TOKENS {
+        core.dtp_cursors.remove(0);
+    }
+    core.dtp_cursors.push((token.clone(), name, partition));
+    token
+}
+
 /// Where the body of a response frame starts: after the size, the correlation id and (header v1) the
 /// header's tagged fields, which are kept as the broker sent them.
 fn response_body_start(frame: &[u8], api_key: i16, version: i16) -> Option<usize> {
@@ -418,7 +462,9 @@ pub(super) fn filter_listing_response(
     };
     let keep = |yes: bool| if yes { Entry::Keep } else { Entry::Drop };
     let core_ref: &Core = core;
-    let (filtered, rewritten_cursor) = match filter {
+    // A page that showed no topic, ending at a hidden one: its cursor, to hand over as a token.
+    let mut hidden_cursor: Option<(String, i32, usize)> = None;
+    let (filtered, mut rewritten_cursor) = match filter {
         ListingFilter::Groups => (
             layout::filter_listing(&layout::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
                 Ok(keep(visible(core_ref, ResourceType::Group, key)))
@@ -453,6 +499,47 @@ pub(super) fn filter_listing_response(
             })?,
             None,
         ),
+        ListingFilter::GroupOperations => (
+            layout::filter_listing(&layout::DESCRIBE_GROUPS_LISTING, version, body, &[], &mut |key, bytes| {
+                if audit {
+                    return Ok(Entry::Keep);
+                }
+                let name = key.unwrap_or_default();
+                let authorized =
+                    || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Group, name);
+                Ok(layout::with_authorized_operations(&layout::DESCRIBE_GROUPS_LISTING, version, bytes, authorized)?
+                    .map_or(Entry::Keep, Entry::Replace))
+            })?,
+            None,
+        ),
+        ListingFilter::CreatedTopicConfigs => (
+            layout::filter_listing(&layout::CREATE_TOPICS_LISTING, version, body, &[], &mut |key, bytes| {
+                let name = key.unwrap_or_default();
+                let ctx = core_ref.request_ctx(api_key, version, client_id);
+                let action =
+                    Action { op: Operation::DescribeConfigs, resource_type: ResourceType::Topic, name: name.into() };
+                if audit || core_ref.cfg.authorizer.authorize(&ctx, &action).allowed {
+                    return Ok(Entry::Keep);
+                }
+                let withheld = layout::withhold_topic_configs(version, bytes, error_code::TOPIC_AUTHORIZATION_FAILED)?;
+                Ok(withheld.map_or(Entry::Keep, Entry::Replace))
+            })?,
+            None,
+        ),
+        ListingFilter::ClusterOperations => {
+            let mut filtered =
+                layout::filter_listing(&layout::DESCRIBE_CLUSTER_LISTING, version, body, &[], &mut |_, _| {
+                    Ok(Entry::Keep)
+                })?;
+            let at = filtered.after_in_body;
+            let slot =
+                filtered.body.get_mut(at..at + 4).ok_or("DescribeCluster without cluster_authorized_operations")?;
+            if !audit && slot != layout::AUTHORIZED_OPERATIONS_OMITTED.to_be_bytes().as_slice() {
+                let bits = cluster_authorized_operations(core_ref, api_key, version, client_id);
+                slot.copy_from_slice(&bits.to_be_bytes());
+            }
+            (filtered, None)
+        }
         ListingFilter::TopicPartitions { all_topics, denied } => {
             let mut appended = Vec::with_capacity(denied.len());
             for name in denied {
@@ -485,15 +572,25 @@ pub(super) fn filter_listing_response(
             )?;
             // The broker pages through every topic; its next cursor may name one the principal may not
             // Describe. Never shown: it becomes "<last topic shown>\0", which sorts after that topic and
-            // not after the hidden one, so the broker (topics >= cursor name) resumes right there; with no
-            // topic shown in this page the cursor is dropped and the listing ends (see README).
+            // not after the hidden one, so the broker (topics >= cursor name) resumes right there. A page
+            // that showed no topic gets a token instead, which this connection turns back into the broker's
+            // cursor when the client asks for the next page (see `dtp_cursor_token`).
             let (cursor, cursor_end) = layout::read_dtp_cursor(body, filtered.after_in_original)?;
             let rewritten = match cursor {
-                Some((name, _)) if *all_topics && !audit && !visible(core_ref, ResourceType::Topic, Some(&name)) => {
-                    let mut bytes = Vec::new();
-                    let resume = last_kept.map(|last| format!("{last}\0"));
-                    layout::write_dtp_cursor(&mut bytes, resume.as_deref().map(|n| (n, 0)));
-                    Some((bytes, cursor_end))
+                Some((name, partition))
+                    if *all_topics && !audit && !visible(core_ref, ResourceType::Topic, Some(&name)) =>
+                {
+                    match last_kept {
+                        Some(last) => {
+                            let mut bytes = Vec::new();
+                            layout::write_dtp_cursor(&mut bytes, Some((&format!("{last}\0"), 0)));
+                            Some((bytes, cursor_end))
+                        }
+                        None => {
+                            hidden_cursor = Some((name, partition, cursor_end));
+                            None
+                        }
+                    }
                 }
                 _ => None,
             };
@@ -510,6 +607,11 @@ pub(super) fn filter_listing_response(
     core.events.extend(events);
     if audit {
         return Ok(None);
+    }
+    if let Some((name, partition, cursor_end)) = hidden_cursor {
+        let mut bytes = Vec::new();
+        layout::write_dtp_cursor(&mut bytes, Some((&dtp_cursor_token(core, name, partition), 0)));
+        rewritten_cursor = Some((bytes, cursor_end));
     }
     let mut new_body = filtered.body;
     if let Some((cursor, cursor_end)) = rewritten_cursor {

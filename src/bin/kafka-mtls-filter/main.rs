@@ -18,7 +18,7 @@ use kafka_mtls_filter::classify::{classify, Classification};
 use kafka_mtls_filter::config::{Config, Propagation, RawConfig};
 use kafka_mtls_filter::policy::{api_key_by_name, normalize_principal, Mode, RequestCtx};
 use kafka_mtls_filter::protocol::acl::WILDCARD_PRINCIPAL;
-use kafka_mtls_filter::protocol::api;
+use kafka_mtls_filter::protocol::{api, api_table};
 use kafka_protocol::messages::ApiKey;
 
 use requests::{encode_request, RequestFacts};
@@ -40,6 +40,8 @@ Commands:
   explain CONFIG --principal P --operation OP --resource TYPE:NAME
                                           Kafka's authorizer question itself, without a request
   credentials CONFIG                      what the broker must be provisioned with for the propagation mode
+  apis                                    every API key a Kafka 4.4 broker serves: how the filter authorizes
+                                          it or why it refuses it (Markdown, as in the README)
 
 CONFIG is a file with the plugin configuration (the Istio pluginConfig / Envoy configuration JSON), or `-` for
 standard input. `kafka-mtls-filter <COMMAND> --help` describes each command.
@@ -105,6 +107,14 @@ Usage: kafka-mtls-filter credentials CONFIG
 
 Lists every principal the policy names and what the broker must be provisioned with so that the identity
 reaches it under the configured `propagation.mode`.
+";
+
+const APIS_HELP: &str = "\
+Usage: kafka-mtls-filter apis
+
+Prints the table of every API key a Kafka 4.4 broker serves, as Markdown: the versions the filter handles and
+the check of Kafka's it mirrors, or why it refuses the API (a refused API is left out of the ApiVersions answer,
+and a request of it closes the connection unless `unknownRequests: allow`). The README holds this table.
 ";
 
 /// A usage error: printed with the usage text, exit 64.
@@ -233,6 +243,7 @@ fn run(args: &[String]) -> Outcome {
             .map(|a| (a, explain as Command)),
         ),
         "credentials" => (CREDENTIALS_HELP, Args::parse(rest, &[]).map(|a| (a, credentials as Command))),
+        "apis" => (APIS_HELP, Args::parse(rest, &[]).map(|a| (a, apis as Command))),
         other => return Outcome::usage(UsageError(format!("unknown command `{other}`")), USAGE),
     };
     match result {
@@ -303,6 +314,13 @@ fn named_principals(raw: &RawConfig) -> BTreeSet<String> {
         .chain(authorization.users.iter().map(|u| &u.principal))
         .filter_map(|p| normalize_principal(p))
         .collect()
+}
+
+fn apis(args: &Args) -> Result<Outcome, UsageError> {
+    if let Some(extra) = args.positional.first() {
+        return Err(UsageError(format!("unexpected argument `{extra}`")));
+    }
+    Ok(Outcome::ok(api_table::markdown()))
 }
 
 fn validate(args: &Args) -> Result<Outcome, UsageError> {

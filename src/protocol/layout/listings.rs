@@ -141,6 +141,85 @@ pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
     authorized_operations: Some(5),
 };
 
+/// DescribeGroups response: throttle_time_ms (v1+), groups by group_id; none is dropped, but the authorized
+/// operations (v3+) of each become the principal's.
+pub(crate) static DESCRIBE_GROUPS_LISTING: Listing = Listing {
+    flexible_from: 5,
+    before: &[since(1, I32)],
+    entry: &[
+        all(I16),      // error_code
+        since(6, Str), // error_message
+        all(Str),      // group_id
+        all(Str),      // group_state
+        all(Str),      // protocol_type
+        all(Str),      // protocol_data
+        // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
+        all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
+        since(3, I32), // authorized_operations
+    ],
+    key: 2,
+    after: &[],
+    authorized_operations: Some(7),
+};
+
+/// DescribeCluster response: the brokers are the listing (never filtered); cluster_authorized_operations
+/// follows them.
+pub(crate) static DESCRIBE_CLUSTER_LISTING: Listing = Listing {
+    flexible_from: 0,
+    // throttle_time_ms, error_code, error_message, endpoint_type, cluster_id, controller_id
+    before: &[all(I32), all(I16), all(Str), since(1, I8), all(Str), all(I32)],
+    entry: &[all(I32), all(Str), all(I32), all(Str), since(2, Bool)], // broker_id, host, port, rack, is_fenced
+    key: 1,
+    after: &[all(I32)], // cluster_authorized_operations
+    authorized_operations: None,
+};
+
+/// CreateTopics response v5+ (flexible): throttle_time_ms, topics by name. Never filtered: a created topic's
+/// configs are withheld from a principal without DescribeConfigs on it ([`withhold_topic_configs`]).
+pub(crate) static CREATE_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 5,
+    before: &[all(I32)],
+    entry: &[
+        all(Str),       // name
+        since(7, Uuid), // topic_id
+        all(I16),       // error_code
+        all(Str),       // error_message
+        all(I32),       // num_partitions
+        all(I16),       // replication_factor
+        // configs: name, value, read_only, config_source, is_sensitive
+        all(Structs(&[all(Str), all(Str), all(Bool), all(I8), all(Bool)])),
+    ],
+    key: 0,
+    after: &[],
+    authorized_operations: None,
+};
+
+/// One CreateTopics v5+ topic result as Kafka answers a principal without DescribeConfigs on the topic
+/// (ReplicationControlManager.createTopic): no configs, num_partitions and replication_factor -1, and
+/// topic_config_error_code (tag 0) TOPIC_AUTHORIZATION_FAILED. `None` for a topic not created (an error
+/// result carries no configs) or a version without them.
+pub(crate) fn withhold_topic_configs(version: i16, entry: &[u8], code: i16) -> Result<Option<Vec<u8>>, String> {
+    if version < 5 {
+        return Ok(None);
+    }
+    let mut r = Reader::new(entry, entry.len());
+    let before = CREATE_TOPICS_LISTING.entry.get(..2).ok_or("layout")?;
+    walk_list(&mut r, before, version, true).map_err(stop_reason)?;
+    if r.i16().map_err(stop_reason)? != 0 {
+        return Ok(None);
+    }
+    r.string(true).map_err(stop_reason)?; // error_message
+    let at = r.pos;
+    let mut out = entry.get(..at).ok_or("entry span")?.to_vec();
+    out.extend_from_slice(&(-1i32).to_be_bytes()); // num_partitions
+    out.extend_from_slice(&(-1i16).to_be_bytes()); // replication_factor
+    out.push(1); // configs: empty (compact count 0 + 1)
+                 // Tagged fields: one, tag 0 (topic_config_error_code), 2 bytes.
+    out.extend_from_slice(&[1, 0, 2]);
+    out.extend_from_slice(&code.to_be_bytes());
+    Ok(Some(out))
+}
+
 /// What becomes of one entry of a listing.
 pub(crate) enum Entry {
     Keep,

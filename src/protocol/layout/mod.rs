@@ -16,13 +16,14 @@ mod responses;
 mod walk;
 
 pub(crate) use listings::{
-    filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
-    AUTHORIZED_OPERATIONS_OMITTED, DESCRIBE_TOPIC_PARTITIONS_LISTING, LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING,
-    METADATA_LISTING, OFFSET_FETCH_GROUPS_LISTING, OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING,
+    filter_listing, read_dtp_cursor, with_authorized_operations, withhold_topic_configs, write_dtp_cursor, Entry,
+    AUTHORIZED_OPERATIONS_OMITTED, CREATE_TOPICS_LISTING, DESCRIBE_CLUSTER_LISTING, DESCRIBE_GROUPS_LISTING,
+    DESCRIBE_TOPIC_PARTITIONS_LISTING, LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING, METADATA_LISTING,
+    OFFSET_FETCH_GROUPS_LISTING, OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING,
 };
 pub(crate) use reader::{bad, stop_reason, Reader, Stop};
 pub(crate) use requests::shape;
-pub(crate) use responses::{offset_fetch_response_groups, response_topic_array};
+pub(crate) use responses::{offset_fetch_groups, response_topic_array};
 pub(crate) use walk::{decode_checked, parse, Node, Val};
 
 /// One field's wire type.

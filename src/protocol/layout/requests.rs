@@ -191,6 +191,16 @@ pub(crate) static DELETE_RECORDS: Shape = Shape {
     fields: &[all(named_topics!(all(I32).answer("partition_index"), all(I64))).named("topics"), all(I32)],
 };
 
+/// ElectLeaders: read only to answer a denied one per partition (its check is Alter on the cluster).
+pub(crate) static ELECT_LEADERS: Shape = Shape {
+    flexible_from: 2,
+    fields: &[
+        since(1, I8), // election_type
+        all(Structs(&[all(Str).named("topic"), all(I32S).answer("partitions")])).named("topic_partitions"),
+        all(I32), // timeout_ms
+    ],
+};
+
 pub(crate) static INIT_PRODUCER_ID: Shape = Shape {
     flexible_from: 2,
     fields: &[
@@ -351,6 +361,7 @@ pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
         ApiKey::AlterConfigs => &ALTER_CONFIGS,
         ApiKey::IncrementalAlterConfigs => &INCREMENTAL_ALTER_CONFIGS,
         ApiKey::CreatePartitions => &CREATE_PARTITIONS,
+        ApiKey::ElectLeaders => &ELECT_LEADERS,
         ApiKey::DeleteGroups => &DELETE_GROUPS,
         ApiKey::OffsetDelete => &OFFSET_DELETE,
         ApiKey::DescribeCluster => &DESCRIBE_CLUSTER,

@@ -119,6 +119,10 @@ pub(crate) static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
     &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
 );
 
+/// v4+: one answer per coordinator key (key, node_id, host, port, error_code, error_message).
+pub(crate) static FIND_COORDINATOR_RESPONSE_KEYS: ResponseArray =
+    response_array(3, &[all(I32)], &[all(Str), all(I32), all(Str), all(I32), all(I16), all(Str)]);
+
 pub(crate) static DELETE_RECORDS_RESPONSE_TOPICS: ResponseArray = response_array(
     2,
     &[all(I32)],                                                // throttle_time_ms
@@ -291,6 +295,7 @@ pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'stati
         ApiKey::OffsetCommit => &OFFSET_COMMIT_RESPONSE_TOPICS,
         ApiKey::OffsetFetch if version >= 8 => &OFFSET_FETCH_RESPONSE_GROUP_TOPICS,
         ApiKey::OffsetFetch => &OFFSET_FETCH_RESPONSE_TOPICS,
+        ApiKey::FindCoordinator if version >= 4 => &FIND_COORDINATOR_RESPONSE_KEYS,
         ApiKey::DeleteRecords => &DELETE_RECORDS_RESPONSE_TOPICS,
         ApiKey::OffsetForLeaderEpoch => &OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS,
         ApiKey::CreateTopics => &CREATE_TOPICS_RESPONSE_TOPICS,
@@ -364,4 +369,55 @@ pub(crate) fn response_array_span(layout: &ResponseArray, version: i16, body: &[
     }
     walk_fields(&mut r, layout.tail, version, flexible).map_err(stop_reason)?;
     Ok(ArraySpan { count_start, entries_start, entries_end, count, flexible })
+}
+
+/// One group of an OffsetFetch v8+ response, as byte ranges of the body: the group's element
+/// (`start..end`), its topics array, its id and its error code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OffsetFetchGroupSpan<'a> {
+    pub group_id: &'a str,
+    pub start: usize,
+    pub topics_count_start: usize,
+    pub topics_start: usize,
+    pub topics_end: usize,
+    pub topics_count: usize,
+    pub error_code: i16,
+    pub end: usize,
+}
+
+/// The groups of an OffsetFetch v8+ response: the `groups` array's span and each group's, walked with the
+/// layout (never decoded).
+pub(crate) fn offset_fetch_groups(
+    version: i16,
+    body: &[u8],
+) -> Result<(ArraySpan, Vec<OffsetFetchGroupSpan<'_>>), String> {
+    let span = offset_fetch_response_groups(version, body)?;
+    // v8+ is flexible (from v6).
+    let mut r = Reader::new(body, span.entries_end);
+    r.pos = span.entries_start;
+    let mut groups = Vec::with_capacity(span.count);
+    for _ in 0..span.count {
+        let start = r.pos;
+        let group_id = r.string(true).map_err(stop_reason)?.unwrap_or_default();
+        let topics_count_start = r.pos;
+        let topics_count = r.count(true).map_err(stop_reason)?.unwrap_or(0);
+        let topics_start = r.pos;
+        for _ in 0..topics_count {
+            walk_fields(&mut r, OFFSET_FETCH_RESPONSE_GROUP_TOPIC, version, true).map_err(stop_reason)?;
+        }
+        let topics_end = r.pos;
+        let error_code = r.i16().map_err(stop_reason)?;
+        r.tagged_fields().map_err(stop_reason)?;
+        groups.push(OffsetFetchGroupSpan {
+            group_id,
+            start,
+            topics_count_start,
+            topics_start,
+            topics_end,
+            topics_count,
+            error_code,
+            end: r.pos,
+        });
+    }
+    Ok((span, groups))
 }
