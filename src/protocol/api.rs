@@ -9,8 +9,8 @@
 //! - below versions whose semantics the filter does not model (AddPartitionsToTxn v4+ is broker-to-broker
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
-//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), share
-//! groups (topic ids), ConsumerGroupHeartbeat, WriteTxnMarkers and the share-state
+//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), the share
+//! groups' topic-id APIs (ShareFetch, ShareAcknowledge, share offsets), WriteTxnMarkers and the share-state
 //! APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
 //!
 //! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
@@ -107,16 +107,21 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(65, "DescribeTransactions", 0, "Describe TransactionalId per id"),
     api(66, "ListTransactions", 2, "none: listing filtered by Describe TransactionalId"),
     api(67, "AllocateProducerIds", 0, CLUSTER_ACTION),
-    api(68, "ConsumerGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
-    api(69, "ConsumerGroupDescribe", 1, "Describe Group per group"),
+    api(
+        68,
+        "ConsumerGroupHeartbeat",
+        1,
+        "Read Group; Describe Topic per subscribed topic; a regex: Describe on every topic it can match",
+    ),
+    api(69, "ConsumerGroupDescribe", 1, "Describe Group per group; Describe Topic per assigned topic"),
     api(70, "ControllerRegistration", 0, CLUSTER_ACTION),
     api(71, "GetTelemetrySubscriptions", 0, NOT_CHECKED),
     api(72, "PushTelemetry", 0, NOT_CHECKED),
     api(73, "AssignReplicasToDirs", 0, CLUSTER_ACTION),
     api(74, "ListConfigResources", 1, "DescribeConfigs Cluster"),
     api(75, "DescribeTopicPartitions", 0, "Describe Topic per named topic; all topics: none (response filtered)"),
-    api(76, "ShareGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
-    api(77, "ShareGroupDescribe", -1, "Describe Group"),
+    api(76, "ShareGroupHeartbeat", 1, "Read Group; Describe Topic per subscribed topic"),
+    api(77, "ShareGroupDescribe", 1, "Describe Group per group; Describe Topic per assigned topic"),
     api(78, "ShareFetch", -1, "Read Group; Read Topic (topics by id)"),
     api(79, "ShareAcknowledge", -1, "Read Group; Read Topic (topics by id)"),
     api(80, "AddRaftVoter", 0, "Alter Cluster"),

@@ -256,6 +256,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
             (!core.cfg.authorizer.authorize(&ctx, &cluster).allowed).then_some(ListingFilter::Groups)
         }
         ApiKey::ListTransactions => Some(ListingFilter::TransactionalIds),
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => Some(ListingFilter::DescribedGroups),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
             let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
@@ -453,6 +454,32 @@ pub(super) fn filter_listing_response(
             })?,
             None,
         ),
+        ListingFilter::DescribedGroups => {
+            let listing = if api_key == ApiKey::ShareGroupDescribe as i16 {
+                &layout::SHARE_GROUP_DESCRIBE_LISTING
+            } else {
+                &layout::CONSUMER_GROUP_DESCRIBE_LISTING
+            };
+            let decide = &mut |group: Option<&str>, bytes: &[u8]| {
+                let group = group.unwrap_or_default();
+                let (_, topics) = layout::described_group(listing, version, bytes)?;
+                let mut describable = true;
+                for topic in topics {
+                    describable &= visible(core_ref, ResourceType::Topic, Some(topic));
+                }
+                if !describable {
+                    return Ok(Entry::Replace(crate::enforce::undescribable_group(api_key, version, group)));
+                }
+                if audit {
+                    return Ok(Entry::Keep);
+                }
+                let authorized =
+                    || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Group, group);
+                Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?
+                    .map_or(Entry::Keep, Entry::Replace))
+            };
+            (layout::filter_listing(listing, version, body, &[], decide)?, None)
+        }
         ListingFilter::TopicPartitions { all_topics, denied } => {
             let mut appended = Vec::with_capacity(denied.len());
             for name in denied {

@@ -16,9 +16,10 @@ mod responses;
 mod walk;
 
 pub(crate) use listings::{
-    filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
-    AUTHORIZED_OPERATIONS_OMITTED, DESCRIBE_TOPIC_PARTITIONS_LISTING, LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING,
-    METADATA_LISTING, OFFSET_FETCH_GROUPS_LISTING, OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING,
+    described_group, filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
+    AUTHORIZED_OPERATIONS_OMITTED, CONSUMER_GROUP_DESCRIBE_LISTING, DESCRIBE_TOPIC_PARTITIONS_LISTING,
+    LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING, METADATA_LISTING, OFFSET_FETCH_GROUPS_LISTING,
+    OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING, SHARE_GROUP_DESCRIBE_LISTING,
 };
 pub(crate) use reader::{bad, stop_reason, Reader, Stop};
 pub(crate) use requests::shape;
