@@ -59,6 +59,7 @@ CURATED_CLASSES = {
     "d.c25.0": "elect-leaders-partitions",
     "d.c26.0": "elect-leaders-partitions",
     "e.c9.0": "delete-topics",
+    "d.c84.0": "regex-subscription-refused",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}
 
