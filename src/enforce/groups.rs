@@ -203,9 +203,11 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
 
 /// The error of a refused heartbeat, in KafkaApis' order: Read on the group; for a share group, a member id
 /// Kafka rejects before looking at topics (INVALID_REQUEST); then Describe on the subscribed topics.
+/// (A request refused whole gives an allowed group the first denial's code: only GROUP_AUTHORIZATION_FAILED says
+/// the group itself was refused.)
 fn heartbeat_code(key: ApiKey, req: &Node<'_>, e: &Codes<'_>) -> i16 {
     let group_code = e.group(req.str("group_id").unwrap_or_default());
-    if group_code != error_code::NONE {
+    if group_code == error_code::GROUP_AUTHORIZATION_FAILED {
         return group_code;
     }
     let member_id = req.str("member_id").unwrap_or_default();
