@@ -1133,13 +1133,13 @@ def _share_heartbeat(group, member, topics=None, epoch=0):
 
 def group_protocol_cases() -> list[Curated]:
     """Kafka 4's group protocols (KIP-848 ConsumerGroupHeartbeat/ConsumerGroupDescribe, KIP-932
-    ShareGroupHeartbeat/ShareGroupDescribe), ids d.c80 and up: each member that joins leaves again (epoch -1), so
+    ShareGroupHeartbeat/ShareGroupDescribe), ids d.c80-d.c91 and e.c80: each member that joins leaves again (epoch -1), so
     the groups are empty after the case; a described member is joined by the super user (setup)."""
     c = []
 
-    def add(n, acls, kind, steps, expect="match", setup=(), teardown=()):
-        case = Case(f"d.c{n}.0", "alice", "127.0.0.1", kind, steps, list(setup), list(teardown))
-        c.append(Curated(f"d.c{n}", False, acls, case, expect))
+    def add(n, acls, kind, steps, expect="match", setup=(), teardown=(), phase="d"):
+        case = Case(f"{phase}.c{n}.0", "alice", "127.0.0.1", kind, steps, list(setup), list(teardown))
+        c.append(Curated(f"{phase}.c{n}", phase == "e", acls, case, expect))
 
     member = "oracle-member-0001"
     read_group = lambda g: _acl(ALICE, "group", g, "Read")  # noqa: E731
@@ -1159,6 +1159,9 @@ def group_protocol_cases() -> list[Curated]:
         "consumer-group-heartbeat",
         [_heartbeat("@cg84", member, regex="@orders-.*"), _heartbeat("@cg84", member, epoch=-1)],
         REGEX_DIVERGENCE)  # fmt: skip
+    # Under allow.everyone.if.no.acl.found with no topic ACL at all: every topic is describable, the regex passes.
+    add(80, [_acl(BOB, "group", "@other", "Read")], "consumer-group-heartbeat",
+        [_heartbeat("@cg80", member, regex="@orders-.*"), _heartbeat("@cg80", member, epoch=-1)], phase="e")  # fmt: skip
     # ConsumerGroupDescribe of a group whose member (joined by the super user) is assigned @orders and @payments.
     joined = [_heartbeat("@cg85", "oracle-admin-member", ["@orders", "@payments"])]
     left = [_heartbeat("@cg85", "oracle-admin-member", epoch=-1)]

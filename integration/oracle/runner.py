@@ -236,7 +236,7 @@ KNOWN_DIVERGENCES = [
          r"|assignment: A=\{.* B=null)$", d),
      "ConsumerGroupHeartbeat with a regex that could match topics the principal may not Describe: Kafka's coordinator "
      "resolves it to the describable topics (answer 0); the broker behind the filter cannot be made to, so the "
-     "filter refuses the regex with INVALID_REQUEST (42) and a message (README: regex subscriptions)"),
+     "filter refuses the regex with INVALID_REQUEST (42) and a message (README, `authorization`)"),
     ("metadata-auto-create",
      lambda api, d: api == "side effects: topics" and re.search(r"/topics/@[^:]+: A=\d+ B=null$", d),
      "Metadata auto-creation: Kafka checks Create only on the named topics that do not exist; the filter turns "
