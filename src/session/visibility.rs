@@ -2,7 +2,8 @@
 //! Describe (and auto-creation without Create), Metadata responses are filtered to the describable topics.
 //! ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are listings Kafka
 //! filters instead of failing: their responses lose, at the byte level, the entries the principal may not
-//! Describe (see the listings section below).
+//! Describe (see the listings section below). ConsumerGroupDescribe and ShareGroupDescribe lose the members of
+//! a group assigned a topic the principal may not Describe (the group answered TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
@@ -462,7 +463,7 @@ pub(super) fn filter_listing_response(
             };
             let decide = &mut |group: Option<&str>, bytes: &[u8]| {
                 let group = group.unwrap_or_default();
-                let (_, topics) = layout::described_group(listing, version, bytes)?;
+                let topics = layout::described_group_topics(listing, version, bytes)?;
                 let mut describable = true;
                 for topic in topics {
                     describable &= visible(core_ref, ResourceType::Topic, Some(topic));

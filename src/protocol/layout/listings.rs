@@ -322,7 +322,7 @@ pub(crate) static CONSUMER_GROUP_DESCRIBE_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(I32)], // throttle_time_ms
     entry: &[
-        all(I16).named("error_code"),
+        all(I16), // error_code
         all(Str), // error_message
         all(Str).named("group_id"),
         all(Str), // group_state
@@ -354,7 +354,7 @@ pub(crate) static SHARE_GROUP_DESCRIBE_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(I32)], // throttle_time_ms
     entry: &[
-        all(I16).named("error_code"),
+        all(I16), // error_code
         all(Str), // error_message
         all(Str).named("group_id"),
         all(Str), // group_state
@@ -378,18 +378,17 @@ pub(crate) static SHARE_GROUP_DESCRIBE_LISTING: Listing = Listing {
     authorized_operations: Some(8),
 };
 
-/// One described group's error code and the topics named in its members' assignments (and, for consumer
-/// groups, target assignments), as Kafka collects them to check Describe (`entry`: the group's bytes).
-pub(crate) fn described_group<'a>(
+/// The topics named in one described group's member assignments (and, for consumer groups, target
+/// assignments), each once, as Kafka collects them to check Describe (`entry`: the group's bytes).
+pub(crate) fn described_group_topics<'a>(
     listing: &Listing,
     version: i16,
     entry: &'a [u8],
-) -> Result<(i16, Vec<&'a str>), String> {
+) -> Result<Vec<&'a str>, String> {
     let mut r = Reader::new(entry, entry.len());
     let mut node = Node::default();
     walk_struct(&mut r, listing.entry, version, version >= listing.flexible_from, Some((&mut node, Keep::All)))
         .map_err(stop_reason)?;
-    let error_code = node.int("error_code").and_then(|c| i16::try_from(c).ok()).unwrap_or_default();
     let mut topics = Vec::new();
     for member in node.nodes("members") {
         for assignment in ["assignment", "target_assignment"].iter().filter_map(|a| member.child(a)) {
@@ -398,5 +397,7 @@ pub(crate) fn described_group<'a>(
             }
         }
     }
-    Ok((error_code, topics))
+    topics.sort_unstable();
+    topics.dedup();
+    Ok(topics)
 }

@@ -16,7 +16,7 @@ mod responses;
 mod walk;
 
 pub(crate) use listings::{
-    described_group, filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
+    described_group_topics, filter_listing, read_dtp_cursor, with_authorized_operations, write_dtp_cursor, Entry,
     AUTHORIZED_OPERATIONS_OMITTED, CONSUMER_GROUP_DESCRIBE_LISTING, DESCRIBE_TOPIC_PARTITIONS_LISTING,
     LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING, METADATA_LISTING, OFFSET_FETCH_GROUPS_LISTING,
     OFFSET_FETCH_GROUP_TOPICS_LISTING, OFFSET_FETCH_TOPICS_LISTING, SHARE_GROUP_DESCRIBE_LISTING,
