@@ -1000,13 +1000,181 @@ fn describe_transactions_at_every_version() {
     );
 }
 
+/// ANONYMOUS's authorized operations on `grp-ok`: Read, Delete, Describe.
+const GRP_OK_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+
+/// ConsumerGroupDescribe and ShareGroupDescribe as KafkaApis answers them: refused groups first
+/// (GROUP_AUTHORIZATION_FAILED), then the described ones with the principal's authorized operations; a group
+/// whose members' assignments name a topic the principal may not Describe becomes TOPIC_AUTHORIZATION_FAILED
+/// with Kafka's message and no members.
 #[test]
 fn consumer_group_describe_at_every_version() {
-    let api = split_apis::consumer_group_describe();
+    use consumer_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
+    let key = ApiKey::ConsumerGroupDescribe;
+    let group = |name: &str, assigned: &str| {
+        let assignment = Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
+            .with_topic_name(topic(assigned))
+            .with_partitions(vec![0])]);
+        DescribedGroup::default()
+            .with_group_id(GroupId(s(name)))
+            .with_group_state(s("Stable"))
+            .with_group_epoch(3)
+            .with_assignment_epoch(3)
+            .with_assignor_name(s("uniform"))
+            .with_authorized_operations(0x18)
+            .with_members(vec![Member::default()
+                .with_member_id(s("m-1"))
+                .with_client_id(s("client"))
+                .with_subscribed_topic_names(vec![topic("allowed")])
+                .with_assignment(Assignment::default())
+                .with_target_assignment(assignment)])
+    };
+    let mut cases = Vec::new();
+    for version in versions(key) {
+        let request = |names: &[&str]| {
+            let ids = names.iter().map(|g| GroupId(s(g))).collect();
+            request_frame(key, version, &ConsumerGroupDescribeRequest::default().with_group_ids(ids))
+        };
+        cases.push(Case {
+            name: format!("grp-ok+grp-secret v{version}"),
+            api_key: key,
+            version,
+            policy: Policy::Base,
+            request: request(&["grp-ok", "grp-secret"]),
+            broker: Box::new(move |_| {
+                response_frame(
+                    key,
+                    version,
+                    &ConsumerGroupDescribeResponse::default().with_groups(vec![group("grp-ok", "allowed")]),
+                )
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, ConsumerGroupDescribeRequest) = forwarded_request(&f.forwarded, key);
+                assert_eq!(sent.group_ids, [GroupId(s("grp-ok"))]);
+                let got: ConsumerGroupDescribeResponse = client_response(&f.client_response, key, version);
+                let seen: Vec<_> = got.groups.iter().map(|g| (g.group_id.to_string(), g.error_code)).collect();
+                assert_eq!(seen, [("grp-secret".to_string(), 30), ("grp-ok".to_string(), 0)], "refused first");
+                let described = group("grp-ok", "allowed").with_authorized_operations(GRP_OK_OPERATIONS);
+                assert_eq!(got.groups[1], described, "the broker's group, with the principal's operations");
+            }),
+        });
+        cases.push(Case {
+            name: format!("grp-ok assigned secret v{version}"),
+            api_key: key,
+            version,
+            policy: Policy::Base,
+            request: request(&["grp-ok"]),
+            broker: Box::new(move |_| {
+                response_frame(
+                    key,
+                    version,
+                    &ConsumerGroupDescribeResponse::default().with_groups(vec![group("grp-ok", "secret")]),
+                )
+            }),
+            check: Box::new(move |f| {
+                assert_eq!(f.forwarded, f.client_request);
+                let got: ConsumerGroupDescribeResponse = client_response(&f.client_response, key, version);
+                let refused = DescribedGroup::default()
+                    .with_group_id(GroupId(s("grp-ok")))
+                    .with_error_code(29)
+                    .with_error_message(Some(s(
+                        "The group has described topic(s) that the client is not authorized to describe.",
+                    )))
+                    .with_authorized_operations(i32::MIN);
+                assert_eq!(got.groups, [refused]);
+                assert!(!contains(&f.client_response, "secret"));
+            }),
+        });
+    }
     verify(
         "consumer_group_describe",
-        &split_header("ConsumerGroupDescribe", "grp-ok", "grp-secret", "Describe", 30, false),
-        split_cases(api, "grp-ok", "grp-secret", false),
+        "ConsumerGroupDescribe: grp-secret refused (GROUP_AUTHORIZATION_FAILED, listed first, as KafkaApis does); grp-ok\n\
+         described with ANONYMOUS's authorized operations, or TOPIC_AUTHORIZATION_FAILED without members when its\n\
+         assignments name the topic secret, which ANONYMOUS may not Describe.",
+        cases,
+    );
+}
+
+#[test]
+fn share_group_describe() {
+    use share_group_describe_response::{Assignment, DescribedGroup, Member, TopicPartitions};
+    let key = ApiKey::ShareGroupDescribe;
+    let version = 1;
+    let group = |name: &str, assigned: &str| {
+        let assignment = Assignment::default().with_topic_partitions(vec![TopicPartitions::default()
+            .with_topic_name(topic(assigned))
+            .with_partitions(vec![0])]);
+        DescribedGroup::default()
+            .with_group_id(GroupId(s(name)))
+            .with_group_state(s("Stable"))
+            .with_group_epoch(2)
+            .with_assignment_epoch(2)
+            .with_assignor_name(s("simple"))
+            .with_authorized_operations(0x18)
+            .with_members(vec![Member::default()
+                .with_member_id(s("m-1"))
+                .with_client_id(s("client"))
+                .with_subscribed_topic_names(vec![topic("allowed")])
+                .with_assignment(assignment)])
+    };
+    let request = |names: &[&str]| {
+        let ids = names.iter().map(|g| GroupId(s(g))).collect();
+        request_frame(key, version, &ShareGroupDescribeRequest::default().with_group_ids(ids))
+    };
+    let cases = vec![
+        Case {
+            name: "grp-ok+grp-secret v1".into(),
+            api_key: key,
+            version,
+            policy: Policy::Base,
+            request: request(&["grp-ok", "grp-secret"]),
+            broker: Box::new(move |_| {
+                response_frame(
+                    key,
+                    version,
+                    &ShareGroupDescribeResponse::default().with_groups(vec![group("grp-ok", "allowed")]),
+                )
+            }),
+            check: Box::new(move |f| {
+                let (_, sent): (_, ShareGroupDescribeRequest) = forwarded_request(&f.forwarded, key);
+                assert_eq!(sent.group_ids, [GroupId(s("grp-ok"))]);
+                let got: ShareGroupDescribeResponse = client_response(&f.client_response, key, version);
+                let seen: Vec<_> = got.groups.iter().map(|g| (g.group_id.to_string(), g.error_code)).collect();
+                assert_eq!(seen, [("grp-secret".to_string(), 30), ("grp-ok".to_string(), 0)], "refused first");
+                let described = group("grp-ok", "allowed").with_authorized_operations(GRP_OK_OPERATIONS);
+                assert_eq!(got.groups[1], described);
+            }),
+        },
+        Case {
+            name: "grp-ok assigned secret v1".into(),
+            api_key: key,
+            version,
+            policy: Policy::Base,
+            request: request(&["grp-ok"]),
+            broker: Box::new(move |_| {
+                response_frame(
+                    key,
+                    version,
+                    &ShareGroupDescribeResponse::default().with_groups(vec![group("grp-ok", "secret")]),
+                )
+            }),
+            check: Box::new(move |f| {
+                let got: ShareGroupDescribeResponse = client_response(&f.client_response, key, version);
+                let refused = DescribedGroup::default()
+                    .with_group_id(GroupId(s("grp-ok")))
+                    .with_error_code(29)
+                    .with_error_message(Some(s(
+                        "The group has described topic(s) that the client is not authorized to describe.",
+                    )))
+                    .with_authorized_operations(i32::MIN);
+                assert_eq!(got.groups, [refused]);
+            }),
+        },
+    ];
+    verify(
+        "share_group_describe",
+        "ShareGroupDescribe v1: as ConsumerGroupDescribe (assignments only; share members have no target assignment).",
+        cases,
     );
 }
 

@@ -9,7 +9,14 @@
 //   consume      <props> <topic> <group> <count> <seconds> subscribe in a group, commit, report offsets
 //   transaction  <props> <topic> <txid> <count>            init, begin, send, commit (or the error)
 //   read-committed <props> <topic> <count> <seconds>       assign all partitions, isolation.level=read_committed
-//   group-protocol-consumer <props> <topic> <group> <seconds>  a consumer with group.protocol=consumer (KIP-848)
+//   consumer-protocol <props> <topic|regex> <group> <count> <seconds> [regex]
+//                                                          group.protocol=consumer (KIP-848): subscribe to the topic
+//                                                          (or the RE2J pattern), poll until count records (0: until
+//                                                          assigned) or the end
+//   share-consume <props> <topic> <group> <seconds> [describer-props]
+//                                                          a share consumer (KIP-932) polls; then Admin (with the other
+//                                                          properties if given) describes the group while it is a member
+//   describe-share-group <props> <group>                   Admin.describeShareGroups (ShareGroupDescribe)
 
 import java.io.FileInputStream;
 import java.time.Duration;
@@ -20,9 +27,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ShareGroupDescription;
+import org.apache.kafka.clients.admin.ShareMemberDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.KafkaShareConsumer;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -47,7 +59,11 @@ public class JavaClients {
                 case "consume" -> consume(props, args[2], args[3], Integer.parseInt(args[4]), Integer.parseInt(args[5]), result);
                 case "transaction" -> transaction(props, args[2], args[3], Integer.parseInt(args[4]), result);
                 case "read-committed" -> readCommitted(props, args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]), result);
-                case "group-protocol-consumer" -> groupProtocolConsumer(props, args[2], args[3], Integer.parseInt(args[4]), result);
+                case "consumer-protocol" -> consumerProtocol(props, args[2], args[3], Integer.parseInt(args[4]),
+                    Integer.parseInt(args[5]), args.length > 6 && args[6].equals("regex"), result);
+                case "share-consume" -> shareConsume(props, args[2], args[3], Integer.parseInt(args[4]),
+                    args.length > 5 ? args[5] : null, result);
+                case "describe-share-group" -> describeShareGroup(props, args[2], result);
                 default -> throw new IllegalArgumentException("unknown scenario " + args[0]);
             }
         } catch (Exception e) {
@@ -164,27 +180,93 @@ public class JavaClients {
         }
     }
 
-    /** Kafka 4's consumer group protocol: the group's state lives in ConsumerGroupHeartbeat requests. Polls for
-     *  at most `seconds`; reports whether poll() threw (and what) or kept returning nothing. */
-    static void groupProtocolConsumer(Properties props, String topic, String group, int seconds, Map<String, Object> result) {
+    /** Kafka 4's consumer group protocol (KIP-848): the group's state lives in ConsumerGroupHeartbeat requests.
+     *  Polls until `count` records or `seconds`; poll() throwing ends it (the error is reported). */
+    static void consumerProtocol(Properties props, String topic, String group, int count, int seconds, boolean regex,
+                                 Map<String, Object> result) {
         props.put(ConsumerConfig.GROUP_ID_CONFIG, group);
         props.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        int polls = 0;
-        int records = 0;
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        List<String> values = new ArrayList<>();
         long started = System.nanoTime();
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(props, new StringDeserializer(), new StringDeserializer())) {
-            consumer.subscribe(Collections.singletonList(topic));
-            long deadline = started + seconds * 1_000_000_000L;
-            while (System.nanoTime() < deadline) {
-                ConsumerRecords<String, String> batch = consumer.poll(Duration.ofMillis(500));
-                polls++;
-                records += batch.count();
+            if (regex) {
+                consumer.subscribe(new SubscriptionPattern(topic));
+            } else {
+                consumer.subscribe(Collections.singletonList(topic));
             }
-        } finally {
-            result.put("polls", polls);
+            long deadline = started + seconds * 1_000_000_000L;
+            try {
+                // count 0: until the group has assigned something.
+                while ((count > 0 ? values.size() < count : consumer.assignment().isEmpty()) && System.nanoTime() < deadline) {
+                    for (ConsumerRecord<String, String> record : consumer.poll(Duration.ofMillis(500))) {
+                        values.add(record.value());
+                    }
+                }
+                List<String> assigned = new ArrayList<>();
+                for (TopicPartition tp : consumer.assignment()) {
+                    assigned.add(tp.toString());
+                }
+                Collections.sort(assigned);
+                result.put("assignment", assigned);
+                if (!values.isEmpty()) {
+                    consumer.commitSync(Duration.ofSeconds(20));
+                }
+            } finally {
+                result.put("values", values);
+                result.put("elapsedMs", (System.nanoTime() - started) / 1_000_000);
+            }
+        }
+    }
+
+    /** A share consumer (KIP-932) subscribes and polls for `seconds`; then Admin describes its group while it is
+     *  still a member (ShareGroupHeartbeat made it one, ShareGroupDescribe shows it). */
+    static void shareConsume(Properties props, String topic, String group, int seconds, String describerProps,
+                             Map<String, Object> result) throws Exception {
+        Properties consumerProps = (Properties) props.clone();
+        consumerProps.put(ConsumerConfig.GROUP_ID_CONFIG, group);
+        int records = 0;
+        try (KafkaShareConsumer<String, String> consumer = new KafkaShareConsumer<>(consumerProps, new StringDeserializer(), new StringDeserializer())) {
+            consumer.subscribe(Collections.singletonList(topic));
+            long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+            try {
+                while (System.nanoTime() < deadline) {
+                    records += consumer.poll(Duration.ofMillis(500)).count();
+                }
+            } catch (Exception e) {
+                recordError(result, e);
+            }
             result.put("records", records);
-            result.put("elapsedMs", (System.nanoTime() - started) / 1_000_000);
+            Map<String, Object> described = new LinkedHashMap<>();
+            Properties describer = props;
+            if (describerProps != null) {
+                describer = new Properties();
+                try (FileInputStream in = new FileInputStream(describerProps)) {
+                    describer.load(in);
+                }
+            }
+            describeShareGroup(describer, group, described);
+            result.put("described", described);
+        }
+    }
+
+    static void describeShareGroup(Properties props, String group, Map<String, Object> result) throws Exception {
+        try (Admin admin = Admin.create(props)) {
+            ShareGroupDescription description = admin.describeShareGroups(List.of(group)).describedGroups().get(group)
+                .get(30, TimeUnit.SECONDS);
+            result.put("state", String.valueOf(description.groupState()));
+            List<String> assigned = new ArrayList<>();
+            for (ShareMemberDescription member : description.members()) {
+                for (TopicPartition tp : member.assignment().topicPartitions()) {
+                    assigned.add(tp.toString());
+                }
+            }
+            Collections.sort(assigned);
+            result.put("members", description.members().size());
+            result.put("assignment", assigned);
+        } catch (Exception e) {
+            recordError(result, e);
         }
     }
 

@@ -54,6 +54,7 @@ API = {
     "DescribeTopicPartitions": (75, 0, 0), "JoinGroup": (11, 4, 9), "Heartbeat": (12, 0, 4),
     "LeaveGroup": (13, 0, 5), "SyncGroup": (14, 0, 5), "DescribeLogDirs": (35, 1, 4), "ElectLeaders": (43, 0, 2),
     "ListPartitionReassignments": (46, 0, 0), "DescribeClientQuotas": (48, 0, 1), "DescribeQuorum": (55, 0, 2),
+    "ConsumerGroupHeartbeat": (68, 1, 1), "ShareGroupHeartbeat": (76, 1, 1), "ShareGroupDescribe": (77, 1, 1),
 }  # fmt: skip
 API_NAMES = {key: name for name, (key, _, _) in API.items()}
 
@@ -80,6 +81,9 @@ class Case:
     source: str
     kind: str
     steps: list  # [{"api": key, "version": v, "request": {...}}]; "$pid"/"$epoch" from the last InitProducerId
+    # Sent by the super user on the same path before and after the steps, not compared (e.g. a group member).
+    setup: list = field(default_factory=list)
+    teardown: list = field(default_factory=list)
 
     def describe(self) -> str:
         apis = ", ".join(f"{API_NAMES[s['api']]} v{s['version']}" for s in self.steps)
@@ -1104,6 +1108,91 @@ def curated() -> list[Curated]:
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
         "match",
     )
+    c.extend(group_protocol_cases())
+    return c
+
+
+REGEX_DIVERGENCE = (
+    "diverges by design: a regex subscription that could match topics the principal may not Describe (the regex "
+    "'@orders-.*' namespaced as 'b.orders-.*' has the literal prefix 'b', and alice may Describe only '@ord*'). "
+    "Kafka's coordinator resolves the regex leaving out undescribable topics (GroupMetadataManager."
+    "refreshRegularExpressions) and answers 0; the broker behind the filter does not know the principal, so the "
+    "filter refuses the regex: INVALID_REQUEST (42) with a message naming the prefix to grant"
+)
+
+
+def _heartbeat(group, member, topics=None, regex=None, epoch=0):
+    request = {"groupId": group, "memberId": member, "memberEpoch": epoch, "instanceId": None, "rackId": None,
+               "rebalanceTimeoutMs": 10000, "subscribedTopicNames": topics, "subscribedTopicRegex": regex,
+               "serverAssignor": None, "topicPartitions": [] if epoch == 0 else None}  # fmt: skip
+    return _step("ConsumerGroupHeartbeat", 1, request)
+
+
+def _share_heartbeat(group, member, topics=None, epoch=0):
+    request = {"groupId": group, "memberId": member, "memberEpoch": epoch, "rackId": None,
+               "subscribedTopicNames": topics}  # fmt: skip
+    return _step("ShareGroupHeartbeat", 1, request)
+
+
+def group_protocol_cases() -> list[Curated]:
+    """Kafka 4's group protocols (KIP-848 ConsumerGroupHeartbeat/ConsumerGroupDescribe, KIP-932
+    ShareGroupHeartbeat/ShareGroupDescribe), ids d.c80-d.c91 and e.c80: each member that joins leaves again (epoch -1)
+    and the super user deletes the case's groups after it; a described member is joined by the super user (setup)."""
+    c = []
+
+    def add(n, acls, kind, steps, expect="match", setup=(), teardown=(), phase="d"):
+        # The groups a case made are deleted afterwards: later ListGroups cases must not see them (nor a group
+        # only one path made, as a refused regex does).
+        groups = sorted({s["request"]["groupId"] for s in [*setup, *steps] if "groupId" in s["request"]})
+        cleanup = [*teardown, _step("DeleteGroups", 2, {"groupsNames": groups})]
+        case = Case(f"{phase}.c{n}.0", "alice", "127.0.0.1", kind, steps, list(setup), cleanup)
+        c.append(Curated(f"{phase}.c{n}", phase == "e", acls, case, expect))
+
+    member = "oracle-member-0001"
+    read_group = lambda g: _acl(ALICE, "group", g, "Read")  # noqa: E731
+    describe = lambda t: _acl(ALICE, "topic", t, "Describe")  # noqa: E731
+    # ConsumerGroupHeartbeat: Read on the group, Describe on every subscribed topic (KafkaApis).
+    add(80, [read_group("@cg80"), describe("@orders")], "consumer-group-heartbeat",
+        [_heartbeat("@cg80", member, ["@orders"]), _heartbeat("@cg80", member, epoch=-1)])  # fmt: skip
+    add(81, [describe("@orders")], "consumer-group-heartbeat",
+        [_heartbeat("@cg81", member, ["@orders"])])  # fmt: skip
+    add(82, [read_group("@cg82"), describe("@orders")], "consumer-group-heartbeat",
+        [_heartbeat("@cg82", member, ["@orders", "@payments"])])  # fmt: skip
+    # A regex: Describe on every topic (the literal *) lets the broker's resolution stand; Describe on a prefix
+    # does not cover what the namespaced regex can match.
+    add(83, [read_group("@cg83"), _acl(ALICE, "topic", "*", "Describe")], "consumer-group-heartbeat",
+        [_heartbeat("@cg83", member, regex="@orders-.*"), _heartbeat("@cg83", member, epoch=-1)])  # fmt: skip
+    add(84, [read_group("@cg84"), _acl(ALICE, "topic", "@ord", "Describe", pattern="prefixed")],
+        "consumer-group-heartbeat",
+        [_heartbeat("@cg84", member, regex="@orders-.*"), _heartbeat("@cg84", member, epoch=-1)],
+        REGEX_DIVERGENCE)  # fmt: skip
+    # Under allow.everyone.if.no.acl.found with no topic ACL at all: every topic is describable, the regex passes.
+    add(80, [_acl(BOB, "group", "@other", "Read")], "consumer-group-heartbeat",
+        [_heartbeat("@cg80", member, regex="@orders-.*"), _heartbeat("@cg80", member, epoch=-1)], phase="e")  # fmt: skip
+    # ConsumerGroupDescribe of a group whose member (joined by the super user) is assigned @orders and @payments.
+    joined = [_heartbeat("@cg85", "oracle-admin-member", ["@orders", "@payments"])]
+    left = [_heartbeat("@cg85", "oracle-admin-member", epoch=-1)]
+    describe_cg85 = [_step("ConsumerGroupDescribe", 1, {"groupIds": ["@cg85", "@cg85-other"],
+                                                         "includeAuthorizedOperations": True})]  # fmt: skip
+    add(85, [_acl(ALICE, "group", "@cg85", "Describe"), describe("@orders"), describe("@payments")],
+        "consumer-group-describe", describe_cg85, setup=joined, teardown=left)  # fmt: skip
+    # Only @orders describable: Kafka answers the group TOPIC_AUTHORIZATION_FAILED without members.
+    add(86, [_acl(ALICE, "group", "@cg85", "Describe"), describe("@orders")],
+        "consumer-group-describe", describe_cg85, setup=joined, teardown=left)  # fmt: skip
+    # ShareGroupHeartbeat and ShareGroupDescribe, the same checks.
+    add(87, [read_group("@sg87"), describe("@orders")], "share-group-heartbeat",
+        [_share_heartbeat("@sg87", member, ["@orders"]), _share_heartbeat("@sg87", member, epoch=-1)])  # fmt: skip
+    add(88, [read_group("@sg88")], "share-group-heartbeat",
+        [_share_heartbeat("@sg88", member, ["@orders"])])  # fmt: skip
+    add(89, [describe("@orders")], "share-group-heartbeat", [_share_heartbeat("@sg89", member, ["@orders"])])
+    share_joined = [_share_heartbeat("@sg90", "oracle-admin-member", ["@orders", "@payments"])]
+    share_left = [_share_heartbeat("@sg90", "oracle-admin-member", epoch=-1)]
+    describe_sg90 = [_step("ShareGroupDescribe", 1, {"groupIds": ["@sg90", "@sg90-other"],
+                                                      "includeAuthorizedOperations": True})]  # fmt: skip
+    add(90, [_acl(ALICE, "group", "@sg90", "Describe"), describe("@orders"), describe("@payments")],
+        "share-group-describe", describe_sg90, setup=share_joined, teardown=share_left)  # fmt: skip
+    add(91, [_acl(ALICE, "group", "@sg90", "Describe"), describe("@orders")],
+        "share-group-describe", describe_sg90, setup=share_joined, teardown=share_left)  # fmt: skip
     return c
 
 

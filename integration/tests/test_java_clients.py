@@ -53,14 +53,20 @@ POLICY = {
                      "operations": ["Read", "Describe"]},
                     {"resource": {"type": "transactionalId", "name": "kmf-", "patternType": "prefix"},
                      "operations": ["Write", "Describe"]},
+                    # Topics payments/checkout may not Describe (KIP-848 describe of a group assigned them).
+                    {"resource": {"type": "topic", "name": "kip848-", "patternType": "prefix"},
+                     "operations": ["Read", "Write", "Describe"]},
                 ],
             },
             {
-                # Sees the it- topics and may join kmf- groups; may neither write nor read the topics.
+                # Sees the it- topics and may join kmf- groups; may neither write nor read the topics. Describes
+                # the kmf-848- groups.
                 "principal": "User:CN=payments-checkout",
                 "acls": [
                     {"resource": {"type": "topic", "name": "it-", "patternType": "prefix"}, "operations": ["Describe"]},
                     {"resource": {"type": "group", "name": "kmf-", "patternType": "prefix"}, "operations": ["Read"]},
+                    {"resource": {"type": "group", "name": "kmf-848-", "patternType": "prefix"},
+                     "operations": ["Describe"]},
                 ],
             },
         ],
@@ -211,22 +217,115 @@ def test_java_transactional_producer(stack, java_classes):
     assert denied["error"] == "org.apache.kafka.common.errors.TransactionalIdAuthorizationException", denied
 
 
-def test_java_consumer_group_protocol_consumer_gets_a_clear_error(stack, java_classes):
-    """Kafka 4's consumer group protocol (KIP-848, `group.protocol=consumer`) runs on ConsumerGroupHeartbeat,
-    which the filter refuses and hides from its ApiVersions answer. The Java consumer then fails at once with
-    UnsupportedVersionException and a message saying what to do, rather than polling forever."""
-    topic = new_topic(stack, "kip848")
-    result = java_client(
-        java_classes, "group-protocol-consumer", client_properties(stack, "mesh-default"), topic, "kmf-java-848", 30
-    )
-    assert result["error"] == "org.apache.kafka.common.errors.UnsupportedVersionException", result
-    assert "does not support the new CONSUMER group protocol" in result["message"]
-    assert "group.protocol=classic" in result["message"]
-    # Well before the 30 s the scenario would poll for.
-    assert result["elapsedMs"] < 20_000 and result["records"] == 0, result
-    # The broker itself offers the API; the filter's ApiVersions answer leaves it out.
-    assert CONSUMER_GROUP_HEARTBEAT in api_keys_offered(socket.create_connection(("127.0.0.1", stack.setup_port), 10))
-    assert CONSUMER_GROUP_HEARTBEAT not in api_keys_offered(harness.tls_socket(stack, "mesh-default"))
+def consumer_protocol(java_classes, properties, subscription, group, count, seconds, regex=False) -> dict:
+    """A Java consumer with `group.protocol=consumer` (KIP-848: ConsumerGroupHeartbeat) through the filter."""
+    args = [subscription, group, count, seconds, *(["regex"] if regex else [])]
+    return java_client(java_classes, "consumer-protocol", properties, *args)
+
+
+def test_java_consumer_protocol_consumes_an_allowed_topic(stack, java_classes):
+    """Kafka 4's consumer group protocol through the filter: ConsumerGroupHeartbeat (Read on the group, Describe
+    on the subscribed topic) is offered and authorized; the consumer joins, is assigned both partitions, reads
+    and commits."""
+    assert CONSUMER_GROUP_HEARTBEAT in api_keys_offered(harness.tls_socket(stack, "mesh-default"))
+    topic = new_topic(stack, "kip848", partitions=2)
+    default = client_properties(stack, "mesh-default")
+    assert java_client(java_classes, "produce", default, topic, 10)["acked"] == 10
+    result = consumer_protocol(java_classes, default, topic, "kmf-java-848", 10, 60)
+    assert result.get("error") is None, result
+    assert sorted(result["values"]) == sorted(f"java-{i}" for i in range(10)), result
+    assert result["assignment"] == [f"{topic}-0", f"{topic}-1"], result
+
+
+def test_java_consumer_protocol_denied_group_and_topic(stack, java_classes):
+    """A group the principal may not Read: GROUP_AUTHORIZATION_FAILED, fatal in the consumer. A subscribed topic
+    it may not Describe: TOPIC_AUTHORIZATION_FAILED for the whole heartbeat, as KafkaApis answers."""
+    topic = new_topic(stack, "kip848-denied")
+    default = client_properties(stack, "mesh-default")
+    group = consumer_protocol(java_classes, default, topic, "other-java-848", 1, 30)
+    assert group.get("error") == "org.apache.kafka.common.errors.GroupAuthorizationException", group
+    assert "other-java-848" in group["message"] and group["elapsedMs"] < 25_000, group
+    secret = f"secret-java-848-{next(_topics)}"
+    stack.create_topic(secret)
+    denied = consumer_protocol(java_classes, default, secret, "kmf-java-848-denied", 1, 30)
+    assert denied.get("error") == "org.apache.kafka.common.errors.TopicAuthorizationException", denied
+    assert denied["values"] == [] and denied["elapsedMs"] < 25_000, denied
+
+
+def test_java_consumer_protocol_regex_subscription(stack, java_classes):
+    """A regex subscription (ConsumerGroupHeartbeat v1 subscribed_topic_regex) passes when the principal may
+    Describe every topic the regex can match (here every topic under its prefix `it-`): the broker's resolution then
+    equals Kafka's, and the broker assigns the matching topics (seen in the group's description). A regex that
+    could match topics the principal may not Describe is refused with INVALID_REQUEST and a message saying why and
+    what to grant: the consumer fails at once with InvalidRequestException."""
+    topics = sorted([new_topic(stack, "regex-a"), new_topic(stack, "regex-b")])
+    # A static member stays in the group (with its assignment) after it closes, until its session times out.
+    static = client_properties(stack, "mesh-default", extra={"group.instance.id": "kmf-848-regex-static"})
+    joined = consumer_protocol(java_classes, static, "it-java-regex-.*", "kmf-848-regex", 0, 15, regex=True)
+    assert joined.get("error") is None, joined
+    code, output = tool(stack, GROUPS, client_properties(stack, "mesh-admin"), "--describe", "--members", "--verbose",
+                        "--group", "kmf-848-regex")  # fmt: skip
+    (row,) = [line.split() for line in output.splitlines() if line.startswith("kmf-848-regex ")]
+    assert row[-1] == ";".join(f"{t}:0" for t in topics), output  # the target assignment: both topics
+    default = client_properties(stack, "mesh-default")
+    refused = consumer_protocol(java_classes, default, ".*java-regex.*", "kmf-java-848-regex2", 1, 30, regex=True)
+    assert refused.get("error") == "org.apache.kafka.common.errors.InvalidRequestException", refused
+    assert "may Describe every topic the regex can match" in refused["message"], refused
+    assert "User:CN=kafka-default" in refused["message"] and refused["elapsedMs"] < 25_000, refused
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "The Java consumer resolves the topic ids of a broker-side regex assignment with Metadata by topic id "
+    "(ConsumerMetadata.newMetadataRequestBuilder), which this branch still refuses; topic ids are another change's."))
+def test_java_consumer_protocol_regex_subscription_consumes(stack, java_classes):
+    topic = new_topic(stack, "rxconsume")
+    default = client_properties(stack, "mesh-default")
+    assert java_client(java_classes, "produce", default, topic, 2)["acked"] == 2
+    result = consumer_protocol(java_classes, default, "it-java-rxconsume-.*", "kmf-848-regex3", 2, 20, regex=True)
+    assert sorted(result["values"]) == ["java-0", "java-1"], result
+
+
+def test_kafka_consumer_groups_describes_a_consumer_protocol_group(stack, java_classes):
+    """kafka-consumer-groups --describe on a KIP-848 group (Admin: ConsumerGroupDescribe). With Describe on the
+    group and its topics: the member and its assignment. Without Describe on the group: GROUP_AUTHORIZATION_FAILED.
+    With Describe on the group but not on a topic assigned in it: KafkaApis answers the group
+    TOPIC_AUTHORIZATION_FAILED without members, and so does the filter."""
+    topic = f"kip848-describe-{next(_topics)}"
+    stack.create_topic(topic)
+    group = "kmf-848-describe"
+    static = client_properties(stack, "mesh-default", extra={"group.instance.id": "kmf-848-static"})
+    joined = consumer_protocol(java_classes, static, topic, group, 0, 30)
+    assert joined.get("error") is None and joined["assignment"] == [f"{topic}-0"], joined
+    default = client_properties(stack, "mesh-default")
+    code, output = tool(stack, GROUPS, default, "--describe", "--members", "--group", group)
+    (row,) = [line.split() for line in output.splitlines() if line.startswith(f"{group} ")]
+    assert code == 0 and "kmf-848-static" in row, output
+    code, output = tool(stack, GROUPS, default, "--describe", "--members", "--group", "other-java-848-describe")
+    assert "GroupAuthorizationException" in output, output  # the tool exits 0 on errors
+    # payments/checkout may Describe the kmf-848- groups, not the kip848- topics.
+    code, output = tool(stack, GROUPS, client_properties(stack, "mesh-checkout"), "--describe", "--members",
+                        "--group", group)  # fmt: skip
+    assert "TopicAuthorizationException" in output, output
+
+
+def test_java_share_consumer_joins_and_admin_describes_its_group(stack, java_classes):
+    """Share groups (KIP-932; Kafka 4.4 enables share.version 2 on new clusters): ShareGroupHeartbeat (Read on the
+    group, Describe on the subscribed topic) makes a KafkaShareConsumer a member with the topic assigned, and
+    Admin.describeShareGroups (ShareGroupDescribe) shows it. A group the principal may not Read:
+    GroupAuthorizationException. A describer that may Describe the group but not its assigned topic gets
+    TOPIC_AUTHORIZATION_FAILED for the group, as KafkaApis answers. (Records need ShareFetch, another change's.)"""
+    topic = new_topic(stack, "share")
+    default = client_properties(stack, "mesh-default")
+    joined = java_client(java_classes, "share-consume", default, topic, "kmf-848-share", 10)
+    assert joined.get("error") is None, joined
+    assert joined["described"] == {"state": "Stable", "members": 1, "assignment": [f"{topic}-0"]}, joined
+    denied = java_client(java_classes, "share-consume", default, topic, "other-848-share", 10)
+    assert denied.get("error") == "org.apache.kafka.common.errors.GroupAuthorizationException", denied
+    hidden = f"kip848-share-{next(_topics)}"
+    stack.create_topic(hidden)
+    checkout = client_properties(stack, "mesh-checkout")
+    partial = java_client(java_classes, "share-consume", default, hidden, "kmf-848-share-hidden", 10, checkout)
+    assert partial["described"].get("error") == "org.apache.kafka.common.errors.TopicAuthorizationException", partial
 
 
 CONSUMER_GROUP_HEARTBEAT = 68

@@ -45,6 +45,7 @@ CURATED_CLASSES = {
     "d.c19.0": "metadata-auto-create",
     "d.c20.0": "metadata-create-denied-error",
     "e.c9.0": "delete-topics",
+    "d.c84.0": "regex-subscription-refused",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}
 

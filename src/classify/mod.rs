@@ -25,6 +25,9 @@
 //! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session
 //!   were checked when they were listed.
 //! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
+//! - ConsumerGroupHeartbeat's regex (v1): Kafka's coordinator resolves it to the topics the member may Describe,
+//!   which a broker behind the filter cannot do; the session admits it only when every topic it can match is
+//!   describable (`session::regex_subscription`). The owned partitions (by topic id) Kafka does not authorize.
 
 mod fetch;
 mod produce;

@@ -224,7 +224,16 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
         }
         // As Metadata: a denied named topic is answered in place, all topics are filtered later.
         ApiKey::DescribeTopicPartitions => topics(&mut needs, Describe, "topics", "name")?,
-        ApiKey::ConsumerGroupDescribe => needs.each(Describe, ResourceType::Group, req.names("group_ids")?),
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
+            needs.each(Describe, ResourceType::Group, req.names("group_ids")?)
+        }
+        // KafkaApis: Read on the group, then Describe on every subscribed topic, one denied topic failing the
+        // heartbeat (no split). A regex (ConsumerGroupHeartbeat v1) is decided by the session
+        // (`session::regex_subscription`): Kafka's coordinator resolves it, leaving out undescribable topics.
+        ApiKey::ConsumerGroupHeartbeat | ApiKey::ShareGroupHeartbeat => {
+            needs.group(Read, req.name("group_id")?);
+            needs.each(Describe, ResourceType::Topic, req.names("subscribed_topic_names")?);
+        }
         _ => return Err("not supported by the filter".into()),
     }
     Ok(needs.done())

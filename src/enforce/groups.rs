@@ -177,7 +177,12 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
                 o.count(0);
             }
         }
-        ApiKey::ConsumerGroupDescribe => {
+        ApiKey::ConsumerGroupHeartbeat | ApiKey::ShareGroupHeartbeat => {
+            let code = heartbeat_code(key, req, e);
+            heartbeat(o, code, None);
+        }
+        // The two describe answers share the group-level fields; a refused group has no members.
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
             o.i32(0);
             each_str(o, req, "group_ids", |o, group| {
                 o.i16(e.group(group));
@@ -194,6 +199,38 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
         _ => return Err(format!("no error response for {key:?}")),
     }
     Ok(())
+}
+
+/// The error of a refused heartbeat, in KafkaApis' order: Read on the group; for a share group, a member id
+/// Kafka rejects before looking at topics (INVALID_REQUEST); then Describe on the subscribed topics.
+/// (A request refused whole gives an allowed group the first denial's code: only GROUP_AUTHORIZATION_FAILED says
+/// the group itself was refused.)
+fn heartbeat_code(key: ApiKey, req: &Node<'_>, e: &Codes<'_>) -> i16 {
+    let group_code = e.group(req.str("group_id").unwrap_or_default());
+    if group_code == error_code::GROUP_AUTHORIZATION_FAILED {
+        return group_code;
+    }
+    let member_id = req.str("member_id").unwrap_or_default();
+    if key == ApiKey::ShareGroupHeartbeat && (member_id.is_empty() || member_id.chars().count() > 36) {
+        return error_code::INVALID_REQUEST;
+    }
+    let topics: Vec<i16> = req.strs("subscribed_topic_names").map(|t| e.topic(t)).collect();
+    first_error(&topics)
+}
+
+/// A ConsumerGroupHeartbeat or ShareGroupHeartbeat answer carrying only an error (Kafka's `getErrorResponse`:
+/// no member id, epoch 0, no assignment).
+pub(super) fn heartbeat(o: &mut Out, code: i16, message: Option<&str>) {
+    o.i32(0); // throttle_time_ms
+    o.i16(code);
+    match message {
+        Some(message) => o.str(message),
+        None => o.null_str(),
+    }
+    o.null_str(); // member_id
+    o.i32(0); // member_epoch
+    o.i32(0); // heartbeat_interval_ms
+    o.i8(-1); // assignment: null
 }
 
 /// OffsetFetch's partition answer (v1-7 and the groups of v8+).

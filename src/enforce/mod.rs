@@ -94,7 +94,10 @@ pub fn error_response(
         | ApiKey::ListGroups
         | ApiKey::DeleteGroups
         | ApiKey::OffsetDelete
-        | ApiKey::ConsumerGroupDescribe => groups::answer(key, &mut o, &req, &e)?,
+        | ApiKey::ConsumerGroupHeartbeat
+        | ApiKey::ConsumerGroupDescribe
+        | ApiKey::ShareGroupHeartbeat
+        | ApiKey::ShareGroupDescribe => groups::answer(key, &mut o, &req, &e)?,
         ApiKey::InitProducerId
         | ApiKey::AddPartitionsToTxn
         | ApiKey::AddOffsetsToTxn
@@ -115,6 +118,34 @@ pub fn error_response(
         _ => return Err(format!("no error response for {key:?}")),
     }
     Ok(o.finish())
+}
+
+/// A ConsumerGroupHeartbeat answer with this error and message: the filter's refusal of a regex subscription.
+pub(crate) fn heartbeat_refusal(api_version: i16, correlation_id: i32, code: i16, message: &str) -> Vec<u8> {
+    let mut o = Out::frame(ApiKey::ConsumerGroupHeartbeat as i16, api_version, correlation_id);
+    groups::heartbeat(&mut o, code, Some(message));
+    o.finish()
+}
+
+/// The message Kafka gives a described group with assigned topics the principal may not Describe.
+pub(crate) const UNDESCRIBABLE_ASSIGNMENT: &str =
+    "The group has described topic(s) that the client is not authorized to describe.";
+
+/// A described group (ConsumerGroupDescribe or ShareGroupDescribe, without the frame) as Kafka answers a group
+/// with assigned topics the principal may not Describe: TOPIC_AUTHORIZATION_FAILED, its message, no members.
+pub(crate) fn undescribable_group(api_key: i16, api_version: i16, group_id: &str) -> Vec<u8> {
+    let mut o = Out::body(api_key, api_version);
+    o.i16(error_code::TOPIC_AUTHORIZATION_FAILED);
+    o.str(UNDESCRIBABLE_ASSIGNMENT);
+    o.str(group_id);
+    o.str(""); // group_state
+    o.i32(0); // group_epoch
+    o.i32(0); // assignment_epoch
+    o.str(""); // assignor_name
+    o.count(0); // members
+    o.i32(NO_AUTHORIZED_OPERATIONS);
+    o.tags();
+    o.buf
 }
 
 /// Per-resource error codes from the caller.

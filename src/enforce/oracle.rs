@@ -473,6 +473,42 @@ pub(crate) fn error_response(
             let top_level = if v >= 1 { code } else { 0 };
             frame(&ElectLeadersResponse::default().with_error_code(top_level).with_replica_election_results(results))
         }
+        ApiKey::ShareGroupDescribe => {
+            use kafka_protocol::messages::share_group_describe_response::DescribedGroup as ShareGroup;
+            let req: ShareGroupDescribeRequest = decode_checked(api_key, v, body)?;
+            let groups = req
+                .group_ids
+                .into_iter()
+                .map(|g| {
+                    ShareGroup::default()
+                        .with_error_code(e.group(&g))
+                        .with_group_id(g)
+                        .with_authorized_operations(NO_AUTHORIZED_OPERATIONS)
+                })
+                .collect();
+            frame(&ShareGroupDescribeResponse::default().with_groups(groups))
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode_checked(api_key, v, body)?;
+            let mut code = e.group(&req.group_id);
+            if code == 0 {
+                let topics: Vec<i16> = req.subscribed_topic_names.iter().flatten().map(|t| e.topic(t)).collect();
+                code = first_error(&topics);
+            }
+            frame(&ConsumerGroupHeartbeatResponse::default().with_error_code(code))
+        }
+        ApiKey::ShareGroupHeartbeat => {
+            let req: ShareGroupHeartbeatRequest = decode_checked(api_key, v, body)?;
+            let mut code = e.group(&req.group_id);
+            if code == 0 && (req.member_id.is_empty() || req.member_id.chars().count() > 36) {
+                code = 42; // INVALID_REQUEST, before the topics (KafkaApis.isMemberIdValid)
+            }
+            if code == 0 {
+                let topics: Vec<i16> = req.subscribed_topic_names.iter().flatten().map(|t| e.topic(t)).collect();
+                code = first_error(&topics);
+            }
+            frame(&ShareGroupHeartbeatResponse::default().with_error_code(code))
+        }
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }

@@ -161,6 +161,23 @@ fn populated(key: ApiKey, v: i16) -> Vec<Vec<u8>> {
         ApiKey::ConsumerGroupDescribe => {
             out.push(enc(&ConsumerGroupDescribeRequest::default().with_group_ids(groups()), v))
         }
+        ApiKey::ShareGroupDescribe => out.push(enc(&ShareGroupDescribeRequest::default().with_group_ids(groups()), v)),
+        ApiKey::ConsumerGroupHeartbeat => {
+            let names: Vec<TopicName> = topics.iter().map(|n| t(n)).collect();
+            let req = ConsumerGroupHeartbeatRequest::default().with_group_id(GroupId(s("g"))).with_member_id(s("m-1"));
+            out.push(enc(&req.clone().with_subscribed_topic_names(Some(names)), v));
+            out.push(enc(&req.clone().with_group_id(GroupId(s("ok-group"))), v));
+            if v >= 1 {
+                out.push(enc(&req.with_subscribed_topic_regex(Some(s("it-.*"))), v));
+            }
+        }
+        ApiKey::ShareGroupHeartbeat => {
+            let names: Vec<TopicName> = topics.iter().map(|n| t(n)).collect();
+            let req = ShareGroupHeartbeatRequest::default().with_group_id(GroupId(s("ok-group")));
+            out.push(enc(&req.clone().with_member_id(s("m-1")).with_subscribed_topic_names(Some(names.clone())), v));
+            out.push(enc(&req.clone().with_subscribed_topic_names(Some(names)), v)); // empty member id
+            out.push(enc(&req.with_group_id(GroupId(s("g"))).with_member_id(s("m-1")), v));
+        }
         ApiKey::CreateTopics => {
             use create_topics_request::CreatableTopic;
             let list = topics.iter().map(|n| CreatableTopic::default().with_name(t(n))).collect();
@@ -362,6 +379,8 @@ fn default_request(key: ApiKey, v: i16) -> Option<Vec<u8>> {
         UnregisterBroker => UnregisterBrokerRequest, DescribeTransactions => DescribeTransactionsRequest,
         ListTransactions => ListTransactionsRequest, AllocateProducerIds => AllocateProducerIdsRequest,
         ConsumerGroupDescribe => ConsumerGroupDescribeRequest, ControllerRegistration => ControllerRegistrationRequest,
+        ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ShareGroupHeartbeat => ShareGroupHeartbeatRequest,
+        ShareGroupDescribe => ShareGroupDescribeRequest,
         AssignReplicasToDirs => AssignReplicasToDirsRequest, ListConfigResources => ListConfigResourcesRequest,
         DescribeTopicPartitions => DescribeTopicPartitionsRequest, AddRaftVoter => AddRaftVoterRequest,
         RemoveRaftVoter => RemoveRaftVoterRequest, UpdateRaftVoter => UpdateRaftVoterRequest,
@@ -395,4 +414,37 @@ fn every_error_response_equals_kafka_protocols_encoding() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
     assert!(compared > 1000, "only {compared} responses compared");
+}
+
+#[test]
+fn group_protocol_pieces_equal_kafka_protocols_encoding() {
+    use consumer_group_describe_response::DescribedGroup as ConsumerGroup;
+    use share_group_describe_response::DescribedGroup as ShareGroup;
+    let message = Some(s(super::UNDESCRIBABLE_ASSIGNMENT));
+    for v in 0..=1 {
+        let theirs = ConsumerGroupHeartbeatResponse::default().with_error_code(42).with_error_message(Some(s("why")));
+        let mut body = 9i32.to_be_bytes().to_vec();
+        body.push(0); // response header tags
+        theirs.encode(&mut body, v).expect("encode");
+        let mut expected = (body.len() as i32).to_be_bytes().to_vec();
+        expected.extend(body);
+        assert_eq!(super::heartbeat_refusal(v, 9, 42, "why"), expected, "v{v}");
+
+        let group = ConsumerGroup::default()
+            .with_error_code(29)
+            .with_error_message(message.clone())
+            .with_group_id(GroupId(s("grp")))
+            .with_authorized_operations(i32::MIN);
+        let mut expected = Vec::new();
+        group.encode(&mut expected, v).expect("encode");
+        assert_eq!(super::undescribable_group(ApiKey::ConsumerGroupDescribe as i16, v, "grp"), expected, "v{v}");
+    }
+    let group = ShareGroup::default()
+        .with_error_code(29)
+        .with_error_message(message)
+        .with_group_id(GroupId(s("grp")))
+        .with_authorized_operations(i32::MIN);
+    let mut expected = Vec::new();
+    group.encode(&mut expected, 1).expect("encode");
+    assert_eq!(super::undescribable_group(ApiKey::ShareGroupDescribe as i16, 1, "grp"), expected);
 }

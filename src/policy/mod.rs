@@ -23,6 +23,7 @@ mod api_keys;
 mod check;
 mod compile;
 mod config;
+mod every_topic;
 pub(crate) mod index;
 
 use std::borrow::Cow;

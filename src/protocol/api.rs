@@ -9,8 +9,8 @@
 //! - below versions whose semantics the filter does not model (AddPartitionsToTxn v4+ is broker-to-broker
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
-//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), share
-//! groups (topic ids), ConsumerGroupHeartbeat, WriteTxnMarkers and the share-state
+//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), the share
+//! groups' topic-id APIs (ShareFetch, ShareAcknowledge, share offsets), WriteTxnMarkers and the share-state
 //! APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
 //!
 //! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
@@ -112,16 +112,21 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(65, "DescribeTransactions", 0, "Describe TransactionalId per id"),
     api(66, "ListTransactions", 2, "never refused: lists the transactional ids with Describe TransactionalId"),
     api(67, "AllocateProducerIds", 0, CLUSTER_ACTION),
-    api(68, "ConsumerGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
-    api(69, "ConsumerGroupDescribe", 1, "Describe Group per group"),
+    api(
+        68,
+        "ConsumerGroupHeartbeat",
+        1,
+        "Read Group; Describe Topic per subscribed topic; a regex: Describe on every topic it can match",
+    ),
+    api(69, "ConsumerGroupDescribe", 1, "Describe Group per group; Describe Topic per assigned topic"),
     api(70, "ControllerRegistration", 0, CLUSTER_ACTION),
     api(71, "GetTelemetrySubscriptions", 0, NOT_CHECKED),
     api(72, "PushTelemetry", 0, NOT_CHECKED),
     api(73, "AssignReplicasToDirs", 0, CLUSTER_ACTION),
     api(74, "ListConfigResources", 1, "DescribeConfigs Cluster"),
     api(75, "DescribeTopicPartitions", 0, "Describe Topic per named topic; all topics: none (response filtered)"),
-    api(76, "ShareGroupHeartbeat", -1, "Read Group; Describe Topic per subscribed topic"),
-    api(77, "ShareGroupDescribe", -1, "Describe Group"),
+    api(76, "ShareGroupHeartbeat", 1, "Read Group; Describe Topic per subscribed topic"),
+    api(77, "ShareGroupDescribe", 1, "Describe Group per group; Describe Topic per assigned topic"),
     api(78, "ShareFetch", -1, "Read Group; Read Topic (topics by id)"),
     api(79, "ShareAcknowledge", -1, "Read Group; Read Topic (topics by id)"),
     api(80, "AddRaftVoter", 0, "Alter Cluster"),
@@ -149,24 +154,21 @@ pub static REFUSALS: &[(i16, &str)] = &[
     (41, DELEGATION_TOKENS),
     (49, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
     (51, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
-    (68, KIP_848_932),
-    (76, KIP_848_932),
-    (77, KIP_848_932),
-    (78, KIP_848_932),
-    (79, KIP_848_932),
+    (78, KIP_932),
+    (79, KIP_932),
     (83, SHARE_STATE),
     (84, SHARE_STATE),
     (85, SHARE_STATE),
     (86, SHARE_STATE),
     (87, SHARE_STATE),
-    (90, KIP_848_932),
-    (91, KIP_848_932),
-    (92, KIP_848_932),
+    (90, KIP_932),
+    (91, KIP_932),
+    (92, KIP_932),
 ];
 
 const DELEGATION_TOKENS: &str =
     "Kafka's token rules (owner, renewers, CreateTokens and DescribeTokens on the User) need the broker's token store";
-const KIP_848_932: &str = "not authorized by the filter yet: clients keep `group.protocol=classic`";
+const KIP_932: &str = "share groups' record and offset APIs (topics by id): not authorized by the filter yet";
 const SHARE_STATE: &str = "inter-broker: the share coordinator's state; no client sends it";
 
 /// Why the filter refuses this API (`None` for an API it handles).

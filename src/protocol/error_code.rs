@@ -9,6 +9,8 @@ pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
 pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
 pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 pub const UNSUPPORTED_VERSION: i16 = 35;
+/// ShareGroupHeartbeat with an invalid member id; a refused regex subscription (see `session::regex_subscription`).
+pub const INVALID_REQUEST: i16 = 42;
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 /// AddPartitionsToTxn's answer for the partitions not at fault when others are refused.
 pub const OPERATION_NOT_ATTEMPTED: i16 = 55;

@@ -136,6 +136,11 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 return Verdict::NeedMore;
             }
             core.events.extend(records.into_iter().map(Event::Decision));
+            if denied.is_empty() && header.api_key == ApiKey::ConsumerGroupHeartbeat as i16 {
+                if let Some(refused) = super::regex_subscription::refuse_regex(core, &header, body_prefix) {
+                    return refused;
+                }
+            }
             if denied.is_empty() || mode != Mode::Enforce {
                 // Listings (ListGroups, ListTransactions, OffsetFetch for all topics) are narrowed in the
                 // response to what the principal may Describe.

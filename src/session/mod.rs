@@ -19,6 +19,7 @@ mod decision;
 mod early;
 mod events;
 mod policy_update;
+mod regex_subscription;
 mod requests;
 mod responses;
 mod sasl;

@@ -55,7 +55,7 @@ fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
         | ApiKey::TxnOffsetCommit
         | ApiKey::OffsetDelete
         | ApiKey::DescribeProducers => Elements::Named(ResourceType::Topic),
-        ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe => {
+        ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
             Elements::Named(ResourceType::Group)
         }
         ApiKey::DescribeTransactions => Elements::Named(ResourceType::TransactionalId),
@@ -112,8 +112,10 @@ pub(super) fn forward_allowed_part(
         crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
             .ok()?;
     // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
-    // is narrowed to the topics the principal may Describe before the denied part joins it.
-    // DescribeGroups' forwarded groups get the principal's authorized operations the same way.
+    // is narrowed to the topics the principal may Describe before the denied part joins it. DescribeGroups'
+    // forwarded groups get the principal's authorized operations the same way, and the described groups of
+    // ConsumerGroupDescribe and ShareGroupDescribe are checked as Kafka checks them (their assigned topics, their
+    // authorized operations) before the refused ones join them.
     let listing =
         listing_filter(core, header, &allowed_body).map(|filter| (filter, header.client_id.map(str::to_string)));
     core.count_request(header.api_key, RequestDecision::Denied);
@@ -166,7 +168,7 @@ fn split_body(
         ApiKey::DeleteGroups => (request.list("groups_names")?, ""),
         ApiKey::DescribeTransactions => (request.list("transactional_ids")?, ""),
         ApiKey::FindCoordinator => (request.list("coordinator_keys")?, ""),
-        ApiKey::ConsumerGroupDescribe => (request.list("group_ids")?, ""),
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => (request.list("group_ids")?, ""),
         _ => return None,
     };
     let mut refused = Vec::new();
@@ -254,8 +256,21 @@ pub(super) fn merge_denied(
     let mut out = Vec::with_capacity(body.len() + ours.entries_end.saturating_sub(ours.entries_start) + 5);
     out.extend(piece(body, 0, broker.count_start)?);
     wire::write_array_count(&mut out, total, broker.flexible);
-    out.extend(piece(body, broker.entries_start, broker.entries_end)?);
-    out.extend(piece(denied_body, ours.entries_start, ours.entries_end)?);
+    let theirs = piece(body, broker.entries_start, broker.entries_end)?;
+    let refused = piece(denied_body, ours.entries_start, ours.entries_end)?;
+    if denied_groups_first(api_key) {
+        out.extend(refused);
+        out.extend(theirs);
+    } else {
+        out.extend(theirs);
+        out.extend(refused);
+    }
     out.extend(piece(body, broker.entries_end, body.len())?);
     Ok(wire::response_frame(api_key, version, correlation_id, &out))
+}
+
+/// ConsumerGroupDescribe and ShareGroupDescribe: Kafka lists the groups it refuses before the described ones
+/// (KafkaApis adds them to the response first, then the coordinator's results).
+fn denied_groups_first(api_key: i16) -> bool {
+    api_key == ApiKey::ConsumerGroupDescribe as i16 || api_key == ApiKey::ShareGroupDescribe as i16
 }

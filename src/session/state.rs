@@ -66,6 +66,10 @@ pub(super) enum ListingFilter {
     /// DescribeTopicPartitions: for all topics, the describable ones; the named topics it may not Describe
     /// (removed from the forwarded request) are added as TOPIC_AUTHORIZATION_FAILED.
     TopicPartitions { all_topics: bool, denied: Vec<String> },
+    /// ConsumerGroupDescribe, ShareGroupDescribe: a group whose members' assignments name a topic the principal
+    /// may not Describe becomes TOPIC_AUTHORIZATION_FAILED without members; the others get the principal's
+    /// authorized operations (KafkaApis).
+    DescribedGroups,
 }
 
 #[derive(Debug)]

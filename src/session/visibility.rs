@@ -2,7 +2,8 @@
 //! Describe (and auto-creation without Create), Metadata responses are filtered to the describable topics.
 //! ListGroups, ListTransactions, OffsetFetch for all topics and DescribeTopicPartitions are listings Kafka
 //! filters instead of failing: their responses lose, at the byte level, the entries the principal may not
-//! Describe (see the listings section below).
+//! Describe (see the listings section below). ConsumerGroupDescribe and ShareGroupDescribe lose the members of
+//! a group assigned a topic the principal may not Describe (the group answered TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::ApiKey;
 use kafka_protocol::protocol::Encodable;
@@ -261,6 +262,7 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         ApiKey::DescribeGroups if version >= 3 => Some(ListingFilter::GroupOperations),
         ApiKey::CreateTopics if version >= 5 => Some(ListingFilter::CreatedTopicConfigs),
         ApiKey::DescribeCluster => Some(ListingFilter::ClusterOperations),
+        ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => Some(ListingFilter::DescribedGroups),
         ApiKey::OffsetFetch => {
             // Null topics: all of the group's (v2+).
             let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
@@ -539,6 +541,32 @@ pub(super) fn filter_listing_response(
                 slot.copy_from_slice(&bits.to_be_bytes());
             }
             (filtered, None)
+        }
+        ListingFilter::DescribedGroups => {
+            let listing = if api_key == ApiKey::ShareGroupDescribe as i16 {
+                &layout::SHARE_GROUP_DESCRIBE_LISTING
+            } else {
+                &layout::CONSUMER_GROUP_DESCRIBE_LISTING
+            };
+            let decide = &mut |group: Option<&str>, bytes: &[u8]| {
+                let group = group.unwrap_or_default();
+                let topics = layout::described_group_topics(listing, version, bytes)?;
+                let mut describable = true;
+                for topic in topics {
+                    describable &= visible(core_ref, ResourceType::Topic, Some(topic));
+                }
+                if !describable {
+                    return Ok(Entry::Replace(crate::enforce::undescribable_group(api_key, version, group)));
+                }
+                if audit {
+                    return Ok(Entry::Keep);
+                }
+                let authorized =
+                    || authorized_operations(core_ref, api_key, version, client_id, ResourceType::Group, group);
+                Ok(layout::with_authorized_operations(listing, version, bytes, authorized)?
+                    .map_or(Entry::Keep, Entry::Replace))
+            };
+            (layout::filter_listing(listing, version, body, &[], decide)?, None)
         }
         ListingFilter::TopicPartitions { all_topics, denied } => {
             let mut appended = Vec::with_capacity(denied.len());

@@ -437,7 +437,8 @@ pub fn consumer_group_describe() -> SplitApi<ConsumerGroupDescribeRequest, Consu
                         .with_group_epoch(3)
                         .with_assignment_epoch(3)
                         .with_assignor_name(s("uniform"))
-                        .with_authorized_operations(0x18)
+                        // Not asked for: the filter sets the principal's operations where they were.
+                        .with_authorized_operations(i32::MIN)
                         .with_members(vec![Member::default()
                             .with_member_id(s("m-1"))
                             .with_rack_id(Some(s("rack-a")))
@@ -451,7 +452,8 @@ pub fn consumer_group_describe() -> SplitApi<ConsumerGroupDescribeRequest, Consu
                 .collect();
             ConsumerGroupDescribeResponse::default().with_throttle_time_ms(5).with_groups(groups)
         },
-        pop: |r| r.groups.pop().map(|g| (g.group_id.to_string(), g.error_code)),
+        // Kafka lists the refused groups first (KafkaApis.handleConsumerGroupDescribe).
+        pop: |r| (!r.groups.is_empty()).then(|| r.groups.remove(0)).map(|g| (g.group_id.to_string(), g.error_code)),
         code: 30,
     }
 }

@@ -200,6 +200,24 @@ pub fn encode_request(key: ApiKey, version: i16, facts: &RequestFacts) -> Result
         ApiKey::ConsumerGroupDescribe => {
             ConsumerGroupDescribeRequest::default().with_group_ids(vec![facts.group(api)?]).encode(&mut body, version)
         }
+        ApiKey::ShareGroupDescribe => {
+            ShareGroupDescribeRequest::default().with_group_ids(vec![facts.group(api)?]).encode(&mut body, version)
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let names = facts.topics(api)?.iter().map(|t| TopicName(s(t))).collect();
+            ConsumerGroupHeartbeatRequest::default()
+                .with_group_id(facts.group(api)?)
+                .with_subscribed_topic_names(Some(names))
+                .encode(&mut body, version)
+        }
+        ApiKey::ShareGroupHeartbeat => {
+            let names = facts.topics(api)?.iter().map(|t| TopicName(s(t))).collect();
+            ShareGroupHeartbeatRequest::default()
+                .with_group_id(facts.group(api)?)
+                .with_member_id(s("explain-member"))
+                .with_subscribed_topic_names(Some(names))
+                .encode(&mut body, version)
+        }
         ApiKey::ListGroups => ListGroupsRequest::default().encode(&mut body, version),
         ApiKey::ListTransactions => ListTransactionsRequest::default().encode(&mut body, version),
         ApiKey::DescribeCluster => DescribeClusterRequest::default().encode(&mut body, version),

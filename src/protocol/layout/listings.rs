@@ -3,9 +3,9 @@
 //! with these layouts, never decoded: dropped entries are cut out, every other byte stays as sent.
 
 use super::requests::DTP_CURSOR;
-use super::walk::{walk_fields, walk_list};
+use super::walk::{walk_fields, walk_list, walk_struct, Node};
 use super::Ty::*;
-use super::{all, between, since, stop_reason, Field, Reader, Stop, I32S};
+use super::{all, between, since, stop_reason, Field, Keep, Reader, Stop, I32S};
 
 /// A response body (or one struct of it) holding one array whose entries are kept or dropped by a key.
 pub(crate) struct Listing {
@@ -387,4 +387,98 @@ pub(crate) fn write_dtp_cursor(out: &mut Vec<u8>, cursor: Option<(&str, i32)>) {
             out.push(0);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ConsumerGroupDescribe and ShareGroupDescribe (KIP-848, KIP-932): each described group is kept, or replaced
+// when its members' assignments name a topic the principal may not Describe (KafkaApis), by group id.
+
+/// A member's assignment: its topics (topic_id, topic_name, partitions), then tagged fields.
+static GROUP_ASSIGNMENT: &[Field] =
+    &[all(Structs(&[all(Uuid), all(Str).named("topic_name"), all(I32S)])).named("topic_partitions")];
+
+pub(crate) static CONSUMER_GROUP_DESCRIBE_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(I32)], // throttle_time_ms
+    entry: &[
+        all(I16), // error_code
+        all(Str), // error_message
+        all(Str).named("group_id"),
+        all(Str), // group_state
+        all(I32), // group_epoch
+        all(I32), // assignment_epoch
+        all(Str), // assignor_name
+        all(Structs(&[
+            all(Str),  // member_id
+            all(Str),  // instance_id
+            all(Str),  // rack_id
+            all(I32),  // member_epoch
+            all(Str),  // client_id
+            all(Str),  // client_host
+            all(Strs), // subscribed_topic_names
+            all(Str),  // subscribed_topic_regex
+            all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
+            all(Struct(GROUP_ASSIGNMENT)).named("target_assignment"),
+            since(1, I8), // member_type
+        ]))
+        .named("members"),
+        all(I32), // authorized_operations
+    ],
+    key: 2,
+    after: &[],
+    authorized_operations: Some(8),
+};
+
+pub(crate) static SHARE_GROUP_DESCRIBE_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(I32)], // throttle_time_ms
+    entry: &[
+        all(I16), // error_code
+        all(Str), // error_message
+        all(Str).named("group_id"),
+        all(Str), // group_state
+        all(I32), // group_epoch
+        all(I32), // assignment_epoch
+        all(Str), // assignor_name
+        all(Structs(&[
+            all(Str),  // member_id
+            all(Str),  // rack_id
+            all(I32),  // member_epoch
+            all(Str),  // client_id
+            all(Str),  // client_host
+            all(Strs), // subscribed_topic_names
+            all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
+        ]))
+        .named("members"),
+        all(I32), // authorized_operations
+    ],
+    key: 2,
+    after: &[],
+    authorized_operations: Some(8),
+};
+
+/// The topics named in one described group's member assignments (and, for consumer groups, target
+/// assignments), each once, as Kafka collects them to check Describe (`entry`: the group's bytes).
+pub(crate) fn described_group_topics<'a>(
+    listing: &Listing,
+    version: i16,
+    entry: &'a [u8],
+) -> Result<Vec<&'a str>, String> {
+    let mut r = Reader::new(entry, entry.len());
+    let mut node = Node::default();
+    walk_struct(&mut r, listing.entry, version, version >= listing.flexible_from, Some((&mut node, Keep::All)))
+        .map_err(stop_reason)?;
+    let mut topics = Vec::new();
+    for member in node.nodes("members") {
+        for assignment in ["assignment", "target_assignment"].iter().filter_map(|a| member.child(a)) {
+            for topic in assignment.nodes("topic_partitions") {
+                // A few distinct topics, repeated across members: a linear check (a sort costs the module 10 KB).
+                let name = topic.str("topic_name").unwrap_or_default();
+                if !topics.contains(&name) {
+                    topics.push(name);
+                }
+            }
+        }
+    }
+    Ok(topics)
 }

@@ -321,6 +321,39 @@ pub(crate) static LIST_TRANSACTIONS: Shape =
 pub(crate) static CONSUMER_GROUP_DESCRIBE: Shape =
     Shape { flexible_from: 0, fields: &[all(Strs).named("group_ids"), all(Bool)] };
 
+/// ConsumerGroupHeartbeat: subscribed topics by name (null: unchanged), and from v1 a regex (null: unchanged,
+/// empty: none); the owned partitions are by topic id and not authorized by Kafka.
+pub(crate) static CONSUMER_GROUP_HEARTBEAT: Shape = Shape {
+    flexible_from: 0,
+    fields: &[
+        all(Str).named("group_id"),
+        all(Str).named("member_id"),
+        all(I32), // member_epoch
+        all(Str), // instance_id
+        all(Str), // rack_id
+        all(I32), // rebalance_timeout_ms
+        all(Strs).named("subscribed_topic_names"),
+        since(1, Str).named("subscribed_topic_regex"),
+        all(Str),                              // server_assignor
+        all(Structs(&[all(Uuid), all(I32S)])), // topic_partitions
+    ],
+};
+
+/// ShareGroupHeartbeat (v1; v0 was Kafka 4.0's early access).
+pub(crate) static SHARE_GROUP_HEARTBEAT: Shape = Shape {
+    flexible_from: 0,
+    fields: &[
+        all(Str).named("group_id"),
+        all(Str).named("member_id"),
+        all(I32), // member_epoch
+        all(Str), // rack_id
+        all(Strs).named("subscribed_topic_names"),
+    ],
+};
+
+pub(crate) static SHARE_GROUP_DESCRIBE: Shape =
+    Shape { flexible_from: 0, fields: &[all(Strs).named("group_ids"), all(Bool)] };
+
 /// DescribeTopicPartitions' cursor (request and response): topic_name, partition_index.
 pub(crate) static DTP_CURSOR: &[Field] = &[all(Str), all(I32)];
 
@@ -368,7 +401,10 @@ pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
         ApiKey::DescribeProducers => &DESCRIBE_PRODUCERS,
         ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS,
         ApiKey::ListTransactions => &LIST_TRANSACTIONS,
+        ApiKey::ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE,
+        ApiKey::ShareGroupHeartbeat => &SHARE_GROUP_HEARTBEAT,
+        ApiKey::ShareGroupDescribe => &SHARE_GROUP_DESCRIBE,
         ApiKey::DescribeTopicPartitions => &DESCRIBE_TOPIC_PARTITIONS,
         _ => return None,
     })

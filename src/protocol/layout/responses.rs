@@ -286,6 +286,30 @@ pub(crate) static CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = respo
     ],
 );
 
+pub(crate) static SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[
+        all(I16), // error_code
+        all(Str), // error_message
+        all(Str), // group_id
+        all(Str), // group_state
+        all(I32), // group_epoch
+        all(I32), // assignment_epoch
+        all(Str), // assignor_name
+        all(Structs(&[
+            all(Str),  // member_id
+            all(Str),  // rack_id
+            all(I32),  // member_epoch
+            all(Str),  // client_id
+            all(Str),  // client_host
+            all(Strs), // subscribed_topic_names
+            all(Struct(ASSIGNMENT)),
+        ])),
+        all(I32), // authorized_operations
+    ],
+);
+
 /// The per-resource response array of an API whose requests the filter splits.
 pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseArray> {
     Some(match key {
@@ -311,6 +335,7 @@ pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'stati
         ApiKey::DeleteGroups => &DELETE_GROUPS_RESPONSE_GROUPS,
         ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS_RESPONSE_STATES,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS,
+        ApiKey::ShareGroupDescribe => &SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS,
         _ => return None,
     })
 }

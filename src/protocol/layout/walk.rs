@@ -193,6 +193,10 @@ impl<'a> Node<'a> {
     pub fn str(&self, name: &str) -> Option<&'a str> {
         self.get(name).and_then(Val::str)
     }
+    /// A struct field; `None` when absent or null.
+    pub fn child(&self, name: &str) -> Option<&Node<'a>> {
+        self.get(name).and_then(Val::node)
+    }
     /// An array field; `None` when absent or null.
     pub fn list(&self, name: &str) -> Option<&List<'a>> {
         match self.get(name) {
