@@ -8,7 +8,7 @@ use kafka_mtls_filter::protocol::api::{lookup, min_version, ENTRIES};
 use kafka_protocol::messages::*;
 
 mod common;
-use common::{enc, s, topic};
+use common::{enc, s, topic, topic_id};
 
 fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement<'_> {
     Requirement::of(Action { op, resource_type, name: name.into() })
@@ -27,7 +27,7 @@ fn classify_full(key: ApiKey, v: i16, body: &[u8]) -> Classification<'_> {
 fn produce_request(v: i16, txn: Option<&str>, acks: i16, records: usize) -> Vec<u8> {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     let data = |name: &str, parts: &[i32]| {
-        TopicProduceData::default().with_name(topic(name)).with_partition_data(
+        TopicProduceData::default().with_name(topic(name)).with_topic_id(topic_id(name)).with_partition_data(
             parts
                 .iter()
                 .map(|p| {
@@ -119,12 +119,17 @@ fn fetch_reads_topics_and_followers_need_cluster_action() {
         let mut r = FetchRequest::default().with_topics(vec![
             FetchTopic::default()
                 .with_topic(topic("orders"))
+                .with_topic_id(topic_id("orders"))
                 .with_partitions(vec![FetchPartition::default().with_partition(0), FetchPartition::default()]),
-            FetchTopic::default().with_topic(topic("payments")).with_partitions(vec![FetchPartition::default()]),
+            FetchTopic::default()
+                .with_topic(topic("payments"))
+                .with_topic_id(topic_id("payments"))
+                .with_partitions(vec![FetchPartition::default()]),
         ]);
         if v >= 7 {
             r = r.with_forgotten_topics_data(vec![ForgottenTopic::default()
                 .with_topic(topic("old"))
+                .with_topic_id(topic_id("old"))
                 .with_partitions(vec![1])]);
         }
         if v >= 11 {
@@ -138,13 +143,43 @@ fn fetch_reads_topics_and_followers_need_cluster_action() {
             ]),
             "v{v}"
         );
-        let follower = r.with_replica_id(BrokerId(2));
+        let follower = if v >= 15 {
+            r.with_replica_state(fetch_request::ReplicaState::default().with_replica_id(BrokerId(2)))
+        } else {
+            r.with_replica_id(BrokerId(2))
+        };
         assert_eq!(
             classify_full(ApiKey::Fetch, v, &enc(&follower, v)),
             checks(vec![req(Operation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME)])
         );
     }
-    assert_eq!(lookup(1).map(|e| e.max_version), Some(12));
+    assert_eq!(lookup(1).map(|e| e.max_version), Some(18));
+}
+
+#[test]
+fn topic_ids_not_learned_are_resolved_first() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let unknown = uuid::Uuid::from_bytes([0xee; 16]);
+    let known = topic_id("orders");
+    for v in 13..=18 {
+        let r = FetchRequest::default().with_topics(vec![
+            FetchTopic::default().with_topic_id(known).with_partitions(vec![FetchPartition::default()]),
+            FetchTopic::default().with_topic_id(unknown).with_partitions(vec![FetchPartition::default()]),
+        ]);
+        assert_eq!(
+            classify_full(ApiKey::Fetch, v, &enc(&r, v)),
+            Classification::UnknownTopicIds { ids: vec![[0xee; 16]], expects_response: true },
+            "v{v}"
+        );
+    }
+    let r = produce_request(13, None, 0, 10);
+    let mut unknown_produce = r.clone();
+    // The first topic's id follows transactional_id (null), acks, timeout_ms and the topic count.
+    unknown_produce[1 + 2 + 4 + 1..][..16].copy_from_slice(&[0xee; 16]);
+    assert_eq!(
+        classify_full(ApiKey::Produce, 13, &unknown_produce),
+        Classification::UnknownTopicIds { ids: vec![[0xee; 16]], expects_response: false }
+    );
 }
 
 #[test]

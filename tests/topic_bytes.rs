@@ -329,8 +329,12 @@ fn topic_id_fetch_versions_count_per_principal_only() {
     assert_eq!(&resp[id_at..id_at + 16], &[0; 16]);
     resp[id_at..id_at + 16].copy_from_slice(b"\x0ct-abcdefghijklm");
     let mut s = session(&cfg);
-    let body = FetchRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![FetchTopic::default()]);
+    // A topic id the filter learned (the request is decided on its name and forwarded).
+    let body = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![FetchTopic::default().with_topic_id(common::topic_id("t-one"))]);
     feed(&mut s, &request(ApiKey::Fetch, version, 21, &body), &[], usize::MAX, false);
+    assert_eq!(s.inflight_len(), 1);
     assert_eq!(feed(&mut s, &resp, &[], usize::MAX, true).0, resp);
     let mut counted = Counted::default();
     drain(&mut s, &mut counted);

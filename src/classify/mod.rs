@@ -24,6 +24,9 @@
 //!   no requirement.
 //! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session
 //!   were checked when they were listed.
+//! - Requests addressing topics by id (Fetch v13+, Produce v13) are decided on the names learned from the
+//!   broker (`crate::topic_ids`); an id not learned yet is [`Classification::UnknownTopicIds`], resolved by
+//!   the session (`session::topic_resolution`).
 //! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
 
 mod fetch;
@@ -35,6 +38,7 @@ use kafka_protocol::messages::ApiKey;
 use crate::protocol::api;
 use crate::protocol::layout::Stop;
 use fetch::fetch_requirements;
+pub(crate) use fetch::walk_fetch;
 use produce::produce_requirements;
 pub(crate) use produce::{produce_topic_entries, walk_produce};
 use requirements::requirements_of;
@@ -51,6 +55,27 @@ pub enum Classification<'a> {
     Checks { requirements: Requirements<'a>, expects_response: bool },
     /// The filter cannot parse this API key/version: denied (fail closed) unless configured otherwise.
     Unsupported(String),
+    /// The request addresses topics by ids the filter has not learned: decided once they are resolved.
+    /// `expects_response` is false for Produce with acks=0.
+    UnknownTopicIds { ids: Vec<crate::topic_ids::TopicUuid>, expects_response: bool },
+}
+
+/// The name a topic key is authorized and answered by: its name, or the name learned for its id ("" for
+/// a null name or an id not learned).
+pub(crate) fn topic_key_name<'a>(key: &TopicKey<'a>) -> std::borrow::Cow<'a, str> {
+    match key {
+        TopicKey::Name(name) => std::borrow::Cow::Borrowed(name.unwrap_or_default()),
+        TopicKey::Id(id) => {
+            std::borrow::Cow::Owned(crate::topic_ids::name_of(id).map(|n| n.to_string()).unwrap_or_default())
+        }
+    }
+}
+
+/// A topic as a request addresses it: by name (`None`: null) or, in the topic-id versions, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKey<'a> {
+    Name(Option<&'a str>),
+    Id(crate::topic_ids::TopicUuid),
 }
 
 /// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
@@ -82,9 +107,9 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     let prefix = body_prefix.get(..body_len).unwrap_or(body_prefix);
     if api_key == ApiKey::Produce as i16 {
         return match walk_produce(api_version, prefix, body_len, false) {
-            Ok(produce) => Classification::Checks {
-                expects_response: produce.acks != 0,
-                requirements: produce_requirements(&produce),
+            Ok(produce) => match produce_requirements(&produce) {
+                Ok(requirements) => Classification::Checks { expects_response: produce.acks != 0, requirements },
+                Err(ids) => Classification::UnknownTopicIds { ids, expects_response: produce.acks != 0 },
             },
             Err(Stop::NeedMore) => Classification::NeedMore,
             Err(Stop::Bad(reason)) => Classification::Unsupported(format!("malformed Produce: {reason}")),
@@ -97,7 +122,8 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
         // Every consumer sends one Fetch after another: read by a walker written for it, which keeps
         // nothing but the topic names (the layout walk builds a tree of every named field).
         return match fetch_requirements(api_version, prefix) {
-            Ok(requirements) => Classification::Checks { requirements, expects_response: true },
+            Ok(Ok(requirements)) => Classification::Checks { requirements, expects_response: true },
+            Ok(Err(ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
             Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
         };
     }

@@ -25,6 +25,7 @@ mod sasl;
 mod split;
 mod state;
 mod topic_bytes;
+mod topic_resolution;
 mod visibility;
 
 pub use api_versions::supported_versions;

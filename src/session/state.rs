@@ -39,6 +39,9 @@ pub(super) enum ResponseAction {
         denied_named: Vec<String>,
         client_id: Option<String>,
     },
+    /// The filter's own Metadata request by topic id, in place of a request naming ids not learned: learn
+    /// them, then answer that request (see `topic_resolution`).
+    ResolveTopicIds(Box<super::topic_resolution::Unresolved>),
     /// Drop the listing's entries the principal may not Describe (audit mode: record them, forward).
     FilterListing {
         filter: ListingFilter,

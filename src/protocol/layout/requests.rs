@@ -12,7 +12,12 @@ pub(crate) static PRODUCE: Shape = Shape {
         since(3, Str), // transactional_id
         all(I16),      // acks
         all(I32),      // timeout_ms
-        all(Structs(&[all(Str).named("name"), all(Structs(&[all(I32), all(Bytes)]))])).named("topic_data"),
+        all(Structs(&[
+            until(12, Str).named("name"),
+            since(13, Uuid).named("topic_id"),
+            all(Structs(&[all(I32), all(Bytes)])),
+        ]))
+        .named("topic_data"),
     ],
 };
 
@@ -28,7 +33,7 @@ pub(crate) static FETCH: Shape = Shape {
         since(7, I32), // session_epoch
         all(Structs(&[
             until(12, Str).named("topic"),
-            since(13, Uuid), // topic_id
+            since(13, Uuid).named("topic_id"),
             all(Structs(&[
                 all(I32).answer("partition"),
                 since(9, I32),  // current_leader_epoch
