@@ -60,6 +60,19 @@ pub enum Classification<'a> {
     UnknownTopicIds { ids: Vec<crate::topic_ids::TopicUuid>, expects_response: bool },
 }
 
+/// The requirements of a complete Produce or Fetch request on the topics whose ids the filter has learned
+/// (the others left out): what is known of a request answered once its ids were resolved.
+pub(crate) fn learned_requirements(api_key: i16, api_version: i16, body: &[u8]) -> Option<Requirements<'_>> {
+    if api_key == ApiKey::Produce as i16 {
+        let produce = walk_produce(api_version, body, body.len(), false).ok()?;
+        return Some(produce_requirements(&produce).0);
+    }
+    if api_key == ApiKey::Fetch as i16 {
+        return fetch_requirements(api_version, body).ok().map(|(requirements, _)| requirements);
+    }
+    None
+}
+
 /// The name a topic key is authorized and answered by: its name, or the name learned for its id ("" for
 /// a null name or an id not learned).
 pub(crate) fn topic_key_name<'a>(key: &TopicKey<'a>) -> std::borrow::Cow<'a, str> {
@@ -108,8 +121,10 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     if api_key == ApiKey::Produce as i16 {
         return match walk_produce(api_version, prefix, body_len, false) {
             Ok(produce) => match produce_requirements(&produce) {
-                Ok(requirements) => Classification::Checks { expects_response: produce.acks != 0, requirements },
-                Err(ids) => Classification::UnknownTopicIds { ids, expects_response: produce.acks != 0 },
+                (requirements, ids) if ids.is_empty() => {
+                    Classification::Checks { expects_response: produce.acks != 0, requirements }
+                }
+                (_, ids) => Classification::UnknownTopicIds { ids, expects_response: produce.acks != 0 },
             },
             Err(Stop::NeedMore) => Classification::NeedMore,
             Err(Stop::Bad(reason)) => Classification::Unsupported(format!("malformed Produce: {reason}")),
@@ -122,8 +137,10 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
         // Every consumer sends one Fetch after another: read by a walker written for it, which keeps
         // nothing but the topic names (the layout walk builds a tree of every named field).
         return match fetch_requirements(api_version, prefix) {
-            Ok(Ok(requirements)) => Classification::Checks { requirements, expects_response: true },
-            Ok(Err(ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
+            Ok((requirements, ids)) if ids.is_empty() => {
+                Classification::Checks { requirements, expects_response: true }
+            }
+            Ok((_, ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
             Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
         };
     }

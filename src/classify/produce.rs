@@ -11,9 +11,9 @@ use crate::topic_ids::TopicUuid;
 /// Highest Produce version the walker reads (v13 addresses topics by id).
 pub(crate) const MAX_PRODUCE_VERSION: i16 = 13;
 
-/// Write on the transactional id and on each topic; `Err(ids)`: topics addressed by ids the filter has not
-/// learned (see `session::topic_resolution`).
-pub(crate) fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Result<Requirements<'a>, Vec<TopicUuid>> {
+/// Write on the transactional id and on each topic; with them, the ids the filter has not learned (see
+/// `session::topic_resolution`), whose topics are not among them.
+pub(crate) fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> (Requirements<'a>, Vec<TopicUuid>) {
     let mut needs = Needs::default();
     if let Some(id) = &produce.transactional_id {
         needs.txn(Operation::Write, id);
@@ -34,11 +34,7 @@ pub(crate) fn produce_requirements<'a>(produce: &ProduceSummary<'a>) -> Result<R
             },
         }
     }
-    if unknown.is_empty() {
-        Ok(needs.done())
-    } else {
-        Err(unknown)
-    }
+    (needs.done(), unknown)
 }
 
 /// What authorization and the error response need from a Produce request.

@@ -17,7 +17,7 @@ use kafka_protocol::messages::ApiKey;
 use super::events::{DecisionRecord, Event};
 use super::state::{Core, ResponseAction};
 use crate::authorize::Asked;
-use crate::classify::{classify, Classification};
+use crate::classify::learned_requirements;
 use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::protocol::acl::ResourceType;
@@ -124,7 +124,8 @@ pub(super) fn resolved(core: &mut Core, frame: &[u8], correlation_id: i32, unres
     let ctx = core.request_ctx(api_key, version, client_id.as_deref());
     let mut denied: Vec<(ResourceType, String)> = Vec::new();
     let mut records = Vec::new();
-    if let Classification::Checks { requirements, .. } = classify(api_key, version, request, request.len()) {
+    // The topics whose ids are now learned (an id the broker does not know stays unknown).
+    if let Some(requirements) = learned_requirements(api_key, version, request) {
         for requirement in &requirements {
             let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement, |_| {});
             if let Some(Asked { action, decision }) = outcome.deciding {

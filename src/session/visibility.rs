@@ -467,6 +467,7 @@ pub(super) fn filter_listing_response(
                 body,
                 &appended,
                 &mut |key, bytes| {
+                    super::topic_resolution::learn_entry(key, bytes, true); // topic ids (see topic_ids)
                     let yes = !*all_topics || visible(core_ref, ResourceType::Topic, key);
                     if !yes {
                         return Ok(Entry::Drop);
