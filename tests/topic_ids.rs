@@ -65,7 +65,11 @@ fn metadata_answer(correlation_id: i32, named: &[(uuid::Uuid, &str)], unknown: &
                 .with_topic_id(*id)
         })
         .collect();
-    topics.extend(unknown.iter().map(|id| MetadataResponseTopic::default().with_error_code(100).with_topic_id(*id)));
+    topics.extend(
+        unknown
+            .iter()
+            .map(|id| MetadataResponseTopic::default().with_error_code(100).with_name(None).with_topic_id(*id)),
+    );
     response(ApiKey::Metadata, 12, correlation_id, &MetadataResponse::default().with_topics(topics))
 }
 
@@ -162,4 +166,64 @@ fn the_zero_id_is_answered_unknown_topic_id_without_asking_the_broker() {
     let mut s = session();
     let sent = downstream(&mut s, &fetch(13, &[uuid::Uuid::nil()]));
     assert_eq!(&sent[4..8], &[0, 18, 0, 0], "ApiVersions v0 in its place");
+}
+
+#[test]
+fn metadata_by_id_answers_a_hidden_topic_by_id_as_kafka_does() {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    kafka_mtls_filter::topic_ids::clear();
+    let ids = [0x61u8, 0x62, 0x63].map(|b| uuid::Uuid::from_bytes([b; 16]));
+    let [allowed, secret, gone] = ids;
+    for v in 12..=13 {
+        let mut s = session();
+        let asked = MetadataRequest::default().with_topics(Some(
+            ids.iter().map(|id| MetadataRequestTopic::default().with_topic_id(*id).with_name(None)).collect(),
+        ));
+        let client = request(ApiKey::Metadata, v, 3, &asked);
+        assert_eq!(downstream(&mut s, &client), client, "v{v}: forwarded as sent");
+        // Kafka lists unknown ids first.
+        let mut answer: MetadataResponse = decode_response(ApiKey::Metadata, 12, &metadata_answer(3, &[], &[gone]));
+        for (id, name) in [(allowed, "allowed"), (secret, "secret")] {
+            answer.topics.push(
+                MetadataResponseTopic::default()
+                    .with_name(Some(TopicName(StrBytes::from_string(name.into()))))
+                    .with_topic_id(id)
+                    .with_partitions(vec![Default::default()]),
+            );
+        }
+        let back = upstream(&mut s, &response(ApiKey::Metadata, v, 3, &answer));
+        let seen: MetadataResponse = decode_response(ApiKey::Metadata, v, &back);
+        let got: Vec<_> = seen
+            .topics
+            .iter()
+            .map(|t| (t.error_code, t.name.as_ref().map(|n| n.to_string()), t.topic_id, t.partitions.len()))
+            .collect();
+        assert_eq!(got, [(100, None, gone, 0), (0, Some("allowed".into()), allowed, 1), (29, None, secret, 0)], "v{v}");
+        assert_eq!(kafka_mtls_filter::topic_ids::name_of(secret.as_bytes()).as_deref(), Some("secret"));
+    }
+}
+
+#[test]
+fn delete_topics_by_id_is_decided_on_the_learned_name() {
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    kafka_mtls_filter::topic_ids::clear();
+    let (allowed, secret) = (common::topic_id("allowed"), common::topic_id("secret"));
+    let mut s = session();
+    let delete = DeleteTopicsRequest::default().with_topics(vec![
+        DeleteTopicState::default().with_topic_id(allowed),
+        DeleteTopicState::default().with_topic_id(secret),
+    ]);
+    let sent = downstream(&mut s, &request(ApiKey::DeleteTopics, 6, 5, &delete));
+    // Split: the allowed id goes on; the denied one is answered by id, without its name.
+    let mut body = Bytes::copy_from_slice(&sent[4..]);
+    RequestHeader::decode(&mut body, 2).expect("header");
+    let forwarded = DeleteTopicsRequest::decode(&mut body, 6).expect("body");
+    assert_eq!(forwarded.topics.iter().map(|t| t.topic_id).collect::<Vec<_>>(), [allowed]);
+    let broker = DeleteTopicsResponse::default().with_responses(vec![
+        delete_topics_response::DeletableTopicResult::default().with_topic_id(allowed).with_name(None),
+    ]);
+    let back = upstream(&mut s, &response(ApiKey::DeleteTopics, 6, 5, &broker));
+    let answer: DeleteTopicsResponse = decode_response(ApiKey::DeleteTopics, 6, &back);
+    let got: Vec<_> = answer.responses.iter().map(|t| (t.name.is_none(), t.topic_id, t.error_code)).collect();
+    assert_eq!(got, [(true, allowed, 0), (true, secret, 29)]);
 }

@@ -36,7 +36,7 @@ mod requirements;
 use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::api;
-use crate::protocol::layout::Stop;
+use crate::protocol::layout::{Keep, Stop};
 use fetch::fetch_requirements;
 pub(crate) use fetch::walk_fetch;
 use produce::produce_requirements;
@@ -70,7 +70,26 @@ pub(crate) fn learned_requirements(api_key: i16, api_version: i16, body: &[u8]) 
     if api_key == ApiKey::Fetch as i16 {
         return fetch_requirements(api_version, body).ok().map(|(requirements, _)| requirements);
     }
+    if api_key == ApiKey::DeleteTopics as i16 {
+        return requirements_of(api_key, api_version, body).ok();
+    }
     None
+}
+
+/// The topic ids of a DeleteTopics v6+ request (named by id: null name) the filter has not learned.
+fn delete_topics_unknown_ids(version: i16, body: &[u8]) -> Vec<crate::topic_ids::TopicUuid> {
+    let Ok(request) = crate::protocol::layout::parse(ApiKey::DeleteTopics, version, body, Keep::Resources) else {
+        return Vec::new(); // malformed: requirements_of says why
+    };
+    let mut unknown = Vec::new();
+    for topic in request.nodes("topics") {
+        if let (None, Some(id)) = (topic.str("name"), topic.id("topic_id")) {
+            if crate::topic_ids::name_of(&id).is_none() && !unknown.contains(&id) {
+                unknown.push(id);
+            }
+        }
+    }
+    unknown
 }
 
 /// The name a topic key is authorized and answered by: its name, or the name learned for its id ("" for
@@ -143,6 +162,13 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
             Ok((_, ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
             Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
         };
+    }
+    if api_key == ApiKey::DeleteTopics as i16 && api_version >= 6 {
+        // By id: decided on learned names; ids not learned are resolved first.
+        let unknown = delete_topics_unknown_ids(api_version, prefix);
+        if !unknown.is_empty() {
+            return Classification::UnknownTopicIds { ids: unknown, expects_response: true };
+        }
     }
     match requirements_of(api_key, api_version, prefix) {
         Ok(requirements) => Classification::Checks { requirements, expects_response: true },

@@ -117,8 +117,15 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
         ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name")?,
         ApiKey::Metadata => {
             for topic in req.nodes("topics") {
-                let name = topic.str("name").ok_or("topic addressed by id")?;
-                needs.topic(Describe, name);
+                // By id (null name, v12+): nothing asked here; the answer names the topic and is filtered
+                // (`session::visibility`), as Kafka answers an id the principal may not Describe.
+                match topic.str("name") {
+                    Some(name) => {
+                        needs.topic(Describe, name);
+                    }
+                    None if version >= 12 => {}
+                    None => return Err("topic name is null".into()),
+                }
             }
         }
         ApiKey::OffsetCommit => {
@@ -163,9 +170,21 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             }
         }
         ApiKey::DeleteTopics => {
-            needs.each(Delete, ResourceType::Topic, req.names("topic_names")?);
+            // Delete on the cluster deletes every topic (ControllerApis.deleteTopics: `hasClusterAuth`).
+            let delete = |name: Cow<'a, str>| {
+                let topic = Action { op: Delete, resource_type: ResourceType::Topic, name };
+                Requirement::either(action(Delete, ResourceType::Cluster, CLUSTER_NAME), topic)
+            };
+            for name in req.names("topic_names")? {
+                needs.add(delete(Cow::Borrowed(name)));
+            }
             for topic in req.nodes("topics") {
-                needs.topic(Delete, topic.str("name").ok_or("topic addressed by id")?);
+                // By id (v6): the learned name; an id not learned is resolved first (`classify`).
+                match (topic.str("name"), topic.topic("name")) {
+                    (Some(name), _) => needs.add(delete(Cow::Borrowed(name))),
+                    (None, Some(learned)) => needs.add(delete(learned)),
+                    (None, None) => &mut needs,
+                };
             }
         }
         ApiKey::DeleteRecords => topics(&mut needs, Delete, "topics", "name")?,

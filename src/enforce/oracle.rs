@@ -135,12 +135,19 @@ pub(crate) fn error_response(
         }
         ApiKey::DeleteTopics => {
             let req: DeleteTopicsRequest = decode_checked(api_key, v, body)?;
-            let names = req.topic_names.into_iter().chain(req.topics.into_iter().filter_map(|t| t.name));
-            let responses = names
-                .map(|name| {
+            let by_name = req.topic_names.into_iter().map(|name| (Some(name), uuid::Uuid::nil()));
+            let topics = by_name.chain(req.topics.into_iter().map(|t| match t.name {
+                Some(name) => (Some(name), uuid::Uuid::nil()),
+                None => (None, t.topic_id),
+            }));
+            let responses = topics
+                .map(|(name, id)| {
+                    let learned = crate::topic_ids::name_of(id.as_bytes()).map(|n| n.to_string());
+                    let checked = name.as_ref().map(|n| n.to_string()).or(learned).unwrap_or_default();
                     let mut result = DeletableTopicResult::default();
-                    result.error_code = e.topic(&name);
-                    result.name = Some(name);
+                    result.error_code = e.topic(&checked);
+                    result.name = name;
+                    result.topic_id = id;
                     result
                 })
                 .collect();

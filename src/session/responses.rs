@@ -79,14 +79,9 @@ impl FrameHandler for ResponseSide<'_> {
                 Ok(None) => Verdict::Forward,
                 Err(e) => Verdict::Close(format!("ApiVersions response: {e}").into()),
             },
-            ResponseAction::FilterMetadata { denied_named, client_id } => {
-                let body = frame.get(wire::response_body_offset(ApiKey::Metadata as i16, entry.api_version)..);
-                if let Err(e) =
-                    super::topic_resolution::learn_from_metadata(entry.api_version, body.unwrap_or_default())
-                {
-                    return Verdict::Close(format!("Metadata response: {e}").into());
-                }
-                match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
+            ResponseAction::FilterMetadata { denied_named, client_id, by_id } => {
+                let request = (entry.api_version, entry.correlation_id, by_id);
+                match filter_metadata_response(core, frame, request, &denied_named, client_id.as_deref()) {
                     Ok(rewritten) => Verdict::Replace(rewritten),
                     Err(e) => Verdict::Close(format!("Metadata response: {e}").into()),
                 }

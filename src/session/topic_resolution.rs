@@ -22,7 +22,7 @@ use crate::frame::Verdict;
 use crate::metrics::RequestDecision;
 use crate::protocol::acl::ResourceType;
 use crate::protocol::error_code::{self, authorization_error};
-use crate::protocol::layout::{self, stop_reason, Entry, Reader};
+use crate::protocol::layout::{self, Entry, Reader};
 use crate::protocol::wire;
 use crate::topic_ids::{self, TopicUuid};
 
@@ -227,13 +227,16 @@ pub(super) fn learn_from_metadata(version: i16, body: &[u8]) -> Result<(), Strin
     .map(|_| ())
 }
 
+/// The topic id of a Metadata (v10+) or DescribeTopicPartitions topic entry.
+pub(super) fn entry_id(entry: &[u8], flexible: bool) -> Option<TopicUuid> {
+    let mut r = Reader::new(entry, entry.len());
+    r.i16().and_then(|_| r.string(flexible)).and_then(|_| r.array::<16>()).ok()
+}
+
 /// Learns from one topic entry of a Metadata (v10+) or DescribeTopicPartitions response: error_code, name,
 /// topic_id come first in both.
 pub(super) fn learn_entry(name: Option<&str>, entry: &[u8], flexible: bool) {
-    let Some(name) = name else { return };
-    let mut r = Reader::new(entry, entry.len());
-    let id = r.i16().and_then(|_| r.string(flexible)).and_then(|_| r.array::<16>()).map_err(stop_reason);
-    if let Ok(id) = id {
+    if let (Some(name), Some(id)) = (name, entry_id(entry, flexible)) {
         topic_ids::learn(id, name);
     }
 }

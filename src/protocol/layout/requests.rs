@@ -185,7 +185,7 @@ pub(crate) static CREATE_TOPICS: Shape = Shape {
 pub(crate) static DELETE_TOPICS: Shape = Shape {
     flexible_from: 4,
     fields: &[
-        since(6, Structs(&[all(Str).named("name"), all(Uuid)])).named("topics"),
+        since(6, Structs(&[all(Str).named("name"), all(Uuid).named("topic_id")])).named("topics"),
         until(5, Strs).named("topic_names"),
         all(I32), // timeout_ms
     ],
