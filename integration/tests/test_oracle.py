@@ -46,7 +46,6 @@ CURATED_CLASSES = {
     "d.c9.0": "offset-fetch-refused-whole",
     "d.c10.0": "offset-fetch-refused-whole",
     "d.c11.0": "delete-topics",
-    "d.c12.0": "delete-topics",
     "d.c13.0": "create-topics-configs",
     "d.c15.0": "authorized-operations",
     "d.c16.0": "authorized-operations",
@@ -58,7 +57,6 @@ CURATED_CLASSES = {
     "d.c35.0": "offset-fetch-refused-whole",
     "d.c25.0": "elect-leaders-partitions",
     "d.c26.0": "elect-leaders-partitions",
-    "e.c9.0": "delete-topics",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}
 
