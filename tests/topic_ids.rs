@@ -219,9 +219,10 @@ fn delete_topics_by_id_is_decided_on_the_learned_name() {
     RequestHeader::decode(&mut body, 2).expect("header");
     let forwarded = DeleteTopicsRequest::decode(&mut body, 6).expect("body");
     assert_eq!(forwarded.topics.iter().map(|t| t.topic_id).collect::<Vec<_>>(), [allowed]);
-    let broker = DeleteTopicsResponse::default().with_responses(vec![
-        delete_topics_response::DeletableTopicResult::default().with_topic_id(allowed).with_name(None),
-    ]);
+    let broker =
+        DeleteTopicsResponse::default().with_responses(vec![delete_topics_response::DeletableTopicResult::default()
+            .with_topic_id(allowed)
+            .with_name(None)]);
     let back = upstream(&mut s, &response(ApiKey::DeleteTopics, 6, 5, &broker));
     let answer: DeleteTopicsResponse = decode_response(ApiKey::DeleteTopics, 6, &back);
     let got: Vec<_> = answer.responses.iter().map(|t| (t.name.is_none(), t.topic_id, t.error_code)).collect();

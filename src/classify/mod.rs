@@ -38,7 +38,7 @@ use kafka_protocol::messages::ApiKey;
 use crate::protocol::api;
 use crate::protocol::layout::{Keep, Stop};
 use fetch::fetch_requirements;
-pub(crate) use fetch::walk_fetch;
+pub(crate) use fetch::{walk_fetch, MAX_FETCH_VERSION};
 use produce::produce_requirements;
 pub(crate) use produce::{produce_topic_entries, walk_produce};
 use requirements::requirements_of;
