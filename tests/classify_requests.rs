@@ -198,8 +198,9 @@ fn metadata_named_and_all_topics() {
         assert_eq!(classify_full(ApiKey::Metadata, v, &enc(&all, v)), checks(vec![]), "v{v}");
         if v >= 10 {
             // By id from v12 (Kafka refuses a null name before): nothing asked, the answer is filtered.
-            let by_id =
-                MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(None)]));
+            let by_id = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(uuid::Uuid::from_bytes([9; 16]))]));
             let body = enc(&by_id, v);
             let classified = classify_full(ApiKey::Metadata, v, &body);
             if v >= 12 {

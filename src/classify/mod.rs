@@ -76,6 +76,12 @@ pub(crate) fn learned_requirements(api_key: i16, api_version: i16, body: &[u8]) 
     None
 }
 
+/// Whether a Metadata request asks by topic id: any id not zero (Kafka then ignores every name, and Kafka's
+/// Java client sends "" for the names).
+pub(crate) fn metadata_by_id(request: &crate::protocol::layout::Node<'_>) -> bool {
+    request.nodes("topics").any(|t| t.id("topic_id").is_some_and(|id| id != crate::topic_ids::ZERO))
+}
+
 /// The topic ids of a DeleteTopics v6+ request (named by id: null name) the filter has not learned.
 fn delete_topics_unknown_ids(version: i16, body: &[u8]) -> Vec<crate::topic_ids::TopicUuid> {
     let Ok(request) = crate::protocol::layout::parse(ApiKey::DeleteTopics, version, body, Keep::Resources) else {

@@ -115,17 +115,16 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             topics(&mut needs, Read, "topics", "topic")?;
         }
         ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name")?,
+        ApiKey::Metadata if crate::classify::metadata_by_id(&req) => {
+            // By id (v12+; Kafka then ignores the names): nothing asked here; the answer names the topics and is
+            // filtered (`session::visibility`), as Kafka answers an id the principal may not Describe.
+            if version < 12 {
+                return Err("topic ids before Metadata v12".into());
+            }
+        }
         ApiKey::Metadata => {
             for topic in req.nodes("topics") {
-                // By id (null name, v12+): nothing asked here; the answer names the topic and is filtered
-                // (`session::visibility`), as Kafka answers an id the principal may not Describe.
-                match topic.str("name") {
-                    Some(name) => {
-                        needs.topic(Describe, name);
-                    }
-                    None if version >= 12 => {}
-                    None => return Err("topic name is null".into()),
-                }
+                needs.topic(Describe, topic.str("name").ok_or("topic name is null")?);
             }
         }
         ApiKey::OffsetCommit => {

@@ -52,19 +52,19 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     let mut denied_named = Vec::new();
     let mut events = Vec::new();
     let mut may_create_all = true;
-    let mut by_id = false;
+    // By id (v12+): Kafka ignores the names; forwarded as sent, the answer is filtered by id.
+    let by_id = crate::classify::metadata_by_id(&request);
     // Entries kept in the forwarded request (byte ranges of the body); `None` for an all-topics request.
     let mut kept: Option<Vec<std::ops::Range<usize>>> = None;
     if let Some(topics) = request.list("topics") {
         let before = topics.items.len();
         let mut retained = Vec::with_capacity(before);
         for (range, entry) in &topics.items {
-            let Some(name) = entry.node().and_then(|t| t.str("name")) else {
-                // By id (v12+): forwarded; the answer names it and is filtered (see filter_metadata_response).
-                by_id = true;
+            if by_id {
                 retained.push(range.clone());
                 continue;
-            };
+            }
+            let name = entry.node().and_then(|t| t.str("name")).unwrap_or_default();
             let decision = may_describe_topic(core, version, header.client_id, name);
             if !decision.allowed {
                 let request = (header.api_key, version, header.correlation_id);

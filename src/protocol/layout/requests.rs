@@ -71,7 +71,7 @@ pub(crate) static LIST_OFFSETS: Shape = Shape {
 pub(crate) static METADATA: Shape = Shape {
     flexible_from: 9,
     fields: &[
-        all(Structs(&[since(10, Uuid), all(Str).named("name")])).named("topics"),
+        all(Structs(&[since(10, Uuid).named("topic_id"), all(Str).named("name")])).named("topics"),
         since(4, Bool).named("allow_auto_topic_creation"),
         between(8, 10, Bool), // include_cluster_authorized_operations
         since(8, Bool),       // include_topic_authorized_operations
