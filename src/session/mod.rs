@@ -263,6 +263,8 @@ impl Session {
             .iter()
             .map(|f| match &f.action {
                 ResponseAction::Replace(b) => b.capacity(),
+                // A request kept until its topic ids are resolved (see `topic_resolution`).
+                ResponseAction::ResolveTopicIds(unresolved) => unresolved.body.capacity(),
                 _ => 0,
             })
             .sum();
