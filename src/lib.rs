@@ -24,6 +24,7 @@ pub mod propagation;
 pub mod protocol;
 pub mod session;
 pub mod time;
+pub mod topic_ids;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;

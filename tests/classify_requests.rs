@@ -8,7 +8,7 @@ use kafka_mtls_filter::protocol::api::{lookup, min_version, ENTRIES};
 use kafka_protocol::messages::*;
 
 mod common;
-use common::{enc, s, topic};
+use common::{enc, s, topic, topic_id};
 
 fn req(op: Operation, resource_type: ResourceType, name: &str) -> Requirement<'_> {
     Requirement::of(Action { op, resource_type, name: name.into() })
@@ -27,7 +27,7 @@ fn classify_full(key: ApiKey, v: i16, body: &[u8]) -> Classification<'_> {
 fn produce_request(v: i16, txn: Option<&str>, acks: i16, records: usize) -> Vec<u8> {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     let data = |name: &str, parts: &[i32]| {
-        TopicProduceData::default().with_name(topic(name)).with_partition_data(
+        TopicProduceData::default().with_name(topic(name)).with_topic_id(topic_id(name)).with_partition_data(
             parts
                 .iter()
                 .map(|p| {
@@ -119,12 +119,17 @@ fn fetch_reads_topics_and_followers_need_cluster_action() {
         let mut r = FetchRequest::default().with_topics(vec![
             FetchTopic::default()
                 .with_topic(topic("orders"))
+                .with_topic_id(topic_id("orders"))
                 .with_partitions(vec![FetchPartition::default().with_partition(0), FetchPartition::default()]),
-            FetchTopic::default().with_topic(topic("payments")).with_partitions(vec![FetchPartition::default()]),
+            FetchTopic::default()
+                .with_topic(topic("payments"))
+                .with_topic_id(topic_id("payments"))
+                .with_partitions(vec![FetchPartition::default()]),
         ]);
         if v >= 7 {
             r = r.with_forgotten_topics_data(vec![ForgottenTopic::default()
                 .with_topic(topic("old"))
+                .with_topic_id(topic_id("old"))
                 .with_partitions(vec![1])]);
         }
         if v >= 11 {
@@ -138,13 +143,43 @@ fn fetch_reads_topics_and_followers_need_cluster_action() {
             ]),
             "v{v}"
         );
-        let follower = r.with_replica_id(BrokerId(2));
+        let follower = if v >= 15 {
+            r.with_replica_state(fetch_request::ReplicaState::default().with_replica_id(BrokerId(2)))
+        } else {
+            r.with_replica_id(BrokerId(2))
+        };
         assert_eq!(
             classify_full(ApiKey::Fetch, v, &enc(&follower, v)),
             checks(vec![req(Operation::ClusterAction, ResourceType::Cluster, CLUSTER_NAME)])
         );
     }
-    assert_eq!(lookup(1).map(|e| e.max_version), Some(12));
+    assert_eq!(lookup(1).map(|e| e.max_version), Some(18));
+}
+
+#[test]
+fn topic_ids_not_learned_are_resolved_first() {
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    let unknown = uuid::Uuid::from_bytes([0xee; 16]);
+    let known = topic_id("orders");
+    for v in 13..=18 {
+        let r = FetchRequest::default().with_topics(vec![
+            FetchTopic::default().with_topic_id(known).with_partitions(vec![FetchPartition::default()]),
+            FetchTopic::default().with_topic_id(unknown).with_partitions(vec![FetchPartition::default()]),
+        ]);
+        assert_eq!(
+            classify_full(ApiKey::Fetch, v, &enc(&r, v)),
+            Classification::UnknownTopicIds { ids: vec![[0xee; 16]], expects_response: true },
+            "v{v}"
+        );
+    }
+    let r = produce_request(13, None, 0, 10);
+    let mut unknown_produce = r.clone();
+    // The first topic's id follows transactional_id (null), acks, timeout_ms and the topic count.
+    unknown_produce[1 + 2 + 4 + 1..][..16].copy_from_slice(&[0xee; 16]);
+    assert_eq!(
+        classify_full(ApiKey::Produce, 13, &unknown_produce),
+        Classification::UnknownTopicIds { ids: vec![[0xee; 16]], expects_response: false }
+    );
 }
 
 #[test]
@@ -162,9 +197,17 @@ fn metadata_named_and_all_topics() {
             if v == 0 { MetadataRequest::default().with_topics(Some(vec![])) } else { MetadataRequest::default() };
         assert_eq!(classify_full(ApiKey::Metadata, v, &enc(&all, v)), checks(vec![]), "v{v}");
         if v >= 10 {
-            let by_id =
-                MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(None)]));
-            assert!(matches!(classify_full(ApiKey::Metadata, v, &enc(&by_id, v)), Classification::Unsupported(_)));
+            // By id from v12 (Kafka refuses a null name before): nothing asked, the answer is filtered.
+            let by_id = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default()
+                .with_name(None)
+                .with_topic_id(uuid::Uuid::from_bytes([9; 16]))]));
+            let body = enc(&by_id, v);
+            let classified = classify_full(ApiKey::Metadata, v, &body);
+            if v >= 12 {
+                assert_eq!(classified, checks(vec![]), "v{v}");
+            } else {
+                assert!(matches!(classified, Classification::Unsupported(_)), "v{v}");
+            }
         }
     }
 }
@@ -308,11 +351,26 @@ fn topic_administration_and_producer_ids() {
         } else {
             DeleteTopicsRequest::default().with_topic_names(vec![topic("old")])
         };
-        assert_eq!(
-            classify_full(ApiKey::DeleteTopics, v, &enc(&r, v)),
-            checks(vec![req(Operation::Delete, ResourceType::Topic, "old")]),
-            "v{v}"
-        );
+        // Delete on the cluster deletes every topic (ControllerApis.deleteTopics: hasClusterAuth).
+        let delete = |name| {
+            Requirement::either(
+                Action { op: Operation::Delete, resource_type: ResourceType::Cluster, name: CLUSTER_NAME.into() },
+                Action { op: Operation::Delete, resource_type: ResourceType::Topic, name },
+            )
+        };
+        assert_eq!(classify_full(ApiKey::DeleteTopics, v, &enc(&r, v)), checks(vec![delete("old".into())]), "v{v}");
+        if v >= 6 {
+            // By id: the learned name; an id not learned is resolved first.
+            let by_id =
+                |id| DeleteTopicsRequest::default().with_topics(vec![DeleteTopicState::default().with_topic_id(id)]);
+            let known = enc(&by_id(topic_id("old")), v);
+            assert_eq!(classify_full(ApiKey::DeleteTopics, v, &known), checks(vec![delete("old".into())]));
+            let unknown = enc(&by_id(uuid::Uuid::from_bytes([0xdd; 16])), v);
+            assert_eq!(
+                classify_full(ApiKey::DeleteTopics, v, &unknown),
+                Classification::UnknownTopicIds { ids: vec![[0xdd; 16]], expects_response: true }
+            );
+        }
     }
     for v in versions(ApiKey::InitProducerId) {
         let idempotent = InitProducerIdRequest::default().with_transactional_id(None);

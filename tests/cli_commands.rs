@@ -253,7 +253,7 @@ fn explain_unsupported_version_is_denied_like_the_filter() {
         "--topic",
         "orders",
         "--version",
-        "13",
+        "14",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stdout(&out).contains("cannot classify"), "{}", stdout(&out));

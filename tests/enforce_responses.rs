@@ -9,7 +9,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::Decodable;
 
 mod common;
-use common::{enc, s, topic};
+use common::{enc, s, topic, topic_id};
 
 fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
     let max = lookup(key as i16).map(|e| e.max_version).unwrap_or(-1);
@@ -46,10 +46,12 @@ fn produce_answers_every_partition() {
     for v in versions(ApiKey::Produce) {
         for txn in [None, Some("tx")] {
             let data = |name: &str| {
-                TopicProduceData::default().with_name(topic(name)).with_partition_data(vec![
-                    PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from_static(b"xyz"))),
-                    PartitionProduceData::default().with_index(4),
-                ])
+                TopicProduceData::default().with_name(topic(name)).with_topic_id(topic_id(name)).with_partition_data(
+                    vec![
+                        PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from_static(b"xyz"))),
+                        PartitionProduceData::default().with_index(4),
+                    ],
+                )
             };
             let request = ProduceRequest::default()
                 .with_transactional_id(txn.map(|t| TransactionalId(s(t))))
@@ -59,7 +61,14 @@ fn produce_answers_every_partition() {
             let got: Vec<_> = resp
                 .responses
                 .iter()
-                .flat_map(|t| t.partition_responses.iter().map(move |p| (t.name.0.to_string(), p.index, p.error_code)))
+                .flat_map(|t| {
+                    // v13 answers by id: the name it was learned for.
+                    let name = match kafka_mtls_filter::topic_ids::name_of(t.topic_id.as_bytes()) {
+                        Some(name) if v >= 13 => name.to_string(),
+                        _ => t.name.0.to_string(),
+                    };
+                    t.partition_responses.iter().map(move |p| (name.clone(), p.index, p.error_code))
+                })
                 .collect();
             let ok_code = if txn.is_some() { 53 } else { 0 };
             let denied_code = if txn.is_some() { 53 } else { 29 };
@@ -82,14 +91,17 @@ fn fetch_errors_per_partition_without_records() {
     use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
     for v in versions(ApiKey::Fetch) {
         let request =
-            FetchRequest::default()
-                .with_session_id(if v >= 7 { 9 } else { 0 })
-                .with_topics(vec![FetchTopic::default()
-                    .with_topic(topic("denied"))
-                    .with_partitions(vec![FetchPartition::default().with_partition(3)])]);
+            FetchRequest::default().with_session_id(if v >= 7 { 9 } else { 0 }).with_topics(vec![FetchTopic::default(
+            )
+            .with_topic(topic("denied"))
+            .with_topic_id(topic_id("denied"))
+            .with_partitions(vec![FetchPartition::default().with_partition(3)])]);
         let resp: FetchResponse = respond(ApiKey::Fetch, v, &enc(&request, v));
         assert_eq!(resp.error_code, 0);
         assert_eq!(resp.session_id, 0);
+        if v >= 13 {
+            assert_eq!(resp.responses[0].topic_id, topic_id("denied"));
+        }
         let partition = &resp.responses[0].partitions[0];
         assert_eq!((partition.partition_index, partition.error_code, partition.high_watermark), (3, 29, -1));
         assert_eq!(partition.records.as_ref().map(|r| r.len()).unwrap_or(0), 0);

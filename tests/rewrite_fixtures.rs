@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use common::split_apis::{self, dtp_request, SplitApi};
-use common::{enc, s, topic};
+use common::{enc, s, topic, topic_id, topic_label};
 use kafka_mtls_filter::config::Config;
 use kafka_mtls_filter::frame::apply_edits;
 use kafka_mtls_filter::identity::PeerInfo;
@@ -399,6 +399,7 @@ fn produce_at_every_version() {
         let data = |n: &str| {
             TopicProduceData::default()
                 .with_name(topic(n))
+                .with_topic_id(topic_id(n))
                 .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(records(61))])
         };
         let request = ProduceRequest::default()
@@ -417,9 +418,12 @@ fn produce_at_every_version() {
                     sent.topic_data
                         .iter()
                         .map(|t| {
-                            TopicProduceResponse::default().with_name(t.name.clone()).with_partition_responses(vec![
-                                PartitionProduceResponse::default().with_index(0).with_base_offset(42),
-                            ])
+                            TopicProduceResponse::default()
+                                .with_name(t.name.clone())
+                                .with_topic_id(t.topic_id)
+                                .with_partition_responses(vec![PartitionProduceResponse::default()
+                                    .with_index(0)
+                                    .with_base_offset(42)])
                         })
                         .collect(),
                 );
@@ -427,7 +431,7 @@ fn produce_at_every_version() {
             }),
             check: Box::new(move |f| {
                 let (_, sent): (_, ProduceRequest) = forwarded_request(&f.forwarded, ApiKey::Produce);
-                let names: Vec<_> = sent.topic_data.iter().map(|t| t.name.to_string()).collect();
+                let names: Vec<_> = sent.topic_data.iter().map(|t| topic_label(&t.name, &t.topic_id)).collect();
                 assert_eq!(names, ["allowed"], "v{version}");
                 assert_eq!(sent.topic_data[0].partition_data[0].records, records(61), "v{version}: records intact");
                 let got: ProduceResponse = client_response(&f.client_response, ApiKey::Produce, version);
@@ -435,7 +439,8 @@ fn produce_at_every_version() {
                     .responses
                     .iter()
                     .map(|t| {
-                        (t.name.to_string(), t.partition_responses[0].error_code, t.partition_responses[0].base_offset)
+                        let name = topic_label(&t.name, &t.topic_id);
+                        (name, t.partition_responses[0].error_code, t.partition_responses[0].base_offset)
                     })
                     .collect();
                 assert_eq!(answers, [("allowed".into(), 0, 42), ("secret".into(), 29, -1)], "v{version}");
@@ -453,12 +458,13 @@ fn produce_at_every_version() {
             broker: Box::new(substitute_answer),
             check: Box::new(move |f| {
                 assert!(
-                    !f.forwarded.windows(6).any(|w| w == b"secret"),
+                    !f.forwarded.windows(6).any(|w| w == b"secret")
+                        && !f.forwarded.windows(16).any(|w| w == topic_id("secret").as_bytes()),
                     "v{version}: nothing of it reaches the broker"
                 );
                 let got: ProduceResponse = client_response(&f.client_response, ApiKey::Produce, version);
                 assert_eq!(got.responses.len(), 1);
-                assert_eq!(got.responses[0].name.as_str(), "secret");
+                assert_eq!(topic_label(&got.responses[0].name, &got.responses[0].topic_id), "secret");
                 assert_eq!(got.responses[0].partition_responses[0].error_code, 29, "v{version}");
             }),
         });
@@ -484,6 +490,7 @@ fn fetch_at_every_version() {
         let wanted = |n: &str| {
             FetchTopic::default()
                 .with_topic(topic(n))
+                .with_topic_id(topic_id(n))
                 .with_partitions(vec![FetchPartition::default().with_partition(0).with_partition_max_bytes(1 << 20)])
         };
         let request = FetchRequest::default()
@@ -505,12 +512,13 @@ fn fetch_at_every_version() {
                     sent.topics
                         .iter()
                         .map(|t| {
-                            FetchableTopicResponse::default().with_topic(t.topic.clone()).with_partitions(vec![
-                                PartitionData::default()
+                            FetchableTopicResponse::default()
+                                .with_topic(t.topic.clone())
+                                .with_topic_id(t.topic_id)
+                                .with_partitions(vec![PartitionData::default()
                                     .with_partition_index(0)
                                     .with_high_watermark(10)
-                                    .with_records(records(83)),
-                            ])
+                                    .with_records(records(83))])
                         })
                         .collect(),
                 );
@@ -518,13 +526,16 @@ fn fetch_at_every_version() {
             }),
             check: Box::new(move |f| {
                 let (_, sent): (_, FetchRequest) = forwarded_request(&f.forwarded, ApiKey::Fetch);
-                let names: Vec<_> = sent.topics.iter().map(|t| t.topic.to_string()).collect();
+                let names: Vec<_> = sent.topics.iter().map(|t| topic_label(&t.topic, &t.topic_id)).collect();
                 assert_eq!(names, ["allowed"], "v{version}");
                 let got: FetchResponse = client_response(&f.client_response, ApiKey::Fetch, version);
                 let answers: Vec<_> = got
                     .responses
                     .iter()
-                    .map(|t| (t.topic.to_string(), t.partitions[0].error_code, t.partitions[0].records.clone()))
+                    .map(|t| {
+                        let name = topic_label(&t.topic, &t.topic_id);
+                        (name, t.partitions[0].error_code, t.partitions[0].records.clone())
+                    })
                     .collect();
                 // A refused partition has empty records, not null, as in Kafka's own error answer.
                 assert_eq!(
@@ -567,8 +578,8 @@ fn api_versions_at_every_version() {
                 };
                 let body = ApiVersionsResponse::default()
                     .with_api_keys(vec![
-                        range(0, 0, 13),   // Produce: topic ids from v13
-                        range(1, 0, 18),   // Fetch: topic ids from v13
+                        range(0, 0, 14),   // Produce: beyond what the filter parses (13)
+                        range(1, 0, 19),   // Fetch: beyond what the filter parses (18)
                         range(3, 0, 13),   // Metadata
                         range(18, 0, 4),   // ApiVersions
                         range(1000, 0, 1), // unknown to the filter: removed
@@ -580,15 +591,15 @@ fn api_versions_at_every_version() {
                 assert_eq!(f.forwarded, f.client_request, "v{version}: the request passes unchanged");
                 let got: ApiVersionsResponse = client_response(&f.client_response, ApiKey::ApiVersions, version);
                 let ranges: Vec<_> = got.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
-                assert_eq!(ranges, [(0, 0, 12), (1, 0, 12), (3, 0, 13), (18, 0, 4)], "v{version}");
+                assert_eq!(ranges, [(0, 0, 13), (1, 0, 18), (3, 0, 13), (18, 0, 4)], "v{version}");
                 assert_eq!(got.throttle_time_ms, if version >= 1 { 5 } else { 0 }, "v{version}");
             }),
         });
     }
     verify(
         "api_versions",
-        "ApiVersions at every version: the broker advertises Produce and Fetch up to their topic-id\n\
-         versions and an API key the filter does not know; the client sees only what the filter parses.",
+        "ApiVersions at every version: the broker advertises Produce and Fetch beyond the versions the\n\
+         filter parses and an API key the filter does not know; the client sees only what the filter parses.",
         cases,
     );
 }

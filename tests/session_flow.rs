@@ -198,11 +198,11 @@ fn api_versions_are_clamped_to_what_the_filter_parses() {
     let req = request(ApiKey::ApiVersions, 3, 1, &ApiVersionsRequest::default());
     downstream(&mut s, &req);
     let v = |k: i16, min, max| ApiVersion::default().with_api_key(k).with_min_version(min).with_max_version(max);
-    // Produce 0-13 (13 uses topic ids), Fetch 0-18, a key the filter refuses (WriteTxnMarkers 27), one it
-    // handles whole (ConsumerGroupHeartbeat 68).
+    // Produce 0-14 and Fetch 0-19 (beyond what the filter parses), a key the filter refuses (WriteTxnMarkers 27),
+    // one it handles whole (ConsumerGroupHeartbeat 68).
     let resp = ApiVersionsResponse::default().with_api_keys(vec![
-        v(0, 0, 13),
-        v(1, 0, 18),
+        v(0, 0, 14),
+        v(1, 0, 19),
         v(18, 0, 4),
         v(27, 0, 1),
         v(68, 0, 1),
@@ -210,9 +210,9 @@ fn api_versions_are_clamped_to_what_the_filter_parses() {
     let back = upstream(&mut s, &response(ApiKey::ApiVersions, 3, 1, &resp));
     let decoded = ApiVersionsResponse::decode(&mut body_of(&back, ApiKey::ApiVersions, 3), 3).unwrap();
     let produce = decoded.api_keys.iter().find(|k| k.api_key == 0).unwrap();
-    assert_eq!(produce.max_version, 12);
+    assert_eq!(produce.max_version, 13);
     let fetch = decoded.api_keys.iter().find(|k| k.api_key == 1).unwrap();
-    assert_eq!(fetch.max_version, 12);
+    assert_eq!(fetch.max_version, 18);
     assert!(decoded.api_keys.iter().all(|k| k.api_key != 27));
     let heartbeat = decoded.api_keys.iter().find(|k| k.api_key == 68).unwrap();
     assert_eq!(heartbeat.max_version, 1);

@@ -311,30 +311,34 @@ fn single_topic_fetch_is_all_its_topic_from_its_first_bytes() {
 }
 
 #[test]
-fn topic_id_fetch_versions_count_per_principal_only() {
-    let cfg = Rc::new(
-        Config::parse(
-            policy(100).replace(r#""mode": "enforce""#, r#""mode": "enforce", "unknownRequests": "allow""#).as_bytes(),
-        )
-        .expect("valid config"),
-    );
-    let version = 13;
-    let topics =
-        vec![FetchableTopicResponse::default()
-            .with_partitions(vec![PartitionData::default().with_records(records(50, 1))])];
-    let mut resp = fetch_response(version, topics);
-    // The topic id (after the header, throttle time, error code, session id and topic count): name-like
-    // bytes, which read as a name would make a plausible label.
-    let id_at = kafka_mtls_filter::protocol::wire::response_body_offset(ApiKey::Fetch as i16, version) + 11;
-    assert_eq!(&resp[id_at..id_at + 16], &[0; 16]);
-    resp[id_at..id_at + 16].copy_from_slice(b"\x0ct-abcdefghijklm");
-    let mut s = session(&cfg);
-    let body = FetchRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![FetchTopic::default()]);
-    feed(&mut s, &request(ApiKey::Fetch, version, 21, &body), &[], usize::MAX, false);
-    assert_eq!(feed(&mut s, &resp, &[], usize::MAX, true).0, resp);
-    let mut counted = Counted::default();
-    drain(&mut s, &mut counted);
-    assert_eq!((counted.fetched, counted.fetched_by_topic.len()), (resp.len() as u64, 0));
+fn topic_id_fetch_versions_count_by_the_learned_name() {
+    let cfg = config(100);
+    for version in [13, 18] {
+        // One topic the filter learned, one id it did not (counted under `other`, never as its bytes).
+        let learned = common::topic_id("t-one");
+        let topics = vec![
+            FetchableTopicResponse::default()
+                .with_topic_id(learned)
+                .with_partitions(vec![PartitionData::default().with_records(records(50, 1))]),
+            FetchableTopicResponse::default()
+                .with_topic_id(uuid::Uuid::from_bytes(*b"\x0ct-abcdefghijklm"))
+                .with_partitions(vec![PartitionData::default().with_records(records(30, 1))]),
+        ];
+        let resp = fetch_response(version, topics);
+        let mut s = session(&cfg);
+        let body = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![FetchTopic::default().with_topic_id(learned)]);
+        feed(&mut s, &request(ApiKey::Fetch, version, 21, &body), &[], usize::MAX, false);
+        assert_eq!(s.inflight_len(), 1);
+        assert_eq!(feed(&mut s, &resp, &[7, 40], 64, true).0, resp);
+        let mut counted = Counted::default();
+        drain(&mut s, &mut counted);
+        assert_eq!(counted.fetched, resp.len() as u64);
+        let labels: Vec<_> = counted.fetched_by_topic.keys().cloned().collect();
+        assert_eq!(labels, ["other", "t-one"], "v{version}");
+        assert_eq!(counted.fetched_by_topic.values().sum::<u64>(), resp.len() as u64, "v{version}");
+    }
 }
 
 #[test]

@@ -710,9 +710,7 @@ def curated() -> list[Curated]:
         "alice",
         "delete-topics",
         [_step("DeleteTopics", 5, {"topicNames": ["@audit"], "timeoutMs": 5000})],
-        "diverges: Kafka (ControllerApis: DeleteTopics is authorized for every topic when the principal has Delete "
-        "on the cluster, which an All ACL on the cluster grants) deletes @audit (0); the filter checks only Delete "
-        "on the topic and answers TOPIC_AUTHORIZATION_FAILED (29)",
+        "match",  # ControllerApis.deleteTopics: Delete on the cluster (All grants it) deletes every topic
     )
     # CreateTopics: Create allowed, DescribeConfigs not: Kafka withholds the new topic's configs.
     add(
@@ -1094,9 +1092,9 @@ def curated() -> list[Curated]:
         "alice",
         "delete-topics",
         [_step("DeleteTopics", 6, {"topics": [{"name": "@payments"}], "timeoutMs": 5000})],
-        "diverges: no ACL on the cluster, so under allow.everyone.if.no.acl.found Kafka (ControllerApis."
-        "handleDeleteTopics: Delete on the cluster) deletes @payments (0) although a User:* deny All covers it; "
-        "the filter answers TOPIC_AUTHORIZATION_FAILED (29)",
+        # No ACL on the cluster: under allow.everyone.if.no.acl.found, Delete on the cluster deletes @payments
+        # although a User:* deny All covers it (ControllerApis.deleteTopics), in Kafka and in the filter.
+        "match",
     )
     # ... and with allowEveryone, an existing topic the principal may not even Describe does not stop it.
     add(
@@ -1108,6 +1106,35 @@ def curated() -> list[Curated]:
         [_step("Metadata", 12, {"topics": [{"name": "@payments"}, {"name": "@logs"}], "allowAutoTopicCreation": True})],
         "match",
     )
+    # Topics by id (issue 23): "$id:@name" is the topic's id on each path (the runner looks it up). The filter
+    # decides on the names it learned from the broker; an id it has not learned yet is resolved by its own
+    # Metadata request and answered UNKNOWN_TOPIC_ID, which the runner retries as clients do.
+    fetch_by_id = lambda *names: {"maxWaitMs": 0, "minBytes": 0, "maxBytes": 1048576, "topics": [  # noqa: E731
+        {"topicId": f"$id:@{n}", "partitions": [{"partition": 0, "fetchOffset": 0, "partitionMaxBytes": 65536}]}
+        for n in names]}  # fmt: skip
+    add("d", 60, [_acl(ALICE, "topic", "@orders", "Read")], "alice", "fetch",
+        [_step("Fetch", 18, fetch_by_id("orders"))], "match")  # fmt: skip
+    add("d", 61, [_acl(ALICE, "topic", "@orders", "Read"), _acl(ALICE, "topic", "@payments", "Describe")], "alice",
+        "fetch", [_step("Fetch", 18, fetch_by_id("orders", "payments"))], "match")  # fmt: skip
+    add("d", 62, [_acl(ALICE, "topic", "@orders", "Write"), _acl(ALICE, "topic", "@payments", "Describe")], "alice",
+        "produce", [_step("Produce", 13, {"acks": -1, "timeoutMs": 5000, "topicData": [
+            {"topicId": f"$id:@{n}", "partitionData": [{"index": 0, "records": {"values": ["x"]}}]}
+            for n in ("orders", "payments")]})], "match")  # fmt: skip
+    add("d", 63, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
+        [_step("Metadata", 12, {"topics": [{"topicId": "$id:@orders", "name": None},
+                                           {"topicId": "$id:@payments", "name": None}],
+                                "allowAutoTopicCreation": False})], "match")  # fmt: skip
+    # ... as Kafka's Java admin asks it: the names "" (Kafka ignores the names when ids are given).
+    add("d", 66, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "metadata",
+        [_step("Metadata", 13, {"topics": [{"topicId": "$id:@orders", "name": ""},
+                                           {"topicId": "$id:@payments", "name": ""}],
+                                "allowAutoTopicCreation": False})], "match")  # fmt: skip
+    add("d", 64, [_acl(ALICE, "topic", "@orders", "Describe")], "alice", "delete-topics",
+        [_step("DeleteTopics", 6, {"topics": [{"topicId": "$id:@audit", "name": None}], "timeoutMs": 5000})],
+        "match")  # fmt: skip
+    add("d", 65, [_acl(ALICE, "cluster", CLUSTER, "All")], "alice", "delete-topics",
+        [_step("DeleteTopics", 6, {"topics": [{"topicId": "$id:@audit", "name": None}], "timeoutMs": 5000})],
+        "match")  # fmt: skip
     c.extend(group_protocol_cases())
     return c
 

@@ -41,10 +41,8 @@ SUBSET_DIVERGENCES: dict[str, str] = {}
 CURATED = {c.case.id: c for c in matrix.curated()}
 CURATED_CLASSES = {
     "d.c11.0": "delete-topics",
-    "d.c12.0": "delete-topics",
     "d.c19.0": "metadata-auto-create",
     "d.c20.0": "metadata-create-denied-error",
-    "e.c9.0": "delete-topics",
     "d.c84.0": "regex-subscription-refused",
 }
 DESCRIPTIONS = {name: text for name, _, text in runner.KNOWN_DIVERGENCES}

@@ -24,6 +24,9 @@
 //!   no requirement.
 //! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session
 //!   were checked when they were listed.
+//! - Requests addressing topics by id (Fetch v13+, Produce v13) are decided on the names learned from the
+//!   broker (`crate::topic_ids`); an id not learned yet is [`Classification::UnknownTopicIds`], resolved by
+//!   the session (`session::topic_resolution`).
 //! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
 //! - ConsumerGroupHeartbeat's regex (v1): Kafka's coordinator resolves it to the topics the member may Describe,
 //!   which a broker behind the filter cannot do; the session admits it only when every topic it can match is
@@ -36,8 +39,9 @@ mod requirements;
 use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::api;
-use crate::protocol::layout::Stop;
+use crate::protocol::layout::{Keep, Stop};
 use fetch::fetch_requirements;
+pub(crate) use fetch::{walk_fetch, MAX_FETCH_VERSION};
 use produce::produce_requirements;
 pub(crate) use produce::{produce_topic_entries, walk_produce};
 use requirements::requirements_of;
@@ -54,6 +58,65 @@ pub enum Classification<'a> {
     Checks { requirements: Requirements<'a>, expects_response: bool },
     /// The filter cannot parse this API key/version: denied (fail closed) unless configured otherwise.
     Unsupported(String),
+    /// The request addresses topics by ids the filter has not learned: decided once they are resolved.
+    /// `expects_response` is false for Produce with acks=0.
+    UnknownTopicIds { ids: Vec<crate::topic_ids::TopicUuid>, expects_response: bool },
+}
+
+/// The requirements of a complete Produce or Fetch request on the topics whose ids the filter has learned
+/// (the others left out): what is known of a request answered once its ids were resolved.
+pub(crate) fn learned_requirements(api_key: i16, api_version: i16, body: &[u8]) -> Option<Requirements<'_>> {
+    if api_key == ApiKey::Produce as i16 {
+        let produce = walk_produce(api_version, body, body.len(), false).ok()?;
+        return Some(produce_requirements(&produce).0);
+    }
+    if api_key == ApiKey::Fetch as i16 {
+        return fetch_requirements(api_version, body).ok().map(|(requirements, _)| requirements);
+    }
+    if api_key == ApiKey::DeleteTopics as i16 {
+        return requirements_of(api_key, api_version, body).ok();
+    }
+    None
+}
+
+/// Whether a Metadata request asks by topic id: any id not zero (Kafka then ignores every name, and Kafka's
+/// Java client sends "" for the names).
+pub(crate) fn metadata_by_id(request: &crate::protocol::layout::Node<'_>) -> bool {
+    request.nodes("topics").any(|t| t.id("topic_id").is_some_and(|id| id != crate::topic_ids::ZERO))
+}
+
+/// The topic ids of a DeleteTopics v6+ request (named by id: null name) the filter has not learned.
+fn delete_topics_unknown_ids(version: i16, body: &[u8]) -> Vec<crate::topic_ids::TopicUuid> {
+    let Ok(request) = crate::protocol::layout::parse(ApiKey::DeleteTopics, version, body, Keep::Resources) else {
+        return Vec::new(); // malformed: requirements_of says why
+    };
+    let mut unknown = Vec::new();
+    for topic in request.nodes("topics") {
+        if let (None, Some(id)) = (topic.str("name"), topic.id("topic_id")) {
+            if crate::topic_ids::name_of(&id).is_none() && !unknown.contains(&id) {
+                unknown.push(id);
+            }
+        }
+    }
+    unknown
+}
+
+/// The name a topic key is authorized and answered by: its name, or the name learned for its id ("" for
+/// a null name or an id not learned).
+pub(crate) fn topic_key_name<'a>(key: &TopicKey<'a>) -> std::borrow::Cow<'a, str> {
+    match key {
+        TopicKey::Name(name) => std::borrow::Cow::Borrowed(name.unwrap_or_default()),
+        TopicKey::Id(id) => {
+            std::borrow::Cow::Owned(crate::topic_ids::name_of(id).map(|n| n.to_string()).unwrap_or_default())
+        }
+    }
+}
+
+/// A topic as a request addresses it: by name (`None`: null) or, in the topic-id versions, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicKey<'a> {
+    Name(Option<&'a str>),
+    Id(crate::topic_ids::TopicUuid),
 }
 
 /// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
@@ -85,9 +148,11 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     let prefix = body_prefix.get(..body_len).unwrap_or(body_prefix);
     if api_key == ApiKey::Produce as i16 {
         return match walk_produce(api_version, prefix, body_len, false) {
-            Ok(produce) => Classification::Checks {
-                expects_response: produce.acks != 0,
-                requirements: produce_requirements(&produce),
+            Ok(produce) => match produce_requirements(&produce) {
+                (requirements, ids) if ids.is_empty() => {
+                    Classification::Checks { expects_response: produce.acks != 0, requirements }
+                }
+                (_, ids) => Classification::UnknownTopicIds { ids, expects_response: produce.acks != 0 },
             },
             Err(Stop::NeedMore) => Classification::NeedMore,
             Err(Stop::Bad(reason)) => Classification::Unsupported(format!("malformed Produce: {reason}")),
@@ -100,9 +165,19 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
         // Every consumer sends one Fetch after another: read by a walker written for it, which keeps
         // nothing but the topic names (the layout walk builds a tree of every named field).
         return match fetch_requirements(api_version, prefix) {
-            Ok(requirements) => Classification::Checks { requirements, expects_response: true },
+            Ok((requirements, ids)) if ids.is_empty() => {
+                Classification::Checks { requirements, expects_response: true }
+            }
+            Ok((_, ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
             Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
         };
+    }
+    if api_key == ApiKey::DeleteTopics as i16 && api_version >= 6 {
+        // By id: decided on learned names; ids not learned are resolved first.
+        let unknown = delete_topics_unknown_ids(api_version, prefix);
+        if !unknown.is_empty() {
+            return Classification::UnknownTopicIds { ids: unknown, expects_response: true };
+        }
     }
     match requirements_of(api_key, api_version, prefix) {
         Ok(requirements) => Classification::Checks { requirements, expects_response: true },

@@ -61,6 +61,10 @@ impl<'a> Needs<'a> {
     pub(crate) fn topic(&mut self, op: Operation, name: &'a str) -> &mut Self {
         self.one(op, ResourceType::Topic, name)
     }
+    /// A topic by a name that may be owned (one learned for a topic id).
+    pub(crate) fn topic_cow(&mut self, op: Operation, name: Cow<'a, str>) -> &mut Self {
+        self.add(Requirement::of(Action { op, resource_type: ResourceType::Topic, name }))
+    }
     pub(crate) fn group(&mut self, op: Operation, name: &'a str) -> &mut Self {
         self.one(op, ResourceType::Group, name)
     }
@@ -96,7 +100,8 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
     // Fields read here are named in the API's layout (`shape`); a name missing there reads as absent.
     let topics = |needs: &mut Needs<'a>, op: Operation, list: &str, name: &str| -> Result<(), String> {
         for topic in req.nodes(list) {
-            needs.topic(op, topic.name(name)?);
+            // By id (Fetch v13+, in this test oracle only): the learned name.
+            needs.topic_cow(op, topic.topic(name).ok_or_else(|| format!("{name} is null"))?);
         }
         Ok(())
     };
@@ -110,10 +115,16 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             topics(&mut needs, Read, "topics", "topic")?;
         }
         ApiKey::ListOffsets => topics(&mut needs, Describe, "topics", "name")?,
+        ApiKey::Metadata if crate::classify::metadata_by_id(&req) => {
+            // By id (v12+; Kafka then ignores the names): nothing asked here; the answer names the topics and is
+            // filtered (`session::visibility`), as Kafka answers an id the principal may not Describe.
+            if version < 12 {
+                return Err("topic ids before Metadata v12".into());
+            }
+        }
         ApiKey::Metadata => {
             for topic in req.nodes("topics") {
-                let name = topic.str("name").ok_or("topic addressed by id")?;
-                needs.topic(Describe, name);
+                needs.topic(Describe, topic.str("name").ok_or("topic name is null")?);
             }
         }
         ApiKey::OffsetCommit => {
@@ -158,9 +169,21 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             }
         }
         ApiKey::DeleteTopics => {
-            needs.each(Delete, ResourceType::Topic, req.names("topic_names")?);
+            // Delete on the cluster deletes every topic (ControllerApis.deleteTopics: `hasClusterAuth`).
+            let delete = |name: Cow<'a, str>| {
+                let topic = Action { op: Delete, resource_type: ResourceType::Topic, name };
+                Requirement::either(action(Delete, ResourceType::Cluster, CLUSTER_NAME), topic)
+            };
+            for name in req.names("topic_names")? {
+                needs.add(delete(Cow::Borrowed(name)));
+            }
             for topic in req.nodes("topics") {
-                needs.topic(Delete, topic.str("name").ok_or("topic addressed by id")?);
+                // By id (v6): the learned name; an id not learned is resolved first (`classify`).
+                match (topic.str("name"), topic.topic("name")) {
+                    (Some(name), _) => needs.add(delete(Cow::Borrowed(name))),
+                    (None, Some(learned)) => needs.add(delete(learned)),
+                    (None, None) => &mut needs,
+                };
             }
         }
         ApiKey::DeleteRecords => topics(&mut needs, Delete, "topics", "name")?,

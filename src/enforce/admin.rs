@@ -43,15 +43,26 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
             if o.since(1) {
                 o.i32(0);
             }
-            let names: Vec<&str> =
-                req.strs("topic_names").chain(req.nodes("topics").filter_map(|t| t.str("name"))).collect();
-            o.count(names.len());
-            for name in names {
-                o.str(name);
-                if o.since(6) {
-                    o.uuid_zero();
+            // v6 names a topic or gives its id (null name): answered by id, without the name (Kafka shows it to
+            // a principal that may Describe the topic; the writer knows only the Delete decision).
+            let by_id = |t: &Node<'_>| t.str("name").is_none().then(|| t.id("topic_id")).flatten();
+            let topics: Vec<(Option<&str>, Option<crate::topic_ids::TopicUuid>)> = req
+                .strs("topic_names")
+                .map(|name| (Some(name), None))
+                .chain(req.nodes("topics").map(|t| (t.str("name"), by_id(t))))
+                .collect();
+            o.count(topics.len());
+            for (name, id) in topics {
+                let learned = id.and_then(|id| crate::topic_ids::name_of(&id));
+                let checked = name.or(learned.as_deref()).unwrap_or_default();
+                match name {
+                    Some(name) => o.str(name),
+                    None => o.null_str(),
                 }
-                o.i16(e.topic(name));
+                if o.since(6) {
+                    o.uuid(&id.unwrap_or(crate::topic_ids::ZERO));
+                }
+                o.i16(e.topic(checked));
                 if o.since(5) {
                     o.null_str(); // error_message
                 }

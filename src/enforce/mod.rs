@@ -33,7 +33,7 @@ mod topics;
 mod transactions;
 mod writer;
 
-pub(crate) use topics::metadata_topic_entry;
+pub(crate) use topics::{metadata_topic_entry, metadata_topic_entry_by_id};
 use writer::Out;
 
 /// The error message Kafka gives a topic CreateTopics may not create.

@@ -135,12 +135,19 @@ pub(crate) fn error_response(
         }
         ApiKey::DeleteTopics => {
             let req: DeleteTopicsRequest = decode_checked(api_key, v, body)?;
-            let names = req.topic_names.into_iter().chain(req.topics.into_iter().filter_map(|t| t.name));
-            let responses = names
-                .map(|name| {
+            let by_name = req.topic_names.into_iter().map(|name| (Some(name), uuid::Uuid::nil()));
+            let topics = by_name.chain(req.topics.into_iter().map(|t| match t.name {
+                Some(name) => (Some(name), uuid::Uuid::nil()),
+                None => (None, t.topic_id),
+            }));
+            let responses = topics
+                .map(|(name, id)| {
+                    let learned = crate::topic_ids::name_of(id.as_bytes()).map(|n| n.to_string());
+                    let checked = name.as_ref().map(|n| n.to_string()).or(learned).unwrap_or_default();
                     let mut result = DeletableTopicResult::default();
-                    result.error_code = e.topic(&name);
-                    result.name = Some(name);
+                    result.error_code = e.topic(&checked);
+                    result.name = name;
+                    result.topic_id = id;
                     result
                 })
                 .collect();
@@ -543,8 +550,8 @@ fn produce(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ProduceResponse, String
     let responses = req
         .topics
         .into_iter()
-        .map(|(name, partitions)| {
-            let code = first_error(&[txn_code, e.topic(name)]);
+        .map(|(key, partitions)| {
+            let code = first_error(&[txn_code, e.topic(&crate::classify::topic_key_name(&key))]);
             let partition_responses = partitions
                 .into_iter()
                 .map(|index| {
@@ -556,8 +563,13 @@ fn produce(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ProduceResponse, String
                         .with_log_start_offset(-1)
                 })
                 .collect();
+            let (name, id) = match key {
+                crate::classify::TopicKey::Name(name) => (name.unwrap_or_default().to_string(), [0; 16]),
+                crate::classify::TopicKey::Id(id) => (String::new(), id),
+            };
             TopicProduceResponse::default()
-                .with_name(TopicName(StrBytes::from_string(name.to_string())))
+                .with_name(TopicName(StrBytes::from_string(name)))
+                .with_topic_id(uuid::Uuid::from_bytes(id))
                 .with_partition_responses(partition_responses)
         })
         .collect();
@@ -571,7 +583,13 @@ fn fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<FetchResponse, String> {
         .topics
         .into_iter()
         .map(|topic| {
-            let code = if follower { e.cluster_as_topic() } else { e.topic(&topic.topic) };
+            // By id (v13+): the learned name ("" for an id not learned).
+            let name = if v >= 13 {
+                crate::topic_ids::name_of(topic.topic_id.as_bytes()).map(|n| n.to_string()).unwrap_or_default()
+            } else {
+                topic.topic.to_string()
+            };
+            let code = if follower { e.cluster_as_topic() } else { e.topic(&name) };
             let partitions = topic
                 .partitions
                 .iter()
@@ -586,7 +604,10 @@ fn fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<FetchResponse, String> {
                         .with_records(Some(Default::default()))
                 })
                 .collect();
-            FetchableTopicResponse::default().with_topic(topic.topic).with_partitions(partitions)
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic)
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions)
         })
         .collect();
     // Top-level error NONE and session 0 (v7+ defaults): the errors are per partition, as in Kafka.

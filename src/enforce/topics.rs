@@ -7,7 +7,7 @@ use crate::protocol::error_code;
 
 use super::writer::{each_node, per_partition, Out};
 use super::{first_error, Codes, NO_AUTHORIZED_OPERATIONS};
-use crate::classify::walk_produce;
+use crate::classify::{walk_produce, TopicKey};
 use crate::protocol::layout::Node;
 
 /// Writes the body of the error response to a denied Fetch, ListOffsets, Metadata, ... request.
@@ -176,14 +176,31 @@ pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u
     o.buf
 }
 
+/// A Metadata response's entry for a topic asked by id and answered with `code`: a null name, the id, no
+/// partitions (as Kafka answers an id the principal may not Describe).
+pub(crate) fn metadata_topic_entry_by_id(version: i16, id: &crate::topic_ids::TopicUuid, code: i16) -> Vec<u8> {
+    let mut o = Out::body(ApiKey::Metadata as i16, version);
+    o.i16(code);
+    o.null_str();
+    o.uuid(id);
+    o.bool(false); // is_internal
+    o.count(0); // partitions
+    o.i32(NO_AUTHORIZED_OPERATIONS);
+    o.tags();
+    o.buf
+}
+
 /// Produce is read by its own walker (the classifier's), not by a layout.
 pub(super) fn produce(o: &mut Out, body: &[u8], e: &Codes<'_>) -> Result<(), String> {
     let req = walk_produce(o.v, body, body.len(), true).map_err(|stop| format!("Produce: {stop:?}"))?;
     let txn_code = req.transactional_id.map_or(error_code::NONE, |id| e.txn(id));
     o.count(req.topics.len());
-    for (name, partitions) in &req.topics {
-        let code = first_error(&[txn_code, e.topic(name)]);
-        o.str(name);
+    for (key, partitions) in &req.topics {
+        let code = first_error(&[txn_code, e.topic(&crate::classify::topic_key_name(key))]);
+        match key {
+            TopicKey::Id(id) => o.uuid(id),
+            TopicKey::Name(name) => o.str(name.unwrap_or_default()),
+        }
         o.count(partitions.len());
         for index in partitions {
             o.i32(*index);

@@ -53,6 +53,9 @@ impl Out {
     pub(super) fn uuid_zero(&mut self) {
         self.buf.extend_from_slice(&[0; 16]);
     }
+    pub(super) fn uuid(&mut self, id: &crate::topic_ids::TopicUuid) {
+        self.buf.extend_from_slice(id);
+    }
     /// A length or count: `width` bytes, or an unsigned varint of `n + 1` in flexible versions.
     pub(super) fn length(&mut self, n: usize, wide: bool) {
         if self.flexible {
@@ -98,9 +101,10 @@ impl Out {
     }
 }
 
-/// Echoes the topics of a request array: per topic its name, then per partition `partition(index, code)`,
-/// `code` being the topic's. `(list, index)` names the partitions array and the index field of its structs
-/// ("" for an array of plain indexes).
+/// Echoes the topics of a request array: per topic its name (or its id, in the versions that address topics
+/// by id: `code` then sees the learned name, "" for an id not learned), then per partition
+/// `partition(index, code)`, `code` being the topic's. `(list, index)` names the partitions array and the
+/// index field of its structs ("" for an array of plain indexes).
 pub(super) fn per_partition(
     o: &mut Out,
     req: &Node<'_>,
@@ -111,9 +115,13 @@ pub(super) fn per_partition(
     partition: impl Fn(&mut Out, i32, i16),
 ) {
     each_node(o, req, topics, |o, topic| {
-        let topic_name = topic.str(name).unwrap_or_default();
-        let code = code(topic_name);
-        o.str(topic_name);
+        match topic.id("topic_id") {
+            Some(id) => {
+                o.uuid(&id);
+            }
+            None => o.str(topic.str(name).unwrap_or_default()),
+        }
+        let code = code(&topic.topic(name).unwrap_or_default());
         o.count(topic.len(list));
         for item in topic.items(list) {
             let partition_index = match item {

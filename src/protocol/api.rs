@@ -4,8 +4,7 @@
 //!
 //! `max_version` is capped
 //! - to what kafka-protocol 0.18 decodes and encodes,
-//! - below the first version that addresses topics by id instead of name (Produce v13, Fetch v13,
-//!   OffsetCommit v10, OffsetFetch v10), because the filter authorizes by name,
+//!   (OffsetCommit v10 and OffsetFetch v10, which address topics by id, are beyond it),
 //! - below versions whose semantics the filter does not model (AddPartitionsToTxn v4+ is broker-to-broker
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
@@ -38,8 +37,8 @@ const NOT_CHECKED: &str = "nothing: Kafka authorizes no handshake, authenticatio
 const CLUSTER_ACTION: &str = "ClusterAction Cluster (inter-broker or controller request)";
 
 pub static ENTRIES: &[ApiEntry] = &[
-    api(0, "Produce", 12, "Write TransactionalId if transactional; Write Topic per topic"),
-    api(1, "Fetch", 12, "Read Topic per topic; ClusterAction Cluster for a follower (replica_id >= 0)"),
+    api(0, "Produce", 13, "Write TransactionalId if transactional; Write Topic per topic (v13: by id)"),
+    api(1, "Fetch", 18, "Read Topic per topic (v13+: by id); ClusterAction Cluster for a follower (replica_id >= 0)"),
     api(2, "ListOffsets", 10, "Describe Topic per topic"),
     api(3, "Metadata", 13, "Describe Topic per named topic; all topics: none (response filtered)"),
     api(8, "OffsetCommit", 9, "Read Group; Read Topic per topic"),
@@ -236,9 +235,10 @@ mod tests {
     }
 
     #[test]
-    fn topic_id_versions_are_capped() {
-        assert_eq!(lookup(0).map(|e| e.max_version), Some(12));
-        assert_eq!(lookup(1).map(|e| e.max_version), Some(12));
+    fn topic_id_versions() {
+        // Produce and Fetch by id are decided on learned names (`crate::topic_ids`).
+        assert_eq!(lookup(0).map(|e| e.max_version), Some(13));
+        assert_eq!(lookup(1).map(|e| e.max_version), Some(18));
         assert_eq!(lookup(8).map(|e| e.max_version), Some(9));
         assert_eq!(lookup(9).map(|e| e.max_version), Some(9));
         assert!(lookup(4).is_none());

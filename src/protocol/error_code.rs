@@ -15,6 +15,8 @@ pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 /// AddPartitionsToTxn's answer for the partitions not at fault when others are refused.
 pub const OPERATION_NOT_ATTEMPTED: i16 = 55;
 pub const DELEGATION_TOKEN_AUTHORIZATION_FAILED: i16 = 65;
+/// A topic id the broker does not know (retriable: clients refresh their metadata and retry).
+pub const UNKNOWN_TOPIC_ID: i16 = 100;
 
 /// The authorization error Kafka returns for a denied resource of this type.
 pub fn authorization_error(resource_type: ResourceType) -> i16 {

@@ -71,7 +71,8 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
         // Tracked only for SASL propagation: no decision, but responses must stay matched.
         return match classification {
             Classification::NeedMore => Verdict::NeedMore,
-            Classification::Checks { expects_response: false, .. } => {
+            Classification::Checks { expects_response: false, .. }
+            | Classification::UnknownTopicIds { expects_response: false, .. } => {
                 forward(core, ResponseAction::Forward, false, RequestDecision::Allowed)
             }
             _ => forward(core, ResponseAction::Forward, true, RequestDecision::Allowed),
@@ -101,6 +102,20 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             core.count_request(header.api_key, RequestDecision::Denied);
             let message = format!("{} v{}: {rule}", api_name(header.api_key), header.api_version);
             Verdict::Close(Box::new(CloseReason::new(CloseKind::Unsupported, message)))
+        }
+        Classification::UnknownTopicIds { ids, expects_response } => {
+            if mode != Mode::Enforce {
+                // Audit: forwarded as sent; the broker decides on ids the filter has not learned.
+                let ids: Vec<String> = ids.iter().map(crate::topic_ids::display).collect();
+                let rule = format!("topic ids not learned ({}): forwarded undecided", ids.join(", "));
+                core.events.push(Event::Decision(record(false, None, rule, true)));
+                return forward(core, ResponseAction::Forward, expects_response, RequestDecision::AuditDenied);
+            }
+            if frame.len() < frame_len {
+                // Answered once resolved: the whole request is kept.
+                return Verdict::NeedMore;
+            }
+            super::topic_resolution::resolve(core, &header, body_prefix, &ids, expects_response)
         }
         Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
             if frame.len() < frame_len {

@@ -27,6 +27,7 @@ mod split;
 mod split_groups;
 mod state;
 mod topic_bytes;
+mod topic_resolution;
 mod visibility;
 
 pub use api_versions::supported_versions;
@@ -265,6 +266,8 @@ impl Session {
             .iter()
             .map(|f| match &f.action {
                 ResponseAction::Replace(b) => b.capacity(),
+                // A request kept until its topic ids are resolved (see `topic_resolution`).
+                ResponseAction::ResolveTopicIds(unresolved) => unresolved.body.capacity(),
                 _ => 0,
             })
             .sum();

@@ -42,6 +42,7 @@ impl FrameHandler for ResponseSide<'_> {
                     | ResponseAction::FilterMetadata { .. }
                     | ResponseAction::FilterListing { .. }
                     | ResponseAction::MergeDenied { .. }
+                    | ResponseAction::ResolveTopicIds(_)
             );
         if whole_needed && frame.len() < frame_len {
             return Verdict::NeedMore;
@@ -70,13 +71,17 @@ impl FrameHandler for ResponseSide<'_> {
         let verdict = match entry.action {
             ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
             ResponseAction::Replace(answer) => Verdict::Replace(answer),
+            ResponseAction::ResolveTopicIds(unresolved) => {
+                super::topic_resolution::resolved(core, frame, entry.correlation_id, &unresolved)
+            }
             ResponseAction::ClampApiVersions => match clamp_api_versions(frame, entry.api_version) {
                 Ok(Some(rewritten)) => Verdict::Replace(rewritten),
                 Ok(None) => Verdict::Forward,
                 Err(e) => Verdict::Close(format!("ApiVersions response: {e}").into()),
             },
-            ResponseAction::FilterMetadata { denied_named, client_id } => {
-                match filter_metadata_response(core, frame, entry.api_version, &denied_named, client_id.as_deref()) {
+            ResponseAction::FilterMetadata { denied_named, client_id, by_id } => {
+                let request = (entry.api_version, entry.correlation_id, by_id);
+                match filter_metadata_response(core, frame, request, &denied_named, client_id.as_deref()) {
                     Ok(rewritten) => Verdict::Replace(rewritten),
                     Err(e) => Verdict::Close(format!("Metadata response: {e}").into()),
                 }

@@ -145,6 +145,7 @@ fn split_body(
     };
     // The resource array and the field naming each element ("" for an array of strings).
     let (array, name) = match key {
+        // By id (Produce v13, Fetch v13+): each element's `topic_id`, read as the learned name.
         ApiKey::Produce => (request.list("topic_data")?, "name"),
         ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
         ApiKey::ListOffsets
@@ -176,7 +177,7 @@ fn split_body(
     for (range, element) in &array.items {
         // An element whose resource cannot be told refuses the request whole.
         let (rt, checked) = element_resource(elements, element, name)?;
-        if denied(rt, checked) {
+        if denied(rt, &checked) {
             refused.push((range.clone(), element));
         } else {
             allowed.push((range.clone(), element));
@@ -203,17 +204,22 @@ fn split_body(
 }
 
 /// The resource an element of the request array names, as it is authorized (`name`: its naming field, ""
-/// for an array of strings).
-fn element_resource<'a>(elements: Elements, element: &Val<'a>, name: &str) -> Option<(ResourceType, &'a str)> {
+/// for an array of strings; a topic addressed by id: the name learned for it).
+fn element_resource<'a>(
+    elements: Elements,
+    element: &Val<'a>,
+    name: &str,
+) -> Option<(ResourceType, std::borrow::Cow<'a, str>)> {
     let element_name = match element {
-        Val::Struct(Some(node)) => node.str(name).unwrap_or_default(),
-        other => other.str().unwrap_or_default(),
+        Val::Struct(Some(node)) => node.topic(name).unwrap_or_default(),
+        other => std::borrow::Cow::Borrowed(other.str().unwrap_or_default()),
     };
     match (elements, element) {
         (Elements::Named(rt), _) => Some((rt, element_name)),
         (Elements::Configs, Val::Struct(Some(node))) => {
             let config_type = i8::try_from(node.int("resource_type")?).ok()?;
-            config_resource(config_type, element_name).ok()
+            let (rt, name) = config_resource(config_type, &element_name).ok()?;
+            Some((rt, std::borrow::Cow::Owned(name.to_string())))
         }
         (Elements::Configs | Elements::OffsetFetchGroups | Elements::CoordinatorKeys, _) => None,
     }

@@ -38,7 +38,13 @@ pub(super) enum ResponseAction {
     FilterMetadata {
         denied_named: Vec<String>,
         client_id: Option<String>,
+        /// Topics were asked by id: those the principal may not Describe are answered by id (see
+        /// `visibility::filter_metadata_response`).
+        by_id: bool,
     },
+    /// The filter's own Metadata request by topic id, in place of a request naming ids not learned: learn
+    /// them, then answer that request (see `topic_resolution`).
+    ResolveTopicIds(Box<super::topic_resolution::Unresolved>),
     /// Drop the listing's entries the principal may not Describe (audit mode: record them, forward).
     FilterListing {
         filter: ListingFilter,

@@ -108,8 +108,8 @@ impl TopicBytes {
         frame: &[u8],
         frame_len: usize,
     ) -> Option<usize> {
-        if !(0..=12).contains(&version) {
-            // Topic-id versions (forwarded only with `unknownRequests: allow`) carry no names: per principal only.
+        if !(0..=crate::classify::MAX_FETCH_VERSION).contains(&version) {
+            // Versions the filter does not parse (forwarded only with `unknownRequests: allow`): per principal.
             return None;
         }
         let mut sink = Shares { topics: &mut self.names, stats, fetched: true };
@@ -124,7 +124,7 @@ impl TopicBytes {
     }
 }
 
-/// Where a [`FetchWalk`] is in a Fetch response (v0-v12; the filter hides the topic-id versions).
+/// Where a [`FetchWalk`] is in a Fetch response (v0-v18; from v13 a topic is its id, looked up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Step {
     #[default]
@@ -379,7 +379,14 @@ impl FetchWalk {
                 None => self.abandon(sink),
             },
             Step::Name => {
-                let topic = sink.topic(&self.name);
+                let topic = match <[u8; 16]>::try_from(self.name.as_slice()) {
+                    // By id (v13+): the learned name; an id not learned counts under `other` (not UTF-8).
+                    Ok(id) if v >= 13 => match crate::topic_ids::name_of(&id) {
+                        Some(name) => sink.topic(name.as_bytes()),
+                        None => sink.topic(&[0xff]),
+                    },
+                    _ => sink.topic(&self.name),
+                };
                 if let Some((previous, from)) = self.current.take() {
                     sink.share(previous, self.entry_start.saturating_sub(from) as u64);
                 }
@@ -470,7 +477,13 @@ impl FetchWalk {
     fn topic_start(&mut self) {
         // The first topic's share starts with the frame.
         self.entry_start = if self.current.is_some() { self.pos } else { 0 };
-        self.enter(Step::NameLen, 0);
+        if self.version >= 13 {
+            // By id: its 16 bytes are read as the "name", then looked up (see Step::Name).
+            self.name.clear();
+            self.enter(Step::Name, 16);
+        } else {
+            self.enter(Step::NameLen, 0);
+        }
     }
 
     fn partition(&mut self) {

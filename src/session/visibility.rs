@@ -53,12 +53,18 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
     let mut denied_named = Vec::new();
     let mut events = Vec::new();
     let mut may_create_all = true;
+    // By id (v12+): Kafka ignores the names; forwarded as sent, the answer is filtered by id.
+    let by_id = crate::classify::metadata_by_id(&request);
     // Entries kept in the forwarded request (byte ranges of the body); `None` for an all-topics request.
     let mut kept: Option<Vec<std::ops::Range<usize>>> = None;
     if let Some(topics) = request.list("topics") {
         let before = topics.items.len();
         let mut retained = Vec::with_capacity(before);
         for (range, entry) in &topics.items {
+            if by_id {
+                retained.push(range.clone());
+                continue;
+            }
             let name = entry.node().and_then(|t| t.str("name")).unwrap_or_default();
             let decision = may_describe_topic(core, version, header.client_id, name);
             if !decision.allowed {
@@ -122,6 +128,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
         ResponseAction::FilterMetadata {
             denied_named: if audit { Vec::new() } else { denied_named },
             client_id: header.client_id.map(str::to_string),
+            by_id,
         },
     );
     if !changed {
@@ -154,26 +161,56 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
 
 /// Rewrites a Metadata response: only topics the principal may Describe remain; the denied named topics
 /// come back with TOPIC_AUTHORIZATION_FAILED and nothing else (no partitions, no id).
+///
+/// Every topic id the answer names is learned (`crate::topic_ids`). Topics asked by id (`by_id`) that the
+/// principal may not Describe come back as Kafka answers them: TOPIC_AUTHORIZATION_FAILED, a null name and
+/// the id asked, after the others (KafkaApis.handleTopicMetadataRequest: "Topic IDs are not considered
+/// sensitive information").
 pub(super) fn filter_metadata_response(
-    core: &Core,
+    core: &mut Core,
     frame: &[u8],
-    version: i16,
+    (version, correlation_id, by_id): (i16, i32, bool),
     denied_named: &[String],
     client_id: Option<&str>,
 ) -> Result<Vec<u8>, String> {
     let api_key = ApiKey::Metadata as i16;
     let body = frame.get(wire::response_body_offset(api_key, version)..).unwrap_or_default();
-    let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
-    let denied: Vec<Vec<u8>> = denied_named
+    let mut denied: Vec<Vec<u8>> = denied_named
         .iter()
         .map(|name| crate::enforce::metadata_topic_entry(version, name, error_code::TOPIC_AUTHORIZATION_FAILED))
         .collect();
+    // A first walk learns the ids and finds the topics asked by id the principal may not Describe.
+    let mut hidden_by_id = Vec::new();
+    if version >= 10 {
+        let flexible = version >= 9;
+        let core_ref = &*core;
+        layout::filter_listing(&layout::METADATA_LISTING, version, body, &[], &mut |name, bytes| {
+            super::topic_resolution::learn_entry(name, bytes, flexible);
+            if let (true, false, Some(name)) = (by_id, audit, name) {
+                if let Some(id) = super::topic_resolution::entry_id(bytes, flexible) {
+                    let decision = may_describe_topic(core_ref, version, client_id, name);
+                    if !decision.allowed {
+                        hidden_by_id.push((name.to_string(), id, decision.rule.into_owned()));
+                    }
+                }
+            }
+            Ok(Entry::Keep)
+        })?;
+    }
+    for (name, id, rule) in hidden_by_id {
+        denied.push(crate::enforce::metadata_topic_entry_by_id(version, &id, error_code::TOPIC_AUTHORIZATION_FAILED));
+        let request = (api_key, version, correlation_id);
+        let record = DecisionRecord::hidden(request, client_id, (ResourceType::Topic, &name), false, rule);
+        core.events.push(Event::Decision(record));
+    }
+    let core = &*core;
     // Walked, never decoded: the topics the principal may not Describe are cut out, the authorized operations
     // of the others are the principal's, every other byte stays.
     let listing = &layout::METADATA_LISTING;
     let mut filtered = layout::filter_listing(listing, version, body, &denied, &mut |name, bytes| {
-        let name = name.unwrap_or_default();
+        // A null name: an id the broker does not know (UNKNOWN_TOPIC_ID), passed as Kafka answers it.
+        let Some(name) = name else { return Ok(Entry::Keep) };
         if audit {
             return Ok(Entry::Keep);
         }
@@ -582,6 +619,7 @@ pub(super) fn filter_listing_response(
                 body,
                 &appended,
                 &mut |key, bytes| {
+                    super::topic_resolution::learn_entry(key, bytes, true); // topic ids (see topic_ids)
                     let yes = !*all_topics || visible(core_ref, ResourceType::Topic, key);
                     if !yes {
                         return Ok(Entry::Drop);

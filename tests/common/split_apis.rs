@@ -467,26 +467,34 @@ pub fn produce() -> SplitApi<ProduceRequest, ProduceResponse> {
             let topics = names
                 .iter()
                 .map(|n| {
-                    TopicProduceData::default().with_name(topic(n)).with_partition_data(vec![
-                        PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(vec![7u8; 64]))),
-                    ])
+                    TopicProduceData::default()
+                        .with_name(topic(n))
+                        .with_topic_id(super::topic_id(n))
+                        .with_partition_data(vec![PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(Bytes::from(vec![7u8; 64])))])
                 })
                 .collect();
             ProduceRequest::default().with_acks(-1).with_timeout_ms(1000).with_topic_data(topics)
         },
-        names: |r| topic_names(r.topic_data.iter().map(|t| &t.name)),
+        names: |r| r.topic_data.iter().map(|t| super::topic_label(&t.name, &t.topic_id)).collect(),
         response: |_, names| {
             let topics = names
                 .iter()
                 .map(|n| {
-                    TopicProduceResponse::default().with_name(topic(n)).with_partition_responses(vec![
-                        PartitionProduceResponse::default().with_index(0).with_base_offset(42),
-                    ])
+                    TopicProduceResponse::default()
+                        .with_name(topic(n))
+                        .with_topic_id(super::topic_id(n))
+                        .with_partition_responses(vec![PartitionProduceResponse::default()
+                            .with_index(0)
+                            .with_base_offset(42)])
                 })
                 .collect();
             ProduceResponse::default().with_throttle_time_ms(5).with_responses(topics)
         },
-        pop: |r| r.responses.pop().map(|t| (t.name.to_string(), t.partition_responses[0].error_code)),
+        pop: |r| {
+            r.responses.pop().map(|t| (super::topic_label(&t.name, &t.topic_id), t.partition_responses[0].error_code))
+        },
         code: 29,
     }
 }
@@ -500,30 +508,33 @@ pub fn fetch() -> SplitApi<FetchRequest, FetchResponse> {
             let topics = names
                 .iter()
                 .map(|n| {
-                    FetchTopic::default().with_topic(topic(n)).with_partitions(vec![FetchPartition::default()
-                        .with_partition(0)
-                        .with_fetch_offset(5)
-                        .with_partition_max_bytes(1 << 20)])
+                    FetchTopic::default().with_topic(topic(n)).with_topic_id(super::topic_id(n)).with_partitions(vec![
+                        FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(5)
+                            .with_partition_max_bytes(1 << 20),
+                    ])
                 })
                 .collect();
             FetchRequest::default().with_replica_id(BrokerId(-1)).with_max_wait_ms(100).with_topics(topics)
         },
-        names: |r| topic_names(r.topics.iter().map(|t| &t.topic)),
+        names: |r| r.topics.iter().map(|t| super::topic_label(&t.topic, &t.topic_id)).collect(),
         response: |_, names| {
             let topics = names
                 .iter()
                 .map(|n| {
-                    FetchableTopicResponse::default().with_topic(topic(n)).with_partitions(vec![
-                        PartitionData::default()
+                    FetchableTopicResponse::default()
+                        .with_topic(topic(n))
+                        .with_topic_id(super::topic_id(n))
+                        .with_partitions(vec![PartitionData::default()
                             .with_partition_index(0)
                             .with_high_watermark(10)
-                            .with_records(Some(Bytes::from_static(b"record-batch-bytes"))),
-                    ])
+                            .with_records(Some(Bytes::from_static(b"record-batch-bytes")))])
                 })
                 .collect();
             FetchResponse::default().with_throttle_time_ms(5).with_responses(topics)
         },
-        pop: |r| r.responses.pop().map(|t| (t.topic.to_string(), t.partitions[0].error_code)),
+        pop: |r| r.responses.pop().map(|t| (super::topic_label(&t.topic, &t.topic_id), t.partitions[0].error_code)),
         code: 29,
     }
 }

@@ -426,7 +426,12 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
     let api_name = api::api_name(api_key);
     let version = match args.value("version") {
         Some(text) => text.parse::<i16>().map_err(|_| UsageError(format!("`--version {text}`: not a version")))?,
-        None => entry.map(|e| e.max_version).filter(|v| *v >= 0).unwrap_or_else(|| key.valid_versions().max),
+        // The newest version that names topics (Produce v13 and Fetch v13+ address them by id, which only
+        // the broker can resolve): the same decision, on the names given.
+        None => entry
+            .map(|e| if matches!(key, ApiKey::Produce | ApiKey::Fetch) { e.max_version.min(12) } else { e.max_version })
+            .filter(|v| *v >= 0)
+            .unwrap_or_else(|| key.valid_versions().max),
     };
     let facts = RequestFacts {
         topics: args.values("topic"),
@@ -471,6 +476,11 @@ fn explain(args: &Args) -> Result<Outcome, UsageError> {
             };
             out += &format!("result: {verdict}\n");
             return Ok(Outcome { code, stdout: out, stderr: String::new() });
+        }
+        Classification::UnknownTopicIds { .. } => {
+            // The CLI has no broker to learn topic ids from.
+            out += "requirements: unknown: the request addresses topics by id; the filter decides it on the names it learns from the broker\n";
+            return Ok(Outcome::error(out));
         }
         Classification::NeedMore => return Ok(Outcome::error("the classifier asked for more bytes".into())),
     };

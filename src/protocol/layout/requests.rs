@@ -12,7 +12,12 @@ pub(crate) static PRODUCE: Shape = Shape {
         since(3, Str), // transactional_id
         all(I16),      // acks
         all(I32),      // timeout_ms
-        all(Structs(&[all(Str).named("name"), all(Structs(&[all(I32), all(Bytes)]))])).named("topic_data"),
+        all(Structs(&[
+            until(12, Str).named("name"),
+            since(13, Uuid).named("topic_id"),
+            all(Structs(&[all(I32), all(Bytes)])),
+        ]))
+        .named("topic_data"),
     ],
 };
 
@@ -28,7 +33,7 @@ pub(crate) static FETCH: Shape = Shape {
         since(7, I32), // session_epoch
         all(Structs(&[
             until(12, Str).named("topic"),
-            since(13, Uuid), // topic_id
+            since(13, Uuid).named("topic_id"),
             all(Structs(&[
                 all(I32).answer("partition"),
                 since(9, I32),  // current_leader_epoch
@@ -66,7 +71,7 @@ pub(crate) static LIST_OFFSETS: Shape = Shape {
 pub(crate) static METADATA: Shape = Shape {
     flexible_from: 9,
     fields: &[
-        all(Structs(&[since(10, Uuid), all(Str).named("name")])).named("topics"),
+        all(Structs(&[since(10, Uuid).named("topic_id"), all(Str).named("name")])).named("topics"),
         since(4, Bool).named("allow_auto_topic_creation"),
         between(8, 10, Bool), // include_cluster_authorized_operations
         since(8, Bool),       // include_topic_authorized_operations
@@ -180,7 +185,7 @@ pub(crate) static CREATE_TOPICS: Shape = Shape {
 pub(crate) static DELETE_TOPICS: Shape = Shape {
     flexible_from: 4,
     fields: &[
-        since(6, Structs(&[all(Str).named("name"), all(Uuid)])).named("topics"),
+        since(6, Structs(&[all(Str).named("name"), all(Uuid).named("topic_id")])).named("topics"),
         until(5, Strs).named("topic_names"),
         all(I32), // timeout_ms
     ],

@@ -36,7 +36,8 @@ pub(crate) static PRODUCE_RESPONSE_TOPICS: ResponseArray = ResponseArray {
         9,
         &[],
         &[
-            all(Str), // name
+            until(12, Str),  // name
+            since(13, Uuid), // topic_id
             all(Structs(&[
                 all(I32),                                 // index
                 all(I16),                                 // error_code
@@ -54,7 +55,8 @@ pub(crate) static FETCH_RESPONSE_TOPICS: ResponseArray = response_array(
     12,
     &[since(1, I32), since(7, I16), since(7, I32)], // throttle_time_ms, error_code, session_id
     &[
-        all(Str), // topic (the filter caps Fetch below the topic-id versions)
+        until(12, Str),  // topic
+        since(13, Uuid), // topic_id
         all(Structs(&[
             all(I32),                                 // partition_index
             all(I16),                                 // error_code

@@ -50,7 +50,7 @@ pub(crate) fn walk_into<'a>(
             I16 => Val::Int(r.i16()?.into()),
             I32 => Val::Int(r.i32()?.into()),
             I64 => Val::Int(i64::from_be_bytes(r.array()?)),
-            Uuid => r.take(16).map(|_| Val::Int(0))?,
+            Uuid => Val::Id(r.array()?),
             Str => Val::Str(r.string(flexible)?),
             Bytes => {
                 if let Some(n) = r.length(flexible, true)? {
@@ -158,12 +158,13 @@ pub(crate) struct Node<'a> {
     fields: Vec<(&'static str, Val<'a>)>,
 }
 
-/// One field's value. Integers of every width (and booleans) are `Int`; fields the filter never reads
-/// (uuids, bytes) are not kept.
+/// One field's value. Integers of every width (and booleans) are `Int`; bytes are not kept.
 #[derive(Debug)]
 pub(crate) enum Val<'a> {
     Int(i64),
     Str(Option<&'a str>),
+    /// A uuid (topic ids).
+    Id(crate::topic_ids::TopicUuid),
     /// An array; `None` when null.
     List(Option<List<'a>>),
     /// A struct; `None` when a nullable struct is null.
@@ -196,6 +197,22 @@ impl<'a> Node<'a> {
     /// A struct field; `None` when absent or null.
     pub fn child(&self, name: &str) -> Option<&Node<'a>> {
         self.get(name).and_then(Val::node)
+    }
+    /// A uuid field (a topic id); `None` when absent at this version.
+    pub fn id(&self, name: &str) -> Option<crate::topic_ids::TopicUuid> {
+        match self.get(name) {
+            Some(Val::Id(id)) => Some(*id),
+            _ => None,
+        }
+    }
+    /// A topic named by `name` or, in the versions that address it by id, by `topic_id`: its name, the
+    /// learned one for an id (`crate::topic_ids`); `None` when null or an id not learned.
+    pub fn topic(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+        match (self.str(name), self.id("topic_id")) {
+            (Some(name), _) => Some(std::borrow::Cow::Borrowed(name)),
+            (None, Some(id)) => crate::topic_ids::name_of(&id).map(|n| std::borrow::Cow::Owned(n.to_string())),
+            (None, None) => None,
+        }
     }
     /// An array field; `None` when absent or null.
     pub fn list(&self, name: &str) -> Option<&List<'a>> {
