@@ -471,7 +471,7 @@ def certs_dir() -> Path:
     from certs import generate  # noqa: PLC0415 - integration/ is on sys.path for pytest and the scripts
 
     directory = RUN_DIR / "certs"
-    if not (directory / "rogue.key").exists():
+    if not (directory / "rogue.key").exists() or not (directory / "ca.key").exists():
         generate(directory)
     return directory
 

@@ -13,6 +13,7 @@ pub mod authorize;
 pub mod classify;
 pub mod config;
 pub mod config_error;
+pub mod connection_limits;
 pub mod enforce;
 pub mod feed;
 pub mod frame;

@@ -37,6 +37,7 @@ extern "C" {
         return_value_size: *mut usize,
     ) -> u32;
     fn proxy_close_stream(stream_type: StreamType) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_define_metric(metric_type: MetricType, name_data: *const u8, name_size: usize, return_id: *mut u32)
         -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
@@ -186,6 +187,11 @@ pub fn close_downstream() -> Result<(), HostError> {
 
 pub fn close_upstream() -> Result<(), HostError> {
     status(unsafe { proxy_close_stream(StreamType::Upstream) })
+}
+
+/// Makes the next hostcalls act on another context (a connection, from the root's timer).
+pub fn set_effective_context(context_id: u32) -> Result<(), HostError> {
+    status(unsafe { proxy_set_effective_context(context_id) })
 }
 
 pub fn define_metric(metric_type: MetricType, name: &str) -> Result<u32, HostError> {

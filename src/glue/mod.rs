@@ -1,6 +1,7 @@
 //! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
 //! the core, writes back what the core decided, and logs. The only code that talks to the host.
 
+mod ending;
 mod held;
 mod host;
 mod policy_updates;
@@ -23,7 +24,9 @@ use policy_updates::{Follow, Follower, Publication, Scope};
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
     log::set_max_level(log::LevelFilter::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
+        Box::new(FilterRoot { context_id, ..FilterRoot::default() })
+    });
 }}
 
 /// Forwards the `log` crate to the host's log, ignoring failures (a log line is never worth a trap).
@@ -71,6 +74,7 @@ struct FilterRoot {
     metrics: Rc<RefCell<MetricRegistry>>,
     /// Where the configuration is published: its connections follow the newest one.
     follow: Option<Publication>,
+    context_id: u32,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -210,6 +214,7 @@ impl RootContext for FilterRoot {
     }
 
     fn on_tick(&mut self) {
+        ending::tick(self.context_id);
         flush_pending_counts();
     }
 
@@ -217,8 +222,10 @@ impl RootContext for FilterRoot {
         Some(ContextType::StreamContext)
     }
 
-    fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
+    fn create_stream_context(&self, context_id: u32) -> Option<Box<dyn StreamContext>> {
         let mut connection = Connection::new(self.config.borrow().clone(), self.metrics.clone());
+        let scope = self.follow.as_ref().map(|p| p.scope.clone());
+        connection.watch = Some(ending::Watch::register(context_id, scope, self.config.borrow().clone()));
         if let Some(publication) = &self.follow {
             let config = self.config.borrow().clone();
             match publication.reclaim_if_stale(&config) {
@@ -261,7 +268,7 @@ fn publish_failed(status: u32) {
 }
 
 /// Increments a counter at once (a VM that may never tick: Envoy's canary).
-fn count_now(name: &str) {
+pub(super) fn count_now(name: &str) {
     if let Ok(id) = host::define_metric(MetricType::Counter, name) {
         host::increment_metric(id, 1);
     }
@@ -299,6 +306,8 @@ struct Connection {
     follower: Option<Follower>,
     /// When the policy offered last was published (ms since the epoch), for the log line.
     offered_published_ms: u64,
+    /// What the root's timer sees of this connection (`ending`).
+    watch: Option<Rc<ending::Watch>>,
 }
 
 impl Connection {
@@ -317,6 +326,7 @@ impl Connection {
             downstream_reads: 0,
             follower: None,
             offered_published_ms: 0,
+            watch: None,
             session: Session::new(config, None),
             identified: false,
             closed: false,
@@ -360,6 +370,9 @@ impl Connection {
             return false;
         }
         let ok = self.session.identify_with_nonce(&peer, now, &nonce).is_ok();
+        if let (true, Some(watch)) = (ok, &self.watch) {
+            watch.identified(&self.session, host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0));
+        }
         self.log_events();
         ok
     }
@@ -384,10 +397,18 @@ impl Connection {
                     self.metrics.borrow_mut().increment(MetricType::Counter, metrics::connections("refused"), 1);
                 }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
-                Event::Propagated(what) => log::info!("{}: {what}", self.label),
+                Event::Propagated(what) => {
+                    log::info!("{}: {what}", self.label);
+                    if let Some(watch) = &self.watch {
+                        watch.sasl_authenticated(&self.session, &self.label);
+                    }
+                }
+                Event::PolicyKept { generation, reason } => ending::kept(&self.label, generation, &reason),
+                Event::Ended(why, reason) => ending::ended_at_boundary(&self.label, why, &reason),
                 Event::PolicyClosed(reason) => {
                     log::warn!("{}: closing at a request boundary: {reason}", self.label);
                     self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_CLOSED.into(), 1);
+                    ending::count_ended(crate::connection_limits::EndReason::PolicyUpdate, "request_boundary");
                 }
                 Event::PolicyApplied { generation } => {
                     self.audit_denied = self.session.policy().audit_denied;
@@ -678,7 +699,7 @@ impl StreamContext for Connection {
     }
 
     fn on_downstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
-        if self.closed {
+        if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::DownstreamData, 0, data_size, &[]);
             return Action::Pause;
         }
@@ -688,6 +709,9 @@ impl StreamContext for Connection {
         // A chunk that holds a request frame boundary (not one skipped whole inside a large frame).
         if !self.identified || self.session.downstream_passthrough() < data_size as u64 {
             self.follow_policy();
+            if let Some(watch) = &self.watch {
+                watch.notice(&mut self.session);
+            }
         }
         if !self.identified && !self.identify() {
             return self.close(BufferType::DownstreamData, data_size);
@@ -697,7 +721,7 @@ impl StreamContext for Connection {
 
     fn on_upstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
         self.upstream_ending = end_of_stream;
-        if self.closed {
+        if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::UpstreamData, 0, data_size, &[]);
             return Action::Pause;
         }

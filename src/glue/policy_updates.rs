@@ -38,6 +38,8 @@ pub(super) const PUBLISH_ERRORS: &str = "kafka_filter.policy_publish_errors";
 pub(super) const POLICY_APPLIED: &str = "kafka_filter.policy_updates;result=applied";
 /// Counter: an open connection could not follow the newest policy and is closed at a request boundary.
 pub(super) const POLICY_CLOSED: &str = "kafka_filter.policy_updates;result=closed";
+/// Counter: an open connection could not follow the newest policy, which says `keepOldPolicy`.
+pub(super) const POLICY_KEPT: &str = "kafka_filter.policy_updates;result=kept";
 
 thread_local! {
     /// Compiled configurations by hash, per VM: a root puts its own here, connections look a published one
@@ -111,6 +113,11 @@ impl Scope {
         let root_id = property("plugin_root_id").unwrap_or_default();
         let prefix = format!("kmf/1/{name}/{root_id}");
         Some(Scope { head_key: format!("{prefix}/head").into(), prefix: prefix.into() })
+    }
+
+    /// Names the scope (two scopes are the same filter instance when their keys are equal).
+    pub(super) fn key(&self) -> &str {
+        &self.prefix
     }
 
     fn slot_key(&self, generation: u64) -> String {

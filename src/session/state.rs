@@ -109,7 +109,9 @@ pub(super) struct Core {
     /// A request frame is being buffered (its handler answered `NeedMore`): no policy swap until decided.
     pub(super) deciding: bool,
     /// What the identity was derived from (peer, time), to derive it again under a new policy.
-    pub(super) peer: Option<(crate::identity::PeerInfo, i64)>,
+    pub(super) peer: Option<Rc<(crate::identity::PeerInfo, i64)>>,
+    /// The client certificate's `notAfter` (seconds since the epoch), when it was read.
+    pub(super) not_after: Option<i64>,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is
