@@ -7,6 +7,8 @@ Each ends the connection at a request boundary: every request sent before is ans
 timer `maxCloseDelayMs` after the reason arose. The clients here are raw mTLS sockets sending ApiVersions v0, so
 there is exactly one connection and each request's fate is visible. About 60 s: two brokers (one with a SASL
 listener), two Envoys; short durations (a certificate valid for a few seconds, a 4 s age, a 6 s SASL session).
+Also here, as it needs an Envoy with the filter twice: the report of two listeners whose different policies share
+one plugin name (and so one publication key).
 """
 
 from __future__ import annotations
@@ -253,3 +255,61 @@ def test_proxy_run_sasl_ends_the_connection_before_the_brokers_session_lifetime(
         assert again.request() and again.request()
     finally:
         again.close()
+
+
+# --- two filter instances under one plugin name -----------------------------------------------------------------
+
+
+def test_two_listeners_with_different_policies_under_one_plugin_name_are_reported(stack, tmp_path):
+    """Two listeners of one Envoy, each with the filter under the template's plugin name but another policy: they
+    publish under one shared-data key, so their open connections follow each other's policy (README, Limits). The
+    filter cannot tell a root context's listener, but it sees new connections alternate between two live
+    configurations without an update: reported once per VM (log and counter)."""
+    import json
+
+    import yaml
+
+    listener, _, values = stack.envoy._render_args
+    ports = [harness.free_port(), harness.free_port()]
+    admin_port = harness.free_port()
+    listeners = []
+    for index, (port, config) in enumerate(zip(ports, [BASE, policy(maxAgeMs=3_600_000)])):
+        text = harness.render_envoy_config(
+            listener, **{**values, "LISTEN_PORT": port}, ADMIN_PORT=admin_port,
+            PLUGIN_CONFIG=json.dumps(json.dumps(config)),
+        )  # fmt: skip
+        rendered = yaml.safe_load(text)
+        for item in rendered["static_resources"]["listeners"]:
+            item["name"] = f"{item['name']}-{index}"
+            listeners.append(item)
+    rendered["static_resources"]["listeners"] = listeners
+    config_path = tmp_path / "envoy-two-listeners.yaml"
+    config_path.write_text(yaml.safe_dump(rendered, sort_keys=False))
+    argv = [harness.envoy_binary(), "-c", str(config_path), "--concurrency", "1", "--disable-hot-restart",
+            "-l", "info", "--component-log-level", "wasm:debug"]  # fmt: skip
+    envoy = harness.Process("envoy-two-listeners", argv, tmp_path / "envoy.log", cwd=tmp_path)
+    try:
+        for port in ports:
+            harness.wait_for_port("127.0.0.1", port, 30, envoy)
+
+        class Target:
+            cert_dir = stack.cert_dir
+
+            def __init__(self, port):
+                self.envoy_port = port
+
+        for port in [ports[0], ports[1], ports[0], ports[1]]:
+            client = Client(Target(port))
+            try:
+                assert client.request()
+            finally:
+                client.close()
+        deadline = time.monotonic() + 10
+        while "two configurations are in force under plugin" not in envoy.log_text():
+            assert time.monotonic() < deadline, envoy.log_tail()
+            time.sleep(0.1)
+        with __import__("urllib.request").request.urlopen(f"http://127.0.0.1:{admin_port}/stats", timeout=5) as r:
+            stats = r.read().decode()
+        assert re.search(r"kafka_filter\.policy_scope_conflicts: [1-9]", stats), stats[-2000:]
+    finally:
+        envoy.stop()

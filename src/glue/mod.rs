@@ -235,6 +235,10 @@ impl RootContext for FilterRoot {
                 }
                 Some(Err(status)) => publish_failed(status),
             }
+            if publication.note_new_connection() {
+                log::error!("two configurations are in force under plugin `{}`: their open connections follow each other's policy; give each filter instance its own plugin name", publication.scope.key());
+                count_now(policy_updates::SCOPE_CONFLICTS);
+            }
             connection.follower = Some(publication.follower());
         }
         Some(Box::new(connection))
@@ -253,6 +257,7 @@ impl FilterRoot {
         };
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
         let (publication, result) = Publication::new(scope, raw, config, now_ms);
+        publication.note_configured();
         match result {
             Ok(generation) => log::debug!("configuration published as generation {generation}"),
             Err(status) => publish_failed(status),
@@ -707,6 +712,7 @@ impl StreamContext for Connection {
             return Action::Continue;
         }
         // A chunk that holds a request frame boundary (not one skipped whole inside a large frame).
+        #[cfg(not(feature = "bench-no-policy-follow"))]
         if !self.identified || self.session.downstream_passthrough() < data_size as u64 {
             self.follow_policy();
             if let Some(watch) = &self.watch {

@@ -20,6 +20,7 @@ use std::rc::{Rc, Weak};
 
 use super::host;
 use crate::config::Config;
+use crate::scope_conflict::ScopeSightings;
 
 /// Publication slots (see the module doc).
 const SLOTS: u64 = 4;
@@ -38,6 +39,8 @@ pub(super) const PUBLISH_ERRORS: &str = "kafka_filter.policy_publish_errors";
 pub(super) const POLICY_APPLIED: &str = "kafka_filter.policy_updates;result=applied";
 /// Counter: an open connection could not follow the newest policy and is closed at a request boundary.
 pub(super) const POLICY_CLOSED: &str = "kafka_filter.policy_updates;result=closed";
+/// Counter: two configurations in force at once under one publication key (`scope_conflict`).
+pub(super) const SCOPE_CONFLICTS: &str = "kafka_filter.policy_scope_conflicts";
 /// Counter: an open connection could not follow the newest policy, which says `keepOldPolicy`.
 pub(super) const POLICY_KEPT: &str = "kafka_filter.policy_updates;result=kept";
 
@@ -199,6 +202,37 @@ impl Publication {
     pub(super) fn follower(&self) -> Follower {
         Follower::new(self.scope.clone(), self.hash)
     }
+
+    /// This VM loaded the configuration (`on_configure`), for the conflict detector.
+    pub(super) fn note_configured(&self) {
+        sightings(&self.scope, |seen| seen.configured(self.hash));
+    }
+
+    /// A new connection under this root: `true` once per VM and scope when two configurations are in force
+    /// under the scope at once (`scope_conflict`).
+    pub(super) fn note_new_connection(&self) -> bool {
+        sightings(&self.scope, |seen| seen.new_connection(self.hash))
+    }
+}
+
+thread_local! {
+    /// The conflict detector's state per scope, per VM.
+    static SIGHTINGS: RefCell<Vec<(Rc<str>, ScopeSightings)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn sightings<T>(scope: &Scope, f: impl FnOnce(&mut ScopeSightings) -> T) -> T {
+    SIGHTINGS.with(|all| {
+        let mut all = all.borrow_mut();
+        if let Some((_, seen)) =
+            all.iter_mut().find(|(key, _)| Rc::ptr_eq(key, &scope.prefix) || **key == *scope.prefix)
+        {
+            return f(seen);
+        }
+        let mut seen = ScopeSightings::default();
+        let result = f(&mut seen);
+        all.push((scope.prefix.clone(), seen));
+        result
+    })
 }
 
 /// What a connection should do after looking at the head.
