@@ -19,7 +19,7 @@ use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::policy::index::FxHashMap;
 use crate::session::{Event, Session};
-use policy_updates::{Follow, Follower, Publication, Scope};
+use policy_updates::{Follower, Publication, Scope};
 
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
@@ -242,10 +242,7 @@ impl RootContext for FilterRoot {
                 }
                 Some(Err(status)) => publish_failed(status),
             }
-            if publication.note_new_connection() {
-                log::error!("two configurations are in force under plugin `{}`: their open connections follow each other's policy; give each filter instance its own plugin name", publication.scope.key());
-                count_now(policy_updates::SCOPE_CONFLICTS);
-            }
+            publication.note_new_connection();
             connection.follower = Some(publication.follower());
         }
         Some(Box::new(connection))
@@ -553,17 +550,8 @@ impl Connection {
 
     /// Offers the newest published policy to the session, which takes it at the next request boundary.
     fn follow_policy(&mut self) {
-        let Some(follower) = self.follower.as_mut() else { return };
-        match follower.check() {
-            Follow::Same => {}
-            Follow::Update(config, generation, published_ms) => {
-                self.offered_published_ms = published_ms;
-                self.session.update_policy(config, generation);
-            }
-            Follow::Cannot(reason) => {
-                log::error!("{}: policy update: {reason}", self.label);
-                self.session.close_at_request_boundary(&reason);
-            }
+        if let Some(follower) = self.follower.as_mut() {
+            follower.offer(&mut self.session, &self.label, &mut self.offered_published_ms);
         }
     }
 

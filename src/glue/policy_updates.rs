@@ -274,10 +274,16 @@ impl Publication {
         sightings(&self.scope, |seen| seen.configured(self.hash));
     }
 
-    /// A new connection under this root: `true` once per VM and scope when two configurations are in force
-    /// under the scope at once (`scope_conflict`).
-    pub(super) fn note_new_connection(&self) -> bool {
-        sightings(&self.scope, |seen| seen.new_connection(self.hash))
+    /// A new connection under this root: reported (log, counter) once per VM and scope when two configurations
+    /// are in force under the scope at once (`scope_conflict`).
+    pub(super) fn note_new_connection(&self) {
+        if sightings(&self.scope, |seen| seen.new_connection(self.hash)) {
+            log::error!(
+                "two configurations are in force under plugin `{}`: their open connections follow each other's policy; give each filter instance its own plugin name",
+                self.scope.key()
+            );
+            super::count_now(SCOPE_CONFLICTS);
+        }
     }
 }
 
@@ -325,6 +331,22 @@ impl Follower {
     /// `hash`: of the configuration the connection starts with (its root's).
     pub(super) fn new(scope: Scope, hash: u64) -> Self {
         Follower { scope, generation: 0, hash, epoch: 0 }
+    }
+
+    /// Offers the newest policy to the session (taken at its next request boundary), or ends the connection
+    /// there when the newest does not compile here; `published_ms`: when the offered policy was published.
+    pub(super) fn offer(&mut self, session: &mut crate::session::Session, label: &str, published_ms: &mut u64) {
+        match self.check() {
+            Follow::Same => {}
+            Follow::Update(config, generation, published) => {
+                *published_ms = published;
+                session.update_policy(config, generation);
+            }
+            Follow::Cannot(reason) => {
+                log::error!("{label}: policy update: {reason}");
+                session.close_at_request_boundary(&reason);
+            }
+        }
     }
 
     /// Nothing when the VM's view of the head has not moved; else one shared-data read, more only when the
