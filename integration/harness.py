@@ -377,11 +377,13 @@ class Envoy:
         rejected = sum(v for k, v in stats.items() if k.endswith(".update_rejected"))
         return accepted, rejected
 
-    def update_filter_config(self, plugin_config, timeout: float = 15.0) -> None:
+    def update_filter_config(self, plugin_config, timeout: float = 15.0, vm_env: dict | None = None) -> None:
         """With ecds=True: replaces the filter's configuration file (atomic rename) and waits until Envoy's
         extension config discovery has taken it (raises if Envoy refused it; returns at once when the file is
         unchanged, which Envoy ignores). New connections get the new configuration, and open connections
-        follow it at their next request (README, Policy updates; integration/bench/POLICY-UPDATES.md)."""
+        follow it at their next request (README, Policy updates; integration/bench/POLICY-UPDATES.md). `vm_env`:
+        key/values added to the VM's environment, which changes the VM configuration: Envoy then makes new VMs
+        and open connections stay in the old ones (as Istio does for a `file://` module)."""
         import yaml
 
         if self.ecds_path is None:
@@ -398,6 +400,9 @@ class Envoy:
             for item in chain["filters"]
             if item["name"] == "envoy.filters.network.wasm"
         )
+        if vm_env:
+            environment = typed_config["config"]["vm_config"].setdefault("environment_variables", {})
+            environment.setdefault("key_values", {}).update(vm_env)
         before = self.ecds_path.read_text()
         accepted, rejected = self._ecds_counts()
         self._write_ecds(typed_config)

@@ -75,8 +75,6 @@ struct FilterRoot {
     /// Where the configuration is published: its connections follow the newest one.
     follow: Option<Publication>,
     context_id: u32,
-    /// Timer ticks so far (the timer runs every `HEAD_POLL_MS`; counters and `ending` every second).
-    ticks: u32,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -198,7 +196,7 @@ impl RootContext for FilterRoot {
                 *self.config.borrow_mut() = config.clone();
                 log::info!("configuration loaded ({} bytes)", raw.len());
                 self.publish(&raw, &config);
-                if let Err(e) = host::set_tick_period_ms(policy_updates::HEAD_POLL_MS) {
+                if let Err(e) = host::set_tick_period_ms(COUNTER_FLUSH_PERIOD_MS) {
                     // Without the timer the counters would never reach Envoy: refuse, as for a bad field.
                     log::error!("cannot start the counter flush timer: host status {}", e.0);
                     return false;
@@ -216,11 +214,6 @@ impl RootContext for FilterRoot {
     }
 
     fn on_tick(&mut self) {
-        policy_updates::poll_heads();
-        self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / policy_updates::HEAD_POLL_MS) != 0 {
-            return;
-        }
         ending::tick(self.context_id);
         flush_pending_counts();
     }

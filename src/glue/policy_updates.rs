@@ -5,11 +5,10 @@
 //! its root context, with the configuration it started with (and under Istio even its old VM). But every
 //! accepted update runs `on_configure` in at least one VM (the canary, the main thread's, each worker's), and
 //! shared data is one store per vm_id for the whole process, across all of them. So each `on_configure`
-//! publishes its configuration, once per distinct configuration, as a new generation. A connection reads the
-//! 24-byte head only when its VM's view of it moved ([`LocalHead`]: this VM published, or the root contexts'
-//! timer saw the head change, every [`HEAD_POLL_MS`]; reading shared data costs about 12,000 instructions, a
-//! fifth of a request's, measured) and, when the generation moved, hands the newer configuration to its
-//! session, which takes it at the next request frame boundary.
+//! publishes its configuration, once per distinct configuration, as a new generation; each connection reads
+//! the 24-byte head once per client chunk that holds a request boundary (about 10,000 of Envoy's instructions,
+//! 1.19x a small request's without it: measured, integration/bench/POLICY-UPDATES.md) and, when the generation
+//! moved, hands the newer configuration to its session, which takes it at the next request frame boundary.
 //!
 //! Keys, under `kmf/1/<plugin name>/<root id>` (Istio sets no vm_id, so the store is shared with other
 //! plugins; two filter instances with different configurations need different names):
@@ -17,7 +16,7 @@
 //! * `cfg/<generation % 4>`: the hash, then the raw configuration bytes; written before `head`. Shared data
 //!   cannot be deleted: the ring bounds what is kept.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use super::host;
@@ -106,67 +105,6 @@ impl Head {
 pub(super) struct Scope {
     prefix: Rc<str>,
     head_key: Rc<str>,
-    /// What this VM knows of the head (shared by every root and connection of the scope in the VM).
-    local: Rc<LocalHead>,
-}
-
-/// The head as this VM last saw it. Connections compare `epoch` (no hostcall) and read the shared head only
-/// when it moved: this VM published (`on_configure`, which every VM runs for a new configuration), or the root
-/// contexts' timer found the shared head changed by another VM (a revert published by the main thread's VM, a
-/// change of the VM configuration), every [`HEAD_POLL_MS`].
-#[derive(Debug, Default)]
-pub(super) struct LocalHead {
-    epoch: Cell<u64>,
-    generation: Cell<u64>,
-}
-
-/// How often the root contexts' timer reads the shared head of each scope of the VM: the bound on how late a
-/// connection sees an update published by another VM only.
-pub(super) const HEAD_POLL_MS: u32 = 100;
-
-thread_local! {
-    /// The VM's view of each scope's head, by key.
-    static LOCAL_HEADS: RefCell<Vec<(Rc<str>, Rc<LocalHead>)>> = const { RefCell::new(Vec::new()) };
-}
-
-impl LocalHead {
-    fn of(prefix: &Rc<str>) -> Rc<LocalHead> {
-        LOCAL_HEADS.with(|all| {
-            let mut all = all.borrow_mut();
-            if let Some((_, local)) = all.iter().find(|(key, _)| key == prefix) {
-                return local.clone();
-            }
-            let local = Rc::new(LocalHead { epoch: Cell::new(1), generation: Cell::new(0) });
-            all.push((prefix.clone(), local.clone()));
-            local
-        })
-    }
-
-    /// The shared head may have moved: connections read it at their next request boundary.
-    fn bump(&self) {
-        self.epoch.set(self.epoch.get().wrapping_add(1));
-    }
-}
-
-/// The timer: one shared-data read per scope of the VM; connections of a scope whose head moved read it.
-pub(super) fn poll_heads() {
-    let scopes: Vec<(Rc<str>, Rc<LocalHead>)> = LOCAL_HEADS.with(|all| {
-        let mut all = all.borrow_mut();
-        // A scope no root or connection holds any more is forgotten.
-        all.retain(|(_, local)| Rc::strong_count(local) > 1);
-        all.clone()
-    });
-    for (prefix, local) in scopes {
-        let key = format!("{prefix}/head");
-        if let Ok(Some((bytes, _))) = host::get_shared_data(&key) {
-            if let Some(head) = Head::decode(&bytes) {
-                if head.generation != local.generation.get() {
-                    local.generation.set(head.generation);
-                    local.bump();
-                }
-            }
-        }
-    }
 }
 
 impl Scope {
@@ -178,8 +116,7 @@ impl Scope {
         let name = property("plugin_name")?;
         let root_id = property("plugin_root_id").unwrap_or_default();
         let prefix = format!("kmf/1/{name}/{root_id}");
-        let prefix: Rc<str> = prefix.into();
-        Some(Scope { head_key: format!("{prefix}/head").into(), local: LocalHead::of(&prefix), prefix })
+        Some(Scope { head_key: format!("{prefix}/head").into(), prefix: prefix.into() })
     }
 
     /// Names the scope (two scopes are the same filter instance when their keys are equal).
@@ -201,8 +138,6 @@ impl Scope {
     pub(super) fn publish(&self, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> Result<u64, u32> {
         let hash = config_hash(raw);
         remember(hash, Some(config));
-        // Whatever the outcome, the head may have moved: this VM's connections look.
-        self.local.bump();
         for _ in 0..PUBLISH_TRIES {
             let (head, cas) = match self.head() {
                 Ok(Some((head, cas))) => (Some(head), cas),
@@ -323,14 +258,12 @@ pub(super) struct Follower {
     /// The generation last seen (0: none yet) and the hash of the configuration the connection is under.
     generation: u64,
     hash: u64,
-    /// The VM's head epoch when the connection last looked (0: look at the next chunk).
-    epoch: u64,
 }
 
 impl Follower {
     /// `hash`: of the configuration the connection starts with (its root's).
     pub(super) fn new(scope: Scope, hash: u64) -> Self {
-        Follower { scope, generation: 0, hash, epoch: 0 }
+        Follower { scope, generation: 0, hash }
     }
 
     /// Offers the newest policy to the session (taken at its next request boundary), or ends the connection
@@ -349,14 +282,8 @@ impl Follower {
         }
     }
 
-    /// Nothing when the VM's view of the head has not moved; else one shared-data read, more only when the
-    /// generation moved to another configuration.
+    /// One shared-data read; more only when the generation moved to another configuration.
     pub(super) fn check(&mut self) -> Follow {
-        let epoch = self.scope.local.epoch.get();
-        if epoch == self.epoch {
-            return Follow::Same;
-        }
-        self.epoch = epoch;
         let head = match self.scope.head() {
             Ok(Some((head, _))) => head,
             // Nothing published (or the host cannot tell): the connection keeps its root's policy.
@@ -376,15 +303,11 @@ impl Follower {
                 let slot = match host::get_shared_data(&self.scope.slot_key(head.generation)) {
                     Ok(Some((slot, _))) => slot,
                     // Written before the head: a missing slot is a host fault, look again next time.
-                    Ok(None) | Err(_) => {
-                        self.epoch = 0;
-                        return Follow::Same;
-                    }
+                    Ok(None) | Err(_) => return Follow::Same,
                 };
                 let (slot_hash, raw) = slot.split_at_checked(8).unwrap_or((&[], &[]));
                 if slot_hash != head.hash.to_le_bytes() || config_hash(raw) != head.hash {
                     // Overwritten by a newer publication meanwhile: its head is read next time.
-                    self.epoch = 0;
                     return Follow::Same;
                 }
                 match Config::parse(raw) {
