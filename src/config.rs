@@ -26,6 +26,9 @@ pub struct RawConfig {
     pub propagation: PropagationConfig,
     #[serde(default)]
     pub observability: ObservabilityConfig,
+    /// When open connections are ended: policy changes they cannot follow, certificate expiry, age.
+    #[serde(default)]
+    pub connections: crate::connection_limits::ConnectionsConfig,
     /// Largest request or response frame accepted, in bytes; a larger (or negative) size closes the
     /// connection. Default: Kafka's `socket.request.max.bytes` (100 MiB).
     #[serde(default)]
@@ -120,6 +123,8 @@ pub struct Config {
     pub log_allowed: bool,
     pub max_label_values: u32,
     pub max_topic_label_values: u32,
+    /// When open connections are ended (`connection_limits`).
+    pub connections: crate::connection_limits::ConnectionLimits,
 }
 
 impl Default for Config {
@@ -135,6 +140,7 @@ impl Default for Config {
             log_allowed: false,
             max_label_values: default_max_label_values(),
             max_topic_label_values: default_max_label_values(),
+            connections: crate::connection_limits::ConnectionLimits::default(),
         }
     }
 }
@@ -188,7 +194,10 @@ impl Config {
             (_, Some(_)) => return Err(FieldError::new("sasl", "only used with mode `sasl`").in_section("propagation")),
             (_, None) => None,
         };
+        let connections = crate::connection_limits::ConnectionLimits::compile(&raw.connections)
+            .map_err(|e| e.in_section("connections"))?;
         Ok(Config {
+            connections,
             identity,
             authorizer,
             max_frame_bytes,

@@ -34,6 +34,9 @@ pub enum CloseKind {
     Unsupported,
     /// Anything else the client or broker sent that cannot be read as Kafka.
     Malformed,
+    /// Not a fault: the connection is ended at a request boundary (a policy it cannot follow in place, an
+    /// expired certificate, its age, the broker's SASL session lifetime).
+    Ended(crate::connection_limits::EndReason),
 }
 
 impl CloseReason {

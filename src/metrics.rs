@@ -84,7 +84,8 @@ impl From<CloseKind> for ProtocolErrorKind {
         match kind {
             CloseKind::Oversize => ProtocolErrorKind::Oversize,
             CloseKind::Unsupported => ProtocolErrorKind::UnknownApi,
-            CloseKind::Malformed => ProtocolErrorKind::Malformed,
+            // Never counted as a protocol error (the session reports it as an ending); total for the type's sake.
+            CloseKind::Malformed | CloseKind::Ended(_) => ProtocolErrorKind::Malformed,
         }
     }
 }

@@ -176,3 +176,18 @@ fn principal_for_pem_matches_identify() {
         assert_eq!(mapper.principal_for_pem(&fixture(name), NOW), mapper.identify(&peer(name), NOW), "{name}");
     }
 }
+
+#[test]
+fn the_certificates_not_after_is_reported_for_expiry_on_open_connections() {
+    // istio.pem: notAfter=Oct 30 14:21:53 2126 GMT.
+    let detailed = IdentityMapper::default().identify_detailed(&peer("istio"), NOW).unwrap();
+    assert_eq!(detailed.not_after, Some(4_949_043_713));
+    // Envoy's strings alone carry no date.
+    let strings = PeerInfo {
+        mtls: true,
+        peer_certificate_pem: None,
+        uri_san: Some("spiffe://cluster.local/ns/a/sa/b".into()),
+        subject: None,
+    };
+    assert_eq!(IdentityMapper::default().identify_detailed(&strings, NOW).unwrap().not_after, None);
+}

@@ -211,3 +211,79 @@ fn close_at_request_boundary_waits_for_the_request_being_buffered() {
     assert!(events.contains(&Event::PolicyClosed("policy update: cannot follow".into())), "{events:?}");
     assert!(!events.iter().any(|e| matches!(e, Event::ProtocolError(_))), "{events:?}");
 }
+
+/// `granted()` with another identity section (anonymous connections map to another principal: none at all,
+/// as unauthenticated connections are then refused).
+fn refusing_anonymous(on_incompatible: &str) -> Rc<Config> {
+    let json = format!(
+        r#"{{
+  "identity": {{"unauthenticated": "deny"}},
+  "authorization": {{"mode": "enforce", "users": []}},
+  "connections": {{"onIncompatiblePolicyChange": "{on_incompatible}"}}
+}}"#
+    );
+    Rc::new(Config::parse(json.as_bytes()).expect("valid config"))
+}
+
+#[test]
+fn a_change_the_connection_cannot_follow_ends_it_with_a_typed_reason() {
+    use kafka_mtls_filter::connection_limits::EndReason;
+    use kafka_mtls_filter::frame::CloseKind;
+    let mut s = session(granted());
+    let standing = s.standing();
+    let incompatible = refusing_anonymous("closeAtRequestBoundary");
+    assert!(standing.follows(&revoked()).is_ok());
+    assert!(standing.follows(&incompatible).is_err(), "the glue's timer sees what the session will");
+    s.update_policy(incompatible, 2);
+    let close = s.on_downstream(&produce(1)).close.expect("closed at the boundary");
+    assert_eq!(close.kind, CloseKind::Ended(EndReason::PolicyUpdate));
+    assert!(close.message.starts_with("policy update: refused"), "{}", close.message);
+}
+
+#[test]
+fn keep_old_policy_leaves_the_connection_under_its_policy() {
+    let mut s = session(granted());
+    s.update_policy(refusing_anonymous("keepOldPolicy"), 2);
+    assert!(allowed(&mut s, &produce(1)), "still under the policy it had");
+    let events = s.take_events();
+    assert!(events.iter().any(|e| matches!(e, Event::PolicyKept { generation: 2, .. })), "{events:?}");
+    // A later change it can follow is taken as usual.
+    s.update_policy(revoked(), 3);
+    assert!(!allowed(&mut s, &produce(2)));
+    assert_eq!(applied(&mut s), [3]);
+}
+
+#[test]
+fn a_time_limit_ends_the_connection_at_a_request_boundary_and_no_update_cancels_it() {
+    use kafka_mtls_filter::connection_limits::EndReason;
+    use kafka_mtls_filter::frame::CloseKind;
+    let mut s = session(granted());
+    let first = produce(1);
+    assert!(downstream(&mut s, &first[..5]).is_empty());
+    s.end_at_request_boundary(EndReason::CertificateExpired, "the client certificate has expired");
+    s.update_policy(revoked(), 2);
+    assert_eq!(downstream(&mut s, &first[5..]), first, "the request being buffered is decided and forwarded");
+    let close = s.on_downstream(&produce(2)).close.expect("closed at the boundary");
+    assert_eq!(close.kind, CloseKind::Ended(EndReason::CertificateExpired));
+    let events = s.take_events();
+    assert!(
+        events.contains(&Event::Ended(EndReason::CertificateExpired, "the client certificate has expired".into())),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::ProtocolError(_))), "{events:?}");
+}
+
+#[test]
+fn the_connections_section_is_validated_naming_the_field() {
+    let error = |json: &str| Config::parse(json.as_bytes()).map(|_| ()).unwrap_err().0;
+    let unknown = error(r#"{"connections": {"onIncompatiblePolicyChange": "closeEventually"}}"#);
+    assert!(unknown.contains("`connections.onIncompatiblePolicyChange`"), "{unknown}");
+    assert!(unknown.contains("closeAtRequestBoundary") && unknown.contains("keepOldPolicy"), "{unknown}");
+    let large = error(r#"{"connections": {"maxAgeMs": 999999999999}}"#);
+    assert!(large.contains("`connections.maxAgeMs`"), "{large}");
+    let typo = error(r#"{"connections": {"maxAge": 1}}"#);
+    assert!(typo.contains("`connections.maxAge`") || typo.contains("unknown field"), "{typo}");
+    let cfg = Config::parse(br#"{"connections": {"maxAgeMs": 60000, "closeOnCertificateExpiry": false}}"#).unwrap();
+    assert_eq!(cfg.connections.max_age_ms, Some(60_000));
+    assert!(!cfg.connections.close_on_certificate_expiry);
+}

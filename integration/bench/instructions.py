@@ -74,9 +74,13 @@ def record_batch(records: int = RECORDS_PER_REQUEST, size: int = VALUE_SIZE) -> 
         magic=2, compression_type=0, is_transactional=False,
         producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=max(1 << 20, 2 * records * size),
     )  # fmt: skip
+    # Now, not a fixed date: a batch older than the topic's retention (7 days) rolls a segment at every append and
+    # the broker's first retention check (30 s after it starts) deletes them, so a Fetch from offset 0 is then
+    # answered OFFSET_OUT_OF_RANGE (what made this benchmark fail on a slow run).
+    timestamp = int(time.time() * 1000)
     for offset in range(records):
         value = bytes([97 + offset % 26]) * size
-        builder.append(offset, timestamp=1_700_000_000_000, key=None, value=value, headers=[])
+        builder.append(offset, timestamp=timestamp, key=None, value=value, headers=[])
     return bytes(builder.build())
 
 

@@ -377,11 +377,13 @@ class Envoy:
         rejected = sum(v for k, v in stats.items() if k.endswith(".update_rejected"))
         return accepted, rejected
 
-    def update_filter_config(self, plugin_config, timeout: float = 15.0) -> None:
+    def update_filter_config(self, plugin_config, timeout: float = 15.0, vm_env: dict | None = None) -> None:
         """With ecds=True: replaces the filter's configuration file (atomic rename) and waits until Envoy's
         extension config discovery has taken it (raises if Envoy refused it; returns at once when the file is
         unchanged, which Envoy ignores). New connections get the new configuration, and open connections
-        follow it at their next request (README, Policy updates; integration/bench/POLICY-UPDATES.md)."""
+        follow it at their next request (README, Policy updates; integration/bench/POLICY-UPDATES.md). `vm_env`:
+        key/values added to the VM's environment, which changes the VM configuration: Envoy then makes new VMs
+        and open connections stay in the old ones (as Istio does for a `file://` module)."""
         import yaml
 
         if self.ecds_path is None:
@@ -398,6 +400,9 @@ class Envoy:
             for item in chain["filters"]
             if item["name"] == "envoy.filters.network.wasm"
         )
+        if vm_env:
+            environment = typed_config["config"]["vm_config"].setdefault("environment_variables", {})
+            environment.setdefault("key_values", {}).update(vm_env)
         before = self.ecds_path.read_text()
         accepted, rejected = self._ecds_counts()
         log_before = len(self.log_text())
@@ -422,11 +427,22 @@ class Envoy:
         until a worker's VM has it too, either configured there or read by its root's timer (the filter's poll,
         every 20 ms). From then on, the worker's open connections decide their next request on it."""
         main_thread = self.process.popen.pid
+
+        def generations(text: str) -> list[tuple[int, int]]:
+            found = (self._GENERATION.match(line) for line in text.splitlines())
+            return [(int(f.group(1)), int(f.group(2))) for f in found if f]
+
+        # Envoy runs the main thread's on_configure before it counts an update; none within a second means the
+        # update brought back the configuration in force, whose root Envoy kept: nothing changed for the filter.
+        quiet_until = min(deadline, time.monotonic() + 1.0)
         while time.monotonic() < deadline:
-            seen = [self._GENERATION.match(line) for line in self.log_text()[log_before:].splitlines()]
-            seen = [(int(found.group(1)), int(found.group(2))) for found in seen if found]
-            published = max((generation for thread, generation in seen if thread == main_thread), default=None)
-            if published is not None and any(t != main_thread and g >= published for t, g in seen):
+            text = self.log_text()
+            # The generation this update published (or found already published: a configuration back to the
+            # newest one), and what the workers have had at any time (a worker may have it from before).
+            published = max((g for t, g in generations(text[log_before:]) if t == main_thread), default=None)
+            if published is None and time.monotonic() > quiet_until:
+                return
+            if published is not None and any(t != main_thread and g >= published for t, g in generations(text)):
                 return
             time.sleep(0.01)
         raise HarnessError(f"no worker took the filter configuration in time; log:\n{self.process.log_tail()}")
@@ -487,7 +503,7 @@ def certs_dir() -> Path:
     from .certs import generate  # noqa: PLC0415 - integration/ is on sys.path for pytest and the scripts
 
     directory = RUN_DIR / "certs"
-    if not (directory / "rogue.key").exists():
+    if not (directory / "rogue.key").exists() or not (directory / "ca.key").exists():
         generate(directory)
     return directory
 

@@ -119,7 +119,7 @@ def _ca(common_name: str, now: datetime.datetime):
     return cert, key
 
 
-def _leaf(ca_cert, ca_key, subject: x509.Name, sans: list, now: datetime.datetime):
+def _leaf(ca_cert, ca_key, subject: x509.Name, sans: list, now: datetime.datetime, not_after=None):
     key = _key()
     builder = (
         x509.CertificateBuilder()
@@ -128,7 +128,7 @@ def _leaf(ca_cert, ca_key, subject: x509.Name, sans: list, now: datetime.datetim
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
+        .not_valid_after(not_after or now + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -165,6 +165,7 @@ def generate(out_dir: str | Path) -> Path:
     ca_cert, ca_key = _ca("kafka-mtls-filter test mesh CA", now)
     rogue_cert, rogue_key = _ca("rogue CA", now)
     (out / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write(out, "ca", ca_cert, ca_key)  # the key, for issue_short_lived()
     (out / "rogue-ca.crt").write_bytes(rogue_cert.public_bytes(serialization.Encoding.PEM))
 
     server_cert, server_key = _leaf(
@@ -187,6 +188,19 @@ def generate(out_dir: str | Path) -> Path:
         )
         _write(out, spec.name, cert, key)
     return out
+
+
+def issue_short_lived(out_dir: str | Path, name: str, uri_san: str, valid_seconds: float) -> datetime.datetime:
+    """Issues `<name>.crt`/`.key` from the mesh CA of `out_dir` (made by generate()), with only `uri_san` and
+    valid until `valid_seconds` from now (rounded up to the second, as X.509 dates are); returns its notAfter."""
+    out = Path(out_dir)
+    ca_cert = x509.load_pem_x509_certificate((out / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((out / "ca.key").read_bytes(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    not_after = (now + datetime.timedelta(seconds=valid_seconds + 1)).replace(microsecond=0)
+    cert, key = _leaf(ca_cert, ca_key, _name([]), [x509.UniformResourceIdentifier(uri_san)], now, not_after)
+    _write(out, name, cert, key)
+    return not_after
 
 
 if __name__ == "__main__":

@@ -189,3 +189,21 @@ def test_a_refused_configuration_leaves_the_policy_in_force(granted_stack):
         assert revoked.produce(topic, b"revoked")[0] == TOPIC_AUTHORIZATION_FAILED
     finally:
         revoked.close()
+
+
+def test_an_open_connection_in_an_old_vm_follows_a_revoke(granted_stack):
+    """A change of the VM configuration (here a VM environment key, as Istio's resource version for a `file://`
+    module) makes Envoy create new VMs; the open connection stays in its old VM, which runs no `on_configure`,
+    and reads what the new VMs published in the shared head at its next request."""
+    stack = granted_stack
+    topic = fresh_topic(stack, "old-vm")
+    producer = Producer(stack)
+    try:
+        assert producer.produce(topic, b"before") == (0, 0)
+        stack.envoy.update_filter_config(REVOKED, vm_env={"KMF_TEST_VM_GENERATION": "2"})
+        assert producer.produce(topic, b"revoked")[0] == TOPIC_AUTHORIZATION_FAILED
+        stack.envoy.update_filter_config(GRANTED, vm_env={"KMF_TEST_VM_GENERATION": "3"})
+        assert producer.produce(topic, b"after") == (0, 1)
+    finally:
+        producer.close()
+    stack.envoy.wait_for_log(r"policy generation \d+ applied")

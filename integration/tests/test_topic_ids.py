@@ -15,7 +15,7 @@ import time
 
 import harness
 import pytest
-from cluster import Cluster, audit_lines
+from harness.cluster import Cluster, audit_lines
 from confluent_kafka import Consumer, KafkaError, Producer
 
 from conftest import IDENTITY, WITH_FILTER
@@ -175,7 +175,7 @@ def topic_ids_admin(java_classes, cluster: Cluster, properties, action: str, *to
     import json
     import subprocess
 
-    import kafka_broker
+    from harness import kafka_broker
 
     argv = kafka_broker.java_command(
         "TopicIdsAdmin", str(properties), cluster.kafka.internal_bootstrap, action, *topics,

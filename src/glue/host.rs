@@ -37,6 +37,7 @@ extern "C" {
         return_value_size: *mut usize,
     ) -> u32;
     fn proxy_close_stream(stream_type: StreamType) -> u32;
+    fn proxy_set_effective_context(context_id: u32) -> u32;
     fn proxy_define_metric(metric_type: MetricType, name_data: *const u8, name_size: usize, return_id: *mut u32)
         -> u32;
     fn proxy_increment_metric(metric_id: u32, offset: i64) -> u32;
@@ -56,6 +57,17 @@ extern "C" {
         value_size: usize,
         cas: u32,
     ) -> u32;
+    fn proxy_register_shared_queue(queue_name_data: *const u8, queue_name_size: usize, return_id: *mut u32) -> u32;
+    fn proxy_resolve_shared_queue(
+        vm_id_data: *const u8,
+        vm_id_size: usize,
+        queue_name_data: *const u8,
+        queue_name_size: usize,
+        return_id: *mut u32,
+    ) -> u32;
+    fn proxy_enqueue_shared_queue(queue_id: u32, value_data: *const u8, value_size: usize) -> u32;
+    fn proxy_dequeue_shared_queue(queue_id: u32, return_value_data: *mut *mut u8, return_value_size: *mut usize)
+        -> u32;
 }
 
 /// Debug build (`--features hostcall-census`): counts hostcalls by kind, so the cost of a request can be
@@ -188,6 +200,11 @@ pub fn close_upstream() -> Result<(), HostError> {
     status(unsafe { proxy_close_stream(StreamType::Upstream) })
 }
 
+/// Makes the next hostcalls act on another context (a connection, from the root's timer).
+pub fn set_effective_context(context_id: u32) -> Result<(), HostError> {
+    status(unsafe { proxy_set_effective_context(context_id) })
+}
+
 pub fn define_metric(metric_type: MetricType, name: &str) -> Result<u32, HostError> {
     count(7, 1);
     let mut id = 0u32;
@@ -232,3 +249,38 @@ pub fn set_shared_data(key: &str, value: &[u8], cas: u32) -> Result<(), HostErro
 
 /// The status of a compare-and-swap that lost (proxy-wasm ABI `CasMismatch`).
 pub const CAS_MISMATCH: u32 = 8;
+
+/// Registers a shared queue of this VM (one per vm_id and name for the whole process; a later registration of
+/// the same name takes it over): the registering root context's `on_queue_ready` runs, on its thread, for each
+/// value enqueued.
+pub fn register_shared_queue(name: &str) -> Result<u32, HostError> {
+    let mut id = 0u32;
+    status(unsafe { proxy_register_shared_queue(name.as_ptr(), name.len(), &mut id) })?;
+    Ok(id)
+}
+
+/// The id of a queue some VM registered; `Ok(None)` when none did.
+pub fn resolve_shared_queue(vm_id: &str, name: &str) -> Result<Option<u32>, HostError> {
+    let mut id = 0u32;
+    match unsafe { proxy_resolve_shared_queue(vm_id.as_ptr(), vm_id.len(), name.as_ptr(), name.len(), &mut id) } {
+        OK => Ok(Some(id)),
+        NOT_FOUND => Ok(None),
+        other => Err(HostError(other)),
+    }
+}
+
+pub fn enqueue_shared_queue(id: u32, value: &[u8]) -> Result<(), HostError> {
+    status(unsafe { proxy_enqueue_shared_queue(id, value.as_ptr(), value.len()) })
+}
+
+/// The oldest value in the queue; `Ok(None)` when it is empty.
+pub fn dequeue_shared_queue(id: u32) -> Result<Option<Vec<u8>>, HostError> {
+    let mut data: *mut u8 = std::ptr::null_mut();
+    let mut size = 0usize;
+    match unsafe { proxy_dequeue_shared_queue(id, &mut data, &mut size) } {
+        OK => Ok(Some(unsafe { owned(data, size) })),
+        // Empty (proxy-wasm ABI `Empty`), or no such queue.
+        7 | NOT_FOUND => Ok(None),
+        other => Err(HostError(other)),
+    }
+}

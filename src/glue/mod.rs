@@ -1,8 +1,10 @@
 //! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
 //! the core, writes back what the core decided, and logs. The only code that talks to the host.
 
+mod ending;
 mod held;
 mod host;
+mod policy_notices;
 mod policy_updates;
 
 use std::cell::RefCell;
@@ -18,12 +20,14 @@ use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
 use crate::policy::index::FxHashMap;
 use crate::session::{Event, Session};
-use policy_updates::{Follow, Follower, Publication, Scope};
+use policy_updates::{Follower, Publication, Scope};
 
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
     log::set_max_level(log::LevelFilter::Trace);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(FilterRoot::default()) });
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn RootContext> {
+        Box::new(FilterRoot { context_id, ..FilterRoot::default() })
+    });
 }}
 
 /// Forwards the `log` crate to the host's log, ignoring failures (a log line is never worth a trap).
@@ -73,6 +77,9 @@ struct FilterRoot {
     follow: Option<Publication>,
     /// Timer ticks so far: counters are flushed every [`COUNTER_FLUSH_PERIOD_MS`].
     ticks: u32,
+    /// This root's queue for notices of new policy generations (`policy_notices`).
+    notices: Option<String>,
+    context_id: u32,
 }
 
 /// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
@@ -212,13 +219,25 @@ impl RootContext for FilterRoot {
         }
     }
 
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        // Another VM published a generation (policy_notices): this VM's copy of the head is refreshed now.
+        policy_notices::drain(queue_id);
+        if let Some(publication) = &self.follow {
+            publication.scope.poll();
+        }
+    }
+
     fn on_tick(&mut self) {
         if let Some(publication) = &self.follow {
             publication.scope.poll();
         }
         self.ticks = self.ticks.wrapping_add(1);
         if self.ticks % (COUNTER_FLUSH_PERIOD_MS / policy_updates::POLL_PERIOD_MS) == 0 {
+            ending::tick(self.context_id);
             flush_pending_counts();
+            if let (Some(publication), Some(name)) = (&self.follow, &self.notices) {
+                policy_notices::relist(publication.scope.key(), name);
+            }
         }
     }
 
@@ -226,8 +245,10 @@ impl RootContext for FilterRoot {
         Some(ContextType::StreamContext)
     }
 
-    fn create_stream_context(&self, _context_id: u32) -> Option<Box<dyn StreamContext>> {
+    fn create_stream_context(&self, context_id: u32) -> Option<Box<dyn StreamContext>> {
         let mut connection = Connection::new(self.config.borrow().clone(), self.metrics.clone());
+        let scope = self.follow.as_ref().map(|p| p.scope.clone());
+        connection.watch = Some(ending::Watch::register(context_id, scope, self.config.borrow().clone()));
         if let Some(publication) = &self.follow {
             let config = self.config.borrow().clone();
             match publication.reclaim_if_stale(&config) {
@@ -237,6 +258,7 @@ impl RootContext for FilterRoot {
                 }
                 Some(Err(status)) => publish_failed(status),
             }
+            publication.note_new_connection();
             connection.follower = Some(publication.follower());
         }
         Some(Box::new(connection))
@@ -253,8 +275,11 @@ impl FilterRoot {
             self.follow = None;
             return;
         };
+        // Listed before publishing: a publication from another VM from now on reaches this root at once.
+        self.notices = policy_notices::listen(scope.key(), self.context_id);
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
         let (publication, result) = Publication::new(scope, raw, config, now_ms);
+        publication.note_configured();
         match result {
             Ok(generation) => log::debug!("configuration published as generation {generation}"),
             Err(status) => publish_failed(status),
@@ -270,7 +295,7 @@ fn publish_failed(status: u32) {
 }
 
 /// Increments a counter at once (a VM that may never tick: Envoy's canary).
-fn count_now(name: &str) {
+pub(super) fn count_now(name: &str) {
     if let Ok(id) = host::define_metric(MetricType::Counter, name) {
         host::increment_metric(id, 1);
     }
@@ -308,6 +333,8 @@ struct Connection {
     follower: Option<Follower>,
     /// When the policy offered last was published (ms since the epoch), for the log line.
     offered_published_ms: u64,
+    /// What the root's timer sees of this connection (`ending`).
+    watch: Option<Rc<ending::Watch>>,
 }
 
 impl Connection {
@@ -326,6 +353,7 @@ impl Connection {
             downstream_reads: 0,
             follower: None,
             offered_published_ms: 0,
+            watch: None,
             session: Session::new(config, None),
             identified: false,
             closed: false,
@@ -369,6 +397,9 @@ impl Connection {
             return false;
         }
         let ok = self.session.identify_with_nonce(&peer, now, &nonce).is_ok();
+        if let (true, Some(watch)) = (ok, &self.watch) {
+            watch.identified(&self.session, host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0));
+        }
         self.log_events();
         ok
     }
@@ -393,10 +424,18 @@ impl Connection {
                     self.metrics.borrow_mut().increment(MetricType::Counter, metrics::connections("refused"), 1);
                 }
                 Event::ProtocolError(reason) => log::warn!("{}: closing: {reason}", self.label),
-                Event::Propagated(what) => log::info!("{}: {what}", self.label),
+                Event::Propagated(what) => {
+                    log::info!("{}: {what}", self.label);
+                    if let Some(watch) = &self.watch {
+                        watch.sasl_authenticated(&self.session, &self.label);
+                    }
+                }
+                Event::PolicyKept { generation, reason } => ending::kept(&self.label, generation, &reason),
+                Event::Ended(why, reason) => ending::ended_at_boundary(&self.label, why, &reason),
                 Event::PolicyClosed(reason) => {
                     log::warn!("{}: closing at a request boundary: {reason}", self.label);
                     self.metrics.borrow_mut().increment(MetricType::Counter, policy_updates::POLICY_CLOSED.into(), 1);
+                    ending::count_ended(crate::connection_limits::EndReason::PolicyUpdate, "request_boundary");
                 }
                 Event::PolicyApplied { generation } => {
                     self.audit_denied = self.session.policy().audit_denied;
@@ -529,17 +568,8 @@ impl Connection {
 
     /// Offers the newest published policy to the session, which takes it at the next request boundary.
     fn follow_policy(&mut self) {
-        let Some(follower) = self.follower.as_mut() else { return };
-        match follower.check() {
-            Follow::Same => {}
-            Follow::Update(config, generation, published_ms) => {
-                self.offered_published_ms = published_ms;
-                self.session.update_policy(config, generation);
-            }
-            Follow::Cannot(reason) => {
-                log::error!("{}: policy update: {reason}", self.label);
-                self.session.close_at_request_boundary(&reason);
-            }
+        if let Some(follower) = self.follower.as_mut() {
+            follower.offer(&mut self.session, &self.label, &mut self.offered_published_ms);
         }
     }
 
@@ -687,7 +717,7 @@ impl StreamContext for Connection {
     }
 
     fn on_downstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
-        if self.closed {
+        if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::DownstreamData, 0, data_size, &[]);
             return Action::Pause;
         }
@@ -695,8 +725,12 @@ impl StreamContext for Connection {
             return Action::Continue;
         }
         // A chunk that holds a request frame boundary (not one skipped whole inside a large frame).
+        #[cfg(not(feature = "bench-no-policy-follow"))]
         if !self.identified || self.session.downstream_passthrough() < data_size as u64 {
             self.follow_policy();
+            if let Some(watch) = &self.watch {
+                watch.notice(&mut self.session);
+            }
         }
         if !self.identified && !self.identify() {
             return self.close(BufferType::DownstreamData, data_size);
@@ -706,7 +740,7 @@ impl StreamContext for Connection {
 
     fn on_upstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
         self.upstream_ending = end_of_stream;
-        if self.closed {
+        if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::UpstreamData, 0, data_size, &[]);
             return Action::Pause;
         }

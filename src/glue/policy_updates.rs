@@ -6,13 +6,12 @@
 //! accepted update runs `on_configure` in at least one VM (the canary, the main thread's, each worker's), and
 //! shared data is one store per vm_id for the whole process, across all of them. So each `on_configure`
 //! publishes its configuration, once per distinct configuration, as a new generation. Each VM keeps the newest
-//! head it knows (`VM_HEADS`): its own roots write it when they publish, and every root reads the 24-byte head
-//! from shared data on its timer, every [`POLL_PERIOD_MS`]. A connection compares its generation with that
-//! copy at each client chunk with a request boundary (no hostcall: reading shared data per request was 0.23x
-//! of the read-only module's whole cost per request, measured with callgrind) and, when the generation moved,
-//! hands the newer configuration to its session, which takes it at the next request frame boundary. An
-//! update configured in the connection's own VM is seen at once; one configured only in other VMs (Istio's
-//! new VM per change, or the main thread's VM before the workers') within one poll period.
+//! head it knows (`VM_HEADS`): its own roots write it when they publish, a notice from the publishing VM makes
+//! every root re-read it at once (`policy_notices`), and every root re-reads it on its timer, every
+//! [`POLL_PERIOD_MS`], as the fallback. A connection compares its generation with that copy at each client
+//! chunk with a request boundary (no hostcall: reading shared data per request was 0.23x of the read-only
+//! module's whole cost per request, measured with callgrind) and, when the generation moved, hands the newer
+//! configuration to its session, which takes it at the next request frame boundary.
 //!
 //! Keys, under `kmf/1/<plugin name>/<root id>` (Istio sets no vm_id, so the store is shared with other
 //! plugins; two filter instances with different configurations need different names):
@@ -25,6 +24,7 @@ use std::rc::{Rc, Weak};
 
 use super::host;
 use crate::config::Config;
+use crate::scope_conflict::ScopeSightings;
 
 /// Publication slots (see the module doc).
 const SLOTS: u64 = 4;
@@ -43,6 +43,10 @@ pub(super) const PUBLISH_ERRORS: &str = "kafka_filter.policy_publish_errors";
 pub(super) const POLICY_APPLIED: &str = "kafka_filter.policy_updates;result=applied";
 /// Counter: an open connection could not follow the newest policy and is closed at a request boundary.
 pub(super) const POLICY_CLOSED: &str = "kafka_filter.policy_updates;result=closed";
+/// Counter: two configurations in force at once under one publication key (`scope_conflict`).
+pub(super) const SCOPE_CONFLICTS: &str = "kafka_filter.policy_scope_conflicts";
+/// Counter: an open connection could not follow the newest policy, which says `keepOldPolicy`.
+pub(super) const POLICY_KEPT: &str = "kafka_filter.policy_updates;result=kept";
 
 /// How often each root reads its scope's head from shared data (the VM's copy of it: `VM_HEADS`). The bound
 /// on how long an open connection runs under a policy that another VM replaced.
@@ -125,6 +129,11 @@ impl Scope {
         Some(Scope { head_key: format!("{prefix}/head").into(), prefix: prefix.into() })
     }
 
+    /// Names the scope (two scopes are the same filter instance when their keys are equal).
+    pub(super) fn key(&self) -> &str {
+        &self.prefix
+    }
+
     fn slot_key(&self, generation: u64) -> String {
         format!("{}/cfg/{}", self.prefix, generation % SLOTS)
     }
@@ -191,6 +200,7 @@ impl Scope {
             match host::set_shared_data(&self.head_key, &new_head.encode(), cas) {
                 Ok(()) => {
                     self.keep(new_head);
+                    super::policy_notices::announce(&self.prefix);
                     return Ok(generation);
                 }
                 Err(host::HostError(host::CAS_MISMATCH)) => continue,
@@ -242,6 +252,43 @@ impl Publication {
     pub(super) fn follower(&self) -> Follower {
         Follower::new(self.scope.clone(), self.hash)
     }
+
+    /// This VM loaded the configuration (`on_configure`), for the conflict detector.
+    pub(super) fn note_configured(&self) {
+        sightings(&self.scope, |seen| seen.configured(self.hash));
+    }
+
+    /// A new connection under this root: reported (log, counter) once per VM and scope when two configurations
+    /// are in force under the scope at once (`scope_conflict`).
+    pub(super) fn note_new_connection(&self) {
+        if sightings(&self.scope, |seen| seen.new_connection(self.hash)) {
+            log::error!(
+                "two configurations are in force under plugin `{}`: their open connections follow each other's policy; give each filter instance its own plugin name",
+                self.scope.key()
+            );
+            super::count_now(SCOPE_CONFLICTS);
+        }
+    }
+}
+
+thread_local! {
+    /// The conflict detector's state per scope, per VM.
+    static SIGHTINGS: RefCell<Vec<(Rc<str>, ScopeSightings)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn sightings<T>(scope: &Scope, f: impl FnOnce(&mut ScopeSightings) -> T) -> T {
+    SIGHTINGS.with(|all| {
+        let mut all = all.borrow_mut();
+        if let Some((_, seen)) =
+            all.iter_mut().find(|(key, _)| Rc::ptr_eq(key, &scope.prefix) || **key == *scope.prefix)
+        {
+            return f(seen);
+        }
+        let mut seen = ScopeSightings::default();
+        let result = f(&mut seen);
+        all.push((scope.prefix.clone(), seen));
+        result
+    })
 }
 
 /// What a connection should do after looking at the head.
@@ -266,6 +313,22 @@ impl Follower {
     /// `hash`: of the configuration the connection starts with (its root's).
     pub(super) fn new(scope: Scope, hash: u64) -> Self {
         Follower { scope, generation: 0, hash }
+    }
+
+    /// Offers the newest policy to the session (taken at its next request boundary), or ends the connection
+    /// there when the newest does not compile here; `published_ms`: when the offered policy was published.
+    pub(super) fn offer(&mut self, session: &mut crate::session::Session, label: &str, published_ms: &mut u64) {
+        match self.check() {
+            Follow::Same => {}
+            Follow::Update(config, generation, published) => {
+                *published_ms = published;
+                session.update_policy(config, generation);
+            }
+            Follow::Cannot(reason) => {
+                log::error!("{label}: policy update: {reason}");
+                session.close_at_request_boundary(&reason);
+            }
+        }
     }
 
     /// Looks at the VM's copy of the head (no hostcall); reads shared data only when the generation moved to

@@ -11,6 +11,8 @@ pub(super) struct CertificateFacts {
     pub(super) uri_sans: Vec<String>,
     /// RFC 2253 subject, empty when the certificate has none.
     pub(super) subject: String,
+    /// `notAfter` in seconds since the epoch (`None`: from Envoy's strings, no certificate read).
+    pub(super) not_after: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -89,7 +91,7 @@ pub(super) fn certificate_facts_from_pem(pem: &str, now_unix: i64) -> Result<Cer
                 .collect()
         })
         .unwrap_or_default();
-    Ok(CertificateFacts { uri_sans, subject: rfc2253_name(cert.subject()) })
+    Ok(CertificateFacts { uri_sans, subject: rfc2253_name(cert.subject()), not_after: Some(not_after) })
 }
 
 pub(super) fn percent_decode(text: &str) -> Option<String> {

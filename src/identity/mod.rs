@@ -83,6 +83,8 @@ pub struct IdentifiedPeer {
     pub spiffe_id: Option<String>,
     /// The certificate's subject DN (RFC 2253), if not empty.
     pub subject: Option<String>,
+    /// The certificate's `notAfter` (seconds since the epoch), when the certificate itself was read.
+    pub not_after: Option<i64>,
 }
 
 impl IdentifiedPeer {
@@ -91,6 +93,7 @@ impl IdentifiedPeer {
             identity: Identity::new(ANONYMOUS_PRINCIPAL, IdentitySource::Anonymous),
             spiffe_id: None,
             subject: None,
+            not_after: None,
         }
     }
 }
@@ -263,6 +266,7 @@ impl IdentityMapper {
                 CertificateFacts {
                     uri_sans: uri_san.map(str::to_owned).into_iter().collect(),
                     subject: subject.unwrap_or_default().to_owned(),
+                    not_after: None,
                 }
             }
         };
@@ -288,6 +292,7 @@ impl IdentityMapper {
             identity: Identity { principal, source },
             spiffe_id: spiffe_uris.first().map(|s| (*s).to_owned()),
             subject: Some(facts.subject.clone()).filter(|s| !s.is_empty()),
+            not_after: facts.not_after,
         };
         let (first_source, second_source) = match self.prefer {
             PreferredSource::Spiffe => (IdentitySource::Spiffe, IdentitySource::Subject),

@@ -43,8 +43,9 @@ pub(super) enum Phase {
 }
 
 /// One connection's SASL exchange with the broker. The filter does not re-authenticate (KIP-368): if the
-/// broker sets `connections.max.reauth.ms`, it closes the connection when [`SaslClient::session_lifetime_ms`]
-/// runs out, and the client reconnects (a new exchange).
+/// broker sets `connections.max.reauth.ms`, the filter ends the client's connection at a request boundary
+/// before [`SaslClient::session_lifetime_ms`] runs out (`connection_limits`), and the client reconnects (a new
+/// exchange), before the broker would close it.
 pub struct SaslClient {
     pub(super) sasl: Rc<CompiledSasl>,
     pub(super) username: String,

@@ -19,6 +19,13 @@ pub enum Event {
     },
     /// The connection is closed at a request boundary: it cannot follow the newest policy in place.
     PolicyClosed(String),
+    /// The newest policy cannot be followed in place and says `keepOldPolicy`: the connection keeps its own.
+    PolicyKept {
+        generation: u64,
+        reason: String,
+    },
+    /// The connection is ended at a request boundary for a time limit (certificate expiry, age, SASL session).
+    Ended(crate::connection_limits::EndReason, String),
 }
 
 /// One authorization decision about one resource of one request.

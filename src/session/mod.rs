@@ -10,7 +10,8 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::config::{Config, Propagation};
-use crate::frame::{ChunkOutcome, Edit, FrameStream};
+use crate::connection_limits::EndReason;
+use crate::frame::{ChunkOutcome, CloseKind, Edit, FrameStream};
 use crate::identity::{Identity, PeerInfo};
 use crate::metrics::{ProtocolErrorKind, Stat, TopicId, TopicNames};
 
@@ -32,6 +33,7 @@ mod visibility;
 
 pub use api_versions::supported_versions;
 pub use events::{DecisionRecord, Event};
+pub use policy_update::Standing;
 use requests::RequestSide;
 use responses::ResponseSide;
 use state::{Core, InFlight, ResponseAction, SaslState};
@@ -72,6 +74,7 @@ impl Session {
                 deciding: false,
                 peer: None,
                 dtp_cursors: Vec::new(),
+                not_after: None,
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),
@@ -101,8 +104,10 @@ impl Session {
         sasl_nonce: &[u8],
     ) -> Result<&Identity, String> {
         self.keep_peer(peer, now_unix);
-        match self.core.cfg.identity.identify(peer, now_unix) {
-            Ok(identity) => {
+        match self.core.cfg.identity.identify_detailed(peer, now_unix) {
+            Ok(detailed) => {
+                self.core.not_after = detailed.not_after;
+                let identity = detailed.identity;
                 if let Propagation::BanzaiPreamble = self.core.cfg.propagation {
                     self.core.preamble = Some(crate::propagation::banzai_preamble(&identity.principal));
                 }
@@ -187,8 +192,11 @@ impl Session {
             }
         }
         if let Some(reason) = &out.close {
-            if policy_update::is_policy_close(&reason.message) {
-                self.core.events.push(Event::PolicyClosed(reason.message.clone()));
+            if let CloseKind::Ended(why) = reason.kind {
+                self.core.events.push(match why {
+                    EndReason::PolicyUpdate => Event::PolicyClosed(reason.message.clone()),
+                    _ => Event::Ended(why, reason.message.clone()),
+                });
             } else {
                 self.core.stats.push(Stat::ProtocolError(ProtocolErrorKind::from(reason.kind)));
                 self.core.events.push(Event::ProtocolError(format!("request stream: {reason}")));
@@ -251,6 +259,17 @@ impl Session {
     #[must_use = "events carry the decisions to audit and the reasons to log"]
     pub fn take_events(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.core.events)
+    }
+
+    /// The client certificate's `notAfter` (seconds since the epoch), when the certificate was read.
+    pub fn certificate_not_after(&self) -> Option<i64> {
+        self.core.not_after
+    }
+
+    /// The session lifetime the broker granted the filter's SASL authentication (KIP-368; 0: none), once
+    /// authenticated.
+    pub fn sasl_session_lifetime_ms(&self) -> Option<i64> {
+        self.core.sasl.as_ref().and_then(|s| s.client.session_lifetime_ms())
     }
 
     /// Requests forwarded and not yet answered.

@@ -9,7 +9,9 @@
 //! allow-if-no-ACL), observability, `maxFrameBytes`, and an identity mapping that still derives the same
 //! principal. What cannot: another principal or a refusal under the new identity settings, another
 //! propagation mode, response tracking switching on or off (authorization `off` ↔ on); the connection is then
-//! closed at that request boundary, so the client reconnects under the new policy (fail closed).
+//! closed at that request boundary, so the client reconnects under the new policy (fail closed), unless the
+//! new policy says `connections.onIncompatiblePolicyChange: keepOldPolicy`. The same check ([`Standing`]) runs
+//! in the glue's timer for connections that send nothing (`connection_limits`: `maxCloseDelayMs`).
 
 use std::rc::Rc;
 
@@ -17,6 +19,8 @@ use super::events::Event;
 use super::state::Core;
 use super::Session;
 use crate::config::{Config, Propagation};
+use crate::connection_limits::{EndReason, OnIncompatibleChange};
+use crate::frame::{CloseKind, CloseReason};
 use crate::identity::PeerInfo;
 use crate::policy::Mode;
 
@@ -27,20 +31,53 @@ pub(super) enum PendingPolicy {
         cfg: Rc<Config>,
         generation: u64,
     },
-    /// The newest policy cannot be followed here: end the connection at the boundary.
-    Close(String),
+    /// End the connection at the boundary (the newest policy cannot be followed, or a time limit passed).
+    Close(EndReason, String),
 }
 
-/// Close reasons of policy updates start with this (so they are not counted as protocol errors).
+/// Close reasons of policy updates start with this.
 const CLOSE_PREFIX: &str = "policy update: ";
-
-pub(super) fn is_policy_close(reason: &str) -> bool {
-    reason.starts_with(CLOSE_PREFIX)
-}
 
 /// Whether a configuration needs the filter to match every response to its request.
 pub(super) fn tracks_responses(cfg: &Config) -> bool {
     cfg.authorizer.mode() != Mode::Off || cfg.propagation == Propagation::Sasl
+}
+
+/// What a policy update cannot change on an open connection: the identity it derived and what the broker
+/// connection carries. Checked by the session at a request boundary, and by the glue's timer for a connection
+/// that sends nothing.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    propagation: Propagation,
+    tracking: bool,
+    principal: Option<String>,
+    peer: Option<Rc<(PeerInfo, i64)>>,
+}
+
+impl Standing {
+    /// `Err`: why the connection cannot follow `cfg` in place.
+    pub fn follows(&self, cfg: &Config) -> Result<(), String> {
+        if cfg.propagation != self.propagation {
+            return Err(format!("{CLOSE_PREFIX}identity propagation changed; reconnect"));
+        }
+        if tracks_responses(cfg) != self.tracking {
+            return Err(format!("{CLOSE_PREFIX}authorization switched on or off; reconnect"));
+        }
+        if let (Some(principal), Some(peer)) = (&self.principal, &self.peer) {
+            let (peer, now_unix) = peer.as_ref();
+            match cfg.identity.identify(peer, *now_unix) {
+                Ok(new) if &new.principal == principal => {}
+                Ok(new) => {
+                    return Err(format!(
+                        "{CLOSE_PREFIX}the principal is now {} (was {principal}); reconnect",
+                        new.principal
+                    ))
+                }
+                Err(refusal) => return Err(format!("{CLOSE_PREFIX}refused: {}", refusal.0)),
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Session {
@@ -56,13 +93,22 @@ impl Session {
             self.core.events.push(Event::PolicyApplied { generation });
             return;
         }
+        if matches!(self.core.pending_policy, Some(PendingPolicy::Close(..))) {
+            return;
+        }
         self.core.pending_policy = Some(PendingPolicy::Apply { cfg, generation });
     }
 
     /// Ends the connection at the next request frame boundary (the newest policy cannot be followed):
     /// reported as [`Event::PolicyClosed`] with `policy update: <reason>`.
     pub fn close_at_request_boundary(&mut self, reason: &str) {
-        self.core.pending_policy = Some(PendingPolicy::Close(format!("{CLOSE_PREFIX}{reason}")));
+        self.end_at_request_boundary(EndReason::PolicyUpdate, &format!("{CLOSE_PREFIX}{reason}"));
+    }
+
+    /// Ends the connection at the next request frame boundary, for `why` (reported as
+    /// [`Event::PolicyClosed`] for a policy update, [`Event::Ended`] otherwise).
+    pub fn end_at_request_boundary(&mut self, why: EndReason, reason: &str) {
+        self.core.pending_policy = Some(PendingPolicy::Close(why, reason.to_string()));
     }
 
     /// The policy the next request is decided under (unless an update is pending).
@@ -70,37 +116,43 @@ impl Session {
         &self.core.cfg
     }
 
+    /// What a policy update cannot change on this connection (see [`Standing::follows`]).
+    pub fn standing(&self) -> Standing {
+        Standing {
+            propagation: self.core.cfg.propagation,
+            tracking: self.core.tracking,
+            principal: self.core.identity.as_ref().map(|i| i.principal.clone()),
+            peer: self.core.peer.clone(),
+        }
+    }
+
     /// Remembers what the identity was derived from, so a policy update can derive it again.
     pub(super) fn keep_peer(&mut self, peer: &PeerInfo, now_unix: i64) {
-        self.core.peer = Some((peer.clone(), now_unix));
+        self.core.peer = Some(Rc::new((peer.clone(), now_unix)));
     }
 }
 
 impl Core {
-    /// At a request frame boundary: takes a pending policy. `Err`: close the connection with this reason.
-    pub(super) fn take_pending_policy(&mut self) -> Result<(), String> {
+    /// At a request frame boundary: takes a pending policy. `Err`: close the connection for this reason.
+    pub(super) fn take_pending_policy(&mut self) -> Result<(), Box<CloseReason>> {
+        let ended = |why, message| Box::new(CloseReason::new(CloseKind::Ended(why), message));
         let (cfg, generation) = match self.pending_policy.take() {
             None => return Ok(()),
-            Some(PendingPolicy::Close(reason)) => return Err(reason),
+            Some(PendingPolicy::Close(why, reason)) => return Err(ended(why, reason)),
             Some(PendingPolicy::Apply { cfg, generation }) => (cfg, generation),
         };
-        if cfg.propagation != self.cfg.propagation {
-            return Err(format!("{CLOSE_PREFIX}identity propagation changed; reconnect"));
-        }
-        if tracks_responses(&cfg) != self.tracking {
-            return Err(format!("{CLOSE_PREFIX}authorization switched on or off; reconnect"));
-        }
-        if let (Some(identity), Some((peer, now_unix))) = (&self.identity, &self.peer) {
-            match cfg.identity.identify(peer, *now_unix) {
-                Ok(new) if new.principal == identity.principal => {}
-                Ok(new) => {
-                    return Err(format!(
-                        "{CLOSE_PREFIX}the principal is now {} (was {}); reconnect",
-                        new.principal, identity.principal
-                    ))
-                }
-                Err(refusal) => return Err(format!("{CLOSE_PREFIX}refused: {}", refusal.0)),
+        let standing = Standing {
+            propagation: self.cfg.propagation,
+            tracking: self.tracking,
+            principal: self.identity.as_ref().map(|i| i.principal.clone()),
+            peer: self.peer.clone(),
+        };
+        if let Err(reason) = standing.follows(&cfg) {
+            if cfg.connections.on_incompatible == OnIncompatibleChange::KeepOldPolicy {
+                self.events.push(Event::PolicyKept { generation, reason });
+                return Ok(());
             }
+            return Err(ended(EndReason::PolicyUpdate, reason));
         }
         self.cfg = cfg;
         self.events.push(Event::PolicyApplied { generation });

@@ -15,7 +15,7 @@ impl FrameHandler for RequestSide<'_> {
         // A newer policy is taken between frames only: a frame being buffered is decided under one policy.
         if !self.0.deciding {
             if let Err(reason) = self.0.take_pending_policy() {
-                return Verdict::Close(reason.into());
+                return Verdict::Close(reason);
             }
         }
         let verdict = self.decide(frame, frame_len);

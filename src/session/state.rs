@@ -125,7 +125,9 @@ pub(super) struct Core {
     /// A request frame is being buffered (its handler answered `NeedMore`): no policy swap until decided.
     pub(super) deciding: bool,
     /// What the identity was derived from (peer, time), to derive it again under a new policy.
-    pub(super) peer: Option<(crate::identity::PeerInfo, i64)>,
+    pub(super) peer: Option<Rc<(crate::identity::PeerInfo, i64)>>,
+    /// The client certificate's `notAfter` (seconds since the epoch), when it was read.
+    pub(super) not_after: Option<i64>,
     /// DescribeTopicPartitions cursors handed to the client in place of a hidden topic (see
     /// `visibility::dtp_cursor_token`): (token, the broker's cursor topic, partition), newest last.
     pub(super) dtp_cursors: Vec<(String, String, i32)>,
