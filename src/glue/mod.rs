@@ -1,6 +1,7 @@
 //! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
 //! the core, writes back what the core decided, and logs. The only code that talks to the host.
 
+mod counters;
 mod ending;
 mod held;
 mod host;
@@ -17,9 +18,12 @@ use crate::config::Config;
 use crate::feed::{feed, Fed, SessionSide, Windows};
 use crate::frame::apply_edits;
 use crate::identity::PeerInfo;
-use crate::metrics::{self, LabelCap, RequestDecision, Stat, TopicId, TopicNames, OVERFLOW_LABEL};
-use crate::policy::index::FxHashMap;
+use crate::metrics::{self, LabelCap, RequestDecision, Stat};
 use crate::session::{Event, Session};
+use counters::{
+    add_pending_count, flush_pending_counts, topic_counter, MetricRegistry, PrincipalMetrics, TopicCounters,
+    COUNTER_FLUSH_PERIOD_MS,
+};
 use policy_updates::{Follower, Publication, Scope};
 
 proxy_wasm::main! {{
@@ -80,99 +84,6 @@ struct FilterRoot {
     /// This root's queue for notices of new policy generations (`policy_notices`).
     notices: Option<String>,
     context_id: u32,
-}
-
-/// Metric ids by name, defined with the host on first use and cached for the VM's lifetime. Fx-hashed: the
-/// request and latency maps are looked up on every chunk, and their keys do not come from clients.
-struct MetricRegistry {
-    by_name: FxHashMap<String, u32>,
-    requests: FxHashMap<(i16, RequestDecision), Option<u32>>,
-    latency: FxHashMap<i16, Option<u32>>,
-    principals: LabelCap,
-    topics: LabelCap,
-    /// Per-topic byte counters by principal label, then topic label: names are built once per pair.
-    by_topic: FxHashMap<String, FxHashMap<String, TopicCounters>>,
-}
-
-/// The two byte counters of one topic (and principal), each defined with the host on first use.
-#[derive(Default, Clone, Copy)]
-struct TopicCounters {
-    produced: Option<Option<u32>>,
-    fetched: Option<Option<u32>>,
-}
-
-impl TopicCounters {
-    fn slot(&mut self, fetched: bool) -> &mut Option<Option<u32>> {
-        if fetched {
-            &mut self.fetched
-        } else {
-            &mut self.produced
-        }
-    }
-}
-
-impl Default for MetricRegistry {
-    fn default() -> Self {
-        MetricRegistry {
-            by_name: FxHashMap::default(),
-            requests: FxHashMap::default(),
-            latency: FxHashMap::default(),
-            principals: LabelCap::new(crate::config::Config::default().max_label_values as usize),
-            topics: LabelCap::new(crate::config::Config::default().max_topic_label_values as usize),
-            by_topic: FxHashMap::default(),
-        }
-    }
-}
-
-impl MetricRegistry {
-    fn id(&mut self, metric_type: MetricType, name: String) -> Option<u32> {
-        if let Some(id) = self.by_name.get(&name) {
-            return Some(*id);
-        }
-        match host::define_metric(metric_type, &name) {
-            Ok(id) => {
-                self.by_name.insert(name, id);
-                Some(id)
-            }
-            Err(e) => {
-                log::warn!("cannot define metric {name}: host status {}", e.0);
-                None
-            }
-        }
-    }
-
-    /// The counter of one principal's bytes to or from one topic. The topic label is capped VM-wide (the
-    /// session caps what it tracks per connection; its `other` stays `other`).
-    fn topic_counter(&mut self, principal: &str, topic: TopicId, name: &str, fetched: bool) -> Option<u32> {
-        let label = if topic == TopicId::OTHER { OVERFLOW_LABEL } else { self.topics.label(name) };
-        let known = self.by_topic.get_mut(principal).and_then(|t| t.get_mut(label)).and_then(|c| *c.slot(fetched));
-        if let Some(id) = known {
-            return id;
-        }
-        let metric = if fetched {
-            metrics::fetched_bytes_by_topic(principal, label)
-        } else {
-            metrics::produced_bytes_by_topic(principal, label)
-        };
-        let id = self.id(MetricType::Counter, metric);
-        let counters = self.by_topic.entry(principal.to_string()).or_default().entry(label.to_string()).or_default();
-        *counters.slot(fetched) = Some(id);
-        id
-    }
-
-    fn increment(&mut self, metric_type: MetricType, name: String, by: i64) {
-        if let Some(id) = self.id(metric_type, name) {
-            add_pending_count(id, by);
-        }
-    }
-}
-
-/// Metric ids labelled with one connection's principal, resolved once per connection.
-#[derive(Default, Clone, Copy)]
-struct PrincipalMetrics {
-    denied: Option<u32>,
-    produced: Option<u32>,
-    fetched: Option<u32>,
 }
 
 impl Context for FilterRoot {
@@ -641,63 +552,8 @@ impl Connection {
     }
 }
 
-/// The counter of a topic's share for this connection: cached by the session's topic id, so a name is looked
-/// up once per connection and topic, and built once per principal and topic.
-fn topic_counter(
-    cache: &mut Vec<TopicCounters>,
-    registry: &mut MetricRegistry,
-    principal: &str,
-    topics: &TopicNames,
-    topic: TopicId,
-    fetched: bool,
-) -> Option<u32> {
-    let index = usize::from(topic.0);
-    if let Some(id) = cache.get_mut(index).and_then(|c| *c.slot(fetched)) {
-        return id;
-    }
-    let id = registry.topic_counter(principal, topic, topics.name(topic), fetched);
-    if cache.len() <= index {
-        // Bounded: topic ids stop at the session's cap.
-        cache.resize(index + 1, TopicCounters::default());
-    }
-    if let Some(counters) = cache.get_mut(index) {
-        *counters.slot(fetched) = Some(id);
-    }
-    id
-}
-
 /// One client chunk in this many is timed for the request latency histogram (see `Connection::on_data`).
 const TIMED_CHUNK_EVERY: u32 = 16;
-
-/// How often the VM's pending counter deltas are handed to the host (see [`flush_pending_counts`]).
-const COUNTER_FLUSH_PERIOD_MS: u32 = 1_000;
-
-thread_local! {
-    /// Counter deltas of every connection in this VM (Envoy runs one per worker thread), summed per metric.
-    static PENDING_COUNTS: RefCell<FxHashMap<u32, i64>> = RefCell::new(FxHashMap::default());
-}
-
-fn add_pending_count(id: u32, by: i64) {
-    PENDING_COUNTS.with(|pending| {
-        let mut pending = pending.borrow_mut();
-        let total = pending.entry(id).or_insert(0);
-        *total = total.saturating_add(by);
-    });
-}
-
-/// Hands the pending counter deltas to the host: on the root context's timer, every
-/// [`COUNTER_FLUSH_PERIOD_MS`], and when the root goes. Each increment is a call out of the VM, and a request
-/// moves two or three counters: summed across the worker's connections, counters cost a few calls a second
-/// whatever the traffic (measured in Envoy: README, performance), and lag the traffic by at most the period.
-fn flush_pending_counts() {
-    PENDING_COUNTS.with(|pending| {
-        for (id, by) in pending.borrow_mut().drain() {
-            if by != 0 {
-                host::increment_metric(id, by);
-            }
-        }
-    });
-}
 
 impl Context for Connection {}
 
