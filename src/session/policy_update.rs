@@ -17,23 +17,13 @@ use std::rc::Rc;
 
 use super::events::Event;
 use super::state::Core;
+use super::state::PendingPolicy;
 use super::Session;
 use crate::config::{Config, Propagation};
 use crate::connection_limits::{EndReason, OnIncompatibleChange};
 use crate::frame::{CloseKind, CloseReason};
 use crate::identity::PeerInfo;
 use crate::policy::Mode;
-
-/// What the session takes at the next request frame boundary.
-#[derive(Debug)]
-pub(super) enum PendingPolicy {
-    Apply {
-        cfg: Rc<Config>,
-        generation: u64,
-    },
-    /// End the connection at the boundary (the newest policy cannot be followed, or a time limit passed).
-    Close(EndReason, String),
-}
 
 /// Close reasons of policy updates start with this.
 const CLOSE_PREFIX: &str = "policy update: ";

@@ -9,6 +9,7 @@ use kafka_protocol::messages::ApiKey;
 use super::events::Event;
 use super::topic_bytes::TopicBytes;
 use crate::config::Config;
+use crate::connection_limits::EndReason;
 use crate::frame::Verdict;
 use crate::identity::{Identity, ANONYMOUS_PRINCIPAL};
 use crate::metrics::{RequestDecision, Stat};
@@ -44,7 +45,7 @@ pub(super) enum ResponseAction {
     },
     /// The filter's own Metadata request by topic id, in place of a request naming ids not learned: learn
     /// them, then answer that request (see `topic_resolution`).
-    ResolveTopicIds(Box<super::topic_resolution::Unresolved>),
+    ResolveTopicIds(Box<Unresolved>),
     /// Drop the listing's entries the principal may not Describe (audit mode: record them, forward).
     FilterListing {
         filter: ListingFilter,
@@ -121,7 +122,7 @@ pub(super) struct Core {
     /// Per-topic byte stats: topic names and the Fetch response being walked.
     pub(super) topic_bytes: TopicBytes,
     /// A newer policy, taken at the next request frame boundary (see `policy_update`).
-    pub(super) pending_policy: Option<super::policy_update::PendingPolicy>,
+    pub(super) pending_policy: Option<PendingPolicy>,
     /// A request frame is being buffered (its handler answered `NeedMore`): no policy swap until decided.
     pub(super) deciding: bool,
     /// What the identity was derived from (peer, time), to derive it again under a new policy.
@@ -201,4 +202,26 @@ impl Core {
 /// ApiVersions v0 with the same correlation id: what the broker answers in place of a denied request.
 fn substitute_request(correlation_id: i32) -> Vec<u8> {
     wire::request_frame(ApiKey::ApiVersions as i16, 0, correlation_id, None, &[])
+}
+
+/// What the session takes at the next request frame boundary.
+#[derive(Debug)]
+pub(super) enum PendingPolicy {
+    Apply {
+        cfg: Rc<Config>,
+        generation: u64,
+    },
+    /// End the connection at the boundary (the newest policy cannot be followed, or a time limit passed).
+    Close(EndReason, String),
+}
+
+/// What the filter keeps of a request it answers once the ids are resolved.
+#[derive(Debug)]
+pub(super) struct Unresolved {
+    pub(super) api_key: i16,
+    pub(super) api_version: i16,
+    pub(super) client_id: Option<String>,
+    /// The request body (after the header).
+    pub(super) body: Vec<u8>,
+    pub(super) expects_response: bool,
 }

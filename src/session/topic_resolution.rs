@@ -15,7 +15,7 @@
 use kafka_protocol::messages::ApiKey;
 
 use super::events::{DecisionRecord, Event};
-use super::state::{Core, ResponseAction};
+use super::state::{Core, ResponseAction, Unresolved};
 use crate::authorize::Asked;
 use crate::classify::learned_requirements;
 use crate::frame::Verdict;
@@ -28,17 +28,6 @@ use crate::topic_ids::{self, TopicUuid};
 
 /// The Metadata version of the filter's own request: the first that Kafka answers by topic id.
 pub(super) const RESOLVE_METADATA_VERSION: i16 = 12;
-
-/// What the filter keeps of a request it answers once the ids are resolved.
-#[derive(Debug)]
-pub(super) struct Unresolved {
-    pub(super) api_key: i16,
-    pub(super) api_version: i16,
-    pub(super) client_id: Option<String>,
-    /// The request body (after the header).
-    pub(super) body: Vec<u8>,
-    pub(super) expects_response: bool,
-}
 
 /// Swaps the request for the filter's Metadata request for `ids` (same correlation id).
 pub(super) fn resolve(
