@@ -22,15 +22,7 @@ use crate::protocol::wire::{self, HeaderParse, SIZE_PREFIX};
 pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) -> Verdict {
     let body = frame.get(SIZE_PREFIX..).unwrap_or_default();
     let body_len = frame_len.saturating_sub(SIZE_PREFIX);
-    if !core.first_request_seen {
-        // A client must not choose its identity: refuse anything shaped like an identity preamble.
-        if body.len() < 8 && body.len() < body_len {
-            return Verdict::NeedMore;
-        }
-        if frame.get(2..10) == Some(b"BZC_UID:".as_slice()) {
-            return Verdict::Close("client sent an identity preamble".into());
-        }
-    }
+    // Preamble-shaped bytes never get here: `early::judge_header` refuses them at every request boundary.
     let header = match wire::parse_request_header(body, body_len) {
         HeaderParse::Complete(h) => h,
         HeaderParse::Incomplete => return Verdict::NeedMore,
