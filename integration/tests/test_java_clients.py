@@ -274,10 +274,9 @@ def test_java_consumer_protocol_regex_subscription(stack, java_classes):
     assert "User:CN=kafka-default" in refused["message"] and refused["elapsedMs"] < 25_000, refused
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The Java consumer resolves the topic ids of a broker-side regex assignment with Metadata by topic id "
-    "(ConsumerMetadata.newMetadataRequestBuilder), which this branch still refuses; topic ids are another change's."))
 def test_java_consumer_protocol_regex_subscription_consumes(stack, java_classes):
+    """An allowed regex: the broker assigns the matching topics by id, and the Java consumer resolves those ids
+    with Metadata by topic id through the filter (ConsumerMetadata.newMetadataRequestBuilder), then reads."""
     topic = new_topic(stack, "rxconsume")
     default = client_properties(stack, "mesh-default")
     assert java_client(java_classes, "produce", default, topic, 2)["acked"] == 2
