@@ -79,9 +79,7 @@ def envoy_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return kafka_broker.free_port()
 
 
 def wait_for_port(host: str, port: int, timeout: float, process: "Process | None" = None) -> None:

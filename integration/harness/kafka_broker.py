@@ -104,10 +104,20 @@ def stop_process_group(popen: subprocess.Popen, grace: float, kill: bool = False
         popen.wait(grace)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, never the same twice in this process: the kernel may hand a port it just gave
+    back out again, and two listeners of one node on one port stop Kafka at start."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free port found that this process has not used")
 
 
 @dataclass
