@@ -71,7 +71,7 @@ pub fn error_response(
 
 /// A piece of a response (no frame): `rows` for one name answered with `code` and `message`, then its tagged
 /// fields.
-fn piece(api_key: ApiKey, version: i16, rows: &[shapes::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
+fn piece(api_key: ApiKey, version: i16, rows: &[writer::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
     let mut o = Out::body(api_key as i16, version);
     let none = |_: ResourceType, _: &str| error_code::NONE;
     let env = Env { codes: &Codes(&none), body: &[], message };

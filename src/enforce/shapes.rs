@@ -16,104 +16,11 @@ use super::hooks::{
     asked_id, config_code, consumer_heartbeat_code, coordinator, follower_or_topic, not_attempted, produce,
     share_heartbeat_code, txn_or_cluster,
 };
-use super::writer::{Ctx, Env, Out};
-use super::{Codes, CREATE_TOPICS_REFUSED, NO_AUTHORIZED_OPERATIONS};
+use super::writer::{all, between, since, until, Answer, Code, Put, Row};
+use super::{CREATE_TOPICS_REFUSED, NO_AUTHORIZED_OPERATIONS};
 use crate::protocol::error_code::NONE;
 use Code::{Cluster, First, Group, Root, Topic, Txn, Up};
 use Put::*;
-
-/// A response: whether the request is read with its layout, the request-level code, the fields.
-pub(super) struct Answer {
-    /// Read with its layout (`protocol::layout::parse`); cluster-level requests have none and name nothing.
-    pub(super) read: bool,
-    pub(super) code: Code,
-    pub(super) rows: &'static [Row],
-}
-
-/// A response field present in versions `min..=max`.
-pub(super) struct Row {
-    min: i16,
-    max: i16,
-    pub(super) put: Put,
-}
-
-impl Row {
-    pub(super) fn at(&self, version: i16) -> bool {
-        (self.min..=self.max).contains(&version)
-    }
-}
-
-const fn all(put: Put) -> Row {
-    Row { min: 0, max: i16::MAX, put }
-}
-const fn since(min: i16, put: Put) -> Row {
-    Row { min, max: i16::MAX, put }
-}
-const fn until(max: i16, put: Put) -> Row {
-    Row { min: 0, max, put }
-}
-const fn between(min: i16, max: i16, put: Put) -> Row {
-    Row { min, max, put }
-}
-
-/// What one field holds. Request fields are named as in the request layouts; "" names the element itself
-/// in an array of strings or of integers.
-pub(super) enum Put {
-    I8(i8),
-    Bool(bool),
-    I16(i16),
-    I32(i32),
-    I64(i64),
-    ZeroUuid,
-    Str(&'static str),
-    NullStr,
-    /// An array with no elements.
-    Empty,
-    NullArray,
-    EmptyBytes,
-    NullBytes,
-    /// The error code of this struct (see [`Code`]).
-    Code,
-    /// error_message: the answer's own message (a refused heartbeat's, an undescribable group's), else null.
-    Message,
-    /// The text when this struct's code is an error, else "" (CreateTopics).
-    RefusedMessage(&'static str),
-    /// A request string, "" when null.
-    Echo(&'static str),
-    /// A request string that must not be null (else the request is not answered).
-    Name(&'static str),
-    /// A request string, null when null.
-    EchoNullable(&'static str),
-    /// A request integer as int8.
-    EchoI8(&'static str),
-    /// A request integer as int32 (partition indexes).
-    EchoI32(&'static str),
-    /// A request uuid (topic ids).
-    EchoId(&'static str),
-    /// One struct per element of a request array, each with its code and then its tagged fields.
-    Each(&'static str, Code, &'static [Row]),
-    /// [`Put::Each`], but empty when this struct's code is an error (Kafka fails the group, not its topics).
-    EachIfAllowed(&'static str, Code, &'static [Row]),
-    /// Fields Kafka writes by logic, not shape.
-    Hook(fn(&mut Out, &Ctx<'_, '_>, &Env<'_>) -> Result<(), String>),
-}
-
-/// A struct's error code, evaluated when the struct is entered.
-pub(super) enum Code {
-    None,
-    /// The enclosing struct's code.
-    Up,
-    Cluster,
-    /// The topic named by this field (or, addressed by id, the name learned for `topic_id`).
-    Topic(&'static str),
-    Group(&'static str),
-    Txn(&'static str),
-    /// Evaluated on the request (the top level).
-    Root(&'static Code),
-    /// The first error in Kafka's check order.
-    First(&'static [Code]),
-    Hook(fn(&Ctx<'_, '_>, &Codes<'_>) -> Result<i16, String>),
-}
 
 /// throttle_time_ms
 const THROTTLE: Put = I32(0);
@@ -152,7 +59,7 @@ static FETCH: Answer = read(
                     Up,
                     &[
                         all(EchoI32("partition")),
-                        all(Code),
+                        all(ErrorCode),
                         all(I64(-1)),       // high_watermark
                         all(I64(-1)),       // last_stable_offset
                         since(5, I64(-1)),  // log_start_offset
@@ -180,7 +87,7 @@ static LIST_OFFSETS: Answer = read(
                     Up,
                     &[
                         all(EchoI32("partition_index")),
-                        all(Code),
+                        all(ErrorCode),
                         all(I64(-1)),      // timestamp
                         all(I64(-1)),      // offset
                         since(4, I32(-1)), // leader_epoch
@@ -194,7 +101,7 @@ static LIST_OFFSETS: Answer = read(
 /// A topic answered with its code and nothing else: no partitions, the zero id, no authorized operations (as
 /// Kafka answers a topic the principal may not Describe). Also the filter's entries in a broker's answer.
 pub(super) static METADATA_TOPIC: &[Row] = &[
-    all(Code),
+    all(ErrorCode),
     all(Name("name")),
     since(10, ZeroUuid),   // topic_id
     since(1, Bool(false)), // is_internal
@@ -224,7 +131,11 @@ static DELETE_RECORDS: Answer = read(
             Topic("name"),
             &[
                 all(Echo("name")),
-                all(Each("partitions", Up, &[all(EchoI32("partition_index")), all(I64(-1)), all(Code)])), // low_watermark
+                all(Each(
+                    "partitions",
+                    Up,
+                    &[all(EchoI32("partition_index")), all(I64(-1)), all(ErrorCode)], // low_watermark
+                )),
             ],
         )),
     ],
@@ -243,7 +154,7 @@ static OFFSET_FOR_LEADER_EPOCH: Answer = read(
                     "partitions",
                     Up,
                     &[
-                        all(Code),
+                        all(ErrorCode),
                         all(EchoI32("partition")),
                         since(1, I32(-1)), // leader_epoch
                         all(I64(-1)),      // end_offset
@@ -266,7 +177,7 @@ static DESCRIBE_PRODUCERS: Answer = read(
                 all(Each(
                     "partition_indexes",
                     Up,
-                    &[all(EchoI32("")), all(Code), all(NullStr), all(Empty)], // error_message, active_producers
+                    &[all(EchoI32("")), all(ErrorCode), all(NullStr), all(Empty)], // error_message, active_producers
                 )),
             ],
         )),
@@ -282,7 +193,7 @@ static DESCRIBE_TOPIC_PARTITIONS: Answer = read(
             "topics",
             Topic("name"),
             &[
-                all(Code),
+                all(ErrorCode),
                 all(Echo("name")),
                 all(ZeroUuid),
                 all(Bool(false)), // is_internal
@@ -298,7 +209,7 @@ static DESCRIBE_TOPIC_PARTITIONS: Answer = read(
 
 /// A topic of a group's offsets, its code the group's error or else the topic's.
 static GROUP_TOPIC: &[Row] =
-    &[all(Echo("name")), all(Each("partitions", Up, &[all(EchoI32("partition_index")), all(Code)]))];
+    &[all(Echo("name")), all(Each("partitions", Up, &[all(EchoI32("partition_index")), all(ErrorCode)]))];
 
 static OFFSET_COMMIT: Answer =
     read(Group("group_id"), &[since(3, THROTTLE), all(Each("topics", First(&[Up, Topic("name")]), GROUP_TOPIC))]);
@@ -313,7 +224,7 @@ static OFFSET_FETCH_TOPIC: &[Row] = &[
             all(I64(-1)),      // committed_offset
             since(5, I32(-1)), // committed_leader_epoch
             all(Str("")),      // metadata
-            all(Code),
+            all(ErrorCode),
         ],
     )),
 ];
@@ -325,13 +236,17 @@ static OFFSET_FETCH: Answer = read(
         since(3, THROTTLE),
         until(1, Each("topics", First(&[Up, Topic("name")]), OFFSET_FETCH_TOPIC)),
         between(2, 7, EachIfAllowed("topics", First(&[Up, Topic("name")]), OFFSET_FETCH_TOPIC)),
-        between(2, 7, Code),
+        between(2, 7, ErrorCode),
         since(
             8,
             Each(
                 "groups",
                 Group("group_id"),
-                &[all(Echo("group_id")), all(EachIfAllowed("topics", Topic("name"), OFFSET_FETCH_TOPIC)), all(Code)],
+                &[
+                    all(Echo("group_id")),
+                    all(EachIfAllowed("topics", Topic("name"), OFFSET_FETCH_TOPIC)),
+                    all(ErrorCode),
+                ],
             ),
         ),
     ],
@@ -342,7 +257,7 @@ static FIND_COORDINATOR: Answer = read(
     Code::Hook(coordinator),
     &[
         since(1, THROTTLE),
-        until(3, Code),
+        until(3, ErrorCode),
         between(1, 3, Str("")), // error_message
         until(3, I32(-1)),      // node_id
         until(3, Str("")),      // host
@@ -352,7 +267,7 @@ static FIND_COORDINATOR: Answer = read(
             Each(
                 "coordinator_keys",
                 Code::Hook(coordinator),
-                &[all(Echo("")), all(I32(-1)), all(Str("")), all(I32(-1)), all(Code), all(NullStr)],
+                &[all(Echo("")), all(I32(-1)), all(Str("")), all(I32(-1)), all(ErrorCode), all(NullStr)],
             ),
         ),
     ],
@@ -362,7 +277,7 @@ static JOIN_GROUP: Answer = read(
     Group("group_id"),
     &[
         since(2, THROTTLE),
-        all(Code),
+        all(ErrorCode),
         all(I32(-1)),          // generation_id
         since(7, NullStr),     // protocol_type
         since(7, NullStr),     // protocol_name (nullable from v7)
@@ -374,15 +289,15 @@ static JOIN_GROUP: Answer = read(
     ],
 );
 
-static HEARTBEAT: Answer = read(Group("group_id"), &[since(1, THROTTLE), all(Code)]);
+static HEARTBEAT: Answer = read(Group("group_id"), &[since(1, THROTTLE), all(ErrorCode)]);
 
-static LEAVE_GROUP: Answer = read(Group("group_id"), &[since(1, THROTTLE), all(Code), since(3, Empty)]); // members
+static LEAVE_GROUP: Answer = read(Group("group_id"), &[since(1, THROTTLE), all(ErrorCode), since(3, Empty)]); // members
 
 static SYNC_GROUP: Answer = read(
     Group("group_id"),
     &[
         since(1, THROTTLE),
-        all(Code),
+        all(ErrorCode),
         since(5, NullStr), // protocol_type
         since(5, NullStr), // protocol_name
         all(EmptyBytes),   // assignment
@@ -397,7 +312,7 @@ static DESCRIBE_GROUPS: Answer = read(
             "groups",
             Group(""),
             &[
-                all(Code),
+                all(ErrorCode),
                 since(6, NullStr), // error_message
                 all(Echo("")),
                 all(Str("")), // group_state
@@ -414,16 +329,16 @@ static DESCRIBE_GROUPS: Answer = read(
 static LIST_GROUPS: Answer = read(Code::None, &[since(1, THROTTLE), all(I16(NONE)), all(Empty)]);
 
 static DELETE_GROUPS: Answer =
-    read(Code::None, &[all(THROTTLE), all(Each("groups_names", Group(""), &[all(Echo("")), all(Code)]))]);
+    read(Code::None, &[all(THROTTLE), all(Each("groups_names", Group(""), &[all(Echo("")), all(ErrorCode)]))]);
 
 /// A refused group fails the whole request (top level); otherwise partitions carry topic errors.
 static OFFSET_DELETE: Answer =
-    read(Group("group_id"), &[all(Code), all(THROTTLE), all(EachIfAllowed("topics", Topic("name"), GROUP_TOPIC))]);
+    read(Group("group_id"), &[all(ErrorCode), all(THROTTLE), all(EachIfAllowed("topics", Topic("name"), GROUP_TOPIC))]);
 
 /// Kafka's `getErrorResponse`: no member id, epoch 0, no assignment.
 pub(super) static HEARTBEAT_ANSWER: &[Row] = &[
     all(THROTTLE),
-    all(Code),
+    all(ErrorCode),
     all(Message),
     all(NullStr), // member_id
     all(I32(0)),  // member_epoch
@@ -436,7 +351,7 @@ static SHARE_GROUP_HEARTBEAT: Answer = read(Code::Hook(share_heartbeat_code), HE
 
 /// A described consumer or share group: a refused one has no members.
 pub(super) static DESCRIBED_GROUP: &[Row] = &[
-    all(Code),
+    all(ErrorCode),
     all(Message),
     all(Echo("")),
     all(Str("")), // group_state
@@ -453,7 +368,7 @@ static GROUP_DESCRIBE: Answer = read(Code::None, &[all(THROTTLE), all(Each("grou
 
 static INIT_PRODUCER_ID: Answer = read(
     Code::Hook(txn_or_cluster),
-    &[all(THROTTLE), all(Code), all(I64(-1)), all(I16(-1))], // producer_id, producer_epoch
+    &[all(THROTTLE), all(ErrorCode), all(I64(-1)), all(I16(-1))], // producer_id, producer_epoch
 );
 
 /// Partitions not at fault get OPERATION_NOT_ATTEMPTED when any was refused (the request's code).
@@ -464,17 +379,17 @@ static ADD_PARTITIONS_TO_TXN: Answer = read(
         all(Each(
             "v3_and_below_topics",
             First(&[Root(&Txn("v3_and_below_transactional_id")), Topic("name"), Up]),
-            &[all(Echo("name")), all(Each("partitions", Up, &[all(EchoI32("")), all(Code)]))],
+            &[all(Echo("name")), all(Each("partitions", Up, &[all(EchoI32("")), all(ErrorCode)]))],
         )),
     ],
 );
 
 static ADD_OFFSETS_TO_TXN: Answer =
-    read(First(&[Txn("transactional_id"), Group("group_id")]), &[all(THROTTLE), all(Code)]);
+    read(First(&[Txn("transactional_id"), Group("group_id")]), &[all(THROTTLE), all(ErrorCode)]);
 
 static END_TXN: Answer = read(
     Txn("transactional_id"),
-    &[all(THROTTLE), all(Code), since(5, I64(-1)), since(5, I16(-1))], // producer_id, producer_epoch
+    &[all(THROTTLE), all(ErrorCode), since(5, I64(-1)), since(5, I16(-1))], // producer_id, producer_epoch
 );
 
 static TXN_OFFSET_COMMIT: Answer = read(
@@ -490,7 +405,7 @@ static DESCRIBE_TRANSACTIONS: Answer = read(
             "transactional_ids",
             Txn(""),
             &[
-                all(Code),
+                all(ErrorCode),
                 all(Echo("")),
                 all(Str("")), // transaction_state
                 all(I32(0)),  // transaction_timeout_ms
@@ -521,7 +436,7 @@ static CREATE_TOPICS: Answer = read(
             &[
                 all(Echo("name")),
                 since(7, ZeroUuid),
-                all(Code),
+                all(ErrorCode),
                 // Kafka's own words for a refused topic (KafkaApis.handleCreateTopicsRequest).
                 since(1, RefusedMessage(CREATE_TOPICS_REFUSED)),
                 since(5, I32(-1)), // num_partitions
@@ -538,22 +453,26 @@ static DELETE_TOPICS: Answer = read(
     Code::None,
     &[
         since(1, THROTTLE),
-        until(5, Each("topic_names", Topic(""), &[all(Echo("")), all(Code), since(5, NullStr)])),
+        until(5, Each("topic_names", Topic(""), &[all(Echo("")), all(ErrorCode), since(5, NullStr)])),
         since(
             6,
-            Each("topics", Topic("name"), &[all(EchoNullable("name")), all(Hook(asked_id)), all(Code), all(NullStr)]),
+            Each(
+                "topics",
+                Topic("name"),
+                &[all(EchoNullable("name")), all(Hook(asked_id)), all(ErrorCode), all(NullStr)],
+            ),
         ),
     ],
 );
 
-static DESCRIBE_ACLS: Answer = read(Cluster, &[all(THROTTLE), all(Code), all(Str("")), all(Empty)]); // resources
+static DESCRIBE_ACLS: Answer = read(Cluster, &[all(THROTTLE), all(ErrorCode), all(Str("")), all(Empty)]); // resources
 
 static CREATE_ACLS: Answer =
-    read(Code::None, &[all(THROTTLE), all(Each("creations", Cluster, &[all(Code), all(Str(""))]))]);
+    read(Code::None, &[all(THROTTLE), all(Each("creations", Cluster, &[all(ErrorCode), all(Str(""))]))]);
 
 static DELETE_ACLS: Answer = read(
     Code::None,
-    &[all(THROTTLE), all(Each("filters", Cluster, &[all(Code), all(Str("")), all(Empty)]))], // matching_acls
+    &[all(THROTTLE), all(Each("filters", Cluster, &[all(ErrorCode), all(Str("")), all(Empty)]))], // matching_acls
 );
 
 static DESCRIBE_CONFIGS: Answer = read(
@@ -563,7 +482,7 @@ static DESCRIBE_CONFIGS: Answer = read(
         all(Each(
             "resources",
             Code::Hook(config_code),
-            &[all(Code), all(Str("")), all(EchoI8("resource_type")), all(Echo("resource_name")), all(Empty)],
+            &[all(ErrorCode), all(Str("")), all(EchoI8("resource_type")), all(Echo("resource_name")), all(Empty)],
         )),
     ],
 );
@@ -575,21 +494,21 @@ static ALTER_CONFIGS: Answer = read(
         all(Each(
             "resources",
             Code::Hook(config_code),
-            &[all(Code), all(Str("")), all(EchoI8("resource_type")), all(Echo("resource_name"))],
+            &[all(ErrorCode), all(Str("")), all(EchoI8("resource_type")), all(Echo("resource_name"))],
         )),
     ],
 );
 
 static CREATE_PARTITIONS: Answer = read(
     Code::None,
-    &[all(THROTTLE), all(Each("topics", Topic("name"), &[all(Echo("name")), all(Code), all(NullStr)]))],
+    &[all(THROTTLE), all(Each("topics", Topic("name"), &[all(Echo("name")), all(ErrorCode), all(NullStr)]))],
 );
 
 static DESCRIBE_CLUSTER: Answer = read(
     Cluster,
     &[
         all(THROTTLE),
-        all(Code),
+        all(ErrorCode),
         all(NullStr),    // error_message
         since(1, I8(1)), // endpoint_type: brokers
         all(Str("")),    // cluster_id
@@ -605,7 +524,7 @@ static ELECT_LEADERS: Answer = read(
     Cluster,
     &[
         all(THROTTLE),
-        since(1, Code),
+        since(1, ErrorCode),
         all(Each(
             "topic_partitions",
             Up,
@@ -614,7 +533,7 @@ static ELECT_LEADERS: Answer = read(
                 all(Each(
                     "partitions",
                     Up,
-                    &[all(EchoI32("")), all(Code), all(Str(CLUSTER_AUTHORIZATION_FAILED_MESSAGE))],
+                    &[all(EchoI32("")), all(ErrorCode), all(Str(CLUSTER_AUTHORIZATION_FAILED_MESSAGE))],
                 )),
             ],
         )),
@@ -623,35 +542,37 @@ static ELECT_LEADERS: Answer = read(
 
 // APIs whose only check is on the cluster: one top-level code, the other fields empty.
 
-static DESCRIBE_LOG_DIRS: Answer = cluster(&[all(THROTTLE), since(3, Code), all(Empty)]); // results
+static DESCRIBE_LOG_DIRS: Answer = cluster(&[all(THROTTLE), since(3, ErrorCode), all(Empty)]); // results
 /// throttle, code, error_message, one array (topics, results).
-static CODE_MESSAGE_ARRAY: Answer = cluster(&[all(THROTTLE), all(Code), all(Str("")), all(Empty)]);
-static UPDATE_FEATURES: Answer = cluster(&[all(THROTTLE), all(Code), all(Str("")), until(1, Empty)]); // results
+static CODE_MESSAGE_ARRAY: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(Str("")), all(Empty)]);
+static UPDATE_FEATURES: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(Str("")), until(1, Empty)]); // results
 /// entries: null, as Kafka answers a refused request
-static DESCRIBE_CLIENT_QUOTAS: Answer = cluster(&[all(THROTTLE), all(Code), all(Str("")), all(NullArray)]);
+static DESCRIBE_CLIENT_QUOTAS: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(Str("")), all(NullArray)]);
 static ALTER_PARTITION_REASSIGNMENTS: Answer = cluster(&[
     all(THROTTLE),
     since(1, Bool(true)), // allow_replication_factor_change
-    all(Code),
+    all(ErrorCode),
     all(Str("")), // error_message
     all(Empty),   // responses
 ]);
-static CODE_MESSAGE: Answer = cluster(&[all(THROTTLE), all(Code), all(Str(""))]);
-static DESCRIBE_QUORUM: Answer = cluster(&[all(Code), since(2, Str("")), all(Empty), since(2, Empty)]); // topics, nodes
-static QUORUM_EPOCH: Answer = cluster(&[all(Code), all(Empty)]); // topics
-static ENVELOPE: Answer = cluster(&[all(NullBytes), all(Code)]); // response_data
-static BROKER_REGISTRATION: Answer = cluster(&[all(THROTTLE), all(Code), all(I64(-1))]); // broker_epoch
+static CODE_MESSAGE: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(Str(""))]);
+/// error_message (v2+), topics, nodes (v2+).
+static DESCRIBE_QUORUM: Answer = cluster(&[all(ErrorCode), since(2, Str("")), all(Empty), since(2, Empty)]);
+static QUORUM_EPOCH: Answer = cluster(&[all(ErrorCode), all(Empty)]); // topics
+static ENVELOPE: Answer = cluster(&[all(NullBytes), all(ErrorCode)]); // response_data
+static BROKER_REGISTRATION: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(I64(-1))]); // broker_epoch
 static BROKER_HEARTBEAT: Answer = cluster(&[
     all(THROTTLE),
-    all(Code),
+    all(ErrorCode),
     all(Bool(false)), // is_caught_up
     all(Bool(true)),  // is_fenced
     all(Bool(false)), // should_shut_down
 ]);
-static ALLOCATE_PRODUCER_IDS: Answer = cluster(&[all(THROTTLE), all(Code), all(I64(0)), all(I32(0))]); // start, len
-static UPDATE_RAFT_VOTER: Answer = cluster(&[all(THROTTLE), all(Code)]);
+/// producer_id_start, producer_id_len: 0.
+static ALLOCATE_PRODUCER_IDS: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(I64(0)), all(I32(0))]);
+static UPDATE_RAFT_VOTER: Answer = cluster(&[all(THROTTLE), all(ErrorCode)]);
 /// ListConfigResources, AlterPartition, FetchSnapshot, AssignReplicasToDirs: throttle, code, one array.
-static CODE_ARRAY: Answer = cluster(&[all(THROTTLE), all(Code), all(Empty)]);
+static CODE_ARRAY: Answer = cluster(&[all(THROTTLE), all(ErrorCode), all(Empty)]);
 
 /// The error response of an API; `None` for the APIs the filter never refuses (handshakes) or refuses unread.
 pub(super) fn answer(key: ApiKey) -> Option<&'static Answer> {

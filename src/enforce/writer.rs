@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use super::shapes::{Code, Put, Row};
 use super::Codes;
 use crate::protocol::error_code;
 use crate::protocol::layout::{Node, Val};
@@ -105,6 +104,101 @@ impl Out {
             self.buf.push(0);
         }
     }
+}
+
+// The language of the response rows (`shapes`): a field by version, what it holds, a struct's code.
+
+/// A response: whether the request is read with its layout, the request-level code, the fields.
+pub(super) struct Answer {
+    /// Read with its layout (`protocol::layout::parse`); cluster-level requests have none and name nothing.
+    pub(super) read: bool,
+    pub(super) code: Code,
+    pub(super) rows: &'static [Row],
+}
+
+/// A response field present in versions `min..=max`.
+pub(super) struct Row {
+    min: i16,
+    max: i16,
+    put: Put,
+}
+
+impl Row {
+    pub(super) fn at(&self, version: i16) -> bool {
+        (self.min..=self.max).contains(&version)
+    }
+}
+
+pub(super) const fn all(put: Put) -> Row {
+    Row { min: 0, max: i16::MAX, put }
+}
+pub(super) const fn since(min: i16, put: Put) -> Row {
+    Row { min, max: i16::MAX, put }
+}
+pub(super) const fn until(max: i16, put: Put) -> Row {
+    Row { min: 0, max, put }
+}
+pub(super) const fn between(min: i16, max: i16, put: Put) -> Row {
+    Row { min, max, put }
+}
+
+/// What one field holds. Request fields are named as in the request layouts; "" names the element itself
+/// in an array of strings or of integers.
+pub(super) enum Put {
+    I8(i8),
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    ZeroUuid,
+    Str(&'static str),
+    NullStr,
+    /// An array with no elements.
+    Empty,
+    NullArray,
+    EmptyBytes,
+    NullBytes,
+    /// The error code of this struct (see [`Code`]).
+    ErrorCode,
+    /// error_message: the answer's own message (a refused heartbeat's, an undescribable group's), else null.
+    Message,
+    /// The text when this struct's code is an error, else "" (CreateTopics).
+    RefusedMessage(&'static str),
+    /// A request string, "" when null.
+    Echo(&'static str),
+    /// A request string that must not be null (else the request is not answered).
+    Name(&'static str),
+    /// A request string, null when null.
+    EchoNullable(&'static str),
+    /// A request integer as int8.
+    EchoI8(&'static str),
+    /// A request integer as int32 (partition indexes).
+    EchoI32(&'static str),
+    /// A request uuid (topic ids).
+    EchoId(&'static str),
+    /// One struct per element of a request array, each with its code and then its tagged fields.
+    Each(&'static str, Code, &'static [Row]),
+    /// [`Put::Each`], but empty when this struct's code is an error (Kafka fails the group, not its topics).
+    EachIfAllowed(&'static str, Code, &'static [Row]),
+    /// Fields Kafka writes by logic, not shape.
+    Hook(fn(&mut Out, &Ctx<'_, '_>, &Env<'_>) -> Result<(), String>),
+}
+
+/// A struct's error code, evaluated when the struct is entered.
+pub(super) enum Code {
+    None,
+    /// The enclosing struct's code.
+    Up,
+    Cluster,
+    /// The topic named by this field (or, addressed by id, the name learned for `topic_id`).
+    Topic(&'static str),
+    Group(&'static str),
+    Txn(&'static str),
+    /// Evaluated on the request (the top level).
+    Root(&'static Code),
+    /// The first error in Kafka's check order.
+    First(&'static [Code]),
+    Hook(fn(&Ctx<'_, '_>, &Codes<'_>) -> Result<i16, String>),
 }
 
 /// The request element a struct of the response answers, and that struct's error code.
@@ -210,7 +304,7 @@ pub(super) fn write(o: &mut Out, rows: &[Row], ctx: &Ctx<'_, '_>, env: &Env<'_>)
             Put::NullArray => o.null_array(),
             Put::EmptyBytes => o.empty_bytes(),
             Put::NullBytes => o.null_bytes(),
-            Put::Code => o.i16(ctx.code),
+            Put::ErrorCode => o.i16(ctx.code),
             Put::Message => match env.message {
                 Some(message) => o.str(message),
                 None => o.null_str(),
