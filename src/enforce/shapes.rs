@@ -102,7 +102,7 @@ static LIST_OFFSETS: Answer = read(
 /// Kafka answers a topic the principal may not Describe). Also the filter's entries in a broker's answer.
 pub(super) static METADATA_TOPIC: &[Row] = &[
     all(ErrorCode),
-    all(Name("name")),
+    all(Required("name", "Metadata topic addressed by id")),
     since(10, ZeroUuid),   // topic_id
     since(1, Bool(false)), // is_internal
     all(Empty),            // partitions

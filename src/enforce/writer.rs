@@ -166,8 +166,8 @@ pub(super) enum Put {
     RefusedMessage(&'static str),
     /// A request string, "" when null.
     Echo(&'static str),
-    /// A request string that must not be null (else the request is not answered).
-    Name(&'static str),
+    /// A request string that must not be null: else the request is not answered, for this reason.
+    Required(&'static str, &'static str),
     /// A request string, null when null.
     EchoNullable(&'static str),
     /// A request integer as int8.
@@ -311,7 +311,7 @@ pub(super) fn write(o: &mut Out, rows: &[Row], ctx: &Ctx<'_, '_>, env: &Env<'_>)
             },
             Put::RefusedMessage(text) => o.str(if ctx.code != error_code::NONE { text } else { "" }),
             Put::Echo(field) => o.str(ctx.str(field).unwrap_or_default()),
-            Put::Name(field) => o.str(ctx.str(field).ok_or_else(|| format!("{field} is null"))?),
+            Put::Required(field, reason) => o.str(ctx.str(field).ok_or(*reason)?),
             Put::EchoNullable(field) => match ctx.str(field) {
                 Some(s) => o.str(s),
                 None => o.null_str(),
