@@ -71,8 +71,8 @@ pub fn error_response(
 
 /// A piece of a response (no frame): `rows` for one name answered with `code` and `message`, then its tagged
 /// fields.
-fn piece(api_key: ApiKey, version: i16, rows: &[writer::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
-    let mut o = Out::body(api_key as i16, version);
+fn piece(api_key: i16, version: i16, rows: &[writer::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
+    let mut o = Out::body(api_key, version);
     let none = |_: ResourceType, _: &str| error_code::NONE;
     let env = Env { codes: &Codes(&none), body: &[], message };
     // These rows echo only the name and compute no code: nothing can fail.
@@ -84,7 +84,7 @@ fn piece(api_key: ApiKey, version: i16, rows: &[writer::Row], name: &str, code: 
 /// A Metadata response's entry for a topic answered with `code` and nothing else, for the filter's entries
 /// appended to a broker's Metadata response.
 pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u8> {
-    piece(ApiKey::Metadata, version, shapes::METADATA_TOPIC, name, code, None)
+    piece(ApiKey::Metadata as i16, version, shapes::METADATA_TOPIC, name, code, None)
 }
 
 /// A Metadata response's entry for a topic asked by id and answered with `code`: a null name, the id, no
@@ -118,9 +118,8 @@ pub(crate) const UNDESCRIBABLE_ASSIGNMENT: &str =
 /// A described group (ConsumerGroupDescribe or ShareGroupDescribe, without the frame) as Kafka answers a group
 /// with assigned topics the principal may not Describe: TOPIC_AUTHORIZATION_FAILED, its message, no members.
 pub(crate) fn undescribable_group(api_key: i16, api_version: i16, group_id: &str) -> Vec<u8> {
-    let key = ApiKey::try_from(api_key).unwrap_or(ApiKey::ConsumerGroupDescribe);
     let code = error_code::TOPIC_AUTHORIZATION_FAILED;
-    piece(key, api_version, shapes::DESCRIBED_GROUP, group_id, code, Some(UNDESCRIBABLE_ASSIGNMENT))
+    piece(api_key, api_version, shapes::DESCRIBED_GROUP, group_id, code, Some(UNDESCRIBABLE_ASSIGNMENT))
 }
 
 /// Per-resource error codes from the caller.
