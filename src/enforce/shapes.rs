@@ -634,3 +634,22 @@ pub(super) fn answer(key: ApiKey) -> Option<&'static Answer> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::cluster_only_operation;
+    use crate::protocol::api::ENTRIES;
+
+    /// A request is read with its layout unless its only check is on the cluster (ElectLeaders, which echoes its
+    /// partitions, excepted) or it has its own walker (Produce).
+    #[test]
+    fn only_produce_and_cluster_level_requests_are_answered_unread() {
+        for key in ENTRIES.iter().filter_map(|entry| ApiKey::try_from(entry.key).ok()) {
+            let Some(answer) = answer(key) else { continue };
+            let unread =
+                key == ApiKey::Produce || (cluster_only_operation(key).is_some() && key != ApiKey::ElectLeaders);
+            assert_eq!(answer.read, !unread, "{key:?}");
+        }
+    }
+}
