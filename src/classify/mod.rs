@@ -44,8 +44,10 @@ use fetch::fetch_requirements;
 pub(crate) use fetch::{walk_fetch, MAX_FETCH_VERSION};
 use produce::produce_requirements;
 pub(crate) use produce::{produce_topic_entries, walk_produce};
+#[cfg(test)]
+pub(crate) use requirements::cluster_only_operation;
 use requirements::requirements_of;
-pub(crate) use requirements::{cluster, cluster_only_operation, coordinator_resource, Needs};
+pub(crate) use requirements::{cluster, coordinator_resource, Needs};
 pub use requirements::{Requirement, Requirements};
 
 #[derive(Debug, Clone, PartialEq, Eq)]

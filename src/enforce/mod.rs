@@ -12,29 +12,25 @@
 //! exception is AddPartitionsToTxn, where Kafka itself answers OPERATION_NOT_ATTEMPTED for the partitions
 //! that were not refused, so the client never believes them added.
 //!
-//! The request is read with its layout (`protocol::layout::parse`) and the response written field by field
-//! (Kafka's message definitions, per version), one file per API family behind one dispatch: kafka-protocol's
-//! generated encoders for ~60 response types were the largest part of the wasm module (measured again with
-//! `oracle` answering instead: 1,276,838 B against 1,024,310 B, +25%). A test checks every answer byte for
-//! byte against kafka-protocol's encoding of the same response (`oracle`).
+//! Every response is data (`shapes`: per API key, the response fields by version) written by one interpreter
+//! (`writer`) over the request read with its layout (`protocol::layout::parse`), a few named hooks (`hooks`)
+//! for what is logic: kafka-protocol's generated encoders for ~60 response types were the largest part of the
+//! wasm module (measured again with `oracle` answering instead: 1,276,838 B against 1,024,310 B, +25%). A test
+//! checks every answer byte for byte against kafka-protocol's encoding of the same response (`oracle`).
 
-use crate::classify::cluster_only_operation;
 use crate::protocol::acl::{ResourceType, CLUSTER_NAME};
-use crate::protocol::layout::{parse, Keep};
+use crate::protocol::layout::{parse, Keep, Node};
 use kafka_protocol::messages::ApiKey;
 
 use crate::protocol::error_code;
 
-mod admin;
-mod groups;
+mod hooks;
 #[cfg(test)]
 mod oracle;
-mod topics;
-mod transactions;
+mod shapes;
 mod writer;
 
-pub(crate) use topics::{metadata_topic_entry, metadata_topic_entry_by_id};
-use writer::Out;
+use writer::{Ctx, Elem, Env, Out};
 
 /// The error message Kafka gives a topic CreateTopics may not create.
 pub(crate) const CREATE_TOPICS_REFUSED: &str = "Authorization failed.";
@@ -58,72 +54,60 @@ pub fn error_response(
     if v < crate::protocol::api::min_version(api_key) || v > max {
         return Err(format!("{key:?} v{v} is not supported"));
     }
+    let parsed = || parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"));
+    let Some(answer) = shapes::answer(key) else {
+        parsed()?; // an API without a layout either says so
+        return Err(format!("no error response for {key:?}"));
+    };
+    let req = if answer.read { parsed()? } else { Node::default() };
     let e = Codes(error_for);
+    let env = Env { codes: &e, body, message: None };
+    let mut top = Ctx::top(Elem::Node(&req), error_code::NONE);
+    top.code = writer::eval(&answer.code, &top, &e)?;
     let mut o = Out::frame(api_key, v, correlation_id);
-    if key == ApiKey::ElectLeaders {
-        // Kafka (ElectLeadersRequest.getErrorResponse) answers every requested partition too.
-        let req = parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"))?;
-        admin::elect_leaders(&mut o, &req, e.cluster());
-        return Ok(o.finish());
-    }
-    if cluster_only_operation(key).is_some() {
-        admin::cluster_only(&mut o, key, e.cluster());
-        return Ok(o.finish());
-    }
-    if key == ApiKey::Produce {
-        topics::produce(&mut o, body, &e)?;
-        return Ok(o.finish());
-    }
-    let req = parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"))?;
-    match key {
-        ApiKey::Fetch
-        | ApiKey::ListOffsets
-        | ApiKey::Metadata
-        | ApiKey::DeleteRecords
-        | ApiKey::OffsetForLeaderEpoch
-        | ApiKey::DescribeProducers
-        | ApiKey::DescribeTopicPartitions => topics::answer(key, &mut o, &req, &e)?,
-        ApiKey::OffsetCommit
-        | ApiKey::OffsetFetch
-        | ApiKey::FindCoordinator
-        | ApiKey::JoinGroup
-        | ApiKey::Heartbeat
-        | ApiKey::LeaveGroup
-        | ApiKey::SyncGroup
-        | ApiKey::DescribeGroups
-        | ApiKey::ListGroups
-        | ApiKey::DeleteGroups
-        | ApiKey::OffsetDelete
-        | ApiKey::ConsumerGroupHeartbeat
-        | ApiKey::ConsumerGroupDescribe
-        | ApiKey::ShareGroupHeartbeat
-        | ApiKey::ShareGroupDescribe => groups::answer(key, &mut o, &req, &e)?,
-        ApiKey::InitProducerId
-        | ApiKey::AddPartitionsToTxn
-        | ApiKey::AddOffsetsToTxn
-        | ApiKey::EndTxn
-        | ApiKey::TxnOffsetCommit
-        | ApiKey::DescribeTransactions
-        | ApiKey::ListTransactions => transactions::answer(key, &mut o, &req, &e)?,
-        ApiKey::CreateTopics
-        | ApiKey::DeleteTopics
-        | ApiKey::DescribeAcls
-        | ApiKey::CreateAcls
-        | ApiKey::DeleteAcls
-        | ApiKey::DescribeConfigs
-        | ApiKey::AlterConfigs
-        | ApiKey::IncrementalAlterConfigs
-        | ApiKey::CreatePartitions
-        | ApiKey::DescribeCluster => admin::answer(key, &mut o, &req, &e)?,
-        _ => return Err(format!("no error response for {key:?}")),
-    }
+    writer::write(&mut o, answer.rows, &top, &env)?;
     Ok(o.finish())
+}
+
+/// A piece of a response (no frame): `rows` for one name answered with `code` and `message`, then its tagged
+/// fields.
+fn piece(api_key: i16, version: i16, rows: &[writer::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
+    let mut o = Out::body(api_key, version);
+    let none = |_: ResourceType, _: &str| error_code::NONE;
+    let env = Env { codes: &Codes(&none), body: &[], message };
+    // These rows echo only the name and compute no code: nothing can fail.
+    let _ = writer::write(&mut o, rows, &Ctx::top(Elem::Str(name), code), &env);
+    o.tags();
+    o.buf
+}
+
+/// A Metadata response's entry for a topic answered with `code` and nothing else, for the filter's entries
+/// appended to a broker's Metadata response.
+pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u8> {
+    piece(ApiKey::Metadata as i16, version, shapes::METADATA_TOPIC, name, code, None)
+}
+
+/// A Metadata response's entry for a topic asked by id and answered with `code`: a null name, the id, no
+/// partitions (as Kafka answers an id the principal may not Describe).
+pub(crate) fn metadata_topic_entry_by_id(version: i16, id: &crate::topic_ids::TopicUuid, code: i16) -> Vec<u8> {
+    let mut o = Out::body(ApiKey::Metadata as i16, version);
+    o.i16(code);
+    o.null_str();
+    o.uuid(id);
+    o.bool(false); // is_internal
+    o.count(0); // partitions
+    o.i32(NO_AUTHORIZED_OPERATIONS);
+    o.tags();
+    o.buf
 }
 
 /// A ConsumerGroupHeartbeat answer with this error and message: the filter's refusal of a regex subscription.
 pub(crate) fn heartbeat_refusal(api_version: i16, correlation_id: i32, code: i16, message: &str) -> Vec<u8> {
     let mut o = Out::frame(ApiKey::ConsumerGroupHeartbeat as i16, api_version, correlation_id);
-    groups::heartbeat(&mut o, code, Some(message));
+    let none = |_: ResourceType, _: &str| error_code::NONE;
+    let env = Env { codes: &Codes(&none), body: &[], message: Some(message) };
+    // Constant rows and the code given: nothing can fail.
+    let _ = writer::write(&mut o, shapes::HEARTBEAT_ANSWER, &Ctx::top(Elem::Str(""), code), &env);
     o.finish()
 }
 
@@ -134,18 +118,8 @@ pub(crate) const UNDESCRIBABLE_ASSIGNMENT: &str =
 /// A described group (ConsumerGroupDescribe or ShareGroupDescribe, without the frame) as Kafka answers a group
 /// with assigned topics the principal may not Describe: TOPIC_AUTHORIZATION_FAILED, its message, no members.
 pub(crate) fn undescribable_group(api_key: i16, api_version: i16, group_id: &str) -> Vec<u8> {
-    let mut o = Out::body(api_key, api_version);
-    o.i16(error_code::TOPIC_AUTHORIZATION_FAILED);
-    o.str(UNDESCRIBABLE_ASSIGNMENT);
-    o.str(group_id);
-    o.str(""); // group_state
-    o.i32(0); // group_epoch
-    o.i32(0); // assignment_epoch
-    o.str(""); // assignor_name
-    o.count(0); // members
-    o.i32(NO_AUTHORIZED_OPERATIONS);
-    o.tags();
-    o.buf
+    let code = error_code::TOPIC_AUTHORIZATION_FAILED;
+    piece(api_key, api_version, shapes::DESCRIBED_GROUP, group_id, code, Some(UNDESCRIBABLE_ASSIGNMENT))
 }
 
 /// Per-resource error codes from the caller.

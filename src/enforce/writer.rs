@@ -1,5 +1,10 @@
-//! The response writer: Kafka's wire types at one API version, and the loops that echo a request's arrays.
+//! The response writer: Kafka's wire types at one API version, and the interpreter of the response rows
+//! (`shapes`) over a parsed request.
 
+use std::borrow::Cow;
+
+use super::Codes;
+use crate::protocol::error_code;
 use crate::protocol::layout::{Node, Val};
 use crate::protocol::wire;
 
@@ -101,53 +106,253 @@ impl Out {
     }
 }
 
-/// Echoes the topics of a request array: per topic its name (or its id, in the versions that address topics
-/// by id: `code` then sees the learned name, "" for an id not learned), then per partition
-/// `partition(index, code)`, `code` being the topic's. `(list, index)` names the partitions array and the
-/// index field of its structs ("" for an array of plain indexes).
-pub(super) fn per_partition(
-    o: &mut Out,
-    req: &Node<'_>,
-    topics: &str,
-    name: &str,
-    (list, index): (&str, &str),
-    code: impl Fn(&str) -> i16,
-    partition: impl Fn(&mut Out, i32, i16),
-) {
-    each_node(o, req, topics, |o, topic| {
-        match topic.id("topic_id") {
-            Some(id) => {
-                o.uuid(&id);
+// The language of the response rows (`shapes`): a field by version, what it holds, a struct's code.
+
+/// A response: whether the request is read with its layout, the request-level code, the fields.
+pub(super) struct Answer {
+    /// Read with its layout (`protocol::layout::parse`); cluster-level requests have none and name nothing.
+    pub(super) read: bool,
+    pub(super) code: Code,
+    pub(super) rows: &'static [Row],
+}
+
+/// A response field present in versions `min..=max`.
+pub(super) struct Row {
+    min: i16,
+    max: i16,
+    put: Put,
+}
+
+impl Row {
+    pub(super) fn at(&self, version: i16) -> bool {
+        (self.min..=self.max).contains(&version)
+    }
+}
+
+pub(super) const fn all(put: Put) -> Row {
+    Row { min: 0, max: i16::MAX, put }
+}
+pub(super) const fn since(min: i16, put: Put) -> Row {
+    Row { min, max: i16::MAX, put }
+}
+pub(super) const fn until(max: i16, put: Put) -> Row {
+    Row { min: 0, max, put }
+}
+pub(super) const fn between(min: i16, max: i16, put: Put) -> Row {
+    Row { min, max, put }
+}
+
+/// What one field holds. Request fields are named as in the request layouts; "" names the element itself
+/// in an array of strings or of integers.
+pub(super) enum Put {
+    I8(i8),
+    Bool(bool),
+    I16(i16),
+    I32(i32),
+    I64(i64),
+    ZeroUuid,
+    Str(&'static str),
+    NullStr,
+    /// An array with no elements.
+    Empty,
+    NullArray,
+    EmptyBytes,
+    NullBytes,
+    /// The error code of this struct (see [`Code`]).
+    ErrorCode,
+    /// error_message: the answer's own message (a refused heartbeat's, an undescribable group's), else null.
+    Message,
+    /// The text when this struct's code is an error, else "" (CreateTopics).
+    RefusedMessage(&'static str),
+    /// A request string, "" when null.
+    Echo(&'static str),
+    /// A request string that must not be null: else the request is not answered, for this reason.
+    Required(&'static str, &'static str),
+    /// A request string, null when null.
+    EchoNullable(&'static str),
+    /// A request integer as int8.
+    EchoI8(&'static str),
+    /// A request integer as int32 (partition indexes).
+    EchoI32(&'static str),
+    /// A request uuid (topic ids).
+    EchoId(&'static str),
+    /// One struct per element of a request array, each with its code and then its tagged fields.
+    Each(&'static str, Code, &'static [Row]),
+    /// [`Put::Each`], but empty when this struct's code is an error (Kafka fails the group, not its topics).
+    EachIfAllowed(&'static str, Code, &'static [Row]),
+    /// Fields Kafka writes by logic, not shape.
+    Hook(fn(&mut Out, &Ctx<'_, '_>, &Env<'_>) -> Result<(), String>),
+}
+
+/// A struct's error code, evaluated when the struct is entered.
+pub(super) enum Code {
+    None,
+    /// The enclosing struct's code.
+    Up,
+    Cluster,
+    /// The topic named by this field (or, addressed by id, the name learned for `topic_id`).
+    Topic(&'static str),
+    Group(&'static str),
+    Txn(&'static str),
+    /// Evaluated on the request (the top level).
+    Root(&'static Code),
+    /// The first error in Kafka's check order.
+    First(&'static [Code]),
+    Hook(fn(&Ctx<'_, '_>, &Codes<'_>) -> Result<i16, String>),
+}
+
+/// The request element a struct of the response answers, and that struct's error code.
+pub(super) struct Ctx<'c, 'a> {
+    elem: Elem<'c, 'a>,
+    pub(super) code: i16,
+    up: Option<&'c Ctx<'c, 'a>>,
+}
+
+/// An element of a request array (or the request itself).
+#[derive(Clone, Copy)]
+pub(super) enum Elem<'c, 'a> {
+    Node(&'c Node<'a>),
+    /// A name (an array of strings, or a piece answered for one name): every string field reads it.
+    Str(&'a str),
+    /// A partition index: every integer field reads it.
+    Int(i64),
+}
+
+/// What every row may read besides its element: the verdicts, the request body, the answer's message.
+pub(super) struct Env<'e> {
+    pub(super) codes: &'e Codes<'e>,
+    pub(super) body: &'e [u8],
+    pub(super) message: Option<&'e str>,
+}
+
+impl<'c, 'a> Ctx<'c, 'a> {
+    /// The top level, with its code given.
+    pub(super) fn top(elem: Elem<'c, 'a>, code: i16) -> Self {
+        Ctx { elem, code, up: None }
+    }
+    pub(super) fn node(&self) -> Option<&'c Node<'a>> {
+        match self.elem {
+            Elem::Node(node) => Some(node),
+            _ => None,
+        }
+    }
+    /// The request (the top level's element).
+    pub(super) fn root(&self) -> &Ctx<'c, 'a> {
+        self.up.map_or(self, Ctx::root)
+    }
+    pub(super) fn str(&self, field: &str) -> Option<&'a str> {
+        match self.elem {
+            Elem::Node(node) => node.str(field),
+            Elem::Str(s) => Some(s),
+            Elem::Int(_) => None,
+        }
+    }
+    pub(super) fn int(&self, field: &str) -> Option<i64> {
+        match self.elem {
+            Elem::Node(node) => node.int(field),
+            Elem::Int(n) => Some(n),
+            Elem::Str(_) => None,
+        }
+    }
+    /// A topic's name (see `Node::topic`).
+    pub(super) fn topic(&self, field: &str) -> Option<Cow<'a, str>> {
+        match self.elem {
+            Elem::Node(node) => node.topic(field),
+            Elem::Str(s) => Some(Cow::Borrowed(s)),
+            Elem::Int(_) => None,
+        }
+    }
+}
+
+/// A struct's error code.
+pub(super) fn eval(code: &Code, ctx: &Ctx<'_, '_>, e: &Codes<'_>) -> Result<i16, String> {
+    Ok(match code {
+        Code::None => error_code::NONE,
+        Code::Up => ctx.up.map_or(error_code::NONE, |up| up.code),
+        Code::Cluster => e.cluster(),
+        Code::Topic(field) => e.topic(&ctx.topic(field).unwrap_or_default()),
+        Code::Group(field) => e.group(ctx.str(field).unwrap_or_default()),
+        Code::Txn(field) => e.txn(ctx.str(field).unwrap_or_default()),
+        Code::Root(code) => eval(code, ctx.root(), e)?,
+        Code::First(codes) => {
+            for code in *codes {
+                let code = eval(code, ctx, e)?;
+                if code != error_code::NONE {
+                    return Ok(code);
+                }
             }
-            None => o.str(topic.str(name).unwrap_or_default()),
+            error_code::NONE
         }
-        let code = code(&topic.topic(name).unwrap_or_default());
-        o.count(topic.len(list));
-        for item in topic.items(list) {
-            let partition_index = match item {
-                Val::Struct(Some(p)) => p.int(index),
-                other => other.int(),
-            };
-            partition(o, partition_index.unwrap_or_default() as i32, code);
-            o.tags();
-        }
-    });
+        Code::Hook(hook) => hook(ctx, e)?,
+    })
 }
 
-/// One response struct per element of a request's struct array (tagged fields closed here).
-pub(super) fn each_node<'a>(o: &mut Out, req: &Node<'a>, list: &str, mut write: impl FnMut(&mut Out, &Node<'a>)) {
-    o.count(req.len(list));
-    for node in req.nodes(list) {
-        write(o, node);
-        o.tags();
+/// Writes the rows present at `o`'s version for the struct `ctx` answers.
+pub(super) fn write(o: &mut Out, rows: &[Row], ctx: &Ctx<'_, '_>, env: &Env<'_>) -> Result<(), String> {
+    let v = o.v;
+    for row in rows.iter().filter(|row| row.at(v)) {
+        match &row.put {
+            Put::I8(n) => o.i8(*n),
+            Put::Bool(b) => o.bool(*b),
+            Put::I16(n) => o.i16(*n),
+            Put::I32(n) => o.i32(*n),
+            Put::I64(n) => o.i64(*n),
+            Put::ZeroUuid => o.uuid_zero(),
+            Put::Str(s) => o.str(s),
+            Put::NullStr => o.null_str(),
+            Put::Empty => o.count(0),
+            Put::NullArray => o.null_array(),
+            Put::EmptyBytes => o.empty_bytes(),
+            Put::NullBytes => o.null_bytes(),
+            Put::ErrorCode => o.i16(ctx.code),
+            Put::Message => match env.message {
+                Some(message) => o.str(message),
+                None => o.null_str(),
+            },
+            Put::RefusedMessage(text) => o.str(if ctx.code != error_code::NONE { text } else { "" }),
+            Put::Echo(field) => o.str(ctx.str(field).unwrap_or_default()),
+            Put::Required(field, reason) => o.str(ctx.str(field).ok_or(*reason)?),
+            Put::EchoNullable(field) => match ctx.str(field) {
+                Some(s) => o.str(s),
+                None => o.null_str(),
+            },
+            Put::EchoI8(field) => o.i8(ctx.int(field).unwrap_or_default() as i8),
+            Put::EchoI32(field) => o.i32(ctx.int(field).unwrap_or_default() as i32),
+            Put::EchoId(field) => o.uuid(&ctx.node().and_then(|n| n.id(field)).unwrap_or(crate::topic_ids::ZERO)),
+            Put::Each(list, code, rows) => each(o, ctx, env, (list, code), rows)?,
+            Put::EachIfAllowed(list, code, rows) => {
+                if ctx.code == error_code::NONE {
+                    each(o, ctx, env, (list, code), rows)?;
+                } else {
+                    o.count(0);
+                }
+            }
+            Put::Hook(hook) => hook(o, ctx, env)?,
+        }
     }
+    Ok(())
 }
 
-/// One response struct per string of a request's string array (tagged fields closed here).
-pub(super) fn each_str(o: &mut Out, req: &Node<'_>, list: &str, mut write: impl FnMut(&mut Out, &str)) {
-    o.count(req.len(list));
-    for s in req.strs(list) {
-        write(o, s);
+/// One struct per element of the request array `list`, each with its code and closed by its tagged fields.
+fn each(
+    o: &mut Out,
+    ctx: &Ctx<'_, '_>,
+    env: &Env<'_>,
+    (list, code): (&str, &Code),
+    rows: &[Row],
+) -> Result<(), String> {
+    let node = ctx.node();
+    o.count(node.map_or(0, |n| n.len(list)));
+    for item in node.into_iter().flat_map(|n| n.items(list)) {
+        let elem = match item {
+            Val::Struct(Some(node)) => Elem::Node(node),
+            Val::Str(s) => Elem::Str(s.unwrap_or_default()),
+            other => Elem::Int(other.int().unwrap_or_default()),
+        };
+        let mut inner = Ctx { elem, code: error_code::NONE, up: Some(ctx) };
+        inner.code = eval(code, &inner, env.codes)?;
+        write(o, rows, &inner, env)?;
         o.tags();
     }
+    Ok(())
 }
