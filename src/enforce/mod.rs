@@ -29,6 +29,7 @@ mod admin;
 mod groups;
 #[cfg(test)]
 mod oracle;
+mod share;
 mod topics;
 mod transactions;
 mod writer;
@@ -115,6 +116,10 @@ pub fn error_response(
         | ApiKey::IncrementalAlterConfigs
         | ApiKey::CreatePartitions
         | ApiKey::DescribeCluster => admin::answer(key, &mut o, &req, &e)?,
+        ApiKey::ShareFetch
+        | ApiKey::ShareAcknowledge
+        | ApiKey::AlterShareGroupOffsets
+        | ApiKey::DeleteShareGroupOffsets => share::answer(key, &mut o, &req, &e)?,
         _ => return Err(format!("no error response for {key:?}")),
     }
     Ok(o.finish())

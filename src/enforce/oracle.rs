@@ -7,6 +7,7 @@ use crate::classify::{cluster_only_operation, walk_produce};
 use crate::protocol::acl::ResourceType;
 use crate::protocol::config_resource::config_resource;
 use crate::protocol::layout::decode_checked;
+use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -516,6 +517,10 @@ pub(crate) fn error_response(
             }
             frame(&ShareGroupHeartbeatResponse::default().with_error_code(code))
         }
+        ApiKey::ShareFetch => frame(&share_fetch(v, body, &e)?),
+        ApiKey::ShareAcknowledge => frame(&share_acknowledge(v, body, &e)?),
+        ApiKey::AlterShareGroupOffsets => frame(&alter_share_group_offsets(v, body, &e)?),
+        ApiKey::DeleteShareGroupOffsets => frame(&delete_share_group_offsets(v, body, &e)?),
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }
@@ -828,4 +833,127 @@ fn cluster_only(key: ApiKey, v: i16, correlation_id: i32, code: i16) -> Result<V
         ApiKey::UpdateRaftVoter => top_level!(UpdateRaftVoterResponse, 0),
         _ => Err(format!("no error response for {key:?}")),
     }
+}
+
+/// Kafka's `Errors.message()` of the codes these answers carry one.
+fn share_message(code: i16) -> Option<StrBytes> {
+    match code {
+        29 => Some(StrBytes::from_static_str("Topic authorization failed.")),
+        30 => Some(StrBytes::from_static_str("Group authorization failed.")),
+        _ => None,
+    }
+}
+
+fn learned_name(id: &uuid::Uuid) -> String {
+    crate::topic_ids::name_of(id.as_bytes()).map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn share_fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareFetchResponse, String> {
+    use kafka_protocol::messages::share_fetch_response::{PartitionData, ShareFetchableTopicResponse};
+    let req: ShareFetchRequest = decode_checked(ApiKey::ShareFetch as i16, v, body)?;
+    let group_code = e.group(req.group_id.as_deref().map(|g| g.as_str()).unwrap_or_default());
+    let mut resp = ShareFetchResponse::default().with_error_code(group_code);
+    if group_code == 0 {
+        resp.responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let code = e.topic(&learned_name(&topic.topic_id));
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let ack = if p.acknowledgement_batches.is_empty() { 0 } else { code };
+                        PartitionData::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                            .with_acknowledge_error_code(ack)
+                            .with_records(Some(Bytes::new()))
+                    })
+                    .collect();
+                ShareFetchableTopicResponse::default().with_topic_id(topic.topic_id).with_partitions(partitions)
+            })
+            .collect();
+    }
+    Ok(resp)
+}
+
+fn share_acknowledge(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareAcknowledgeResponse, String> {
+    use kafka_protocol::messages::share_acknowledge_response::{PartitionData, ShareAcknowledgeTopicResponse};
+    let req: ShareAcknowledgeRequest = decode_checked(ApiKey::ShareAcknowledge as i16, v, body)?;
+    let group_code = e.group(req.group_id.as_deref().map(|g| g.as_str()).unwrap_or_default());
+    let mut resp = ShareAcknowledgeResponse::default().with_error_code(group_code);
+    if group_code == 0 {
+        resp.responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let code = e.topic(&learned_name(&topic.topic_id));
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionData::default().with_partition_index(p.partition_index).with_error_code(code))
+                    .collect();
+                ShareAcknowledgeTopicResponse::default().with_topic_id(topic.topic_id).with_partitions(partitions)
+            })
+            .collect();
+    }
+    Ok(resp)
+}
+
+fn alter_share_group_offsets(v: i16, body: &[u8], e: &Codes<'_>) -> Result<AlterShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::alter_share_group_offsets_response::{
+        AlterShareGroupOffsetsResponsePartition, AlterShareGroupOffsetsResponseTopic,
+    };
+    let req: AlterShareGroupOffsetsRequest = decode_checked(ApiKey::AlterShareGroupOffsets as i16, v, body)?;
+    let group_code = e.group(&req.group_id);
+    let mut resp = AlterShareGroupOffsetsResponse::default().with_error_code(group_code);
+    if group_code != 0 {
+        return Ok(resp.with_error_message(share_message(group_code)));
+    }
+    resp.responses = req
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let code = e.topic(&topic.topic_name);
+            let id = crate::topic_ids::id_of(&topic.topic_name).unwrap_or_default();
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    AlterShareGroupOffsetsResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                        .with_error_message(share_message(code))
+                })
+                .collect();
+            AlterShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name)
+                .with_topic_id(uuid::Uuid::from_bytes(id))
+                .with_partitions(partitions)
+        })
+        .collect();
+    Ok(resp)
+}
+
+fn delete_share_group_offsets(v: i16, body: &[u8], e: &Codes<'_>) -> Result<DeleteShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::delete_share_group_offsets_response::DeleteShareGroupOffsetsResponseTopic;
+    let req: DeleteShareGroupOffsetsRequest = decode_checked(ApiKey::DeleteShareGroupOffsets as i16, v, body)?;
+    let group_code = e.group(&req.group_id);
+    let mut resp = DeleteShareGroupOffsetsResponse::default().with_error_code(group_code);
+    if group_code != 0 {
+        return Ok(resp.with_error_message(share_message(group_code)));
+    }
+    resp.responses = req
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let code = e.topic(&topic.topic_name);
+            DeleteShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name)
+                .with_error_code(code)
+                .with_error_message(share_message(code))
+        })
+        .collect();
+    Ok(resp)
 }

@@ -54,7 +54,11 @@ fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
         | ApiKey::CreatePartitions
         | ApiKey::TxnOffsetCommit
         | ApiKey::OffsetDelete
-        | ApiKey::DescribeProducers => Elements::Named(ResourceType::Topic),
+        | ApiKey::DescribeProducers
+        | ApiKey::ShareFetch
+        | ApiKey::ShareAcknowledge
+        | ApiKey::AlterShareGroupOffsets
+        | ApiKey::DeleteShareGroupOffsets => Elements::Named(ResourceType::Topic),
         ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
             Elements::Named(ResourceType::Group)
         }
@@ -148,6 +152,9 @@ fn split_body(
         // By id (Produce v13, Fetch v13+): each element's `topic_id`, read as the learned name.
         ApiKey::Produce => (request.list("topic_data")?, "name"),
         ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
+        // By id: each element's `topic_id`, read as the learned name.
+        ApiKey::ShareFetch | ApiKey::ShareAcknowledge => (request.list("topics")?, "topic_id"),
+        ApiKey::AlterShareGroupOffsets | ApiKey::DeleteShareGroupOffsets => (request.list("topics")?, "topic_name"),
         ApiKey::ListOffsets
         | ApiKey::OffsetCommit
         | ApiKey::OffsetFetch
@@ -183,9 +190,19 @@ fn split_body(
             allowed.push((range.clone(), element));
         }
     }
-    // OffsetFetch (v1-7) and OffsetDelete still ask the group coordinator when every topic is denied, as
-    // Kafka does: their group check passed, and the coordinator's answer (its group error) is Kafka's.
-    let keeps_empty = matches!(key, ApiKey::OffsetFetch | ApiKey::OffsetDelete);
+    // OffsetFetch (v1-7), OffsetDelete and the share-offset APIs still ask the group coordinator when every
+    // topic is denied, as Kafka does: their group check passed, and the coordinator's answer (its group
+    // error) is Kafka's. ShareFetch and ShareAcknowledge with every topic denied still reach the broker: Kafka
+    // moves the share session on (its epoch) and releases it on a final epoch whatever the topics.
+    let keeps_empty = matches!(
+        key,
+        ApiKey::OffsetFetch
+            | ApiKey::OffsetDelete
+            | ApiKey::ShareFetch
+            | ApiKey::ShareAcknowledge
+            | ApiKey::AlterShareGroupOffsets
+            | ApiKey::DeleteShareGroupOffsets
+    );
     if refused.is_empty() || (allowed.is_empty() && !keeps_empty) {
         return None;
     }
@@ -251,6 +268,13 @@ pub(super) fn merge_denied(
     let group_error = match ApiKey::try_from(api_key) {
         Ok(ApiKey::OffsetDelete) => body.get(..2),
         Ok(ApiKey::OffsetFetch) if version >= 2 => body.get(broker.entries_end..broker.entries_end + 2),
+        // After throttle_time_ms: KafkaApis answers a request-level error alone (getErrorResponse).
+        Ok(
+            ApiKey::ShareFetch
+            | ApiKey::ShareAcknowledge
+            | ApiKey::AlterShareGroupOffsets
+            | ApiKey::DeleteShareGroupOffsets,
+        ) => body.get(4..6),
         _ => None,
     };
     if group_error.is_some_and(|code| code != [0, 0]) {
@@ -264,7 +288,7 @@ pub(super) fn merge_denied(
     wire::write_array_count(&mut out, total, broker.flexible);
     let theirs = piece(body, broker.entries_start, broker.entries_end)?;
     let refused = piece(denied_body, ours.entries_start, ours.entries_end)?;
-    if denied_groups_first(api_key) {
+    if denied_groups_first(api_key) || denied_topics_first(api_key) {
         out.extend(refused);
         out.extend(theirs);
     } else {
@@ -279,4 +303,10 @@ pub(super) fn merge_denied(
 /// (KafkaApis adds them to the response first, then the coordinator's results).
 fn denied_groups_first(api_key: i16) -> bool {
     api_key == ApiKey::ConsumerGroupDescribe as i16 || api_key == ApiKey::ShareGroupDescribe as i16
+}
+
+/// AlterShareGroupOffsets and DeleteShareGroupOffsets: Kafka lists the refused topics before the coordinator's
+/// (KafkaApis adds them to its response builder first).
+fn denied_topics_first(api_key: i16) -> bool {
+    api_key == ApiKey::AlterShareGroupOffsets as i16 || api_key == ApiKey::DeleteShareGroupOffsets as i16
 }

@@ -312,6 +312,57 @@ pub(crate) static SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response
     ],
 );
 
+/// Share groups' partition leader: leader_id, leader_epoch.
+static LEADER_ID_AND_EPOCH: &[Field] = &[all(I32), all(I32)];
+/// Share groups' node endpoints: node_id, host, port, rack.
+static NODE_ENDPOINTS: &[Field] = &[all(Structs(&[all(I32), all(Str), all(I32), all(Str)]))];
+
+/// ShareFetch v1: throttle_time_ms, error_code, error_message, acquisition_lock_timeout_ms; topics by id.
+pub(crate) static SHARE_FETCH_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: NODE_ENDPOINTS,
+    ..response_array(
+        0,
+        &[all(I32), all(I16), all(Str), all(I32)],
+        &[
+            all(Uuid), // topic_id
+            all(Structs(&[
+                all(I32), // partition_index
+                all(I16), // error_code
+                all(Str), // error_message
+                all(I16), // acknowledge_error_code
+                all(Str), // acknowledge_error_message
+                all(Struct(LEADER_ID_AND_EPOCH)),
+                all(Bytes),                                    // records
+                all(Structs(&[all(I64), all(I64), all(I16)])), // acquired_records
+            ])),
+        ],
+    )
+};
+
+/// ShareAcknowledge v1: throttle_time_ms, error_code, error_message; topics by id.
+pub(crate) static SHARE_ACKNOWLEDGE_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: NODE_ENDPOINTS,
+    ..response_array(
+        0,
+        &[all(I32), all(I16), all(Str)],
+        &[
+            all(Uuid), // topic_id
+            all(Structs(&[all(I32), all(I16), all(Str), all(Struct(LEADER_ID_AND_EPOCH))])),
+        ],
+    )
+};
+
+/// AlterShareGroupOffsets v0: throttle_time_ms, error_code, error_message; topics (name, id, partitions).
+pub(crate) static ALTER_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS: ResponseArray = response_array(
+    0,
+    &[all(I32), all(I16), all(Str)],
+    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I16), all(Str)]))],
+);
+
+/// DeleteShareGroupOffsets v0: throttle_time_ms, error_code, error_message; topics (name, id, error).
+pub(crate) static DELETE_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS: ResponseArray =
+    response_array(0, &[all(I32), all(I16), all(Str)], &[all(Str), all(Uuid), all(I16), all(Str)]);
+
 /// The per-resource response array of an API whose requests the filter splits.
 pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseArray> {
     Some(match key {
@@ -338,6 +389,10 @@ pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'stati
         ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS_RESPONSE_STATES,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS,
         ApiKey::ShareGroupDescribe => &SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS,
+        ApiKey::ShareFetch => &SHARE_FETCH_RESPONSE_TOPICS,
+        ApiKey::ShareAcknowledge => &SHARE_ACKNOWLEDGE_RESPONSE_TOPICS,
+        ApiKey::AlterShareGroupOffsets => &ALTER_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS,
+        ApiKey::DeleteShareGroupOffsets => &DELETE_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS,
         _ => return None,
     })
 }
