@@ -274,6 +274,15 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             needs.group(Read, req.name("group_id")?);
             topics(&mut needs, Read, "topics", "topic_name")?;
         }
+        // As OffsetFetch v8+: Describe on each group, Describe on each named topic; all topics: filtered.
+        ApiKey::DescribeShareGroupOffsets => {
+            for group in req.nodes("groups") {
+                needs.group(Describe, group.name("group_id")?);
+                for topic in group.nodes("topics") {
+                    needs.topic(Describe, topic.name("topic_name")?);
+                }
+            }
+        }
         ApiKey::DeleteShareGroupOffsets => {
             needs.group(Delete, req.name("group_id")?);
             topics(&mut needs, Read, "topics", "topic_name")?;

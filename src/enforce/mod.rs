@@ -119,7 +119,8 @@ pub fn error_response(
         ApiKey::ShareFetch
         | ApiKey::ShareAcknowledge
         | ApiKey::AlterShareGroupOffsets
-        | ApiKey::DeleteShareGroupOffsets => share::answer(key, &mut o, &req, &e)?,
+        | ApiKey::DeleteShareGroupOffsets
+        | ApiKey::DescribeShareGroupOffsets => share::answer(key, &mut o, &req, &e)?,
         _ => return Err(format!("no error response for {key:?}")),
     }
     Ok(o.finish())

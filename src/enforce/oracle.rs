@@ -521,6 +521,7 @@ pub(crate) fn error_response(
         ApiKey::ShareAcknowledge => frame(&share_acknowledge(v, body, &e)?),
         ApiKey::AlterShareGroupOffsets => frame(&alter_share_group_offsets(v, body, &e)?),
         ApiKey::DeleteShareGroupOffsets => frame(&delete_share_group_offsets(v, body, &e)?),
+        ApiKey::DescribeShareGroupOffsets => frame(&describe_share_group_offsets(v, body, &e)?),
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }
@@ -956,4 +957,54 @@ fn delete_share_group_offsets(v: i16, body: &[u8], e: &Codes<'_>) -> Result<Dele
         })
         .collect();
     Ok(resp)
+}
+
+fn describe_share_group_offsets(
+    v: i16,
+    body: &[u8],
+    e: &Codes<'_>,
+) -> Result<DescribeShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::describe_share_group_offsets_response::{
+        DescribeShareGroupOffsetsResponseGroup, DescribeShareGroupOffsetsResponsePartition,
+        DescribeShareGroupOffsetsResponseTopic,
+    };
+    let req: DescribeShareGroupOffsetsRequest = decode_checked(ApiKey::DescribeShareGroupOffsets as i16, v, body)?;
+    let groups = req
+        .groups
+        .into_iter()
+        .map(|group| {
+            let group_code = e.group(&group.group_id);
+            let topics = if group_code != 0 {
+                Vec::new()
+            } else {
+                group
+                    .topics
+                    .into_iter()
+                    .flatten()
+                    .map(|topic| {
+                        let code = e.topic(&topic.topic_name);
+                        let partitions = topic
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                DescribeShareGroupOffsetsResponsePartition::default()
+                                    .with_partition_index(*p)
+                                    .with_start_offset(-1)
+                                    .with_error_code(code)
+                                    .with_error_message(share_message(code))
+                            })
+                            .collect();
+                        DescribeShareGroupOffsetsResponseTopic::default()
+                            .with_topic_name(topic.topic_name)
+                            .with_partitions(partitions)
+                    })
+                    .collect()
+            };
+            DescribeShareGroupOffsetsResponseGroup::default()
+                .with_group_id(group.group_id)
+                .with_topics(topics)
+                .with_error_code(group_code)
+        })
+        .collect();
+    Ok(DescribeShareGroupOffsetsResponse::default().with_groups(groups))
 }

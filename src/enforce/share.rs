@@ -1,5 +1,5 @@
 //! Error responses of the share groups' record and offset APIs (KIP-932): ShareFetch, ShareAcknowledge,
-//! AlterShareGroupOffsets, DeleteShareGroupOffsets. Each API its own function (KafkaApis' answers differ in
+//! AlterShareGroupOffsets, DeleteShareGroupOffsets, DescribeShareGroupOffsets. Each API its own function (KafkaApis' answers differ in
 //! their details: messages, topic ids, the order of refused topics).
 
 use kafka_protocol::messages::ApiKey;
@@ -16,6 +16,7 @@ pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) ->
         ApiKey::ShareAcknowledge => share_acknowledge(o, req, e),
         ApiKey::AlterShareGroupOffsets => alter_share_group_offsets(o, req, e),
         ApiKey::DeleteShareGroupOffsets => delete_share_group_offsets(o, req, e),
+        ApiKey::DescribeShareGroupOffsets => describe_share_group_offsets(o, req, e),
         _ => return Err(format!("no error response for {key:?}")),
     }
     Ok(())
@@ -148,5 +149,38 @@ fn delete_share_group_offsets(o: &mut Out, req: &Node<'_>, e: &Codes<'_>) {
         o.uuid_zero();
         o.i16(code);
         write_message(o, code);
+    });
+}
+
+/// DescribeShareGroupOffsets: per group; a refused group GROUP_AUTHORIZATION_FAILED without topics (no message),
+/// each refused topic of an allowed group per partition: no offset (-1), TOPIC_AUTHORIZATION_FAILED and its
+/// message, the zero id (KafkaApis' `describeShareGroupOffsetsForGroup`).
+fn describe_share_group_offsets(o: &mut Out, req: &Node<'_>, e: &Codes<'_>) {
+    o.i32(0); // throttle_time_ms
+    each_node(o, req, "groups", |o, group| {
+        let group_id = group.str("group_id").unwrap_or_default();
+        let group_code = e.group(group_id);
+        o.str(group_id);
+        if group_code != error_code::NONE {
+            o.count(0);
+        } else {
+            each_node(o, group, "topics", |o, topic| {
+                let name = topic.str("topic_name").unwrap_or_default();
+                let code = e.topic(name);
+                o.str(name);
+                o.uuid_zero();
+                o.count(topic.len("partitions"));
+                for partition in topic.items("partitions") {
+                    o.i32(partition.int().unwrap_or_default() as i32);
+                    o.i64(-1); // start_offset
+                    o.i32(0); // leader_epoch
+                    o.i16(code);
+                    write_message(o, code);
+                    o.tags();
+                }
+            });
+        }
+        o.i16(group_code);
+        o.null_str(); // error_message
     });
 }

@@ -414,6 +414,19 @@ fn populated(key: ApiKey, v: i16) -> Vec<Vec<u8>> {
                 out.push(enc(&req, v));
             }
         }
+        ApiKey::DescribeShareGroupOffsets => {
+            use describe_share_group_offsets_request::{
+                DescribeShareGroupOffsetsRequestGroup as Group, DescribeShareGroupOffsetsRequestTopic as Topic,
+            };
+            let list: Vec<Topic> =
+                topics.iter().map(|n| Topic::default().with_topic_name(t(n)).with_partitions(vec![0, 2])).collect();
+            let req = DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+                Group::default().with_group_id(GroupId(s("ok-group"))).with_topics(Some(list.clone())),
+                Group::default().with_group_id(GroupId(s("g"))).with_topics(Some(list)),
+                Group::default().with_group_id(GroupId(s("ok-all"))).with_topics(None),
+            ]);
+            out.push(enc(&req, v));
+        }
         ApiKey::DeleteShareGroupOffsets => {
             use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
             for group in ["g", "ok-group"] {
@@ -478,6 +491,7 @@ fn default_request(key: ApiKey, v: i16) -> Option<Vec<u8>> {
         RemoveRaftVoter => RemoveRaftVoterRequest, UpdateRaftVoter => UpdateRaftVoterRequest,
         ShareFetch => ShareFetchRequest, ShareAcknowledge => ShareAcknowledgeRequest,
         AlterShareGroupOffsets => AlterShareGroupOffsetsRequest, DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest,
+        DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest,
     }
 }
 

@@ -9,7 +9,7 @@
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
 //! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store),
-//! DescribeShareGroupOffsets, WriteTxnMarkers and the share-state APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
+//! WriteTxnMarkers and the share-state APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
 //!
 //! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
 
@@ -140,7 +140,12 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(85, "WriteShareGroupState", -1, CLUSTER_ACTION),
     api(86, "DeleteShareGroupState", -1, CLUSTER_ACTION),
     api(87, "ReadShareGroupStateSummary", -1, CLUSTER_ACTION),
-    api(90, "DescribeShareGroupOffsets", -1, "Describe Group; Describe Topic"),
+    api(
+        90,
+        "DescribeShareGroupOffsets",
+        0,
+        "Describe Group per group; Describe Topic per named topic; all topics: filtered",
+    ),
     api(
         91,
         "AlterShareGroupOffsets",
@@ -172,13 +177,10 @@ pub static REFUSALS: &[(i16, &str)] = &[
     (85, SHARE_STATE),
     (86, SHARE_STATE),
     (87, SHARE_STATE),
-    (90, KIP_932),
 ];
 
 const DELEGATION_TOKENS: &str =
     "Kafka's token rules (owner, renewers, CreateTokens and DescribeTokens on the User) need the broker's token store";
-const KIP_932: &str =
-    "share groups' offsets listing (Describe Topic filters the topics a group reports): not authorized by the filter yet";
 const SHARE_STATE: &str = "inter-broker: the share coordinator's state; no client sends it";
 
 /// Why the filter refuses this API (`None` for an API it handles).

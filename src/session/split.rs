@@ -41,6 +41,7 @@ enum Elements {
 fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
     Some(match ApiKey::try_from(api_key).ok()? {
         ApiKey::OffsetFetch if version >= 8 => Elements::OffsetFetchGroups,
+        ApiKey::DescribeShareGroupOffsets => Elements::OffsetFetchGroups,
         ApiKey::FindCoordinator if version >= 4 => Elements::CoordinatorKeys,
         ApiKey::Produce
         | ApiKey::Fetch
@@ -94,7 +95,7 @@ pub(super) fn forward_allowed_part(
     let is_denied = |rt: ResourceType, name: &str| denied.iter().any(|(t, n)| *t == rt && n == name);
     let by_group = elements == Elements::OffsetFetchGroups;
     let (allowed_body, denied_body) = if by_group {
-        split_offset_fetch_groups(version, body, &is_denied)?
+        split_offset_fetch_groups(ApiKey::try_from(header.api_key).ok()?, version, body, &is_denied)?
     } else {
         split_body(header.api_key, version, body, elements, &is_denied)?
     };
@@ -257,7 +258,8 @@ pub(super) fn merge_denied(
     let body = frame.get(offset..).ok_or("short response")?;
     let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
     if by_group {
-        return merge_offset_fetch_groups(version, frame, denied_answer);
+        let key = ApiKey::try_from(api_key).map_err(|()| format!("unknown API key {api_key}"))?;
+        return merge_offset_fetch_groups(key, version, frame, denied_answer);
     }
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     let span = |body: &[u8]| crate::protocol::layout::response_topic_array(api_key, version, body);

@@ -257,6 +257,23 @@ pub fn encode_request(key: ApiKey, version: i16, facts: &RequestFacts) -> Result
                 .with_topics(topics.collect())
                 .encode(&mut body, version)
         }
+        ApiKey::DescribeShareGroupOffsets => {
+            use describe_share_group_offsets_request::{
+                DescribeShareGroupOffsetsRequestGroup, DescribeShareGroupOffsetsRequestTopic,
+            };
+            // No --topic: all of the group's offsets (topics null).
+            let topics = (!facts.topics.is_empty()).then(|| {
+                let topic = |t: &String| {
+                    DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(topic_name(t))
+                        .with_partitions(vec![0])
+                };
+                facts.topics.iter().map(topic).collect()
+            });
+            let group =
+                DescribeShareGroupOffsetsRequestGroup::default().with_group_id(facts.group(api)?).with_topics(topics);
+            DescribeShareGroupOffsetsRequest::default().with_groups(vec![group]).encode(&mut body, version)
+        }
         ApiKey::DeleteShareGroupOffsets => {
             use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
             let topics = facts

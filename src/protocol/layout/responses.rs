@@ -121,6 +121,18 @@ pub(crate) static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
     &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
 );
 
+/// DescribeShareGroupOffsets v0: one topic of a group (topic_name, topic_id, partitions (partition_index,
+/// start_offset, leader_epoch, error_code, error_message)).
+pub(crate) static SHARE_OFFSETS_RESPONSE_GROUP_TOPIC: &[Field] =
+    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(I16), all(Str)]))];
+
+/// DescribeShareGroupOffsets v0: the groups (group_id, topics, error_code, error_message).
+pub(crate) static SHARE_OFFSETS_RESPONSE_GROUPS: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[all(Str), all(Structs(SHARE_OFFSETS_RESPONSE_GROUP_TOPIC)), all(I16), all(Str)],
+);
+
 /// v4+: one answer per coordinator key (key, node_id, host, port, error_code, error_message).
 pub(crate) static FIND_COORDINATOR_RESPONSE_KEYS: ResponseArray =
     response_array(3, &[all(I32)], &[all(Str), all(I32), all(Str), all(I32), all(I16), all(Str)]);
@@ -421,8 +433,12 @@ pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> R
     response_array_span(layout, version, body)
 }
 
-/// [`response_topic_array`] of an OffsetFetch v8+ response split by group: its `groups` array.
-pub(crate) fn offset_fetch_response_groups(version: i16, body: &[u8]) -> Result<ArraySpan, String> {
+/// [`response_topic_array`] of an OffsetFetch v8+ (or DescribeShareGroupOffsets) response split by group: its
+/// `groups` array.
+fn offset_groups_span(key: ApiKey, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
+    if key == ApiKey::DescribeShareGroupOffsets {
+        return response_array_span(&SHARE_OFFSETS_RESPONSE_GROUPS, version, body);
+    }
     if version < 8 {
         return Err(format!("OffsetFetch v{version} has no groups"));
     }
@@ -469,11 +485,15 @@ pub(crate) struct OffsetFetchGroupSpan<'a> {
 
 /// The groups of an OffsetFetch v8+ response: the `groups` array's span and each group's, walked with the
 /// layout (never decoded).
+/// DescribeShareGroupOffsets' groups the same (each group's error_message after its error_code).
 pub(crate) fn offset_fetch_groups(
+    key: ApiKey,
     version: i16,
     body: &[u8],
 ) -> Result<(ArraySpan, Vec<OffsetFetchGroupSpan<'_>>), String> {
-    let span = offset_fetch_response_groups(version, body)?;
+    let span = offset_groups_span(key, version, body)?;
+    let share = key == ApiKey::DescribeShareGroupOffsets;
+    let topic = if share { SHARE_OFFSETS_RESPONSE_GROUP_TOPIC } else { OFFSET_FETCH_RESPONSE_GROUP_TOPIC };
     // v8+ is flexible (from v6).
     let mut r = Reader::new(body, span.entries_end);
     r.pos = span.entries_start;
@@ -485,10 +505,13 @@ pub(crate) fn offset_fetch_groups(
         let topics_count = r.count(true).map_err(stop_reason)?.unwrap_or(0);
         let topics_start = r.pos;
         for _ in 0..topics_count {
-            walk_fields(&mut r, OFFSET_FETCH_RESPONSE_GROUP_TOPIC, version, true).map_err(stop_reason)?;
+            walk_fields(&mut r, topic, version, true).map_err(stop_reason)?;
         }
         let topics_end = r.pos;
         let error_code = r.i16().map_err(stop_reason)?;
+        if share {
+            r.string(true).map_err(stop_reason)?; // error_message
+        }
         r.tagged_fields().map_err(stop_reason)?;
         groups.push(OffsetFetchGroupSpan {
             group_id,
