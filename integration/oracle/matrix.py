@@ -56,7 +56,7 @@ API = {
     "ListPartitionReassignments": (46, 0, 0), "DescribeClientQuotas": (48, 0, 1), "DescribeQuorum": (55, 0, 2),
     "ConsumerGroupHeartbeat": (68, 1, 1), "ShareGroupHeartbeat": (76, 1, 1), "ShareGroupDescribe": (77, 1, 1),
     "ShareFetch": (78, 1, 1), "ShareAcknowledge": (79, 1, 1), "AlterShareGroupOffsets": (91, 0, 0),
-    "DeleteShareGroupOffsets": (92, 0, 0),
+    "DeleteShareGroupOffsets": (92, 0, 0), "DescribeShareGroupOffsets": (90, 0, 0),
 }  # fmt: skip
 API_NAMES = {key: name for name, (key, _, _) in API.items()}
 
@@ -1246,9 +1246,10 @@ def _share_acknowledge(group, member, topics, epoch):
 
 
 def share_records_cases() -> list[Curated]:
-    """KIP-932's records and offsets, ids d.c92-d.c100: ShareFetch and ShareAcknowledge v1 (Read on the group, Read on
+    """KIP-932's records and offsets, ids d.c92-d.c103: ShareFetch and ShareAcknowledge v1 (Read on the group, Read on
     each topic by id: a refused topic answered per partition, acknowledgements included), AlterShareGroupOffsets and
-    DeleteShareGroupOffsets v0 (Read or Delete on the group, Read on each topic). A share session a case opens is
+    DeleteShareGroupOffsets v0 (Read or Delete on the group, Read on each topic), DescribeShareGroupOffsets v0
+    (Describe on each group and named topic; all topics narrowed to the describable ones). A share session a case opens is
     closed (final epoch -1); the case's groups are deleted afterwards by the super user."""
     c = []
 
@@ -1298,6 +1299,18 @@ def share_records_cases() -> list[Curated]:
         setup=[alter("@sf98", ["@orders"])])  # fmt: skip
     add(99, [read("group", "@sf99"), read("topic", "@orders")], "delete-share-group-offsets",
         [delete("@sf99", ["@orders"])])  # fmt: skip
+    # DescribeShareGroupOffsets: per group (Describe), per named topic (Describe); all topics: the listing narrowed.
+    # The group's offsets on @orders and @payments are the super user's (setup).
+    describe = lambda groups: _step("DescribeShareGroupOffsets", 0, {"groups": [  # noqa: E731
+        {"groupId": g, "topics": None if topics is None else [{"topicName": t, "partitions": [0]} for t in topics]}
+        for g, topics in groups]})  # fmt: skip
+    offsets = [alter("@sf101", ["@orders", "@payments"])]
+    describable = [_acl(ALICE, "group", "@sf101", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")]
+    add(101, describable, "describe-share-group-offsets", [describe([("@sf101", None)])], setup=offsets)
+    add(102, describable, "describe-share-group-offsets",
+        [describe([("@sf101", ["@orders", "@payments"]), ("@sf101-other", ["@orders"])])], setup=offsets)  # fmt: skip
+    add(103, [*describable, _acl(ALICE, "topic", "@payments", "Describe")], "describe-share-group-offsets",
+        [describe([("@sf101", None), ("@sf101", ["@payments"])])], setup=offsets)  # fmt: skip
     return c
 
 
