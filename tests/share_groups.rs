@@ -355,3 +355,22 @@ fn share_group_offsets_described_per_group_and_topic_and_all_topics_narrowed() {
         ]
     );
 }
+
+#[test]
+fn share_fetch_refuses_a_refused_partitions_acknowledgement_when_the_request_acknowledges_anything() {
+    let v = 1;
+    for acknowledging in [true, false] {
+        let mut req = share_fetch("grp-ok", &[ALLOWED, DENIED]);
+        // Only the allowed topic acknowledges (or nothing does).
+        req.topics[1].partitions[0].acknowledgement_batches.clear();
+        if !acknowledging {
+            req.topics[0].partitions[0].acknowledgement_batches.clear();
+        }
+        let mut session = session();
+        downstream(&mut session, &request(ApiKey::ShareFetch, v, &req));
+        let broker = response(ApiKey::ShareFetch, v, &share_fetch_response(&[ALLOWED], 0));
+        let merged: ShareFetchResponse = decode_response(ApiKey::ShareFetch, v, &upstream(&mut session, &broker));
+        let denied = &merged.responses[1].partitions[0];
+        assert_eq!((denied.error_code, denied.acknowledge_error_code), (29, if acknowledging { 29 } else { 0 }));
+    }
+}

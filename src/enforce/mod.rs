@@ -126,6 +126,23 @@ pub fn error_response(
     Ok(o.finish())
 }
 
+/// The filter's answer to the refused topics of a split ShareFetch (`denied_body`: the request with those
+/// alone), their acknowledgements refused as the whole client request (`client_body`) acknowledges anything.
+pub(crate) fn share_fetch_refused_topics(
+    api_version: i16,
+    correlation_id: i32,
+    denied_body: &[u8],
+    client_body: &[u8],
+    error_for: &dyn Fn(ResourceType, &str) -> i16,
+) -> Result<Vec<u8>, String> {
+    let key = ApiKey::ShareFetch;
+    let read = |body| parse(key, api_version, body, Keep::All).map_err(|reason| format!("ShareFetch: {reason}"));
+    let acknowledging = share::acknowledges(&read(client_body)?);
+    let mut o = Out::frame(key as i16, api_version, correlation_id);
+    share::share_fetch(&mut o, &read(denied_body)?, &Codes(error_for), acknowledging);
+    Ok(o.finish())
+}
+
 /// A ConsumerGroupHeartbeat answer with this error and message: the filter's refusal of a regex subscription.
 pub(crate) fn heartbeat_refusal(api_version: i16, correlation_id: i32, code: i16, message: &str) -> Vec<u8> {
     let mut o = Out::frame(ApiKey::ConsumerGroupHeartbeat as i16, api_version, correlation_id);

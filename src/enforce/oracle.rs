@@ -854,6 +854,8 @@ fn share_fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareFetchResponse,
     let req: ShareFetchRequest = decode_checked(ApiKey::ShareFetch as i16, v, body)?;
     let group_code = e.group(req.group_id.as_deref().map(|g| g.as_str()).unwrap_or_default());
     let mut resp = ShareFetchResponse::default().with_error_code(group_code);
+    // Any acknowledgement in the request: every partition's acknowledgement answered (KafkaApis).
+    let acknowledging = req.topics.iter().any(|t| t.partitions.iter().any(|p| !p.acknowledgement_batches.is_empty()));
     if group_code == 0 {
         resp.responses = req
             .topics
@@ -864,7 +866,7 @@ fn share_fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareFetchResponse,
                     .partitions
                     .iter()
                     .map(|p| {
-                        let ack = if p.acknowledgement_batches.is_empty() { 0 } else { code };
+                        let ack = if acknowledging { code } else { 0 };
                         PartitionData::default()
                             .with_partition_index(p.partition_index)
                             .with_error_code(code)

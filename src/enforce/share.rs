@@ -12,7 +12,7 @@ use crate::protocol::layout::Node;
 /// Writes the body of the error response to a denied share-group request.
 pub(super) fn answer(key: ApiKey, o: &mut Out, req: &Node<'_>, e: &Codes<'_>) -> Result<(), String> {
     match key {
-        ApiKey::ShareFetch => share_fetch(o, req, e),
+        ApiKey::ShareFetch => share_fetch(o, req, e, acknowledges(req)),
         ApiKey::ShareAcknowledge => share_acknowledge(o, req, e),
         ApiKey::AlterShareGroupOffsets => alter_share_group_offsets(o, req, e),
         ApiKey::DeleteShareGroupOffsets => delete_share_group_offsets(o, req, e),
@@ -38,10 +38,17 @@ fn write_message(o: &mut Out, code: i16) {
     }
 }
 
+/// Whether a ShareFetch piggybacks acknowledgements: then KafkaApis acknowledges every partition it names (an
+/// empty batch list included), so each refused partition's acknowledgement is refused too.
+pub(super) fn acknowledges(req: &Node<'_>) -> bool {
+    req.nodes("topics").any(|t| t.nodes("partitions").any(|p| p.len("acknowledgement_batches") > 0))
+}
+
 /// ShareFetch: a refused group fails the request at top level with no topics (`getErrorResponse`);
-/// otherwise each partition carries its topic's error, and the acknowledgements it piggybacks get the same
-/// error (KafkaApis' `handleAcknowledgements`), no records.
-fn share_fetch(o: &mut Out, req: &Node<'_>, e: &Codes<'_>) {
+/// otherwise each partition carries its topic's error, and so does its acknowledgement when the request
+/// acknowledges anything (`acknowledging`: the whole client request's, KafkaApis' `isAcknowledgeDataPresent`),
+/// no records.
+pub(super) fn share_fetch(o: &mut Out, req: &Node<'_>, e: &Codes<'_>, acknowledging: bool) {
     let group_code = e.group(req.str("group_id").unwrap_or_default());
     o.i32(0); // throttle_time_ms
     o.i16(group_code);
@@ -55,11 +62,10 @@ fn share_fetch(o: &mut Out, req: &Node<'_>, e: &Codes<'_>) {
             let code = e.topic(&topic.topic("topic_id").unwrap_or_default());
             o.count(topic.len("partitions"));
             for partition in topic.nodes("partitions") {
-                let acknowledges = partition.len("acknowledgement_batches") > 0;
                 o.i32(partition.int("partition_index").unwrap_or_default() as i32);
                 o.i16(code);
                 o.null_str(); // error_message
-                o.i16(if acknowledges { code } else { error_code::NONE });
+                o.i16(if acknowledging { code } else { error_code::NONE });
                 o.null_str(); // acknowledge_error_message
                 o.i32(0); // current_leader: leader_id
                 o.i32(0); // leader_epoch

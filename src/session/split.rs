@@ -113,9 +113,13 @@ pub(super) fn forward_allowed_part(
             0
         }
     };
-    let answer =
-        crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
-            .ok()?;
+    let answer = if header.api_key == ApiKey::ShareFetch as i16 {
+        // Kafka refuses the acknowledgements of refused partitions as the whole request acknowledges anything.
+        let cid = header.correlation_id;
+        crate::enforce::share_fetch_refused_topics(version, cid, &denied_body, body, &error_for).ok()?
+    } else {
+        crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for).ok()?
+    };
     // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
     // is narrowed to the topics the principal may Describe before the denied part joins it. DescribeGroups'
     // forwarded groups get the principal's authorized operations the same way, and the described groups of
