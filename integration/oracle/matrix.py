@@ -1226,27 +1226,28 @@ def group_protocol_cases() -> list[Curated]:
     return c
 
 
-def _share_fetch(group, member, topics, epoch=0, acks=()):
-    """ShareFetch v1 of partition 0 of each topic (by id); `acks`: topics whose partition 0 acknowledges offset 0."""
+def _share_fetch(group, member, topics, epoch=0, acks=(), partition=0):
+    """ShareFetch v1 of one partition of each topic (by id); `acks`: topics whose partition acknowledges offset 0."""
     batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
     request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch, "maxWaitMs": 0, "minBytes": 0,
                "maxBytes": 1048576, "maxRecords": 10, "batchSize": 10,
                "topics": [{"topicId": f"$id:{t}", "partitions": [
-                   {"partitionIndex": 0, "acknowledgementBatches": batch if t in acks else []}]} for t in topics],
+                   {"partitionIndex": partition, "acknowledgementBatches": batch if t in acks else []}]} for t in topics],
                "forgottenTopicsData": []}  # fmt: skip
     return _step("ShareFetch", 1, request)
 
 
-def _share_acknowledge(group, member, topics, epoch):
+def _share_acknowledge(group, member, topics, epoch, partition=0):
     batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
     request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch,
-               "topics": [{"topicId": f"$id:{t}", "partitions": [{"partitionIndex": 0, "acknowledgementBatches": batch}]}
+               "topics": [{"topicId": f"$id:{t}", "partitions": [{"partitionIndex": partition,
+                                                                 "acknowledgementBatches": batch}]}
                           for t in topics]}  # fmt: skip
     return _step("ShareAcknowledge", 1, request)
 
 
 def share_records_cases() -> list[Curated]:
-    """KIP-932's records and offsets, ids d.c92-d.c103: ShareFetch and ShareAcknowledge v1 (Read on the group, Read on
+    """KIP-932's records and offsets, ids d.c92-d.c105: ShareFetch and ShareAcknowledge v1 (Read on the group, Read on
     each topic by id: a refused topic answered per partition, acknowledgements included), AlterShareGroupOffsets and
     DeleteShareGroupOffsets v0 (Read or Delete on the group, Read on each topic), DescribeShareGroupOffsets v0
     (Describe on each group and named topic; all topics narrowed to the describable ones). A share session a case opens is
@@ -1268,12 +1269,14 @@ def share_records_cases() -> list[Curated]:
     add(93, [read("topic", "@orders")], "share-fetch", [_share_fetch("@sf93", member, ["@orders"])])
     # One topic not readable (only describable): its partitions TOPIC_AUTHORIZATION_FAILED, the acknowledgements of
     # the whole request with it; the other topic fetched. Then acknowledged in the session (ShareAcknowledge), and
-    # the session closed.
+    # the session closed. Acknowledged partitions are partition 7, which no topic has: the readable topic's answer
+    # is then UNKNOWN_TOPIC_OR_PARTITION, where partition 0's would depend on when the broker has loaded the share
+    # partition's state (its acknowledgement answered 3 before, 121 after).
     partial = [read("group", "@sf94"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
     add(94, partial, "share-fetch",
-        [_share_fetch("@sf94", member, ["@orders", "@payments"]),
-         _share_fetch("@sf94", member, ["@orders", "@payments"], epoch=1, acks=("@orders", "@payments")),
-         _share_acknowledge("@sf94", member, ["@orders", "@payments"], epoch=2),
+        [_share_fetch("@sf94", member, ["@orders", "@payments"], partition=7),
+         _share_fetch("@sf94", member, ["@orders", "@payments"], epoch=1, acks=("@orders", "@payments"), partition=7),
+         _share_acknowledge("@sf94", member, ["@orders", "@payments"], epoch=2, partition=7),
          _share_fetch("@sf94", member, [], epoch=-1)])  # fmt: skip
     # Every topic refused: the request still reaches the broker (the share session moves on), each topic answered.
     add(100, [read("group", "@sf100"), _acl(ALICE, "topic", "@payments", "Describe")], "share-fetch",
@@ -1311,6 +1314,15 @@ def share_records_cases() -> list[Curated]:
         [describe([("@sf101", ["@orders", "@payments"]), ("@sf101-other", ["@orders"])])], setup=offsets)  # fmt: skip
     add(103, [*describable, _acl(ALICE, "topic", "@payments", "Describe")], "describe-share-group-offsets",
         [describe([("@sf101", None), ("@sf101", ["@payments"])])], setup=offsets)  # fmt: skip
+    # A group that does not exist, its one named topic refused.
+    add(104, [_acl(ALICE, "group", "@sf104", "Describe")], "describe-share-group-offsets",
+        [describe([("@sf104", ["@orders"])])])  # fmt: skip
+    # Acknowledgements on the readable topic only: Kafka refuses the refused partition's acknowledgement too.
+    partial = [read("group", "@sf105"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
+    add(105, partial, "share-fetch",
+        [_share_fetch("@sf105", member, ["@orders", "@payments"], partition=7),
+         _share_fetch("@sf105", member, ["@orders", "@payments"], epoch=1, acks=("@orders",), partition=7),
+         _share_fetch("@sf105", member, [], epoch=-1)])  # fmt: skip
     return c
 
 
