@@ -1226,8 +1226,11 @@ def group_protocol_cases() -> list[Curated]:
     return c
 
 
-def _share_fetch(group, member, topics, epoch=0, acks=(), partition=0):
-    """ShareFetch v1 of one partition of each topic (by id); `acks`: topics whose partition acknowledges offset 0."""
+def _share_fetch(group, member, topics, epoch=0, acks=(), partition=7):
+    """ShareFetch v1 of one partition of each topic (by id); `acks`: topics whose partition acknowledges offset 0.
+    Partition 7, which no topic has: a readable topic's answer is then UNKNOWN_TOPIC_OR_PARTITION on both paths,
+    where an existing partition's would depend on when the broker has loaded the share partition's state (its
+    fetch answered nothing or -1, its acknowledgement 3 or 121, by timing alone)."""
     batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
     request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch, "maxWaitMs": 0, "minBytes": 0,
                "maxBytes": 1048576, "maxRecords": 10, "batchSize": 10,
@@ -1237,7 +1240,7 @@ def _share_fetch(group, member, topics, epoch=0, acks=(), partition=0):
     return _step("ShareFetch", 1, request)
 
 
-def _share_acknowledge(group, member, topics, epoch, partition=0):
+def _share_acknowledge(group, member, topics, epoch, partition=7):
     batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
     request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch,
                "topics": [{"topicId": f"$id:{t}", "partitions": [{"partitionIndex": partition,
@@ -1269,14 +1272,12 @@ def share_records_cases() -> list[Curated]:
     add(93, [read("topic", "@orders")], "share-fetch", [_share_fetch("@sf93", member, ["@orders"])])
     # One topic not readable (only describable): its partitions TOPIC_AUTHORIZATION_FAILED, the acknowledgements of
     # the whole request with it; the other topic fetched. Then acknowledged in the session (ShareAcknowledge), and
-    # the session closed. Acknowledged partitions are partition 7, which no topic has: the readable topic's answer
-    # is then UNKNOWN_TOPIC_OR_PARTITION, where partition 0's would depend on when the broker has loaded the share
-    # partition's state (its acknowledgement answered 3 before, 121 after).
+    # the session closed.
     partial = [read("group", "@sf94"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
     add(94, partial, "share-fetch",
-        [_share_fetch("@sf94", member, ["@orders", "@payments"], partition=7),
-         _share_fetch("@sf94", member, ["@orders", "@payments"], epoch=1, acks=("@orders", "@payments"), partition=7),
-         _share_acknowledge("@sf94", member, ["@orders", "@payments"], epoch=2, partition=7),
+        [_share_fetch("@sf94", member, ["@orders", "@payments"]),
+         _share_fetch("@sf94", member, ["@orders", "@payments"], epoch=1, acks=("@orders", "@payments")),
+         _share_acknowledge("@sf94", member, ["@orders", "@payments"], epoch=2),
          _share_fetch("@sf94", member, [], epoch=-1)])  # fmt: skip
     # Every topic refused: the request still reaches the broker (the share session moves on), each topic answered.
     add(100, [read("group", "@sf100"), _acl(ALICE, "topic", "@payments", "Describe")], "share-fetch",
@@ -1320,8 +1321,8 @@ def share_records_cases() -> list[Curated]:
     # Acknowledgements on the readable topic only: Kafka refuses the refused partition's acknowledgement too.
     partial = [read("group", "@sf105"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
     add(105, partial, "share-fetch",
-        [_share_fetch("@sf105", member, ["@orders", "@payments"], partition=7),
-         _share_fetch("@sf105", member, ["@orders", "@payments"], epoch=1, acks=("@orders",), partition=7),
+        [_share_fetch("@sf105", member, ["@orders", "@payments"]),
+         _share_fetch("@sf105", member, ["@orders", "@payments"], epoch=1, acks=("@orders",)),
          _share_fetch("@sf105", member, [], epoch=-1)])  # fmt: skip
     return c
 
