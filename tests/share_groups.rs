@@ -374,3 +374,26 @@ fn share_fetch_refuses_a_refused_partitions_acknowledgement_when_the_request_ack
         assert_eq!((denied.error_code, denied.acknowledge_error_code), (29, if acknowledging { 29 } else { 0 }));
     }
 }
+
+#[test]
+fn share_fetch_of_an_id_not_learned_is_resolved_and_answered_unknown_topic_id() {
+    use metadata_response::MetadataResponseTopic;
+    let v = 1;
+    let cold = [0x51; 16];
+    let mut session = session();
+    let sent = downstream(&mut session, &request(ApiKey::ShareFetch, v, &share_fetch("grp-ok", &[cold])));
+    // The filter's own Metadata request by id, in the request's place.
+    let mut body = Bytes::copy_from_slice(&sent[4..]);
+    let header = RequestHeader::decode(&mut body, 2).expect("header");
+    assert_eq!((header.request_api_key, header.correlation_id), (ApiKey::Metadata as i16, 9));
+    let named = MetadataResponseTopic::default().with_name(Some(TopicName(s("allowed")))).with_topic_id(id(cold));
+    let metadata =
+        response(ApiKey::Metadata, header.request_api_version, &MetadataResponse::default().with_topics(vec![named]));
+    let answer: ShareFetchResponse = decode_response(ApiKey::ShareFetch, v, &upstream(&mut session, &metadata));
+    let partition = &answer.responses[0].partitions[0];
+    // UNKNOWN_TOPIC_ID (retriable), the piggybacked acknowledgement with it.
+    assert_eq!((answer.error_code, partition.error_code, partition.acknowledge_error_code), (0, 100, 100));
+    // Learned: the retry is decided on the name and forwarded.
+    let retry = request(ApiKey::ShareFetch, v, &share_fetch("grp-ok", &[cold]));
+    assert_eq!(downstream(&mut session, &retry), retry);
+}

@@ -33,6 +33,8 @@ POLICY = {
                      "operations": ["Read", "Describe", "Delete"]},
                     {"resource": {"type": "group", "name": "sfr-", "patternType": "prefix"},
                      "operations": ["Read", "Describe"]},
+                    # Found (FindCoordinator needs Describe), not readable: AlterShareGroupOffsets refused by the filter.
+                    {"resource": {"type": "group", "name": "sfv-", "patternType": "prefix"}, "operations": ["Describe"]},
                 ],
             },
         ],
@@ -73,6 +75,8 @@ def test_share_consumer_receives_records_and_admin_alters_and_deletes_offsets(st
     topic_refused = java_client(java_classes, "share-offsets", default, "sfg-1", hidden, "alter")
     assert topic_refused.get("error") == "org.apache.kafka.common.errors.TopicAuthorizationException", topic_refused
     group_refused = java_client(java_classes, "share-offsets", default, "other-1", topic, "alter")
+    assert group_refused.get("error") == "org.apache.kafka.common.errors.GroupAuthorizationException", group_refused
+    group_refused = java_client(java_classes, "share-offsets", default, "sfv-1", topic, "alter")
     assert group_refused.get("error") == "org.apache.kafka.common.errors.GroupAuthorizationException", group_refused
 
     # Listed (DescribeShareGroupOffsets): all the group's topics narrowed to those the principal may Describe. The
