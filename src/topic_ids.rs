@@ -65,6 +65,11 @@ pub fn name_of(id: &TopicUuid) -> Option<Rc<str>> {
     MAP.with(|map| map.borrow().names.get(id).cloned())
 }
 
+/// The learned id of a topic name (the broker's answers name the topic's id beside its name).
+pub fn id_of(name: &str) -> Option<TopicUuid> {
+    MAP.with(|map| map.borrow().names.iter().find(|(_, n)| &***n == name).map(|(id, _)| *id))
+}
+
 /// How many ids are remembered (tests, stats).
 pub fn len() -> usize {
     MAP.with(|map| map.borrow().names.len())

@@ -16,6 +16,8 @@
 //   share-consume <props> <topic> <group> <seconds> [describer-props]
 //                                                          a share consumer (KIP-932) polls; then Admin (with the other
 //                                                          properties if given) describes the group while it is a member
+//   share-offsets <props> <group> <topic> alter|delete|list|list-topic
+//                                                          Admin alters, deletes or lists a share group's offsets
 //   describe-share-group <props> <group>                   Admin.describeShareGroups (ShareGroupDescribe)
 
 import java.io.FileInputStream;
@@ -26,10 +28,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ListShareGroupOffsetsSpec;
 import org.apache.kafka.clients.admin.ShareGroupDescription;
+import org.apache.kafka.clients.admin.SharePartitionOffsetInfo;
 import org.apache.kafka.clients.admin.ShareMemberDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaShareConsumer;
@@ -64,6 +69,7 @@ public class JavaClients {
                 case "share-consume" -> shareConsume(props, args[2], args[3], Integer.parseInt(args[4]),
                     args.length > 5 ? args[5] : null, result);
                 case "describe-share-group" -> describeShareGroup(props, args[2], result);
+                case "share-offsets" -> shareOffsets(props, args[2], args[3], args[4], result);
                 default -> throw new IllegalArgumentException("unknown scenario " + args[0]);
             }
         } catch (Exception e) {
@@ -248,6 +254,35 @@ public class JavaClients {
             }
             describeShareGroup(describer, group, described);
             result.put("described", described);
+        }
+    }
+
+    /** Admin alters (AlterShareGroupOffsets: partition 0 to offset 0) or deletes (DeleteShareGroupOffsets) a share
+     *  group's offsets of one topic. */
+    static void shareOffsets(Properties props, String group, String topic, String operation, Map<String, Object> result)
+            throws Exception {
+        try (Admin admin = Admin.create(props)) {
+            if (operation.startsWith("list")) {
+                // "list": all the group's topics; "list-topic": partition 0 of the topic.
+                ListShareGroupOffsetsSpec spec = new ListShareGroupOffsetsSpec();
+                if (operation.equals("list-topic")) {
+                    spec.topicPartitions(List.of(new TopicPartition(topic, 0)));
+                }
+                Map<TopicPartition, SharePartitionOffsetInfo> offsets = admin.listShareGroupOffsets(Map.of(group, spec))
+                    .partitionsToOffsetInfo(group).get(30, TimeUnit.SECONDS);
+                Map<String, Object> listed = new java.util.TreeMap<>();
+                offsets.forEach((tp, info) -> listed.put(tp.toString(), info == null ? null : info.startOffset()));
+                result.put("offsets", listed);
+                return;
+            }
+            if (operation.equals("alter")) {
+                admin.alterShareGroupOffsets(group, Map.of(new TopicPartition(topic, 0), 0L)).all().get(30, TimeUnit.SECONDS);
+            } else {
+                admin.deleteShareGroupOffsets(group, Set.of(topic)).all().get(30, TimeUnit.SECONDS);
+            }
+            result.put(operation, "ok");
+        } catch (Exception e) {
+            recordError(result, e);
         }
     }
 

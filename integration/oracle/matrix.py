@@ -55,6 +55,8 @@ API = {
     "LeaveGroup": (13, 0, 5), "SyncGroup": (14, 0, 5), "DescribeLogDirs": (35, 1, 4), "ElectLeaders": (43, 0, 2),
     "ListPartitionReassignments": (46, 0, 0), "DescribeClientQuotas": (48, 0, 1), "DescribeQuorum": (55, 0, 2),
     "ConsumerGroupHeartbeat": (68, 1, 1), "ShareGroupHeartbeat": (76, 1, 1), "ShareGroupDescribe": (77, 1, 1),
+    "ShareFetch": (78, 1, 1), "ShareAcknowledge": (79, 1, 1), "AlterShareGroupOffsets": (91, 0, 0),
+    "DeleteShareGroupOffsets": (92, 0, 0), "DescribeShareGroupOffsets": (90, 0, 0),
 }  # fmt: skip
 API_NAMES = {key: name for name, (key, _, _) in API.items()}
 
@@ -1136,6 +1138,7 @@ def curated() -> list[Curated]:
         [_step("DeleteTopics", 6, {"topics": [{"topicId": "$id:@audit", "name": None}], "timeoutMs": 5000})],
         "match")  # fmt: skip
     c.extend(group_protocol_cases())
+    c.extend(share_records_cases())
     return c
 
 
@@ -1220,6 +1223,107 @@ def group_protocol_cases() -> list[Curated]:
         "share-group-describe", describe_sg90, setup=share_joined, teardown=share_left)  # fmt: skip
     add(91, [_acl(ALICE, "group", "@sg90", "Describe"), describe("@orders")],
         "share-group-describe", describe_sg90, setup=share_joined, teardown=share_left)  # fmt: skip
+    return c
+
+
+def _share_fetch(group, member, topics, epoch=0, acks=(), partition=7):
+    """ShareFetch v1 of one partition of each topic (by id); `acks`: topics whose partition acknowledges offset 0.
+    Partition 7, which no topic has: a readable topic's answer is then UNKNOWN_TOPIC_OR_PARTITION on both paths,
+    where an existing partition's would depend on when the broker has loaded the share partition's state (its
+    fetch answered nothing or -1, its acknowledgement 3 or 121, by timing alone)."""
+    batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
+    request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch, "maxWaitMs": 0, "minBytes": 0,
+               "maxBytes": 1048576, "maxRecords": 10, "batchSize": 10,
+               "topics": [{"topicId": f"$id:{t}", "partitions": [
+                   {"partitionIndex": partition, "acknowledgementBatches": batch if t in acks else []}]} for t in topics],
+               "forgottenTopicsData": []}  # fmt: skip
+    return _step("ShareFetch", 1, request)
+
+
+def _share_acknowledge(group, member, topics, epoch, partition=7):
+    batch = [{"firstOffset": 0, "lastOffset": 0, "acknowledgeTypes": [1]}]
+    request = {"groupId": group, "memberId": member, "shareSessionEpoch": epoch,
+               "topics": [{"topicId": f"$id:{t}", "partitions": [{"partitionIndex": partition,
+                                                                 "acknowledgementBatches": batch}]}
+                          for t in topics]}  # fmt: skip
+    return _step("ShareAcknowledge", 1, request)
+
+
+def share_records_cases() -> list[Curated]:
+    """KIP-932's records and offsets, ids d.c92-d.c105: ShareFetch and ShareAcknowledge v1 (Read on the group, Read on
+    each topic by id: a refused topic answered per partition, acknowledgements included), AlterShareGroupOffsets and
+    DeleteShareGroupOffsets v0 (Read or Delete on the group, Read on each topic), DescribeShareGroupOffsets v0
+    (Describe on each group and named topic; all topics narrowed to the describable ones). A share session a case opens is
+    closed (final epoch -1); the case's groups are deleted afterwards by the super user."""
+    c = []
+
+    def add(n, acls, kind, steps, expect="match", setup=()):
+        groups = sorted({s["request"]["groupId"] for s in [*setup, *steps] if "groupId" in s["request"]})
+        cleanup = [_step("DeleteGroups", 2, {"groupsNames": groups})]
+        case = Case(f"d.c{n}.0", "alice", "127.0.0.1", kind, steps, list(setup), cleanup)
+        c.append(Curated(f"d.c{n}", False, acls, case, expect))
+
+    member = "oracle-share-member-1"
+    read = lambda kind, name: _acl(ALICE, kind, name, "Read")  # noqa: E731
+    # Allowed: a session opened, then closed.
+    add(92, [read("group", "@sf92"), read("topic", "@orders")], "share-fetch",
+        [_share_fetch("@sf92", member, ["@orders"]), _share_fetch("@sf92", member, ["@orders"], epoch=-1)])  # fmt: skip
+    # The group refused: GROUP_AUTHORIZATION_FAILED at top level.
+    add(93, [read("topic", "@orders")], "share-fetch", [_share_fetch("@sf93", member, ["@orders"])])
+    # One topic not readable (only describable): its partitions TOPIC_AUTHORIZATION_FAILED, the acknowledgements of
+    # the whole request with it; the other topic fetched. Then acknowledged in the session (ShareAcknowledge), and
+    # the session closed.
+    partial = [read("group", "@sf94"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
+    add(94, partial, "share-fetch",
+        [_share_fetch("@sf94", member, ["@orders", "@payments"]),
+         _share_fetch("@sf94", member, ["@orders", "@payments"], epoch=1, acks=("@orders", "@payments")),
+         _share_acknowledge("@sf94", member, ["@orders", "@payments"], epoch=2),
+         _share_fetch("@sf94", member, [], epoch=-1)])  # fmt: skip
+    # Every topic refused: the request still reaches the broker (the share session moves on), each topic answered.
+    add(100, [read("group", "@sf100"), _acl(ALICE, "topic", "@payments", "Describe")], "share-fetch",
+        [_share_fetch("@sf100", member, ["@payments"]), _share_fetch("@sf100", member, ["@payments"], epoch=1),
+         _share_fetch("@sf100", member, [], epoch=-1)])  # fmt: skip
+    # ShareAcknowledge with the group refused.
+    add(95, [read("topic", "@orders")], "share-acknowledge", [_share_acknowledge("@sf95", member, ["@orders"], 1)])
+    alter = lambda group, topics: _step("AlterShareGroupOffsets", 0, {  # noqa: E731
+        "groupId": group, "topics": [{"topicName": t, "partitions": [{"partitionIndex": 0, "startOffset": 0}]}
+                                     for t in topics]})  # fmt: skip
+    delete = lambda group, topics: _step("DeleteShareGroupOffsets", 0, {  # noqa: E731
+        "groupId": group, "topics": [{"topicName": t} for t in topics]})  # fmt: skip
+    # Kafka names a refused topic's id in AlterShareGroupOffsets: the filter answers the id it learned, so the case
+    # lets it learn it first (Metadata, alice may Describe @payments).
+    learn = _step("Metadata", 12, {"topics": [{"topicId": "AAAAAAAAAAAAAAAAAAAAAA", "name": "@payments"}], "allowAutoTopicCreation": False,
+                                   "includeTopicAuthorizedOperations": False})  # fmt: skip
+    add(96, [read("group", "@sf96"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")],
+        "alter-share-group-offsets", [learn, alter("@sf96", ["@orders", "@payments"])])  # fmt: skip
+    add(97, [read("topic", "@orders")], "alter-share-group-offsets", [alter("@sf97", ["@orders"])])
+    # The group made by the super user (setup): @orders' offsets deleted, @payments refused (listed first).
+    add(98, [_acl(ALICE, "group", "@sf98", "Delete"), read("topic", "@orders")], "delete-share-group-offsets",
+        [alter("@sf98", ["@orders"]), delete("@sf98", ["@orders", "@payments"])],
+        setup=[alter("@sf98", ["@orders"])])  # fmt: skip
+    add(99, [read("group", "@sf99"), read("topic", "@orders")], "delete-share-group-offsets",
+        [delete("@sf99", ["@orders"])])  # fmt: skip
+    # DescribeShareGroupOffsets: per group (Describe), per named topic (Describe); all topics: the listing narrowed.
+    # The group's offsets on @orders and @payments are the super user's (setup).
+    describe = lambda groups: _step("DescribeShareGroupOffsets", 0, {"groups": [  # noqa: E731
+        {"groupId": g, "topics": None if topics is None else [{"topicName": t, "partitions": [0]} for t in topics]}
+        for g, topics in groups]})  # fmt: skip
+    offsets = [alter("@sf101", ["@orders", "@payments"])]
+    describable = [_acl(ALICE, "group", "@sf101", "Describe"), _acl(ALICE, "topic", "@orders", "Describe")]
+    add(101, describable, "describe-share-group-offsets", [describe([("@sf101", None)])], setup=offsets)
+    add(102, describable, "describe-share-group-offsets",
+        [describe([("@sf101", ["@orders", "@payments"]), ("@sf101-other", ["@orders"])])], setup=offsets)  # fmt: skip
+    add(103, [*describable, _acl(ALICE, "topic", "@payments", "Describe")], "describe-share-group-offsets",
+        [describe([("@sf101", None), ("@sf101", ["@payments"])])], setup=offsets)  # fmt: skip
+    # A group that does not exist, its one named topic refused.
+    add(104, [_acl(ALICE, "group", "@sf104", "Describe")], "describe-share-group-offsets",
+        [describe([("@sf104", ["@orders"])])])  # fmt: skip
+    # Acknowledgements on the readable topic only: Kafka refuses the refused partition's acknowledgement too.
+    partial = [read("group", "@sf105"), read("topic", "@orders"), _acl(ALICE, "topic", "@payments", "Describe")]
+    add(105, partial, "share-fetch",
+        [_share_fetch("@sf105", member, ["@orders", "@payments"]),
+         _share_fetch("@sf105", member, ["@orders", "@payments"], epoch=1, acks=("@orders",)),
+         _share_fetch("@sf105", member, [], epoch=-1)])  # fmt: skip
     return c
 
 

@@ -24,7 +24,7 @@
 //!   no requirement.
 //! - Fetch sessions (v7+): the topics listed are checked; partitions cached in an incremental fetch session
 //!   were checked when they were listed.
-//! - Requests addressing topics by id (Fetch v13+, Produce v13) are decided on the names learned from the
+//! - Requests addressing topics by id (Fetch v13+, Produce v13, ShareFetch, ShareAcknowledge) are decided on the names learned from the
 //!   broker (`crate::topic_ids`); an id not learned yet is [`Classification::UnknownTopicIds`], resolved by
 //!   the session (`session::topic_resolution`).
 //! - Requests addressing topics by id (Metadata v10+, DeleteTopics v6) are Unsupported when a name is absent.
@@ -75,7 +75,10 @@ pub(crate) fn learned_requirements(api_key: i16, api_version: i16, body: &[u8]) 
     if api_key == ApiKey::Fetch as i16 {
         return fetch_requirements(api_version, body).ok().map(|(requirements, _)| requirements);
     }
-    if api_key == ApiKey::DeleteTopics as i16 {
+    if api_key == ApiKey::DeleteTopics as i16
+        || api_key == ApiKey::ShareFetch as i16
+        || api_key == ApiKey::ShareAcknowledge as i16
+    {
         return requirements_of(api_key, api_version, body).ok();
     }
     None
@@ -95,6 +98,25 @@ fn delete_topics_unknown_ids(version: i16, body: &[u8]) -> Vec<crate::topic_ids:
     let mut unknown = Vec::new();
     for topic in request.nodes("topics") {
         if let (None, Some(id)) = (topic.str("name"), topic.id("topic_id")) {
+            if crate::topic_ids::name_of(&id).is_none() && !unknown.contains(&id) {
+                unknown.push(id);
+            }
+        }
+    }
+    unknown
+}
+
+/// The topic ids of a ShareFetch or ShareAcknowledge request (always by id) the filter has not learned.
+fn share_unknown_ids(api_key: i16, version: i16, body: &[u8]) -> Vec<crate::topic_ids::TopicUuid> {
+    let Ok(key) = ApiKey::try_from(api_key) else {
+        return Vec::new();
+    };
+    let Ok(request) = crate::protocol::layout::parse(key, version, body, Keep::Resources) else {
+        return Vec::new(); // malformed: requirements_of says why
+    };
+    let mut unknown = Vec::new();
+    for topic in request.nodes("topics") {
+        if let Some(id) = topic.id("topic_id") {
             if crate::topic_ids::name_of(&id).is_none() && !unknown.contains(&id) {
                 unknown.push(id);
             }
@@ -177,6 +199,13 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     if api_key == ApiKey::DeleteTopics as i16 && api_version >= 6 {
         // By id: decided on learned names; ids not learned are resolved first.
         let unknown = delete_topics_unknown_ids(api_version, prefix);
+        if !unknown.is_empty() {
+            return Classification::UnknownTopicIds { ids: unknown, expects_response: true };
+        }
+    }
+    if api_key == ApiKey::ShareFetch as i16 || api_key == ApiKey::ShareAcknowledge as i16 {
+        // By id only: decided on learned names; ids not learned are resolved first.
+        let unknown = share_unknown_ids(api_key, api_version, prefix);
         if !unknown.is_empty() {
             return Classification::UnknownTopicIds { ids: unknown, expects_response: true };
         }

@@ -257,6 +257,36 @@ pub(crate) fn requirements_of<'a>(api_key: i16, version: i16, body: &'a [u8]) ->
             needs.group(Read, req.name("group_id")?);
             needs.each(Describe, ResourceType::Topic, req.names("subscribed_topic_names")?);
         }
+        // KafkaApis: Read on the group (the whole request refused), then Read on each topic, by id: a denied
+        // topic is answered per partition. An id not learned is resolved before (`classify`) and left out
+        // here (answered UNKNOWN_TOPIC_ID).
+        ApiKey::ShareFetch | ApiKey::ShareAcknowledge => {
+            needs.group(Read, req.name("group_id")?);
+            for topic in req.nodes("topics") {
+                if let Some(name) = topic.topic("topic_id") {
+                    needs.topic_cow(Read, name);
+                }
+            }
+        }
+        // KafkaApis: the group refused whole (Read to alter, Delete to delete), then Read on each topic, each
+        // denied topic answered on its own.
+        ApiKey::AlterShareGroupOffsets => {
+            needs.group(Read, req.name("group_id")?);
+            topics(&mut needs, Read, "topics", "topic_name")?;
+        }
+        // As OffsetFetch v8+: Describe on each group, Describe on each named topic; all topics: filtered.
+        ApiKey::DescribeShareGroupOffsets => {
+            for group in req.nodes("groups") {
+                needs.group(Describe, group.name("group_id")?);
+                for topic in group.nodes("topics") {
+                    needs.topic(Describe, topic.name("topic_name")?);
+                }
+            }
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            needs.group(Delete, req.name("group_id")?);
+            topics(&mut needs, Read, "topics", "topic_name")?;
+        }
         _ => return Err("not supported by the filter".into()),
     }
     Ok(needs.done())

@@ -28,6 +28,7 @@ mod hooks;
 #[cfg(test)]
 mod oracle;
 mod shapes;
+mod share;
 mod writer;
 
 use writer::{Ctx, Elem, Env, Out};
@@ -55,6 +56,12 @@ pub fn error_response(
         return Err(format!("{key:?} v{v} is not supported"));
     }
     let parsed = || parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"));
+    if share::answers(key) {
+        // Not rows of the table yet: the share groups' record and offset APIs (share.rs).
+        let mut o = Out::frame(api_key, v, correlation_id);
+        share::answer(key, &mut o, &parsed()?, &Codes(error_for))?;
+        return Ok(o.finish());
+    }
     let Some(answer) = shapes::answer(key) else {
         parsed()?; // an API without a layout either says so
         return Err(format!("no error response for {key:?}"));
@@ -99,6 +106,23 @@ pub(crate) fn metadata_topic_entry_by_id(version: i16, id: &crate::topic_ids::To
     o.i32(NO_AUTHORIZED_OPERATIONS);
     o.tags();
     o.buf
+}
+
+/// The filter's answer to the refused topics of a split ShareFetch (`denied_body`: the request with those
+/// alone), their acknowledgements refused as the whole client request (`client_body`) acknowledges anything.
+pub(crate) fn share_fetch_refused_topics(
+    api_version: i16,
+    correlation_id: i32,
+    denied_body: &[u8],
+    client_body: &[u8],
+    error_for: &dyn Fn(ResourceType, &str) -> i16,
+) -> Result<Vec<u8>, String> {
+    let key = ApiKey::ShareFetch;
+    let read = |body| parse(key, api_version, body, Keep::All).map_err(|reason| format!("ShareFetch: {reason}"));
+    let acknowledging = share::acknowledges(&read(client_body)?);
+    let mut o = Out::frame(key as i16, api_version, correlation_id);
+    share::share_fetch(&mut o, &read(denied_body)?, &Codes(error_for), acknowledging);
+    Ok(o.finish())
 }
 
 /// A ConsumerGroupHeartbeat answer with this error and message: the filter's refusal of a regex subscription.

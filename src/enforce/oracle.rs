@@ -7,6 +7,7 @@ use crate::classify::{cluster_only_operation, walk_produce};
 use crate::protocol::acl::ResourceType;
 use crate::protocol::config_resource::config_resource;
 use crate::protocol::layout::decode_checked;
+use bytes::Bytes;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
@@ -516,6 +517,11 @@ pub(crate) fn error_response(
             }
             frame(&ShareGroupHeartbeatResponse::default().with_error_code(code))
         }
+        ApiKey::ShareFetch => frame(&share_fetch(v, body, &e)?),
+        ApiKey::ShareAcknowledge => frame(&share_acknowledge(v, body, &e)?),
+        ApiKey::AlterShareGroupOffsets => frame(&alter_share_group_offsets(v, body, &e)?),
+        ApiKey::DeleteShareGroupOffsets => frame(&delete_share_group_offsets(v, body, &e)?),
+        ApiKey::DescribeShareGroupOffsets => frame(&describe_share_group_offsets(v, body, &e)?),
         _ if cluster_only_operation(key).is_some() => cluster_only(key, v, correlation_id, e.cluster()),
         _ => Err(format!("no error response for {key:?}")),
     }
@@ -828,4 +834,179 @@ fn cluster_only(key: ApiKey, v: i16, correlation_id: i32, code: i16) -> Result<V
         ApiKey::UpdateRaftVoter => top_level!(UpdateRaftVoterResponse, 0),
         _ => Err(format!("no error response for {key:?}")),
     }
+}
+
+/// Kafka's `Errors.message()` of the codes these answers carry one.
+fn share_message(code: i16) -> Option<StrBytes> {
+    match code {
+        29 => Some(StrBytes::from_static_str("Topic authorization failed.")),
+        30 => Some(StrBytes::from_static_str("Group authorization failed.")),
+        _ => None,
+    }
+}
+
+fn learned_name(id: &uuid::Uuid) -> String {
+    crate::topic_ids::name_of(id.as_bytes()).map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn share_fetch(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareFetchResponse, String> {
+    use kafka_protocol::messages::share_fetch_response::{PartitionData, ShareFetchableTopicResponse};
+    let req: ShareFetchRequest = decode_checked(ApiKey::ShareFetch as i16, v, body)?;
+    let group_code = e.group(req.group_id.as_deref().map(|g| g.as_str()).unwrap_or_default());
+    let mut resp = ShareFetchResponse::default().with_error_code(group_code);
+    // Any acknowledgement in the request: every partition's acknowledgement answered (KafkaApis).
+    let acknowledging = req.topics.iter().any(|t| t.partitions.iter().any(|p| !p.acknowledgement_batches.is_empty()));
+    if group_code == 0 {
+        resp.responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let code = e.topic(&learned_name(&topic.topic_id));
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        let ack = if acknowledging { code } else { 0 };
+                        PartitionData::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(code)
+                            .with_acknowledge_error_code(ack)
+                            .with_records(Some(Bytes::new()))
+                    })
+                    .collect();
+                ShareFetchableTopicResponse::default().with_topic_id(topic.topic_id).with_partitions(partitions)
+            })
+            .collect();
+    }
+    Ok(resp)
+}
+
+fn share_acknowledge(v: i16, body: &[u8], e: &Codes<'_>) -> Result<ShareAcknowledgeResponse, String> {
+    use kafka_protocol::messages::share_acknowledge_response::{PartitionData, ShareAcknowledgeTopicResponse};
+    let req: ShareAcknowledgeRequest = decode_checked(ApiKey::ShareAcknowledge as i16, v, body)?;
+    let group_code = e.group(req.group_id.as_deref().map(|g| g.as_str()).unwrap_or_default());
+    let mut resp = ShareAcknowledgeResponse::default().with_error_code(group_code);
+    if group_code == 0 {
+        resp.responses = req
+            .topics
+            .iter()
+            .map(|topic| {
+                let code = e.topic(&learned_name(&topic.topic_id));
+                let partitions = topic
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionData::default().with_partition_index(p.partition_index).with_error_code(code))
+                    .collect();
+                ShareAcknowledgeTopicResponse::default().with_topic_id(topic.topic_id).with_partitions(partitions)
+            })
+            .collect();
+    }
+    Ok(resp)
+}
+
+fn alter_share_group_offsets(v: i16, body: &[u8], e: &Codes<'_>) -> Result<AlterShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::alter_share_group_offsets_response::{
+        AlterShareGroupOffsetsResponsePartition, AlterShareGroupOffsetsResponseTopic,
+    };
+    let req: AlterShareGroupOffsetsRequest = decode_checked(ApiKey::AlterShareGroupOffsets as i16, v, body)?;
+    let group_code = e.group(&req.group_id);
+    let mut resp = AlterShareGroupOffsetsResponse::default().with_error_code(group_code);
+    if group_code != 0 {
+        return Ok(resp.with_error_message(share_message(group_code)));
+    }
+    resp.responses = req
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let code = e.topic(&topic.topic_name);
+            let id = crate::topic_ids::id_of(&topic.topic_name).unwrap_or_default();
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    AlterShareGroupOffsetsResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                        .with_error_message(share_message(code))
+                })
+                .collect();
+            AlterShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name)
+                .with_topic_id(uuid::Uuid::from_bytes(id))
+                .with_partitions(partitions)
+        })
+        .collect();
+    Ok(resp)
+}
+
+fn delete_share_group_offsets(v: i16, body: &[u8], e: &Codes<'_>) -> Result<DeleteShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::delete_share_group_offsets_response::DeleteShareGroupOffsetsResponseTopic;
+    let req: DeleteShareGroupOffsetsRequest = decode_checked(ApiKey::DeleteShareGroupOffsets as i16, v, body)?;
+    let group_code = e.group(&req.group_id);
+    let mut resp = DeleteShareGroupOffsetsResponse::default().with_error_code(group_code);
+    if group_code != 0 {
+        return Ok(resp.with_error_message(share_message(group_code)));
+    }
+    resp.responses = req
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let code = e.topic(&topic.topic_name);
+            DeleteShareGroupOffsetsResponseTopic::default()
+                .with_topic_name(topic.topic_name)
+                .with_error_code(code)
+                .with_error_message(share_message(code))
+        })
+        .collect();
+    Ok(resp)
+}
+
+fn describe_share_group_offsets(
+    v: i16,
+    body: &[u8],
+    e: &Codes<'_>,
+) -> Result<DescribeShareGroupOffsetsResponse, String> {
+    use kafka_protocol::messages::describe_share_group_offsets_response::{
+        DescribeShareGroupOffsetsResponseGroup, DescribeShareGroupOffsetsResponsePartition,
+        DescribeShareGroupOffsetsResponseTopic,
+    };
+    let req: DescribeShareGroupOffsetsRequest = decode_checked(ApiKey::DescribeShareGroupOffsets as i16, v, body)?;
+    let groups = req
+        .groups
+        .into_iter()
+        .map(|group| {
+            let group_code = e.group(&group.group_id);
+            let topics = if group_code != 0 {
+                Vec::new()
+            } else {
+                group
+                    .topics
+                    .into_iter()
+                    .flatten()
+                    .map(|topic| {
+                        let code = e.topic(&topic.topic_name);
+                        let partitions = topic
+                            .partitions
+                            .iter()
+                            .map(|p| {
+                                DescribeShareGroupOffsetsResponsePartition::default()
+                                    .with_partition_index(*p)
+                                    .with_start_offset(-1)
+                                    .with_error_code(code)
+                                    .with_error_message(share_message(code))
+                            })
+                            .collect();
+                        DescribeShareGroupOffsetsResponseTopic::default()
+                            .with_topic_name(topic.topic_name)
+                            .with_partitions(partitions)
+                    })
+                    .collect()
+            };
+            DescribeShareGroupOffsetsResponseGroup::default()
+                .with_group_id(group.group_id)
+                .with_topics(topics)
+                .with_error_code(group_code)
+        })
+        .collect();
+    Ok(DescribeShareGroupOffsetsResponse::default().with_groups(groups))
 }

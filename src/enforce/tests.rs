@@ -333,6 +333,111 @@ fn populated(key: ApiKey, v: i16) -> Vec<Vec<u8>> {
             let ids = ["tx", "ok-tx"].iter().map(|x| TransactionalId(s(x))).collect();
             out.push(enc(&DescribeTransactionsRequest::default().with_transactional_ids(ids), v));
         }
+        ApiKey::ShareFetch => {
+            use share_fetch_request::{AcknowledgementBatch, FetchPartition, FetchTopic, ForgottenTopic};
+            // By id: "ok" and "denied" learned as the broker would have taught them.
+            crate::topic_ids::learn([7; 16], "ok");
+            crate::topic_ids::learn([8; 16], "denied");
+            let batch = AcknowledgementBatch::default()
+                .with_first_offset(3)
+                .with_last_offset(4)
+                .with_acknowledge_types(vec![1]);
+            for acks in [false, true] {
+                let list: Vec<FetchTopic> = [7u8, 8]
+                    .iter()
+                    .map(|n| {
+                        let mut acked = FetchPartition::default().with_partition_index(2);
+                        if acks && *n == 8 {
+                            acked = acked.with_acknowledgement_batches(vec![batch.clone()]);
+                        }
+                        FetchTopic::default()
+                            .with_topic_id(uuid::Uuid::from_bytes([*n; 16]))
+                            .with_partitions(vec![FetchPartition::default().with_partition_index(0), acked])
+                    })
+                    .collect();
+                let forgotten = vec![ForgottenTopic::default()
+                    .with_topic_id(uuid::Uuid::from_bytes([9; 16]))
+                    .with_partitions(vec![1])];
+                for group in ["g", "ok-group"] {
+                    let req = ShareFetchRequest::default()
+                        .with_group_id(Some(GroupId(s(group))))
+                        .with_member_id(Some(s("m-1")))
+                        .with_topics(list.clone())
+                        .with_forgotten_topics_data(forgotten.clone());
+                    out.push(enc(&req, v));
+                }
+            }
+        }
+        ApiKey::ShareAcknowledge => {
+            use share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic, AcknowledgementBatch};
+            crate::topic_ids::learn([7; 16], "ok");
+            crate::topic_ids::learn([8; 16], "denied");
+            let batch = AcknowledgementBatch::default()
+                .with_first_offset(3)
+                .with_last_offset(4)
+                .with_acknowledge_types(vec![1]);
+            let list: Vec<AcknowledgeTopic> = [7u8, 8]
+                .iter()
+                .map(|n| {
+                    AcknowledgeTopic::default().with_topic_id(uuid::Uuid::from_bytes([*n; 16])).with_partitions(vec![
+                        AcknowledgePartition::default()
+                            .with_partition_index(1)
+                            .with_acknowledgement_batches(vec![batch.clone()]),
+                    ])
+                })
+                .collect();
+            for group in ["g", "ok-group"] {
+                let req = ShareAcknowledgeRequest::default()
+                    .with_group_id(Some(GroupId(s(group))))
+                    .with_member_id(Some(s("m-1")))
+                    .with_topics(list.clone());
+                out.push(enc(&req, v));
+            }
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            use alter_share_group_offsets_request::{
+                AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
+            };
+            crate::topic_ids::learn([8; 16], "denied");
+            for group in ["g", "ok-group"] {
+                let list = topics
+                    .iter()
+                    .map(|n| {
+                        AlterShareGroupOffsetsRequestTopic::default().with_topic_name(t(n)).with_partitions(vec![
+                            AlterShareGroupOffsetsRequestPartition::default()
+                                .with_partition_index(5)
+                                .with_start_offset(9),
+                        ])
+                    })
+                    .collect();
+                let req = AlterShareGroupOffsetsRequest::default().with_group_id(GroupId(s(group))).with_topics(list);
+                out.push(enc(&req, v));
+            }
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            use describe_share_group_offsets_request::{
+                DescribeShareGroupOffsetsRequestGroup as Group, DescribeShareGroupOffsetsRequestTopic as Topic,
+            };
+            let list: Vec<Topic> =
+                topics.iter().map(|n| Topic::default().with_topic_name(t(n)).with_partitions(vec![0, 2])).collect();
+            let req = DescribeShareGroupOffsetsRequest::default().with_groups(vec![
+                Group::default().with_group_id(GroupId(s("ok-group"))).with_topics(Some(list.clone())),
+                Group::default().with_group_id(GroupId(s("g"))).with_topics(Some(list)),
+                Group::default().with_group_id(GroupId(s("ok-all"))).with_topics(None),
+            ]);
+            out.push(enc(&req, v));
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
+            for group in ["g", "ok-group"] {
+                let list = topics
+                    .iter()
+                    .map(|n| DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(t(n)))
+                    .collect();
+                let req = DeleteShareGroupOffsetsRequest::default().with_group_id(GroupId(s(group))).with_topics(list);
+                out.push(enc(&req, v));
+            }
+        }
         ApiKey::DescribeTopicPartitions => {
             use describe_topic_partitions_request::TopicRequest;
             let list = topics.iter().map(|n| TopicRequest::default().with_name(t(n))).collect();
@@ -384,6 +489,9 @@ fn default_request(key: ApiKey, v: i16) -> Option<Vec<u8>> {
         AssignReplicasToDirs => AssignReplicasToDirsRequest, ListConfigResources => ListConfigResourcesRequest,
         DescribeTopicPartitions => DescribeTopicPartitionsRequest, AddRaftVoter => AddRaftVoterRequest,
         RemoveRaftVoter => RemoveRaftVoterRequest, UpdateRaftVoter => UpdateRaftVoterRequest,
+        ShareFetch => ShareFetchRequest, ShareAcknowledge => ShareAcknowledgeRequest,
+        AlterShareGroupOffsets => AlterShareGroupOffsetsRequest, DeleteShareGroupOffsets => DeleteShareGroupOffsetsRequest,
+        DescribeShareGroupOffsets => DescribeShareGroupOffsetsRequest,
     }
 }
 
@@ -447,4 +555,23 @@ fn group_protocol_pieces_equal_kafka_protocols_encoding() {
     let mut expected = Vec::new();
     group.encode(&mut expected, 1).expect("encode");
     assert_eq!(super::undescribable_group(ApiKey::ShareGroupDescribe as i16, 1, "grp"), expected);
+}
+
+/// The share groups' answers are written (not both refused) for every populated request, so the comparison
+/// above covers them.
+#[test]
+fn share_group_answers_are_compared() {
+    for key in
+        [ApiKey::ShareFetch, ApiKey::ShareAcknowledge, ApiKey::AlterShareGroupOffsets, ApiKey::DeleteShareGroupOffsets]
+    {
+        let v = min_version(key as i16);
+        let requests = populated(key, v);
+        assert!(!requests.is_empty(), "{key:?}");
+        for request in &requests {
+            for codes in [strict as fn(ResourceType, &str) -> i16, topics_only] {
+                let ours = error_response(key as i16, v, 77, request, &codes).expect("answered");
+                assert_eq!(Ok(ours), oracle::error_response(key as i16, v, 77, request, &codes), "{key:?}");
+            }
+        }
+    }
 }

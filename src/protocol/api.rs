@@ -8,9 +8,8 @@
 //! - below versions whose semantics the filter does not model (AddPartitionsToTxn v4+ is broker-to-broker
 //!   batching, InitProducerId v6 is two-phase commit).
 //!
-//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store), the share
-//! groups' topic-id APIs (ShareFetch, ShareAcknowledge, share offsets), WriteTxnMarkers and the share-state
-//! APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
+//! `-1` marks APIs the filter refuses: delegation tokens (ownership rules need the token store),
+//! WriteTxnMarkers and the share-state APIs. The lowest version handled is kafka-protocol's minimum ([`min_version`]).
 //!
 //! OWNER: kafka-api helper. Interface: `ApiEntry`, `lookup`, `ENTRIES`, `min_version`.
 
@@ -126,8 +125,13 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(75, "DescribeTopicPartitions", 0, "Describe Topic per named topic; all topics: none (response filtered)"),
     api(76, "ShareGroupHeartbeat", 1, "Read Group; Describe Topic per subscribed topic"),
     api(77, "ShareGroupDescribe", 1, "Describe Group per group; Describe Topic per assigned topic"),
-    api(78, "ShareFetch", -1, "Read Group; Read Topic (topics by id)"),
-    api(79, "ShareAcknowledge", -1, "Read Group; Read Topic (topics by id)"),
+    api(
+        78,
+        "ShareFetch",
+        1,
+        "Read Group; Read Topic per topic (by id; acknowledgements of a denied topic refused too)",
+    ),
+    api(79, "ShareAcknowledge", 1, "Read Group; Read Topic per topic (by id)"),
     api(80, "AddRaftVoter", 0, "Alter Cluster"),
     api(81, "RemoveRaftVoter", 0, "Alter Cluster"),
     api(82, "UpdateRaftVoter", 0, CLUSTER_ACTION),
@@ -136,9 +140,24 @@ pub static ENTRIES: &[ApiEntry] = &[
     api(85, "WriteShareGroupState", -1, CLUSTER_ACTION),
     api(86, "DeleteShareGroupState", -1, CLUSTER_ACTION),
     api(87, "ReadShareGroupStateSummary", -1, CLUSTER_ACTION),
-    api(90, "DescribeShareGroupOffsets", -1, "Describe Group; Describe Topic"),
-    api(91, "AlterShareGroupOffsets", -1, "Read Group; Read Topic"),
-    api(92, "DeleteShareGroupOffsets", -1, "Delete Group; Read Topic"),
+    api(
+        90,
+        "DescribeShareGroupOffsets",
+        0,
+        "Describe Group per group; Describe Topic per named topic; all topics: filtered",
+    ),
+    api(
+        91,
+        "AlterShareGroupOffsets",
+        0,
+        "Read Group; Read Topic per topic (the group asked even with every topic denied)",
+    ),
+    api(
+        92,
+        "DeleteShareGroupOffsets",
+        0,
+        "Delete Group; Read Topic per topic (the group asked even with every topic denied)",
+    ),
 ];
 
 /// Why the filter refuses each API it refuses (`max_version == -1`), for the README's table of API keys
@@ -153,21 +172,15 @@ pub static REFUSALS: &[(i16, &str)] = &[
     (41, DELEGATION_TOKENS),
     (49, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
     (51, "an operator's write the filter has no layout for yet: refused rather than forwarded unchecked"),
-    (78, KIP_932),
-    (79, KIP_932),
     (83, SHARE_STATE),
     (84, SHARE_STATE),
     (85, SHARE_STATE),
     (86, SHARE_STATE),
     (87, SHARE_STATE),
-    (90, KIP_932),
-    (91, KIP_932),
-    (92, KIP_932),
 ];
 
 const DELEGATION_TOKENS: &str =
     "Kafka's token rules (owner, renewers, CreateTokens and DescribeTokens on the User) need the broker's token store";
-const KIP_932: &str = "share groups' record and offset APIs (topics by id): not authorized by the filter yet";
 const SHARE_STATE: &str = "inter-broker: the share coordinator's state; no client sends it";
 
 /// Why the filter refuses this API (`None` for an API it handles).

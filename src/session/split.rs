@@ -41,6 +41,7 @@ enum Elements {
 fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
     Some(match ApiKey::try_from(api_key).ok()? {
         ApiKey::OffsetFetch if version >= 8 => Elements::OffsetFetchGroups,
+        ApiKey::DescribeShareGroupOffsets => Elements::OffsetFetchGroups,
         ApiKey::FindCoordinator if version >= 4 => Elements::CoordinatorKeys,
         ApiKey::Produce
         | ApiKey::Fetch
@@ -54,7 +55,11 @@ fn split_elements(api_key: i16, version: i16) -> Option<Elements> {
         | ApiKey::CreatePartitions
         | ApiKey::TxnOffsetCommit
         | ApiKey::OffsetDelete
-        | ApiKey::DescribeProducers => Elements::Named(ResourceType::Topic),
+        | ApiKey::DescribeProducers
+        | ApiKey::ShareFetch
+        | ApiKey::ShareAcknowledge
+        | ApiKey::AlterShareGroupOffsets
+        | ApiKey::DeleteShareGroupOffsets => Elements::Named(ResourceType::Topic),
         ApiKey::DescribeGroups | ApiKey::DeleteGroups | ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => {
             Elements::Named(ResourceType::Group)
         }
@@ -90,7 +95,7 @@ pub(super) fn forward_allowed_part(
     let is_denied = |rt: ResourceType, name: &str| denied.iter().any(|(t, n)| *t == rt && n == name);
     let by_group = elements == Elements::OffsetFetchGroups;
     let (allowed_body, denied_body) = if by_group {
-        split_offset_fetch_groups(version, body, &is_denied)?
+        split_offset_fetch_groups(ApiKey::try_from(header.api_key).ok()?, version, body, &is_denied)?
     } else {
         split_body(header.api_key, version, body, elements, &is_denied)?
     };
@@ -108,9 +113,13 @@ pub(super) fn forward_allowed_part(
             0
         }
     };
-    let answer =
-        crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for)
-            .ok()?;
+    let answer = if header.api_key == ApiKey::ShareFetch as i16 {
+        // Kafka refuses the acknowledgements of refused partitions as the whole request acknowledges anything.
+        let cid = header.correlation_id;
+        crate::enforce::share_fetch_refused_topics(version, cid, &denied_body, body, &error_for).ok()?
+    } else {
+        crate::enforce::error_response(header.api_key, version, header.correlation_id, &denied_body, &error_for).ok()?
+    };
     // Split by group, an OffsetFetch's forwarded groups may ask for all their topics: the broker's answer
     // is narrowed to the topics the principal may Describe before the denied part joins it. DescribeGroups'
     // forwarded groups get the principal's authorized operations the same way, and the described groups of
@@ -148,6 +157,9 @@ fn split_body(
         // By id (Produce v13, Fetch v13+): each element's `topic_id`, read as the learned name.
         ApiKey::Produce => (request.list("topic_data")?, "name"),
         ApiKey::Fetch | ApiKey::OffsetForLeaderEpoch => (request.list("topics")?, "topic"),
+        // By id: each element's `topic_id`, read as the learned name.
+        ApiKey::ShareFetch | ApiKey::ShareAcknowledge => (request.list("topics")?, "topic_id"),
+        ApiKey::AlterShareGroupOffsets | ApiKey::DeleteShareGroupOffsets => (request.list("topics")?, "topic_name"),
         ApiKey::ListOffsets
         | ApiKey::OffsetCommit
         | ApiKey::OffsetFetch
@@ -183,9 +195,19 @@ fn split_body(
             allowed.push((range.clone(), element));
         }
     }
-    // OffsetFetch (v1-7) and OffsetDelete still ask the group coordinator when every topic is denied, as
-    // Kafka does: their group check passed, and the coordinator's answer (its group error) is Kafka's.
-    let keeps_empty = matches!(key, ApiKey::OffsetFetch | ApiKey::OffsetDelete);
+    // OffsetFetch (v1-7), OffsetDelete and the share-offset APIs still ask the group coordinator when every
+    // topic is denied, as Kafka does: their group check passed, and the coordinator's answer (its group
+    // error) is Kafka's. ShareFetch and ShareAcknowledge with every topic denied still reach the broker: Kafka
+    // moves the share session on (its epoch) and releases it on a final epoch whatever the topics.
+    let keeps_empty = matches!(
+        key,
+        ApiKey::OffsetFetch
+            | ApiKey::OffsetDelete
+            | ApiKey::ShareFetch
+            | ApiKey::ShareAcknowledge
+            | ApiKey::AlterShareGroupOffsets
+            | ApiKey::DeleteShareGroupOffsets
+    );
     if refused.is_empty() || (allowed.is_empty() && !keeps_empty) {
         return None;
     }
@@ -240,7 +262,8 @@ pub(super) fn merge_denied(
     let body = frame.get(offset..).ok_or("short response")?;
     let denied_body = denied_answer.get(offset..).ok_or("short denied answer")?;
     if by_group {
-        return merge_offset_fetch_groups(version, frame, denied_answer);
+        let key = ApiKey::try_from(api_key).map_err(|()| format!("unknown API key {api_key}"))?;
+        return merge_offset_fetch_groups(key, version, frame, denied_answer);
     }
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
     let span = |body: &[u8]| crate::protocol::layout::response_topic_array(api_key, version, body);
@@ -251,6 +274,13 @@ pub(super) fn merge_denied(
     let group_error = match ApiKey::try_from(api_key) {
         Ok(ApiKey::OffsetDelete) => body.get(..2),
         Ok(ApiKey::OffsetFetch) if version >= 2 => body.get(broker.entries_end..broker.entries_end + 2),
+        // After throttle_time_ms: KafkaApis answers a request-level error alone (getErrorResponse).
+        Ok(
+            ApiKey::ShareFetch
+            | ApiKey::ShareAcknowledge
+            | ApiKey::AlterShareGroupOffsets
+            | ApiKey::DeleteShareGroupOffsets,
+        ) => body.get(4..6),
         _ => None,
     };
     if group_error.is_some_and(|code| code != [0, 0]) {
@@ -264,7 +294,7 @@ pub(super) fn merge_denied(
     wire::write_array_count(&mut out, total, broker.flexible);
     let theirs = piece(body, broker.entries_start, broker.entries_end)?;
     let refused = piece(denied_body, ours.entries_start, ours.entries_end)?;
-    if denied_groups_first(api_key) {
+    if denied_groups_first(api_key) || denied_topics_first(api_key) {
         out.extend(refused);
         out.extend(theirs);
     } else {
@@ -279,4 +309,10 @@ pub(super) fn merge_denied(
 /// (KafkaApis adds them to the response first, then the coordinator's results).
 fn denied_groups_first(api_key: i16) -> bool {
     api_key == ApiKey::ConsumerGroupDescribe as i16 || api_key == ApiKey::ShareGroupDescribe as i16
+}
+
+/// AlterShareGroupOffsets and DeleteShareGroupOffsets: Kafka lists the refused topics before the coordinator's
+/// (KafkaApis adds them to its response builder first).
+fn denied_topics_first(api_key: i16) -> bool {
+    api_key == ApiKey::AlterShareGroupOffsets as i16 || api_key == ApiKey::DeleteShareGroupOffsets as i16
 }

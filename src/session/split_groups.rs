@@ -14,12 +14,15 @@ use crate::protocol::wire;
 /// The request split in two: `(forwarded, denied)`. Forwarded: the groups the principal may Describe, each
 /// with its describable topics (a null topic list stays null). Denied: the denied groups whole, and each
 /// forwarded group's denied topics (a group entry of those alone). `None` when no group may be forwarded.
+/// DescribeShareGroupOffsets (`key`) is split the same way: KafkaApis answers it per group and per topic alike.
 pub(super) fn split_offset_fetch_groups(
+    key: ApiKey,
     version: i16,
     body: &[u8],
     denied: &dyn Fn(ResourceType, &str) -> bool,
 ) -> Option<(Vec<u8>, Vec<u8>)> {
-    let request = parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
+    let request = parse(key, version, body, Keep::Resources).ok()?;
+    let topic_name = if key == ApiKey::DescribeShareGroupOffsets { "topic_name" } else { "name" };
     let groups = request.list("groups")?;
     let mut forwarded: Vec<Vec<u8>> = Vec::new();
     let mut refused: Vec<Vec<u8>> = Vec::new();
@@ -38,7 +41,7 @@ pub(super) fn split_offset_fetch_groups(
         let mut denied_topics = Vec::new();
         for (topic_range, topic) in &topics.items {
             // A topic named by id (v10+) is decided on its name elsewhere: never split off here.
-            let name = topic.node().and_then(|t| t.str("name"));
+            let name = topic.node().and_then(|t| t.str(topic_name));
             let bytes = body.get(topic_range.clone())?;
             match name {
                 Some(name) if denied(ResourceType::Topic, name) => denied_topics.push(bytes),
@@ -77,14 +80,19 @@ pub(super) fn split_offset_fetch_groups(
 /// forwarded group answered without error gets its denied topics after the broker's, and the denied groups
 /// follow the broker's groups. Fails (the connection closes) when the broker did not answer a group the
 /// filter has denied topics of.
-pub(super) fn merge_offset_fetch_groups(version: i16, frame: &[u8], denied_answer: &[u8]) -> Result<Vec<u8>, String> {
-    let api_key = ApiKey::OffsetFetch as i16;
+pub(super) fn merge_offset_fetch_groups(
+    key: ApiKey,
+    version: i16,
+    frame: &[u8],
+    denied_answer: &[u8],
+) -> Result<Vec<u8>, String> {
+    let api_key = key as i16;
     let offset = wire::response_body_offset(api_key, version);
     let body = frame.get(offset..).ok_or("short response")?;
     let ours = denied_answer.get(offset..).ok_or("short denied answer")?;
     let correlation_id = wire::response_correlation_id(frame).unwrap_or_default();
-    let (broker_span, broker_groups) = offset_fetch_groups(version, body)?;
-    let (_, our_groups) = offset_fetch_groups(version, ours).map_err(|e| format!("filter's answer: {e}"))?;
+    let (broker_span, broker_groups) = offset_fetch_groups(key, version, body)?;
+    let (_, our_groups) = offset_fetch_groups(key, version, ours).map_err(|e| format!("filter's answer: {e}"))?;
     let (mut pending, denied_groups): (Vec<_>, Vec<_>) = our_groups.iter().partition(|g| g.error_code == 0);
     let piece = |b: &[u8], from: usize, to: usize| b.get(from..to).map(<[u8]>::to_vec).ok_or("bad span");
     let total = u32::try_from(broker_groups.len() + denied_groups.len()).map_err(|_| "too many groups")?;

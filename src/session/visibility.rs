@@ -300,10 +300,10 @@ pub(super) fn listing_filter(core: &Core, header: &wire::RequestHeader<'_>, body
         ApiKey::CreateTopics if version >= 5 => Some(ListingFilter::CreatedTopicConfigs),
         ApiKey::DescribeCluster => Some(ListingFilter::ClusterOperations),
         ApiKey::ConsumerGroupDescribe | ApiKey::ShareGroupDescribe => Some(ListingFilter::DescribedGroups),
-        ApiKey::OffsetFetch => {
-            // Null topics: all of the group's (v2+).
-            let request = layout::parse(ApiKey::OffsetFetch, version, body, Keep::Resources).ok()?;
-            if version <= 7 {
+        // Null topics: all of the group's (OffsetFetch v2+; DescribeShareGroupOffsets per group as v8+).
+        key @ (ApiKey::OffsetFetch | ApiKey::DescribeShareGroupOffsets) => {
+            let request = layout::parse(key, version, body, Keep::Resources).ok()?;
+            if key == ApiKey::OffsetFetch && version <= 7 {
                 request.list("topics").is_none().then_some(ListingFilter::OffsetFetchTopics)
             } else {
                 let all: Vec<String> = request
@@ -503,6 +503,8 @@ pub(super) fn filter_listing_response(
     let core_ref: &Core = core;
     // A page that showed no topic, ending at a hidden one: its cursor, to hand over as a token.
     let mut hidden_cursor: Option<(String, i32, usize)> = None;
+    // OffsetFetch v8+ or DescribeShareGroupOffsets: the groups, and one group's topics.
+    let groups = layout::offset_groups_listings(api_key);
     let (filtered, mut rewritten_cursor) = match filter {
         ListingFilter::Groups => (
             layout::filter_listing(&layout::LIST_GROUPS_LISTING, version, body, &[], &mut |key, _| {
@@ -523,17 +525,13 @@ pub(super) fn filter_listing_response(
             None,
         ),
         ListingFilter::OffsetFetchGroups(all_topic_groups) => (
-            layout::filter_listing(&layout::OFFSET_FETCH_GROUPS_LISTING, version, body, &[], &mut |group, bytes| {
+            layout::filter_listing(groups.0, version, body, &[], &mut |group, bytes| {
                 if !group.is_some_and(|g| all_topic_groups.iter().any(|a| a == g)) {
                     return Ok(Entry::Keep); // named topics: checked on the request side
                 }
-                let inner = layout::filter_listing(
-                    &layout::OFFSET_FETCH_GROUP_TOPICS_LISTING,
-                    version,
-                    bytes,
-                    &[],
-                    &mut |key, _| Ok(keep(visible(core_ref, ResourceType::Topic, key))),
-                )?;
+                let inner = layout::filter_listing(groups.1, version, bytes, &[], &mut |key, _| {
+                    Ok(keep(visible(core_ref, ResourceType::Topic, key)))
+                })?;
                 Ok(Entry::Replace(inner.body))
             })?,
             None,

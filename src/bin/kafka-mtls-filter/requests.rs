@@ -218,6 +218,73 @@ pub fn encode_request(key: ApiKey, version: i16, facts: &RequestFacts) -> Result
                 .with_subscribed_topic_names(Some(names))
                 .encode(&mut body, version)
         }
+        // By id only: the topics go as ids the CLI has not learned (the filter learns them from the broker).
+        ApiKey::ShareFetch => {
+            use share_fetch_request::{FetchPartition, FetchTopic};
+            let topics = facts
+                .topics(api)?
+                .iter()
+                .map(|_| FetchTopic::default().with_partitions(vec![FetchPartition::default()]));
+            ShareFetchRequest::default()
+                .with_group_id(Some(facts.group(api)?))
+                .with_member_id(Some(s("explain-member")))
+                .with_topics(topics.collect())
+                .encode(&mut body, version)
+        }
+        ApiKey::ShareAcknowledge => {
+            use share_acknowledge_request::{AcknowledgePartition, AcknowledgeTopic};
+            let topics = facts
+                .topics(api)?
+                .iter()
+                .map(|_| AcknowledgeTopic::default().with_partitions(vec![AcknowledgePartition::default()]));
+            ShareAcknowledgeRequest::default()
+                .with_group_id(Some(facts.group(api)?))
+                .with_member_id(Some(s("explain-member")))
+                .with_topics(topics.collect())
+                .encode(&mut body, version)
+        }
+        ApiKey::AlterShareGroupOffsets => {
+            use alter_share_group_offsets_request::{
+                AlterShareGroupOffsetsRequestPartition, AlterShareGroupOffsetsRequestTopic,
+            };
+            let topics = facts.topics(api)?.iter().map(|t| {
+                AlterShareGroupOffsetsRequestTopic::default()
+                    .with_topic_name(topic_name(t))
+                    .with_partitions(vec![AlterShareGroupOffsetsRequestPartition::default()])
+            });
+            AlterShareGroupOffsetsRequest::default()
+                .with_group_id(facts.group(api)?)
+                .with_topics(topics.collect())
+                .encode(&mut body, version)
+        }
+        ApiKey::DescribeShareGroupOffsets => {
+            use describe_share_group_offsets_request::{
+                DescribeShareGroupOffsetsRequestGroup, DescribeShareGroupOffsetsRequestTopic,
+            };
+            // No --topic: all of the group's offsets (topics null).
+            let topics = (!facts.topics.is_empty()).then(|| {
+                let topic = |t: &String| {
+                    DescribeShareGroupOffsetsRequestTopic::default()
+                        .with_topic_name(topic_name(t))
+                        .with_partitions(vec![0])
+                };
+                facts.topics.iter().map(topic).collect()
+            });
+            let group =
+                DescribeShareGroupOffsetsRequestGroup::default().with_group_id(facts.group(api)?).with_topics(topics);
+            DescribeShareGroupOffsetsRequest::default().with_groups(vec![group]).encode(&mut body, version)
+        }
+        ApiKey::DeleteShareGroupOffsets => {
+            use delete_share_group_offsets_request::DeleteShareGroupOffsetsRequestTopic;
+            let topics = facts
+                .topics(api)?
+                .iter()
+                .map(|t| DeleteShareGroupOffsetsRequestTopic::default().with_topic_name(topic_name(t)));
+            DeleteShareGroupOffsetsRequest::default()
+                .with_group_id(facts.group(api)?)
+                .with_topics(topics.collect())
+                .encode(&mut body, version)
+        }
         ApiKey::ListGroups => ListGroupsRequest::default().encode(&mut body, version),
         ApiKey::ListTransactions => ListTransactionsRequest::default().encode(&mut body, version),
         ApiKey::DescribeCluster => DescribeClusterRequest::default().encode(&mut body, version),
@@ -398,7 +465,8 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{} v{version}: {}", entry.name, e.0));
                 let classification = classify(entry.key, version, &body, body.len());
                 // By id (Produce v13, Fetch v13+): decided on names learned from a broker the CLI has not.
-                let by_id = matches!(key, ApiKey::Produce | ApiKey::Fetch) && version >= 13;
+                let by_id = (matches!(key, ApiKey::Produce | ApiKey::Fetch) && version >= 13)
+                    || matches!(key, ApiKey::ShareFetch | ApiKey::ShareAcknowledge);
                 assert!(
                     matches!(classification, Classification::Checks { .. } | Classification::Unchecked)
                         || (by_id && matches!(classification, Classification::UnknownTopicIds { .. })),

@@ -114,6 +114,38 @@ pub(crate) static OFFSET_FETCH_GROUP_TOPICS_LISTING: Listing = Listing {
     authorized_operations: None,
 };
 
+/// DescribeShareGroupOffsets response v0: throttle_time_ms, groups by group_id (each filtered with the next
+/// layout).
+pub(crate) static SHARE_OFFSETS_GROUPS_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(I32)],
+    // group_id, topics, error_code, error_message
+    entry: &[all(Str), all(Structs(super::responses::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC)), all(I16), all(Str)],
+    key: 0,
+    after: &[],
+    authorized_operations: None,
+};
+
+/// One group of a DescribeShareGroupOffsets response: group_id, topics by name, error_code, error_message.
+pub(crate) static SHARE_OFFSETS_GROUP_TOPICS_LISTING: Listing = Listing {
+    flexible_from: 0,
+    before: &[all(Str)],
+    entry: super::responses::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC,
+    key: 0,
+    after: &[all(I16), all(Str)],
+    authorized_operations: None,
+};
+
+/// The listings of a response of groups' offsets: its groups, and one group's topics (OffsetFetch v8+, or
+/// DescribeShareGroupOffsets).
+pub(crate) fn offset_groups_listings(api_key: i16) -> (&'static Listing, &'static Listing) {
+    if api_key == kafka_protocol::messages::ApiKey::DescribeShareGroupOffsets as i16 {
+        (&SHARE_OFFSETS_GROUPS_LISTING, &SHARE_OFFSETS_GROUP_TOPICS_LISTING)
+    } else {
+        (&OFFSET_FETCH_GROUPS_LISTING, &OFFSET_FETCH_GROUP_TOPICS_LISTING)
+    }
+}
+
 /// DescribeTopicPartitions response: throttle_time_ms, topics by name, next_cursor.
 pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
     flexible_from: 0,

@@ -16,11 +16,11 @@ mod responses;
 mod walk;
 
 pub(crate) use listings::{
-    described_group_topics, filter_listing, read_dtp_cursor, with_authorized_operations, withhold_topic_configs,
-    write_dtp_cursor, Entry, AUTHORIZED_OPERATIONS_OMITTED, CONSUMER_GROUP_DESCRIBE_LISTING, CREATE_TOPICS_LISTING,
-    DESCRIBE_CLUSTER_LISTING, DESCRIBE_GROUPS_LISTING, DESCRIBE_TOPIC_PARTITIONS_LISTING, LIST_GROUPS_LISTING,
-    LIST_TRANSACTIONS_LISTING, METADATA_LISTING, OFFSET_FETCH_GROUPS_LISTING, OFFSET_FETCH_GROUP_TOPICS_LISTING,
-    OFFSET_FETCH_TOPICS_LISTING, SHARE_GROUP_DESCRIBE_LISTING,
+    described_group_topics, filter_listing, offset_groups_listings, read_dtp_cursor, with_authorized_operations,
+    withhold_topic_configs, write_dtp_cursor, Entry, AUTHORIZED_OPERATIONS_OMITTED, CONSUMER_GROUP_DESCRIBE_LISTING,
+    CREATE_TOPICS_LISTING, DESCRIBE_CLUSTER_LISTING, DESCRIBE_GROUPS_LISTING, DESCRIBE_TOPIC_PARTITIONS_LISTING,
+    LIST_GROUPS_LISTING, LIST_TRANSACTIONS_LISTING, METADATA_LISTING, OFFSET_FETCH_TOPICS_LISTING,
+    SHARE_GROUP_DESCRIBE_LISTING,
 };
 pub(crate) use reader::{bad, stop_reason, Reader, Stop};
 pub(crate) use requests::shape;

@@ -359,6 +359,79 @@ pub(crate) static SHARE_GROUP_HEARTBEAT: Shape = Shape {
 pub(crate) static SHARE_GROUP_DESCRIBE: Shape =
     Shape { flexible_from: 0, fields: &[all(Strs).named("group_ids"), all(Bool)] };
 
+/// Share groups' acknowledgement batches: first_offset, last_offset, acknowledge_types.
+const ACKNOWLEDGEMENT_BATCHES: super::Ty = Structs(&[all(I64), all(I64), all(Fixed(1))]);
+
+/// ShareFetch (v1; v0 was Kafka 4.0's early access): topics by id, each partition with the acknowledgements
+/// it piggybacks.
+pub(crate) static SHARE_FETCH: Shape = Shape {
+    flexible_from: 0,
+    fields: &[
+        all(Str).named("group_id"),
+        all(Str).named("member_id"),
+        all(I32).named("share_session_epoch"),
+        all(I32), // max_wait_ms
+        all(I32), // min_bytes
+        all(I32), // max_bytes
+        all(I32), // max_records
+        all(I32), // batch_size
+        all(Structs(&[
+            all(Uuid).named("topic_id"),
+            all(Structs(&[
+                all(I32).answer("partition_index"),
+                all(ACKNOWLEDGEMENT_BATCHES).answer("acknowledgement_batches"),
+            ]))
+            .answer("partitions"),
+        ]))
+        .named("topics"),
+        all(Structs(&[all(Uuid), all(I32S)])), // forgotten_topics_data
+    ],
+};
+
+/// ShareAcknowledge (v1): topics by id.
+pub(crate) static SHARE_ACKNOWLEDGE: Shape = Shape {
+    flexible_from: 0,
+    fields: &[
+        all(Str).named("group_id"),
+        all(Str).named("member_id"),
+        all(I32).named("share_session_epoch"),
+        all(Structs(&[
+            all(Uuid).named("topic_id"),
+            all(Structs(&[all(I32).answer("partition_index"), all(ACKNOWLEDGEMENT_BATCHES)])).answer("partitions"),
+        ]))
+        .named("topics"),
+    ],
+};
+
+/// DescribeShareGroupOffsets (v0): per group, its topics by name (null: all).
+pub(crate) static DESCRIBE_SHARE_GROUP_OFFSETS: Shape = Shape {
+    flexible_from: 0,
+    fields: &[all(Structs(&[
+        all(Str).named("group_id"),
+        all(Structs(&[all(Str).named("topic_name"), all(I32S).answer("partitions")])).named("topics"),
+    ]))
+    .named("groups")],
+};
+
+/// AlterShareGroupOffsets (v0): one group, topics by name with (partition_index, start_offset).
+pub(crate) static ALTER_SHARE_GROUP_OFFSETS: Shape = Shape {
+    flexible_from: 0,
+    fields: &[
+        all(Str).named("group_id"),
+        all(Structs(&[
+            all(Str).named("topic_name"),
+            all(Structs(&[all(I32).answer("partition_index"), all(I64)])).answer("partitions"),
+        ]))
+        .named("topics"),
+    ],
+};
+
+/// DeleteShareGroupOffsets (v0): one group, topics by name.
+pub(crate) static DELETE_SHARE_GROUP_OFFSETS: Shape = Shape {
+    flexible_from: 0,
+    fields: &[all(Str).named("group_id"), all(Structs(&[all(Str).named("topic_name")])).named("topics")],
+};
+
 /// DescribeTopicPartitions' cursor (request and response): topic_name, partition_index.
 pub(crate) static DTP_CURSOR: &[Field] = &[all(Str), all(I32)];
 
@@ -411,6 +484,11 @@ pub(crate) fn shape(key: ApiKey) -> Option<&'static Shape> {
         ApiKey::ShareGroupHeartbeat => &SHARE_GROUP_HEARTBEAT,
         ApiKey::ShareGroupDescribe => &SHARE_GROUP_DESCRIBE,
         ApiKey::DescribeTopicPartitions => &DESCRIBE_TOPIC_PARTITIONS,
+        ApiKey::ShareFetch => &SHARE_FETCH,
+        ApiKey::ShareAcknowledge => &SHARE_ACKNOWLEDGE,
+        ApiKey::DescribeShareGroupOffsets => &DESCRIBE_SHARE_GROUP_OFFSETS,
+        ApiKey::AlterShareGroupOffsets => &ALTER_SHARE_GROUP_OFFSETS,
+        ApiKey::DeleteShareGroupOffsets => &DELETE_SHARE_GROUP_OFFSETS,
         _ => return None,
     })
 }

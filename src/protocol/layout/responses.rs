@@ -121,6 +121,18 @@ pub(crate) static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
     &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
 );
 
+/// DescribeShareGroupOffsets v0: one topic of a group (topic_name, topic_id, partitions (partition_index,
+/// start_offset, leader_epoch, error_code, error_message)).
+pub(crate) static SHARE_OFFSETS_RESPONSE_GROUP_TOPIC: &[Field] =
+    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(I16), all(Str)]))];
+
+/// DescribeShareGroupOffsets v0: the groups (group_id, topics, error_code, error_message).
+pub(crate) static SHARE_OFFSETS_RESPONSE_GROUPS: ResponseArray = response_array(
+    0,
+    &[all(I32)], // throttle_time_ms
+    &[all(Str), all(Structs(SHARE_OFFSETS_RESPONSE_GROUP_TOPIC)), all(I16), all(Str)],
+);
+
 /// v4+: one answer per coordinator key (key, node_id, host, port, error_code, error_message).
 pub(crate) static FIND_COORDINATOR_RESPONSE_KEYS: ResponseArray =
     response_array(3, &[all(I32)], &[all(Str), all(I32), all(Str), all(I32), all(I16), all(Str)]);
@@ -312,6 +324,57 @@ pub(crate) static SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response
     ],
 );
 
+/// Share groups' partition leader: leader_id, leader_epoch.
+static LEADER_ID_AND_EPOCH: &[Field] = &[all(I32), all(I32)];
+/// Share groups' node endpoints: node_id, host, port, rack.
+static NODE_ENDPOINTS: &[Field] = &[all(Structs(&[all(I32), all(Str), all(I32), all(Str)]))];
+
+/// ShareFetch v1: throttle_time_ms, error_code, error_message, acquisition_lock_timeout_ms; topics by id.
+pub(crate) static SHARE_FETCH_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: NODE_ENDPOINTS,
+    ..response_array(
+        0,
+        &[all(I32), all(I16), all(Str), all(I32)],
+        &[
+            all(Uuid), // topic_id
+            all(Structs(&[
+                all(I32), // partition_index
+                all(I16), // error_code
+                all(Str), // error_message
+                all(I16), // acknowledge_error_code
+                all(Str), // acknowledge_error_message
+                all(Struct(LEADER_ID_AND_EPOCH)),
+                all(Bytes),                                    // records
+                all(Structs(&[all(I64), all(I64), all(I16)])), // acquired_records
+            ])),
+        ],
+    )
+};
+
+/// ShareAcknowledge v1: throttle_time_ms, error_code, error_message; topics by id.
+pub(crate) static SHARE_ACKNOWLEDGE_RESPONSE_TOPICS: ResponseArray = ResponseArray {
+    tail: NODE_ENDPOINTS,
+    ..response_array(
+        0,
+        &[all(I32), all(I16), all(Str)],
+        &[
+            all(Uuid), // topic_id
+            all(Structs(&[all(I32), all(I16), all(Str), all(Struct(LEADER_ID_AND_EPOCH))])),
+        ],
+    )
+};
+
+/// AlterShareGroupOffsets v0: throttle_time_ms, error_code, error_message; topics (name, id, partitions).
+pub(crate) static ALTER_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS: ResponseArray = response_array(
+    0,
+    &[all(I32), all(I16), all(Str)],
+    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I16), all(Str)]))],
+);
+
+/// DeleteShareGroupOffsets v0: throttle_time_ms, error_code, error_message; topics (name, id, error).
+pub(crate) static DELETE_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS: ResponseArray =
+    response_array(0, &[all(I32), all(I16), all(Str)], &[all(Str), all(Uuid), all(I16), all(Str)]);
+
 /// The per-resource response array of an API whose requests the filter splits.
 pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'static ResponseArray> {
     Some(match key {
@@ -338,6 +401,10 @@ pub(crate) fn response_array_layout(key: ApiKey, version: i16) -> Option<&'stati
         ApiKey::DescribeTransactions => &DESCRIBE_TRANSACTIONS_RESPONSE_STATES,
         ApiKey::ConsumerGroupDescribe => &CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS,
         ApiKey::ShareGroupDescribe => &SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS,
+        ApiKey::ShareFetch => &SHARE_FETCH_RESPONSE_TOPICS,
+        ApiKey::ShareAcknowledge => &SHARE_ACKNOWLEDGE_RESPONSE_TOPICS,
+        ApiKey::AlterShareGroupOffsets => &ALTER_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS,
+        ApiKey::DeleteShareGroupOffsets => &DELETE_SHARE_GROUP_OFFSETS_RESPONSE_TOPICS,
         _ => return None,
     })
 }
@@ -366,8 +433,12 @@ pub(crate) fn response_topic_array(api_key: i16, version: i16, body: &[u8]) -> R
     response_array_span(layout, version, body)
 }
 
-/// [`response_topic_array`] of an OffsetFetch v8+ response split by group: its `groups` array.
-pub(crate) fn offset_fetch_response_groups(version: i16, body: &[u8]) -> Result<ArraySpan, String> {
+/// [`response_topic_array`] of an OffsetFetch v8+ (or DescribeShareGroupOffsets) response split by group: its
+/// `groups` array.
+fn offset_groups_span(key: ApiKey, version: i16, body: &[u8]) -> Result<ArraySpan, String> {
+    if key == ApiKey::DescribeShareGroupOffsets {
+        return response_array_span(&SHARE_OFFSETS_RESPONSE_GROUPS, version, body);
+    }
     if version < 8 {
         return Err(format!("OffsetFetch v{version} has no groups"));
     }
@@ -414,11 +485,15 @@ pub(crate) struct OffsetFetchGroupSpan<'a> {
 
 /// The groups of an OffsetFetch v8+ response: the `groups` array's span and each group's, walked with the
 /// layout (never decoded).
+/// DescribeShareGroupOffsets' groups the same (each group's error_message after its error_code).
 pub(crate) fn offset_fetch_groups(
+    key: ApiKey,
     version: i16,
     body: &[u8],
 ) -> Result<(ArraySpan, Vec<OffsetFetchGroupSpan<'_>>), String> {
-    let span = offset_fetch_response_groups(version, body)?;
+    let span = offset_groups_span(key, version, body)?;
+    let share = key == ApiKey::DescribeShareGroupOffsets;
+    let topic = if share { SHARE_OFFSETS_RESPONSE_GROUP_TOPIC } else { OFFSET_FETCH_RESPONSE_GROUP_TOPIC };
     // v8+ is flexible (from v6).
     let mut r = Reader::new(body, span.entries_end);
     r.pos = span.entries_start;
@@ -430,10 +505,13 @@ pub(crate) fn offset_fetch_groups(
         let topics_count = r.count(true).map_err(stop_reason)?.unwrap_or(0);
         let topics_start = r.pos;
         for _ in 0..topics_count {
-            walk_fields(&mut r, OFFSET_FETCH_RESPONSE_GROUP_TOPIC, version, true).map_err(stop_reason)?;
+            walk_fields(&mut r, topic, version, true).map_err(stop_reason)?;
         }
         let topics_end = r.pos;
         let error_code = r.i16().map_err(stop_reason)?;
+        if share {
+            r.string(true).map_err(stop_reason)?; // error_message
+        }
         r.tagged_fields().map_err(stop_reason)?;
         groups.push(OffsetFetchGroupSpan {
             group_id,
