@@ -7,6 +7,7 @@ use super::{first_error, Codes};
 use crate::classify::{coordinator_resource, topic_key_name, walk_produce, TopicKey};
 use crate::protocol::config_resource::config_resource;
 use crate::protocol::error_code;
+use crate::protocol::layout::Node;
 
 /// Produce, read by the classifier's walker: the transactional id's error first, then the topic's.
 pub(super) fn produce(o: &mut Out, _: &Ctx<'_, '_>, env: &Env<'_>) -> Result<(), String> {
@@ -87,6 +88,25 @@ pub(super) fn config_code(ctx: &Ctx<'_, '_>, e: &Codes<'_>) -> Result<i16, Strin
 pub(super) fn asked_id(o: &mut Out, ctx: &Ctx<'_, '_>, _: &Env<'_>) -> Result<(), String> {
     let by_id = ctx.node().filter(|t| t.str("name").is_none()).and_then(|t| t.id("topic_id"));
     o.uuid(&by_id.unwrap_or(crate::topic_ids::ZERO));
+    Ok(())
+}
+
+/// Whether a ShareFetch piggybacks acknowledgements: then KafkaApis acknowledges every partition it names (an
+/// empty batch list included), so each refused partition's acknowledgement is refused too (KafkaApis'
+/// `isAcknowledgeDataPresent`, of the whole client request).
+pub(super) fn acknowledges(req: &Node<'_>) -> bool {
+    req.nodes("topics").any(|t| t.nodes("partitions").any(|p| p.len("acknowledgement_batches") > 0))
+}
+
+/// ShareFetch's acknowledge_error_code: the partition's code when the client's request acknowledges anything.
+pub(super) fn acknowledge_code(o: &mut Out, ctx: &Ctx<'_, '_>, env: &Env<'_>) -> Result<(), String> {
+    o.i16(if env.acknowledging { ctx.code } else { error_code::NONE });
+    Ok(())
+}
+
+/// AlterShareGroupOffsets: the topic's id as the broker knows it (the learned one; zero when not learned).
+pub(super) fn learned_id(o: &mut Out, ctx: &Ctx<'_, '_>, _: &Env<'_>) -> Result<(), String> {
+    o.uuid(&crate::topic_ids::id_of(ctx.str("topic_name").unwrap_or_default()).unwrap_or_default());
     Ok(())
 }
 

@@ -28,10 +28,9 @@ mod hooks;
 #[cfg(test)]
 mod oracle;
 mod shapes;
-mod share;
 mod writer;
 
-use writer::{Ctx, Elem, Env, Out};
+use writer::{Answer, Ctx, Elem, Env, Out};
 
 /// The error message Kafka gives a topic CreateTopics may not create.
 pub(crate) const CREATE_TOPICS_REFUSED: &str = "Authorization failed.";
@@ -56,23 +55,27 @@ pub fn error_response(
         return Err(format!("{key:?} v{v} is not supported"));
     }
     let parsed = || parse(key, v, body, Keep::All).map_err(|reason| format!("{key:?} v{v}: {reason}"));
-    if share::answers(key) {
-        // Not rows of the table yet: the share groups' record and offset APIs (share.rs).
-        let mut o = Out::frame(api_key, v, correlation_id);
-        share::answer(key, &mut o, &parsed()?, &Codes(error_for))?;
-        return Ok(o.finish());
-    }
     let Some(answer) = shapes::answer(key) else {
         parsed()?; // an API without a layout either says so
         return Err(format!("no error response for {key:?}"));
     };
     let req = if answer.read { parsed()? } else { Node::default() };
     let e = Codes(error_for);
-    let env = Env { codes: &e, body, message: None };
-    let mut top = Ctx::top(Elem::Node(&req), error_code::NONE);
-    top.code = writer::eval(&answer.code, &top, &e)?;
+    let env = Env { codes: &e, body, message: None, acknowledging: hooks::acknowledges(&req) };
+    write_answer(answer, (api_key, v, correlation_id), &req, &env)
+}
+
+/// The frame answering `req` (API key, version, correlation id) with `answer`'s rows.
+fn write_answer(
+    answer: &Answer,
+    (api_key, v, correlation_id): (i16, i16, i32),
+    req: &Node<'_>,
+    env: &Env<'_>,
+) -> Result<Vec<u8>, String> {
+    let mut top = Ctx::top(Elem::Node(req), error_code::NONE);
+    top.code = writer::eval(&answer.code, &top, env.codes)?;
     let mut o = Out::frame(api_key, v, correlation_id);
-    writer::write(&mut o, answer.rows, &top, &env)?;
+    writer::write(&mut o, answer.rows, &top, env)?;
     Ok(o.finish())
 }
 
@@ -81,7 +84,7 @@ pub fn error_response(
 fn piece(api_key: i16, version: i16, rows: &[writer::Row], name: &str, code: i16, message: Option<&str>) -> Vec<u8> {
     let mut o = Out::body(api_key, version);
     let none = |_: ResourceType, _: &str| error_code::NONE;
-    let env = Env { codes: &Codes(&none), body: &[], message };
+    let env = Env { codes: &Codes(&none), body: &[], message, acknowledging: false };
     // These rows echo only the name and compute no code: nothing can fail.
     let _ = writer::write(&mut o, rows, &Ctx::top(Elem::Str(name), code), &env);
     o.tags();
@@ -119,17 +122,17 @@ pub(crate) fn share_fetch_refused_topics(
 ) -> Result<Vec<u8>, String> {
     let key = ApiKey::ShareFetch;
     let read = |body| parse(key, api_version, body, Keep::All).map_err(|reason| format!("ShareFetch: {reason}"));
-    let acknowledging = share::acknowledges(&read(client_body)?);
-    let mut o = Out::frame(key as i16, api_version, correlation_id);
-    share::share_fetch(&mut o, &read(denied_body)?, &Codes(error_for), acknowledging);
-    Ok(o.finish())
+    let acknowledging = hooks::acknowledges(&read(client_body)?);
+    let e = Codes(error_for);
+    let env = Env { codes: &e, body: denied_body, message: None, acknowledging };
+    write_answer(&shapes::SHARE_FETCH, (key as i16, api_version, correlation_id), &read(denied_body)?, &env)
 }
 
 /// A ConsumerGroupHeartbeat answer with this error and message: the filter's refusal of a regex subscription.
 pub(crate) fn heartbeat_refusal(api_version: i16, correlation_id: i32, code: i16, message: &str) -> Vec<u8> {
     let mut o = Out::frame(ApiKey::ConsumerGroupHeartbeat as i16, api_version, correlation_id);
     let none = |_: ResourceType, _: &str| error_code::NONE;
-    let env = Env { codes: &Codes(&none), body: &[], message: Some(message) };
+    let env = Env { codes: &Codes(&none), body: &[], message: Some(message), acknowledging: false };
     // Constant rows and the code given: nothing can fail.
     let _ = writer::write(&mut o, shapes::HEARTBEAT_ANSWER, &Ctx::top(Elem::Str(""), code), &env);
     o.finish()

@@ -5,10 +5,12 @@
 //! What Kafka writes for a denied request: the request's names and indexes echoed, an error code per element
 //! (`Code`, from the caller's verdicts), -1 offsets and ids, null or empty strings, empty arrays, throttle 0.
 //! Where Kafka's answer is logic rather than shape (a follower's Fetch, AddPartitionsToTxn's
-//! OPERATION_NOT_ATTEMPTED, config resources, heartbeats), a row names a small hook (`hooks`).
+//! OPERATION_NOT_ATTEMPTED, config resources, heartbeats, ShareFetch's acknowledgements), a row names a small
+//! hook (`hooks`).
 //!
-//! To answer a new API: one `static` [`Answer`] of rows below, one arm in [`answer`]; the oracle test
-//! (`oracle.rs`) then checks it byte for byte against kafka-protocol's encoding at every version.
+//! To answer a new API: one `static` [`Answer`] of rows below (the share groups' in `shapes/share.rs`), one arm
+//! in [`answer`]; the oracle test (`oracle.rs`) then checks it byte for byte against kafka-protocol's encoding
+//! at every version.
 
 use kafka_protocol::messages::ApiKey;
 
@@ -21,6 +23,10 @@ use super::{CREATE_TOPICS_REFUSED, NO_AUTHORIZED_OPERATIONS};
 use crate::protocol::error_code::NONE;
 use Code::{Cluster, First, Group, Root, Topic, Txn, Up};
 use Put::*;
+
+mod share;
+pub(super) use share::SHARE_FETCH;
+use share::{ALTER_SHARE_GROUP_OFFSETS, DELETE_SHARE_GROUP_OFFSETS, DESCRIBE_SHARE_GROUP_OFFSETS, SHARE_ACKNOWLEDGE};
 
 /// throttle_time_ms
 const THROTTLE: Put = I32(0);
@@ -600,6 +606,11 @@ pub(super) fn answer(key: ApiKey) -> Option<&'static Answer> {
         ConsumerGroupHeartbeat => &CONSUMER_GROUP_HEARTBEAT,
         ShareGroupHeartbeat => &SHARE_GROUP_HEARTBEAT,
         ConsumerGroupDescribe | ShareGroupDescribe => &GROUP_DESCRIBE,
+        ShareFetch => &SHARE_FETCH,
+        ShareAcknowledge => &SHARE_ACKNOWLEDGE,
+        AlterShareGroupOffsets => &ALTER_SHARE_GROUP_OFFSETS,
+        DeleteShareGroupOffsets => &DELETE_SHARE_GROUP_OFFSETS,
+        DescribeShareGroupOffsets => &DESCRIBE_SHARE_GROUP_OFFSETS,
         InitProducerId => &INIT_PRODUCER_ID,
         AddPartitionsToTxn => &ADD_PARTITIONS_TO_TXN,
         AddOffsetsToTxn => &ADD_OFFSETS_TO_TXN,

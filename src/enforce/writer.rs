@@ -162,6 +162,8 @@ pub(super) enum Put {
     ErrorCode,
     /// error_message: the answer's own message (a refused heartbeat's, an undescribable group's), else null.
     Message,
+    /// Kafka's own message for this struct's code (`Errors.message()`), null when it gives none here.
+    KafkaMessage,
     /// The text when this struct's code is an error, else "" (CreateTopics).
     RefusedMessage(&'static str),
     /// A request string, "" when null.
@@ -180,6 +182,8 @@ pub(super) enum Put {
     Each(&'static str, Code, &'static [Row]),
     /// [`Put::Each`], but empty when this struct's code is an error (Kafka fails the group, not its topics).
     EachIfAllowed(&'static str, Code, &'static [Row]),
+    /// A struct that is no array element (a partition's current_leader): its fields, then its tagged fields.
+    Struct(&'static [Row]),
     /// Fields Kafka writes by logic, not shape.
     Hook(fn(&mut Out, &Ctx<'_, '_>, &Env<'_>) -> Result<(), String>),
 }
@@ -218,11 +222,15 @@ pub(super) enum Elem<'c, 'a> {
     Int(i64),
 }
 
-/// What every row may read besides its element: the verdicts, the request body, the answer's message.
+/// What every row may read besides its element: the verdicts, the request body, the answer's message, whether
+/// the client's request acknowledges records.
 pub(super) struct Env<'e> {
     pub(super) codes: &'e Codes<'e>,
     pub(super) body: &'e [u8],
     pub(super) message: Option<&'e str>,
+    /// The client's whole request acknowledges records (ShareFetch; see `hooks::acknowledges`), also when
+    /// the answer is for a part of it.
+    pub(super) acknowledging: bool,
 }
 
 impl<'c, 'a> Ctx<'c, 'a> {
@@ -261,6 +269,15 @@ impl<'c, 'a> Ctx<'c, 'a> {
             Elem::Str(s) => Some(Cow::Borrowed(s)),
             Elem::Int(_) => None,
         }
+    }
+}
+
+/// Kafka's message for the codes answers carry one with (`Errors.message()`; the share-group offset APIs).
+fn kafka_message(code: i16) -> Option<&'static str> {
+    match code {
+        error_code::TOPIC_AUTHORIZATION_FAILED => Some("Topic authorization failed."),
+        error_code::GROUP_AUTHORIZATION_FAILED => Some("Group authorization failed."),
+        _ => None,
     }
 }
 
@@ -309,6 +326,10 @@ pub(super) fn write(o: &mut Out, rows: &[Row], ctx: &Ctx<'_, '_>, env: &Env<'_>)
                 Some(message) => o.str(message),
                 None => o.null_str(),
             },
+            Put::KafkaMessage => match kafka_message(ctx.code) {
+                Some(message) => o.str(message),
+                None => o.null_str(),
+            },
             Put::RefusedMessage(text) => o.str(if ctx.code != error_code::NONE { text } else { "" }),
             Put::Echo(field) => o.str(ctx.str(field).unwrap_or_default()),
             Put::Required(field, reason) => o.str(ctx.str(field).ok_or(*reason)?),
@@ -326,6 +347,10 @@ pub(super) fn write(o: &mut Out, rows: &[Row], ctx: &Ctx<'_, '_>, env: &Env<'_>)
                 } else {
                     o.count(0);
                 }
+            }
+            Put::Struct(rows) => {
+                write(o, rows, ctx, env)?;
+                o.tags();
             }
             Put::Hook(hook) => hook(o, ctx, env)?,
         }
