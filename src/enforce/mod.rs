@@ -61,7 +61,9 @@ pub fn error_response(
     };
     let req = if answer.read { parsed()? } else { Node::default() };
     let e = Codes(error_for);
-    let env = Env { codes: &e, body, message: None, acknowledging: hooks::acknowledges(&req) };
+    // Only ShareFetch's answer depends on whether the request acknowledges anything.
+    let acknowledging = key == ApiKey::ShareFetch && hooks::acknowledges(&req);
+    let env = Env { codes: &e, body, message: None, acknowledging };
     write_answer(answer, (api_key, v, correlation_id), &req, &env)
 }
 
