@@ -516,14 +516,11 @@ def test_admin_denials_name_the_same_exception_as_kafka(denied_admin):
             name, through_filter, from_kafka)  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "message divergence: the filter's DescribeAcls/CreateAcls/DeleteAcls and DescribeConfigs denials carry an "
-    "empty error_message (src/enforce/mod.rs writes \"\"), so Kafka's tools print 'ClusterAuthorizationException: ' "
-    "with nothing after. Kafka 4.4 sends 'Request ... needs DESCRIBE permission.' for DescribeAcls "
-    "(org.apache.kafka.server.AuthHelper.authorizeClusterOperation) and the error's default message 'Cluster "
-    "authorization failed.' for "
-    "DescribeConfigs (KafkaApis.handleDescribeConfigsRequest); a null message would also print the default."))  # fmt: skip
 def test_admin_denials_carry_a_message_as_kafkas_do(denied_admin):
+    """Kafka's tools print the denial's message: the filter writes Kafka's default text for the error code
+    ('Cluster authorization failed.', as KafkaApis.handleDescribeConfigsRequest does); for the ACL APIs Kafka writes
+    'Request ... needs DESCRIBE permission.' (AuthHelper.authorizeClusterOperation), which names the broker's
+    request object and is not reproduced."""
     for name, (through_filter, from_kafka) in denied_admin.items():
         assert from_kafka[1], (name, from_kafka)
         assert through_filter[1], (name, through_filter, from_kafka)

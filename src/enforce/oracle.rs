@@ -278,18 +278,32 @@ pub(crate) fn error_response(
         }
         ApiKey::DescribeAcls => {
             let _: DescribeAclsRequest = decode_checked(api_key, v, body)?;
-            frame(&DescribeAclsResponse::default().with_error_code(e.cluster()))
+            frame(
+                &DescribeAclsResponse::default().with_error_code(e.cluster()).with_error_message(message(e.cluster())),
+            )
         }
         ApiKey::CreateAcls => {
             let req: CreateAclsRequest = decode_checked(api_key, v, body)?;
-            let results =
-                req.creations.iter().map(|_| AclCreationResult::default().with_error_code(e.cluster())).collect();
+            let results = req
+                .creations
+                .iter()
+                .map(|_| {
+                    AclCreationResult::default().with_error_code(e.cluster()).with_error_message(message(e.cluster()))
+                })
+                .collect();
             frame(&CreateAclsResponse::default().with_results(results))
         }
         ApiKey::DeleteAcls => {
             let req: DeleteAclsRequest = decode_checked(api_key, v, body)?;
-            let results =
-                req.filters.iter().map(|_| DeleteAclsFilterResult::default().with_error_code(e.cluster())).collect();
+            let results = req
+                .filters
+                .iter()
+                .map(|_| {
+                    DeleteAclsFilterResult::default()
+                        .with_error_code(e.cluster())
+                        .with_error_message(message(e.cluster()))
+                })
+                .collect();
             frame(&DeleteAclsResponse::default().with_filter_results(results))
         }
         ApiKey::DescribeConfigs => {
@@ -300,6 +314,7 @@ pub(crate) fn error_response(
                 results.push(
                     DescribeConfigsResult::default()
                         .with_error_code(e.code(resource_type, name))
+                        .with_error_message(message(e.code(resource_type, name)))
                         .with_resource_type(resource.resource_type)
                         .with_resource_name(resource.resource_name),
                 );
@@ -1009,4 +1024,9 @@ fn describe_share_group_offsets(
         })
         .collect();
     Ok(DescribeShareGroupOffsetsResponse::default().with_groups(groups))
+}
+
+/// Kafka's message for a denied admin answer's code (`Errors.message()`, the exception's default text).
+fn message(code: i16) -> Option<kafka_protocol::protocol::StrBytes> {
+    super::writer::kafka_message(code).map(kafka_protocol::protocol::StrBytes::from_static_str)
 }

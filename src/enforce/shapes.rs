@@ -471,14 +471,14 @@ static DELETE_TOPICS: Answer = read(
     ],
 );
 
-static DESCRIBE_ACLS: Answer = read(Cluster, &[all(THROTTLE), all(ErrorCode), all(Str("")), all(Empty)]); // resources
+static DESCRIBE_ACLS: Answer = read(Cluster, &[all(THROTTLE), all(ErrorCode), all(KafkaMessage), all(Empty)]); // resources
 
 static CREATE_ACLS: Answer =
-    read(Code::None, &[all(THROTTLE), all(Each("creations", Cluster, &[all(ErrorCode), all(Str(""))]))]);
+    read(Code::None, &[all(THROTTLE), all(Each("creations", Cluster, &[all(ErrorCode), all(KafkaMessage)]))]);
 
 static DELETE_ACLS: Answer = read(
     Code::None,
-    &[all(THROTTLE), all(Each("filters", Cluster, &[all(ErrorCode), all(Str("")), all(Empty)]))], // matching_acls
+    &[all(THROTTLE), all(Each("filters", Cluster, &[all(ErrorCode), all(KafkaMessage), all(Empty)]))], // matching_acls
 );
 
 static DESCRIBE_CONFIGS: Answer = read(
@@ -488,7 +488,7 @@ static DESCRIBE_CONFIGS: Answer = read(
         all(Each(
             "resources",
             Code::Hook(config_code),
-            &[all(ErrorCode), all(Str("")), all(EchoI8("resource_type")), all(Echo("resource_name")), all(Empty)],
+            &[all(ErrorCode), all(KafkaMessage), all(EchoI8("resource_type")), all(Echo("resource_name")), all(Empty)],
         )),
     ],
 );

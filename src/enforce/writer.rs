@@ -273,10 +273,11 @@ impl<'c, 'a> Ctx<'c, 'a> {
 }
 
 /// Kafka's message for the codes answers carry one with (`Errors.message()`; the share-group offset APIs).
-fn kafka_message(code: i16) -> Option<&'static str> {
+pub(super) fn kafka_message(code: i16) -> Option<&'static str> {
     match code {
         error_code::TOPIC_AUTHORIZATION_FAILED => Some("Topic authorization failed."),
         error_code::GROUP_AUTHORIZATION_FAILED => Some("Group authorization failed."),
+        error_code::CLUSTER_AUTHORIZATION_FAILED => Some("Cluster authorization failed."),
         _ => None,
     }
 }
