@@ -429,33 +429,59 @@ pub(crate) fn write_dtp_cursor(out: &mut Vec<u8>, cursor: Option<(&str, i32)>) {
 static GROUP_ASSIGNMENT: &[Field] =
     &[all(Structs(&[all(Uuid), all(Str).named("topic_name"), all(I32S)])).named("topic_partitions")];
 
+/// One described group of ConsumerGroupDescribe's response (also the layout its split answers are walked with,
+/// `responses::CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS`).
+pub(crate) static CONSUMER_GROUP_DESCRIBE_GROUP: &[Field] = &[
+    all(I16), // error_code
+    all(Str), // error_message
+    all(Str).named("group_id"),
+    all(Str), // group_state
+    all(I32), // group_epoch
+    all(I32), // assignment_epoch
+    all(Str), // assignor_name
+    all(Structs(&[
+        all(Str),  // member_id
+        all(Str),  // instance_id
+        all(Str),  // rack_id
+        all(I32),  // member_epoch
+        all(Str),  // client_id
+        all(Str),  // client_host
+        all(Strs), // subscribed_topic_names
+        all(Str),  // subscribed_topic_regex
+        all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
+        all(Struct(GROUP_ASSIGNMENT)).named("target_assignment"),
+        since(1, I8), // member_type
+    ]))
+    .named("members"),
+    all(I32), // authorized_operations
+];
+
+/// One described group of ShareGroupDescribe's response (also `responses::SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS`).
+pub(crate) static SHARE_GROUP_DESCRIBE_GROUP: &[Field] = &[
+    all(I16), // error_code
+    all(Str), // error_message
+    all(Str).named("group_id"),
+    all(Str), // group_state
+    all(I32), // group_epoch
+    all(I32), // assignment_epoch
+    all(Str), // assignor_name
+    all(Structs(&[
+        all(Str),  // member_id
+        all(Str),  // rack_id
+        all(I32),  // member_epoch
+        all(Str),  // client_id
+        all(Str),  // client_host
+        all(Strs), // subscribed_topic_names
+        all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
+    ]))
+    .named("members"),
+    all(I32), // authorized_operations
+];
+
 pub(crate) static CONSUMER_GROUP_DESCRIBE_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(I32)], // throttle_time_ms
-    entry: &[
-        all(I16), // error_code
-        all(Str), // error_message
-        all(Str).named("group_id"),
-        all(Str), // group_state
-        all(I32), // group_epoch
-        all(I32), // assignment_epoch
-        all(Str), // assignor_name
-        all(Structs(&[
-            all(Str),  // member_id
-            all(Str),  // instance_id
-            all(Str),  // rack_id
-            all(I32),  // member_epoch
-            all(Str),  // client_id
-            all(Str),  // client_host
-            all(Strs), // subscribed_topic_names
-            all(Str),  // subscribed_topic_regex
-            all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
-            all(Struct(GROUP_ASSIGNMENT)).named("target_assignment"),
-            since(1, I8), // member_type
-        ]))
-        .named("members"),
-        all(I32), // authorized_operations
-    ],
+    entry: CONSUMER_GROUP_DESCRIBE_GROUP,
     key: 2,
     after: &[],
     authorized_operations: Some(8),
@@ -464,26 +490,7 @@ pub(crate) static CONSUMER_GROUP_DESCRIBE_LISTING: Listing = Listing {
 pub(crate) static SHARE_GROUP_DESCRIBE_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(I32)], // throttle_time_ms
-    entry: &[
-        all(I16), // error_code
-        all(Str), // error_message
-        all(Str).named("group_id"),
-        all(Str), // group_state
-        all(I32), // group_epoch
-        all(I32), // assignment_epoch
-        all(Str), // assignor_name
-        all(Structs(&[
-            all(Str),  // member_id
-            all(Str),  // rack_id
-            all(I32),  // member_epoch
-            all(Str),  // client_id
-            all(Str),  // client_host
-            all(Strs), // subscribed_topic_names
-            all(Struct(GROUP_ASSIGNMENT)).named("assignment"),
-        ]))
-        .named("members"),
-        all(I32), // authorized_operations
-    ],
+    entry: SHARE_GROUP_DESCRIBE_GROUP,
     key: 2,
     after: &[],
     authorized_operations: Some(8),

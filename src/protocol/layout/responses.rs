@@ -269,59 +269,16 @@ pub(crate) static DESCRIBE_TRANSACTIONS_RESPONSE_STATES: ResponseArray = respons
     ],
 );
 
-/// ConsumerGroupDescribe's member assignment: (topic_id, topic_name, partitions) per topic.
-pub(crate) static ASSIGNMENT: &[Field] = &[all(Structs(&[all(Uuid), all(Str), all(I32S)]))];
-
 pub(crate) static CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
     0,
     &[all(I32)], // throttle_time_ms
-    &[
-        all(I16), // error_code
-        all(Str), // error_message
-        all(Str), // group_id
-        all(Str), // group_state
-        all(I32), // group_epoch
-        all(I32), // assignment_epoch
-        all(Str), // assignor_name
-        all(Structs(&[
-            all(Str),  // member_id
-            all(Str),  // instance_id
-            all(Str),  // rack_id
-            all(I32),  // member_epoch
-            all(Str),  // client_id
-            all(Str),  // client_host
-            all(Strs), // subscribed_topic_names
-            all(Str),  // subscribed_topic_regex
-            all(Struct(ASSIGNMENT)),
-            all(Struct(ASSIGNMENT)), // target_assignment
-            since(1, I8),            // member_type
-        ])),
-        all(I32), // authorized_operations
-    ],
+    super::listings::CONSUMER_GROUP_DESCRIBE_GROUP,
 );
 
 pub(crate) static SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
     0,
     &[all(I32)], // throttle_time_ms
-    &[
-        all(I16), // error_code
-        all(Str), // error_message
-        all(Str), // group_id
-        all(Str), // group_state
-        all(I32), // group_epoch
-        all(I32), // assignment_epoch
-        all(Str), // assignor_name
-        all(Structs(&[
-            all(Str),  // member_id
-            all(Str),  // rack_id
-            all(I32),  // member_epoch
-            all(Str),  // client_id
-            all(Str),  // client_host
-            all(Strs), // subscribed_topic_names
-            all(Struct(ASSIGNMENT)),
-        ])),
-        all(I32), // authorized_operations
-    ],
+    super::listings::SHARE_GROUP_DESCRIBE_GROUP,
 );
 
 /// Share groups' partition leader: leader_id, leader_epoch.
