@@ -157,11 +157,8 @@ impl Config {
         let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
             RawConfig::default()
         } else {
-            let de = &mut serde_json::Deserializer::from_slice(json);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                let path = e.path().to_string();
-                ConfigError(format!("configuration field `{path}`: {}", e.inner()))
-            })?
+            crate::config_json::from_slice(json)
+                .map_err(|e| ConfigError(format!("configuration field `{}`: {}", e.path, e.message)))?
         };
         Config::compile(&raw, env)
     }

@@ -15,6 +15,7 @@ pub mod authorize;
 pub mod classify;
 pub mod config;
 pub mod config_error;
+pub mod config_json;
 pub mod connection_limits;
 pub mod enforce;
 pub mod feed;
