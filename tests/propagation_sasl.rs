@@ -26,6 +26,13 @@ Ux6YHIsNmzn2f2/30oVV/ABhokGhRANCAAQIMWarGzc4oXLg1zwM6cxetjCziRCa
 ju/u6ByeH264oAXH3Ho7EQyV2S9Hy5kIvU18Nawl6YDz1XfccH0kiOvv
 -----END PRIVATE KEY-----
 ";
+// The same key as SEC1 (`openssl ec -in key.pem`).
+const TEST_KEY_SEC1: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIK/vK5iqebgQIAfkbVMemByLDZs59n9v99KFVfwAYaJBoAoGCCqGSM49
+AwEHoUQDQgAECDFmqxs3OKFy4Nc8DOnMXrYws4kQmo7v7ugcnh9uuKAFx9x6OxEM
+ldkvR8uZCL1NfDWsJemA89V33HB9JIjr7w==
+-----END EC PRIVATE KEY-----
+";
 const TEST_PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----
 MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAECDFmqxs3OKFy4Nc8DOnMXrYws4kQ
 mo7v7ugcnh9uuKAFx9x6OxEMldkvR8uZCL1NfDWsJemA89V33HB9JIjr7w==
@@ -321,7 +328,7 @@ fn exchange_refuses_unsupported_mechanisms_bad_correlation_ids_and_bad_frames() 
     c.first_requests();
     let mut huge = wire::response_frame(ApiKey::SaslHandshake as i16, 1, cid, &[0, 0, 0x7f, 0xff, 0xff, 0xff]);
     wire::set_frame_size(&mut huge);
-    assert!(c.on_response(&huge).unwrap_err().contains("count"));
+    assert!(c.on_response(&huge).unwrap_err().contains("array longer than the body"));
 
     // A server-first with a low iteration count (downgrade) is refused.
     let mut client = new_client();
@@ -428,10 +435,7 @@ fn oauthbearer_token_verifies_with_an_independent_jwt_library_and_the_jwks() {
 
 #[test]
 fn oauthbearer_default_key_id_is_the_rfc7638_thumbprint_and_sec1_keys_load() {
-    let sec1 = p256::pkcs8::DecodePrivateKey::from_pkcs8_pem(TEST_KEY_PKCS8)
-        .map(|k: p256::SecretKey| k.to_sec1_pem(Default::default()).unwrap().to_string())
-        .unwrap();
-    let sasl = compile(r#"{"mechanism": "OAUTHBEARER", "oauth": {"signingKeyEnv": "K"}}"#, &[("K", &sec1)]);
+    let sasl = compile(r#"{"mechanism": "OAUTHBEARER", "oauth": {"signingKeyEnv": "K"}}"#, &[("K", TEST_KEY_SEC1)]);
     let jwks: serde_json::Value = serde_json::from_str(&propagation::jwks(&sasl).unwrap()).unwrap();
     let key = &jwks["keys"][0];
     let canonical = format!(
@@ -445,6 +449,143 @@ fn oauthbearer_default_key_id_is_the_rfc7638_thumbprint_and_sec1_keys_load() {
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
     assert_eq!(header["kid"], key["kid"]);
     assert_eq!(header["alg"], "ES256");
+}
+
+// Other forms of keys, all written by OpenSSL 3.0: `openssl ec` with `-conv_form compressed`, `-no_public`,
+// `-param_enc explicit`; `openssl ecparam -name prime256v1 -genkey` (another key); `openssl genpkey` on P-384, and
+// `openssl ec` of it; `openssl pkcs8 -topk8 -passout`.
+const TEST_KEY_SEC1_COMPRESSED: &str = "-----BEGIN EC PRIVATE KEY-----
+MFcCAQEEIK/vK5iqebgQIAfkbVMemByLDZs59n9v99KFVfwAYaJBoAoGCCqGSM49
+AwEHoSQDIgADCDFmqxs3OKFy4Nc8DOnMXrYws4kQmo7v7ugcnh9uuKA=
+-----END EC PRIVATE KEY-----
+";
+const TEST_KEY_SEC1_NO_PUBLIC_KEY: &str = "-----BEGIN EC PRIVATE KEY-----
+MDECAQEEIK/vK5iqebgQIAfkbVMemByLDZs59n9v99KFVfwAYaJBoAoGCCqGSM49
+AwEH
+-----END EC PRIVATE KEY-----
+";
+const TEST_KEY_SEC1_EXPLICIT_CURVE: &str = "-----BEGIN EC PRIVATE KEY-----
+MIIBaAIBAQQgr+8rmKp5uBAgB+RtUx6YHIsNmzn2f2/30oVV/ABhokGggfowgfcC
+AQEwLAYHKoZIzj0BAQIhAP////8AAAABAAAAAAAAAAAAAAAA////////////////
+MFsEIP////8AAAABAAAAAAAAAAAAAAAA///////////////8BCBaxjXYqjqT57Pr
+vVV2mIa8ZR0GsMxTsPY7zjw+J9JgSwMVAMSdNgiG5wSTamZ44ROdJreBn36QBEEE
+axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpZP40Li/hp/m47n60p8D54W
+K84zV2sxXs7LtkBoN79R9QIhAP////8AAAAA//////////+85vqtpxeehPO5ysL8
+YyVRAgEBoUQDQgAECDFmqxs3OKFy4Nc8DOnMXrYws4kQmo7v7ugcnh9uuKAFx9x6
+OxEMldkvR8uZCL1NfDWsJemA89V33HB9JIjr7w==
+-----END EC PRIVATE KEY-----
+";
+const ECPARAM_GENKEY: &str = "-----BEGIN EC PARAMETERS-----
+BggqhkjOPQMBBw==
+-----END EC PARAMETERS-----
+-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIFySGLUklVdh4nLOGJcyRyPG1gcTFr9pbNLoy/qYsPf2oAoGCCqGSM49
+AwEHoUQDQgAE+LmHOYsuKEEOJxZ7rPx9VyJd7DipBJf/l43u+j9T7833vDKaEA16
+fKnovSl2hV5zXBUs6V/XlvES9hKN9rvTYw==
+-----END EC PRIVATE KEY-----
+";
+const P384_KEY_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIG2AgEAMBAGByqGSM49AgEGBSuBBAAiBIGeMIGbAgEBBDB4G5kIPEoxRcVwM2uI
+WEntYnDMZp9+jU28QyZCWmiGPqfrrP6nML36DJ/TF4xvimehZANiAARGcXsJKQOH
+MHGPuyk2XERUqPBaKXUjJQCrTOJ+6y+V5nSSMLCzDj5nNnnc50z6RSha86dbZo3t
+5kwraQw4+jT/tflUYBpOX+pVUmu3e0GNfCB5EiAHT0m9e62akPu2q2s=
+-----END PRIVATE KEY-----
+";
+const P384_KEY_SEC1: &str = "-----BEGIN EC PRIVATE KEY-----
+MIGkAgEBBDB4G5kIPEoxRcVwM2uIWEntYnDMZp9+jU28QyZCWmiGPqfrrP6nML36
+DJ/TF4xvimegBwYFK4EEACKhZANiAARGcXsJKQOHMHGPuyk2XERUqPBaKXUjJQCr
+TOJ+6y+V5nSSMLCzDj5nNnnc50z6RSha86dbZo3t5kwraQw4+jT/tflUYBpOX+pV
+Umu3e0GNfCB5EiAHT0m9e62akPu2q2s=
+-----END EC PRIVATE KEY-----
+";
+const TEST_KEY_ENCRYPTED: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAi+VcaUcNZ6oAICCAAw
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEPb2nyTzQzLDF4A09hI6WhwEgZBh
+zutuV3Lmb+csOgxjegniZ4aNn+v3Q65SkRqr7RepJcbHqgUYE7+qpd9BNhc/u7gM
+pV2IpIzZMUzKSJ5Xu3S57FyGNiFpzJzQS3/lC0AB8RsuIU4NaluU7VHTjQ3OPSS8
+6GNncyywNKp+PzNWlD482cu9YkQ271ATGk2gOeWLzxLd3W8jFsvGcupeiIZpOJw=
+-----END ENCRYPTED PRIVATE KEY-----
+";
+
+fn signing_key_problem(pem: &str) -> String {
+    let (field, problem) = compile_err(OAUTH, &[("KMF_JWT_KEY", pem)]);
+    assert_eq!(field, "sasl.oauth.signingKeyEnv");
+    problem
+}
+
+fn jwk_coordinates(pem: &str) -> (String, String) {
+    let sasl = compile(OAUTH, &[("KMF_JWT_KEY", pem)]);
+    let jwks: serde_json::Value = serde_json::from_str(&propagation::jwks(&sasl).unwrap()).unwrap();
+    let key = &jwks["keys"][0];
+    (key["x"].as_str().unwrap().to_string(), key["y"].as_str().unwrap().to_string())
+}
+
+fn pem_of(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|l| std::str::from_utf8(l).unwrap()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(body).unwrap()
+}
+
+#[test]
+fn oauthbearer_signing_key_loads_from_the_pkcs8_and_sec1_forms_openssl_writes() {
+    let expected = jwk_coordinates(TEST_KEY_PKCS8);
+    for pem in [TEST_KEY_SEC1, TEST_KEY_SEC1_COMPRESSED, TEST_KEY_SEC1_NO_PUBLIC_KEY] {
+        assert_eq!(jwk_coordinates(pem), expected, "{pem}");
+    }
+    // CRLF line ends, surrounding blank lines.
+    assert_eq!(jwk_coordinates(&format!("\n{}\n", TEST_KEY_SEC1.replace('\n', "\r\n"))), expected);
+    // The EC PARAMETERS block `openssl ecparam -genkey` writes before the key is skipped.
+    let (x, y) = jwk_coordinates(ECPARAM_GENKEY);
+    assert_ne!((x.clone(), y.clone()), expected);
+    assert_eq!((x.len(), y.len()), (43, 43));
+}
+
+#[test]
+fn oauthbearer_signing_key_other_than_p256_or_malformed_is_refused() {
+    for (pem, form) in [(P384_KEY_PKCS8, "PKCS#8"), (P384_KEY_SEC1, "SEC1")] {
+        let problem = signing_key_problem(pem);
+        assert!(problem.contains(&format!("not a valid {form} PEM EC P-256 private key")), "{problem}");
+        assert!(problem.contains("curve 1.3.132.0.34 is not P-256"), "{problem}");
+    }
+    let problem = signing_key_problem(TEST_KEY_SEC1_EXPLICIT_CURVE);
+    assert!(problem.contains("explicit curve parameters are not supported"), "{problem}");
+    let problem = signing_key_problem(TEST_KEY_ENCRYPTED);
+    assert!(problem.contains("holds `ENCRYPTED PRIVATE KEY`"), "{problem}");
+    let problem = signing_key_problem("MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg");
+    assert!(problem.contains("not a valid PEM private key: missing PEM header"), "{problem}");
+    let problem = signing_key_problem(TEST_KEY_PKCS8.replace("-----END PRIVATE KEY-----", "").trim());
+    assert!(problem.contains("incomplete PEM"), "{problem}");
+
+    // The public key must be the private key's: another key's (same length) put in the SEC1 structure.
+    let mut mixed = der_of(TEST_KEY_SEC1);
+    let other = der_of(ECPARAM_GENKEY.split("-----END EC PARAMETERS-----").nth(1).unwrap());
+    assert_eq!(mixed.len(), other.len());
+    let public_key_at = mixed.len() - 65;
+    mixed[public_key_at..].copy_from_slice(&other[public_key_at..]);
+    let problem = signing_key_problem(&pem_of("EC PRIVATE KEY", &mixed));
+    assert!(problem.contains("publicKey does not match privateKey"), "{problem}");
+
+    // Every truncation and every one-byte corruption of either form is refused, never a panic (the PKCS#8 key
+    // holds its public key too, so a changed scalar is caught).
+    for (label, pem) in [("PRIVATE KEY", TEST_KEY_PKCS8), ("EC PRIVATE KEY", TEST_KEY_SEC1)] {
+        let der = der_of(pem);
+        for end in 0..der.len() {
+            signing_key_problem(&pem_of(label, &der[..end]));
+        }
+        for at in 0..der.len() {
+            let mut corrupt = der.clone();
+            corrupt[at] ^= 0xff;
+            signing_key_problem(&pem_of(label, &corrupt));
+        }
+        let mut longer = der.clone();
+        longer.push(0);
+        assert!(signing_key_problem(&pem_of(label, &longer)).contains("unexpected bytes"));
+    }
 }
 
 #[test]

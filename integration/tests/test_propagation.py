@@ -85,12 +85,14 @@ def sasl_policy(mechanism: str) -> dict:
 # --- OAUTHBEARER: a signing key and the JWKS the broker trusts, written by the test itself ---------------------------
 
 
-def ec_key_pem_and_jwk(key_id: str) -> tuple[str, dict]:
+def ec_key_pem_and_jwk(key_id: str, key_format: str = "PKCS8") -> tuple[str, dict]:
+    """A new P-256 key as PEM (`PKCS8`: BEGIN PRIVATE KEY, `TraditionalOpenSSL`: SEC1's BEGIN EC PRIVATE KEY)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    private_format = getattr(serialization.PrivateFormat, key_format)
+    pem = key.private_bytes(serialization.Encoding.PEM, private_format, serialization.NoEncryption())
     numbers = key.public_key().public_numbers()
 
     def b64(value: int) -> str:
@@ -123,7 +125,10 @@ def oauthbearer_broker(tmp_path, monkeypatch, trusted_jwk: dict) -> dict:
 # --- the stack: Apache Kafka with StandardAuthorizer, its SASL listener behind Envoy --------------------------------
 
 
-def propagation_stack(stack_factory, tmp_path, monkeypatch, mechanism: str, jwt_signed_by_trusted_key: bool = True):
+def propagation_stack(
+    stack_factory, tmp_path, monkeypatch, mechanism: str, jwt_signed_by_trusted_key: bool = True,
+    key_format: str = "PKCS8",
+):  # fmt: skip
     properties = {"authorizer.class.name": kafka_broker.STANDARD_AUTHORIZER, "sasl.enabled.mechanisms": mechanism}
     kafka_options: dict = {"properties": properties, "authorizer_log": True}
     envoy_env = {"KMF_SASL_PASSWORD": PASSWORD, "KMF_SASL_SECRET": SECRET}
@@ -131,7 +136,7 @@ def propagation_stack(stack_factory, tmp_path, monkeypatch, mechanism: str, jwt_
         # PlainLoginModule's user_<name> entries: the harness quotes the option names, so `CN=...` works.
         kafka_options["plain_users"] = BROKER_PASSWORDS
     if mechanism == "OAUTHBEARER":
-        signing_pem, signing_jwk = ec_key_pem_and_jwk(JWT_KEY_ID)
+        signing_pem, signing_jwk = ec_key_pem_and_jwk(JWT_KEY_ID, key_format)
         trusted_jwk = signing_jwk if jwt_signed_by_trusted_key else ec_key_pem_and_jwk(JWT_KEY_ID)[1]
         properties.update(oauthbearer_broker(tmp_path, monkeypatch, trusted_jwk))
         envoy_env["KMF_JWT_KEY"] = signing_pem
@@ -297,7 +302,11 @@ def test_broker_acls_apply_to_the_propagated_principal(stack_factory, tmp_path, 
 
 @needs_apache_kafka
 def test_oauthbearer_token_from_an_untrusted_key_fails_and_closes(stack_factory, tmp_path, monkeypatch):
-    stack = propagation_stack(stack_factory, tmp_path, monkeypatch, "OAUTHBEARER", jwt_signed_by_trusted_key=False)
+    # The signing key as SEC1 here (PKCS#8 above): the filter loads it and signs, the broker refuses the token.
+    stack = propagation_stack(
+        stack_factory, tmp_path, monkeypatch, "OAUTHBEARER", jwt_signed_by_trusted_key=False,
+        key_format="TraditionalOpenSSL",
+    )  # fmt: skip
     assert raw_exchange_until_closed(stack, "mesh-default") in ("after 0 frames", "after 1 frames")
     refusal_logged(stack, "OAUTHBEARER", DEFAULT)
     delivered, failures, _ = harness.produce(stack, "mesh-default", ALLOWED, [b"x"], timeout=8)

@@ -99,6 +99,26 @@ pub(crate) fn metadata_topic_entry(version: i16, name: &str, code: i16) -> Vec<u
     piece(ApiKey::Metadata as i16, version, shapes::METADATA_TOPIC, name, code, None)
 }
 
+/// A DescribeTopicPartitions response's entry for a topic the principal may not Describe, for the filter's
+/// entries appended to a broker's answer.
+pub(crate) fn describe_topic_partitions_refused_topic(version: i16, name: &str) -> Vec<u8> {
+    let code = error_code::TOPIC_AUTHORIZATION_FAILED;
+    piece(ApiKey::DescribeTopicPartitions as i16, version, shapes::DESCRIBE_TOPIC_PARTITIONS_TOPIC, name, code, None)
+}
+
+/// The filter's whole DescribeTopicPartitions answer when none of the named topics is left to ask the broker:
+/// `names` refused, no next cursor.
+pub(crate) fn describe_topic_partitions_refused(version: i16, correlation_id: i32, names: &[String]) -> Vec<u8> {
+    let mut o = Out::frame(ApiKey::DescribeTopicPartitions as i16, version, correlation_id);
+    o.i32(0); // throttle_time_ms
+    o.count(names.len());
+    for name in names {
+        o.buf.extend(describe_topic_partitions_refused_topic(version, name));
+    }
+    o.i8(-1); // next_cursor: null
+    o.finish()
+}
+
 /// A Metadata response's entry for a topic asked by id and answered with `code`: a null name, the id, no
 /// partitions (as Kafka answers an id the principal may not Describe).
 pub(crate) fn metadata_topic_entry_by_id(version: i16, id: &crate::topic_ids::TopicUuid, code: i16) -> Vec<u8> {

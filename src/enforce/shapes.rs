@@ -190,23 +190,22 @@ static DESCRIBE_PRODUCERS: Answer = read(
     ],
 );
 
-/// Kafka answers a topic the principal may not Describe with no partitions and the zero id.
+/// Kafka answers a topic the principal may not Describe with no partitions and the zero id. Also the filter's
+/// entries in a broker's answer.
+pub(super) static DESCRIBE_TOPIC_PARTITIONS_TOPIC: &[Row] = &[
+    all(ErrorCode),
+    all(Echo("name")),
+    all(ZeroUuid),
+    all(Bool(false)), // is_internal
+    all(Empty),       // partitions
+    all(NO_OPS),
+];
+
 static DESCRIBE_TOPIC_PARTITIONS: Answer = read(
     Code::None,
     &[
         all(THROTTLE),
-        all(Each(
-            "topics",
-            Topic("name"),
-            &[
-                all(ErrorCode),
-                all(Echo("name")),
-                all(ZeroUuid),
-                all(Bool(false)), // is_internal
-                all(Empty),       // partitions
-                all(NO_OPS),
-            ],
-        )),
+        all(Each("topics", Topic("name"), DESCRIBE_TOPIC_PARTITIONS_TOPIC)),
         all(I8(-1)), // next_cursor: null
     ],
 );

@@ -557,6 +557,34 @@ fn group_protocol_pieces_equal_kafka_protocols_encoding() {
     assert_eq!(super::undescribable_group(ApiKey::ShareGroupDescribe as i16, 1, "grp"), expected);
 }
 
+/// The filter's DescribeTopicPartitions pieces (`session::visibility`): a refused topic appended to a broker's
+/// answer, and the whole answer when nothing is left to ask.
+#[test]
+fn describe_topic_partitions_pieces_equal_kafka_protocols_encoding() {
+    use describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic as Topic;
+    let refused = |name: &str| {
+        Topic::default()
+            .with_error_code(29)
+            .with_name(Some(TopicName(s(name))))
+            .with_topic_authorized_operations(i32::MIN)
+    };
+    let v = 0;
+    let mut expected = Vec::new();
+    refused("secret").encode(&mut expected, v).expect("encode");
+    assert_eq!(super::describe_topic_partitions_refused_topic(v, "secret"), expected);
+
+    for names in [&[][..], &["a"], &["secret", "z.topic"]] {
+        let theirs = DescribeTopicPartitionsResponse::default().with_topics(names.iter().map(|n| refused(n)).collect());
+        let mut body = 9i32.to_be_bytes().to_vec();
+        body.push(0); // response header tags
+        theirs.encode(&mut body, v).expect("encode");
+        let mut expected = (body.len() as i32).to_be_bytes().to_vec();
+        expected.extend(body);
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(super::describe_topic_partitions_refused(v, 9, &names), expected, "{names:?}");
+    }
+}
+
 /// The share groups' answers are written (not both refused) for every populated request, so the comparison
 /// above covers them.
 #[test]

@@ -29,7 +29,7 @@ pub(super) fn date(unix: i64) -> String {
 /// The label and decoded bytes of the first PEM block, read as x509-parser's `Pem::read` does (lines before
 /// `-----BEGIN ` skipped, base64 lines up to `-----END `). Own code rather than x509-parser's: its reader
 /// brings a second base64 decoder (data-encoding) and `std::io` into the wasm module.
-pub(super) fn first_pem_block(text: &str) -> Result<(&str, Vec<u8>), &'static str> {
+pub(crate) fn first_pem_block(text: &str) -> Result<(&str, Vec<u8>), &'static str> {
     use base64::Engine as _;
     let mut lines = text.split_inclusive('\n');
     let header = lines.by_ref().find(|l| l.starts_with("-----BEGIN ")).ok_or("missing PEM header")?;

@@ -35,6 +35,8 @@ mod spiffe;
 mod tests;
 
 use certificate::{certificate_facts_from_pem, CertificateFacts};
+// The OAUTHBEARER signing key's PEM is read with the same reader (src/propagation/signing_key.rs).
+pub(crate) use certificate::first_pem_block;
 pub use mapping_rules::PrincipalMappingRules;
 pub use peer::PeerInfo;
 pub use rfc2253::{rfc2253_escape, rfc2253_name};

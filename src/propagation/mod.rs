@@ -27,6 +27,7 @@ mod sasl_client;
 mod scram;
 mod secret;
 mod secrets;
+mod signing_key;
 #[cfg(test)]
 mod tests;
 

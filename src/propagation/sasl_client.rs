@@ -5,10 +5,7 @@ use std::rc::Rc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use kafka_protocol::messages::{
-    ApiKey, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::messages::ApiKey;
 
 use super::config::SaslMechanism;
 use super::oauthbearer::sign_jwt;
@@ -20,6 +17,7 @@ use super::{
     RESERVED_CORRELATION_IDS, SASL_CLIENT_ID,
 };
 use crate::protocol::error_code;
+use crate::protocol::layout::{stop_reason, Reader, Stop};
 use crate::protocol::wire;
 
 /// What the session does after a SASL response.
@@ -164,13 +162,7 @@ impl SaslClient {
         if self.phase != Phase::Start {
             return Vec::new();
         }
-        let request =
-            SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(self.sasl.mechanism.name()));
-        let mut body = Vec::new();
-        if request.encode(&mut body, HANDSHAKE_VERSION).is_err() {
-            self.phase = Phase::Failed;
-            return Vec::new();
-        }
+        let body = handshake_request(self.sasl.mechanism.name());
         let correlation_id = *RESERVED_CORRELATION_IDS.end();
         self.phase = Phase::AwaitHandshake;
         self.expected_correlation_id = correlation_id;
@@ -240,10 +232,8 @@ impl SaslClient {
     }
 
     pub(super) fn on_handshake(&mut self, body: &[u8]) -> Result<SaslStep, String> {
-        check_handshake_shape(body)?;
-        let mut buf = body;
-        let response = SaslHandshakeResponse::decode(&mut buf, HANDSHAKE_VERSION)
-            .map_err(|e| format!("invalid SaslHandshake response: {e}"))?;
+        let response =
+            HandshakeResponse::read(body).map_err(|e| format!("invalid SaslHandshake response: {}", stop_reason(e)))?;
         match response.error_code {
             error_code::NONE => match self.pipelined_authenticate.take() {
                 Some(correlation_id) => {
@@ -267,11 +257,10 @@ impl SaslClient {
     }
 
     pub(super) fn on_authenticate(&mut self, body: &[u8]) -> Result<SaslStep, String> {
-        let mut buf = body;
-        let response = SaslAuthenticateResponse::decode(&mut buf, AUTHENTICATE_VERSION)
-            .map_err(|e| format!("invalid SaslAuthenticate response: {e}"))?;
+        let response = AuthenticateResponse::read(body)
+            .map_err(|e| format!("invalid SaslAuthenticate response: {}", stop_reason(e)))?;
         if response.error_code != error_code::NONE {
-            let message = response.error_message.as_deref().map(printable).unwrap_or_default();
+            let message = response.error_message.map(printable).unwrap_or_default();
             return Err(format!(
                 "broker refused SASL {} authentication of {:?} (error code {}): {message}",
                 self.sasl.mechanism.name(),
@@ -279,7 +268,7 @@ impl SaslClient {
                 response.error_code
             ));
         }
-        let challenge = std::str::from_utf8(&response.auth_bytes);
+        let challenge = std::str::from_utf8(response.auth_bytes);
         let sasl = Rc::clone(&self.sasl);
         match &mut self.scram {
             Some(scram) => match scram.state {
@@ -302,7 +291,7 @@ impl SaslClient {
             None => Err(format!(
                 "broker challenged the {} exchange: {}",
                 self.sasl.mechanism.name(),
-                printable(&String::from_utf8_lossy(&response.auth_bytes))
+                printable(&String::from_utf8_lossy(response.auth_bytes))
             )),
         }
     }
@@ -318,9 +307,7 @@ impl SaslClient {
         if self.authenticate_rounds > MAX_AUTHENTICATE_ROUNDS {
             return Err("too many SASL rounds".into());
         }
-        let request = SaslAuthenticateRequest::default().with_auth_bytes(auth_bytes.into());
-        let mut body = Vec::new();
-        request.encode(&mut body, AUTHENTICATE_VERSION).map_err(|e| format!("encode SaslAuthenticate: {e}"))?;
+        let body = authenticate_request(&auth_bytes)?;
         let correlation_id = RESERVED_CORRELATION_IDS.end() - self.authenticate_rounds;
         self.phase = Phase::AwaitAuthenticate;
         self.expected_correlation_id = correlation_id;
@@ -335,15 +322,64 @@ impl SaslClient {
     }
 }
 
-/// Bounds the SaslHandshake v1 response before kafka-protocol decodes it: its decoder reserves the array
-/// count read off the wire, so the count must fit the bytes present (each string takes at least 2 bytes).
-pub(super) fn check_handshake_shape(body: &[u8]) -> Result<(), String> {
-    let mut r = wire::Reader::new(body);
-    r.i16().ok_or("truncated SaslHandshake response")?;
-    let count = r.i32().ok_or("truncated SaslHandshake response")?;
-    let count = usize::try_from(count).map_err(|_| "negative mechanism count in SaslHandshake response")?;
-    if count > r.remaining() / 2 {
-        return Err("SaslHandshake response mechanism count exceeds its bytes".into());
+// The four messages of the exchange at the versions sent (SaslHandshake v1, SaslAuthenticate v1: neither is
+// flexible), as in Kafka's message JSON.
+
+/// SaslHandshake request body: `mechanism` (string).
+pub(super) fn handshake_request(mechanism: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(2 + mechanism.len());
+    // A mechanism name is one of the filter's constants, a few bytes long.
+    body.extend_from_slice(&(mechanism.len() as i16).to_be_bytes());
+    body.extend_from_slice(mechanism.as_bytes());
+    body
+}
+
+/// SaslAuthenticate request body: `auth_bytes` (bytes).
+pub(super) fn authenticate_request(auth_bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let length = i32::try_from(auth_bytes.len()).map_err(|_| "SaslAuthenticate auth_bytes too long")?;
+    let mut body = Vec::with_capacity(4 + auth_bytes.len());
+    body.extend_from_slice(&length.to_be_bytes());
+    body.extend_from_slice(auth_bytes);
+    Ok(body)
+}
+
+/// SaslHandshake response: `error_code`, `mechanisms` (the listener's, array of strings). Every count and
+/// length is checked against the body.
+pub(super) struct HandshakeResponse<'a> {
+    pub(super) error_code: i16,
+    pub(super) mechanisms: Vec<&'a str>,
+}
+
+impl<'a> HandshakeResponse<'a> {
+    pub(super) fn read(body: &'a [u8]) -> Result<Self, Stop> {
+        let mut r = Reader::new(body, body.len());
+        let error_code = r.i16()?;
+        let count = r.count(false)?.ok_or(Stop::Bad("null mechanisms"))?;
+        let mut mechanisms = Vec::with_capacity(count);
+        for _ in 0..count {
+            mechanisms.push(r.string(false)?.ok_or(Stop::Bad("null mechanism"))?);
+        }
+        Ok(HandshakeResponse { error_code, mechanisms })
     }
-    Ok(())
+}
+
+/// SaslAuthenticate response (v1): `error_code`, `error_message` (nullable string), `auth_bytes` (bytes),
+/// `session_lifetime_ms` (int64).
+pub(super) struct AuthenticateResponse<'a> {
+    pub(super) error_code: i16,
+    pub(super) error_message: Option<&'a str>,
+    pub(super) auth_bytes: &'a [u8],
+    pub(super) session_lifetime_ms: i64,
+}
+
+impl<'a> AuthenticateResponse<'a> {
+    pub(super) fn read(body: &'a [u8]) -> Result<Self, Stop> {
+        let mut r = Reader::new(body, body.len());
+        let error_code = r.i16()?;
+        let error_message = r.string(false)?;
+        let length = r.length(false, true)?.ok_or(Stop::Bad("null auth_bytes"))?;
+        let auth_bytes = r.take(length)?;
+        let session_lifetime_ms = i64::from_be_bytes(r.array()?);
+        Ok(AuthenticateResponse { error_code, error_message, auth_bytes, session_lifetime_ms })
+    }
 }

@@ -9,12 +9,12 @@ use std::rc::Rc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use p256::ecdsa::SigningKey;
-use p256::pkcs8::DecodePrivateKey;
 use sha2::{Digest, Sha256};
 
 use super::config::{OauthConfig, SaslConfig, SaslMechanism};
 use super::scram::{hmac_bytes, SaltedPasswordCache, ScramHash};
 use super::secret::Secret;
+use super::signing_key::parse_signing_key;
 use super::MIN_DERIVATION_SECRET_BYTES;
 use crate::config_error::FieldError;
 
@@ -248,17 +248,6 @@ pub(super) fn compile_oauth(
         lifetime_seconds: config.lifetime_seconds,
         jwks,
     })
-}
-
-pub(super) fn parse_signing_key(pem: &str) -> Result<SigningKey, String> {
-    let pem = pem.trim();
-    if pem.contains("BEGIN EC PRIVATE KEY") {
-        p256::SecretKey::from_sec1_pem(pem)
-            .map(SigningKey::from)
-            .map_err(|_| "not a valid SEC1 PEM EC P-256 private key".to_string())
-    } else {
-        SigningKey::from_pkcs8_pem(pem).map_err(|_| "not a valid PKCS#8 PEM EC P-256 private key".to_string())
-    }
 }
 
 impl CompiledSasl {

@@ -1,6 +1,6 @@
 //! Unit tests of the parts of propagation not reachable from its public API.
 
-use super::sasl_client::check_handshake_shape;
+use super::sasl_client::{authenticate_request, handshake_request, AuthenticateResponse, HandshakeResponse};
 use super::scram::ScramHash;
 use super::scram::{parse_server_first, SaltedPasswordCache};
 use super::secrets::{compile_username, UsernamePart};
@@ -33,13 +33,69 @@ fn server_first_checks() {
 }
 
 #[test]
-fn handshake_shape_refuses_huge_counts() {
+fn handshake_response_refuses_huge_and_negative_counts() {
     let mut body = vec![0, 0];
     body.extend_from_slice(&i32::MAX.to_be_bytes());
-    assert!(check_handshake_shape(&body).is_err());
+    assert!(HandshakeResponse::read(&body).is_err());
     let mut body = vec![0, 0];
-    body.extend_from_slice(&(-1i32).to_be_bytes());
-    assert!(check_handshake_shape(&body).is_err());
+    body.extend_from_slice(&(-2i32).to_be_bytes());
+    assert!(HandshakeResponse::read(&body).is_err());
+}
+
+/// The SASL messages the filter writes and reads by hand, against kafka-protocol's codec at the versions sent.
+#[test]
+fn sasl_messages_equal_kafka_protocols_codec() {
+    use kafka_protocol::messages::{
+        SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+    };
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+    let s = |text: &str| StrBytes::from_string(text.to_string());
+    let encoded = |message: &dyn Fn(&mut Vec<u8>)| {
+        let mut body = Vec::new();
+        message(&mut body);
+        body
+    };
+
+    for mechanism in ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN", "OAUTHBEARER"] {
+        let theirs = SaslHandshakeRequest::default().with_mechanism(s(mechanism));
+        let expected = encoded(&|b| theirs.encode(b, HANDSHAKE_VERSION).unwrap());
+        assert_eq!(handshake_request(mechanism), expected);
+        assert_eq!(SaslHandshakeRequest::decode(&mut expected.as_slice(), HANDSHAKE_VERSION).unwrap(), theirs);
+    }
+    for auth in [&b""[..], b"n,,n=user,r=nonce", &[7u8; 300]] {
+        let theirs = SaslAuthenticateRequest::default().with_auth_bytes(auth.to_vec().into());
+        let expected = encoded(&|b| theirs.encode(b, AUTHENTICATE_VERSION).unwrap());
+        assert_eq!(authenticate_request(auth).unwrap(), expected);
+    }
+
+    for (code, mechanisms) in [(0, &[][..]), (33, &["PLAIN", "SCRAM-SHA-512"])] {
+        let theirs = SaslHandshakeResponse::default()
+            .with_error_code(code)
+            .with_mechanisms(mechanisms.iter().map(|m| s(m)).collect());
+        let body = encoded(&|b| theirs.encode(b, HANDSHAKE_VERSION).unwrap());
+        let ours = HandshakeResponse::read(&body).unwrap();
+        assert_eq!((ours.error_code, ours.mechanisms.as_slice()), (code, mechanisms));
+        for end in 0..body.len() {
+            assert!(HandshakeResponse::read(&body[..end]).is_err(), "truncated at {end}");
+        }
+    }
+    for (code, message, auth, lifetime) in [(0, None, &b""[..], 0), (58, Some("bad credentials"), b"v=sig", 3_600_000)]
+    {
+        let theirs = SaslAuthenticateResponse::default()
+            .with_error_code(code)
+            .with_error_message(message.map(s))
+            .with_auth_bytes(auth.to_vec().into())
+            .with_session_lifetime_ms(lifetime);
+        let body = encoded(&|b| theirs.encode(b, AUTHENTICATE_VERSION).unwrap());
+        let ours = AuthenticateResponse::read(&body).unwrap();
+        assert_eq!(
+            (ours.error_code, ours.error_message, ours.auth_bytes, ours.session_lifetime_ms),
+            (code, message, auth, lifetime)
+        );
+        for end in 0..body.len() {
+            assert!(AuthenticateResponse::read(&body[..end]).is_err(), "truncated at {end}");
+        }
+    }
 }
 
 #[test]

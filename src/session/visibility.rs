@@ -6,7 +6,6 @@
 //! a group assigned a topic the principal may not Describe (the group answered TOPIC_AUTHORIZATION_FAILED).
 
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::protocol::Encodable;
 
 use super::events::{DecisionRecord, Event};
 use super::state::{Core, ListingFilter, ResponseAction};
@@ -326,36 +325,31 @@ pub(super) fn describe_topic_partitions_request(
     header: &wire::RequestHeader<'_>,
     body: &[u8],
 ) -> Verdict {
-    use kafka_protocol::messages::DescribeTopicPartitionsRequest;
     let version = header.api_version;
-    // classify() shape-checked this body, so decoding it cannot allocate beyond the frame.
-    let mut request: DescribeTopicPartitionsRequest =
-        match crate::protocol::layout::decode_checked(header.api_key, version, body) {
-            Ok(r) => r,
-            Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}").into()),
-        };
+    // classify() shape-checked this body; read again for the topics' and the cursor's bytes.
+    let mut request = match layout::DtpRequest::read(version, body) {
+        Ok(r) => r,
+        Err(e) => return Verdict::Close(format!("DescribeTopicPartitions v{version} request: {e}").into()),
+    };
     let audit = core.cfg.authorizer.mode() == Mode::Audit;
     let all_topics = request.topics.is_empty();
     // A cursor this connection was handed for a page showing no topic: the broker's own cursor again.
     let mut translated = false;
     if let Some(cursor) = request.cursor.as_mut().filter(|_| all_topics) {
-        if let Some((_, name, partition)) =
-            core.dtp_cursors.iter().find(|(token, ..)| token.as_str() == cursor.topic_name.as_str())
-        {
-            cursor.topic_name = kafka_protocol::messages::TopicName(name.clone().into());
-            cursor.partition_index = *partition;
+        if let Some((_, name, partition)) = core.dtp_cursors.iter().find(|(token, ..)| *token == cursor.0) {
+            *cursor = (name.clone(), *partition);
             translated = true;
         }
     }
     let mut denied = Vec::new();
     let mut events = Vec::new();
-    request.topics.retain(|t| {
-        let decision = may_describe(core, header.api_key, version, header.client_id, ResourceType::Topic, &t.name);
+    request.topics.retain(|(name, _)| {
+        let decision = may_describe(core, header.api_key, version, header.client_id, ResourceType::Topic, name);
         if decision.allowed {
             return true;
         }
         let request = (header.api_key, version, header.correlation_id);
-        let topic = (ResourceType::Topic, t.name.as_str());
+        let topic = (ResourceType::Topic, *name);
         events.push(Event::Decision(DecisionRecord::hidden(
             request,
             header.client_id,
@@ -363,7 +357,7 @@ pub(super) fn describe_topic_partitions_request(
             audit,
             decision.rule.into_owned(),
         )));
-        denied.push(t.name.to_string());
+        denied.push(name.to_string());
         audit
     });
     core.events.extend(events);
@@ -377,14 +371,17 @@ pub(super) fn describe_topic_partitions_request(
         filter: ListingFilter::TopicPartitions { all_topics, denied },
         client_id: header.client_id.map(str::to_string),
     };
+    let rewritten = |request: &layout::DtpRequest<'_>| {
+        request.write().map_err(|e| format!("DescribeTopicPartitions v{version} request rewriting: {e}"))
+    };
     if audit || denied.is_empty() {
         // Enforcing, the answer is always walked: its authorized operations become the principal's.
         let action = if all_topics || !audit { filter(Vec::new()) } else { ResponseAction::Forward };
         if translated {
-            let mut encoded = Vec::with_capacity(body.len());
-            if let Err(e) = request.encode(&mut encoded, version) {
-                return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}").into());
-            }
+            let encoded = match rewritten(&request) {
+                Ok(encoded) => encoded,
+                Err(e) => return Verdict::Close(e.into()),
+            };
             core.push_inflight(header, (header.api_key, version), action);
             let frame = wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded);
             return Verdict::Replace(frame);
@@ -393,58 +390,30 @@ pub(super) fn describe_topic_partitions_request(
         return Verdict::Forward;
     }
     // Kafka answers only the named topics at or after the cursor (by name)...
-    let cursor_name = request.cursor.as_ref().map(|c| c.topic_name.to_string());
+    let cursor_name = request.cursor.as_ref().map(|(name, _)| name.clone());
     denied.retain(|name| cursor_name.as_deref().is_none_or(|c| name.as_str() >= c));
     // ...and, when the cursor's topic may not be described, resumes at the next one from partition 0. The
     // broker would refuse a cursor naming a topic the forwarded request no longer lists.
     if let Some(cursor) = request.cursor.as_mut() {
-        if !request.topics.iter().any(|t| t.name == cursor.topic_name) {
-            let next =
-                request.topics.iter().map(|t| t.name.clone()).filter(|n| n.as_str() > cursor.topic_name.as_str()).min();
+        if !request.topics.iter().any(|(name, _)| *name == cursor.0) {
+            let next = request.topics.iter().map(|(name, _)| *name).filter(|n| *n > cursor.0.as_str()).min();
             match next {
-                Some(name) => {
-                    cursor.topic_name = name;
-                    cursor.partition_index = 0;
-                }
+                Some(name) => *cursor = (name.to_string(), 0),
                 None => request.topics.clear(),
             }
         }
     }
     if request.topics.is_empty() {
         // Nothing left to ask, and an empty list would mean all topics: answered here.
-        let answer = local_describe_topic_partitions(version, header.correlation_id, &denied);
+        let answer = crate::enforce::describe_topic_partitions_refused(version, header.correlation_id, &denied);
         return core.answer_in_place(header, answer);
     }
-    let mut encoded = Vec::with_capacity(body.len());
-    if let Err(e) = request.encode(&mut encoded, version) {
-        return Verdict::Close(format!("DescribeTopicPartitions v{version} request re-encoding: {e}").into());
-    }
+    let encoded = match rewritten(&request) {
+        Ok(encoded) => encoded,
+        Err(e) => return Verdict::Close(e.into()),
+    };
     core.push_inflight(header, (header.api_key, version), filter(denied));
     Verdict::Replace(wire::request_frame(header.api_key, version, header.correlation_id, header.client_id, &encoded))
-}
-
-/// A DescribeTopicPartitions topic the principal may not Describe, as Kafka answers it (the default topic
-/// id is the zero id).
-fn denied_topic_partitions_entry(
-    name: &str,
-) -> kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic {
-    use kafka_protocol::messages::describe_topic_partitions_response::DescribeTopicPartitionsResponseTopic;
-    use kafka_protocol::messages::TopicName;
-    DescribeTopicPartitionsResponseTopic::default()
-        .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
-        .with_name(Some(TopicName(kafka_protocol::protocol::StrBytes::from_string(name.to_string()))))
-        .with_topic_authorized_operations(i32::MIN)
-}
-
-fn local_describe_topic_partitions(version: i16, correlation_id: i32, denied: &[String]) -> Vec<u8> {
-    use kafka_protocol::messages::DescribeTopicPartitionsResponse;
-    let response = DescribeTopicPartitionsResponse::default()
-        .with_topics(denied.iter().map(|n| denied_topic_partitions_entry(n)).collect());
-    let mut out = Vec::new();
-    // Encoding a message built here from names that fit a request cannot fail; an empty body would make
-    // the client drop the connection (fail closed).
-    let _ = response.encode(&mut out, version);
-    wire::response_frame(ApiKey::DescribeTopicPartitions as i16, version, correlation_id, &out)
 }
 
 /// How many DescribeTopicPartitions tokens a connection keeps (a client pages one listing at a time).
@@ -604,12 +573,10 @@ pub(super) fn filter_listing_response(
             (layout::filter_listing(listing, version, body, &[], decide)?, None)
         }
         ListingFilter::TopicPartitions { all_topics, denied } => {
-            let mut appended = Vec::with_capacity(denied.len());
-            for name in denied {
-                let mut entry = Vec::new();
-                denied_topic_partitions_entry(name).encode(&mut entry, version).map_err(|e| e.to_string())?;
-                appended.push(entry);
-            }
+            let appended: Vec<Vec<u8>> = denied
+                .iter()
+                .map(|name| crate::enforce::describe_topic_partitions_refused_topic(version, name))
+                .collect();
             let mut last_kept: Option<String> = None;
             let filtered = layout::filter_listing(
                 &layout::DESCRIBE_TOPIC_PARTITIONS_LISTING,

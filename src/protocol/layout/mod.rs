@@ -5,16 +5,18 @@
 //! are ignored, as brokers ignore them). Nothing is allocated from a count read off the wire beyond what the
 //! frame holds. The same layouts serve classification, the error responses (`enforce`) and partial requests
 //! (`session::split`, which cuts arrays at the byte ranges the walk records); the tests encode populated
-//! requests with kafka-protocol at every version to keep the layouts equal to Kafka's. The few bodies still
-//! handed to kafka-protocol's decoders ([`decode_checked`]) pass the same walk first, because those decoders
-//! call `Vec::with_capacity(n)` with `n` off the wire.
+//! requests with kafka-protocol at every version to keep the layouts equal to Kafka's. The bodies the tests'
+//! oracle hands to kafka-protocol's decoders (`decode_checked`) pass the same walk first, because those
+//! decoders call `Vec::with_capacity(n)` with `n` off the wire.
 
+mod describe_topic_partitions;
 mod listings;
 mod reader;
 mod requests;
 mod responses;
 mod walk;
 
+pub(crate) use describe_topic_partitions::DtpRequest;
 pub(crate) use listings::{
     described_group_topics, filter_listing, offset_groups_listings, read_dtp_cursor, with_authorized_operations,
     withhold_topic_configs, write_dtp_cursor, Entry, AUTHORIZED_OPERATIONS_OMITTED, CONSUMER_GROUP_DESCRIBE_LISTING,
@@ -25,7 +27,9 @@ pub(crate) use listings::{
 pub(crate) use reader::{bad, stop_reason, Reader, Stop};
 pub(crate) use requests::shape;
 pub(crate) use responses::{offset_fetch_groups, response_topic_array};
-pub(crate) use walk::{decode_checked, parse, Node, Val};
+#[cfg(test)]
+pub(crate) use walk::decode_checked;
+pub(crate) use walk::{parse, Node, Val};
 
 /// One field's wire type.
 #[derive(Clone, Copy)]
