@@ -14,10 +14,11 @@ pub enum UnknownRequests {
     Allow,
 }
 
-/// `"authorization"` section of the plugin configuration.
+/// `"authorization"` section of the plugin configuration. `U` is its `users`: as written (`Vec<UserRules>`),
+/// or compiled as they are read ([`CompiledUsers`](super::CompiledUsers), as the filter loads a policy).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AuthorizationConfig {
+pub struct AuthorizationConfig<U = Vec<UserRules>> {
     #[serde(default)]
     pub mode: Mode,
     /// Principals allowed everything (Kafka's `super.users`); `User:` is implied when no type is written.
@@ -29,7 +30,7 @@ pub struct AuthorizationConfig {
     #[serde(default)]
     pub unknown_requests: UnknownRequests,
     #[serde(default)]
-    pub users: Vec<UserRules>,
+    pub users: U,
 }
 
 /// The rules of one principal, in any mix of the three dialects.
