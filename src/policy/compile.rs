@@ -73,8 +73,8 @@ impl Names {
 
 impl Compiler {
     /// Compiles `users[index]`.
-    pub(super) fn user(&mut self, index: usize, user: &UserRules) -> Result<(), FieldError> {
-        let principal = normalize_principal(&user.principal)
+    pub(super) fn user<S: AsRef<str>>(&mut self, index: usize, user: &UserRules<S>) -> Result<(), FieldError> {
+        let principal = normalize_principal(user.principal.as_ref())
             .ok_or_else(|| FieldError::new(format!("users[{index}].principal"), "empty principal"))?;
         for (j, acl) in user.acls.iter().enumerate() {
             self.strimzi_acl(&principal, At::new(index, List::Acls, j), acl)?;
@@ -229,7 +229,7 @@ impl Compiler {
         self.entries.push(Entry { principal, resource_type, pattern, grant: Grant { rule, host, ops, allow } });
     }
 
-    fn strimzi_acl(&mut self, principal: &str, at: At, acl: &StrimziAcl) -> Result<(), FieldError> {
+    fn strimzi_acl<S: AsRef<str>>(&mut self, principal: &str, at: At, acl: &StrimziAcl<S>) -> Result<(), FieldError> {
         let resource = self.strimzi_resource(at, &acl.resource)?;
         let ops: SmallVec<[Operation; 4]> = match (&acl.operations, &acl.operation) {
             (Some(_), Some(_)) => {
@@ -245,17 +245,17 @@ impl Compiler {
             (Some(list), None) => list
                 .iter()
                 .enumerate()
-                .map(|(k, name)| parse_operation(|| format!("{at}.operations[{k}]"), name))
+                .map(|(k, name)| parse_operation(|| format!("{at}.operations[{k}]"), name.as_ref()))
                 .collect::<Result<_, _>>()?,
-            (None, Some(name)) => [parse_operation(|| format!("{at}.operation"), name)?].into_iter().collect(),
+            (None, Some(name)) => [parse_operation(|| format!("{at}.operation"), name.as_ref())?].into_iter().collect(),
         };
-        let host = match acl.host.as_deref().map(str::trim) {
+        let host = match text(&acl.host).map(str::trim) {
             None | Some("*") => None,
             Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
                 FieldError::new(format!("{at}.host"), format!("`{text}` is neither `*` nor an IP address"))
             })?),
         };
-        let allow = match acl.permission.as_deref() {
+        let allow = match text(&acl.permission) {
             None => true,
             Some(p) if p.eq_ignore_ascii_case("allow") => true,
             Some(p) if p.eq_ignore_ascii_case("deny") => false,
@@ -276,16 +276,16 @@ impl Compiler {
     /// created Describe only); `read` adds Read on the topic pattern and Read on the literal group `*`;
     /// `write` adds Write and Create on the topic pattern. Every ACL has host `*` and is an allow. The
     /// pattern type defaults to literal; Koperator's `match`/`any` are refused (Kafka cannot store them).
-    fn topic_grant(&mut self, principal: &str, at: At, grant: &TopicGrant) -> Result<(), FieldError> {
+    fn topic_grant<S: AsRef<str>>(&mut self, principal: &str, at: At, grant: &TopicGrant<S>) -> Result<(), FieldError> {
         // Used exactly as written, as Koperator passes it to Kafka.
-        let name = grant.topic_name.as_str();
+        let name = grant.topic_name.as_ref();
         if name.is_empty() {
             return Err(FieldError::new(format!("{at}.topicName"), "empty topic name"));
         }
-        let prefixed = parse_pattern_type(|| format!("{at}.patternType"), grant.pattern_type.as_deref())?;
+        let prefixed = parse_pattern_type(|| format!("{at}.patternType"), text(&grant.pattern_type))?;
         let pattern = self.name_pattern(|| format!("{at}.topicName"), name, prefixed)?;
         let topic = Resource { resource_type: ResourceType::Topic, pattern };
-        let access = grant.access_type.trim();
+        let access = grant.access_type.as_ref().trim();
         let (access, topic_ops): (Access, &[Operation]) = if access.eq_ignore_ascii_case("read") {
             (Access::Read, &[Operation::Describe, Operation::DescribeConfigs, Operation::Read])
         } else if access.eq_ignore_ascii_case("write") {
@@ -314,9 +314,14 @@ impl Compiler {
         Ok(())
     }
 
-    fn cilium_rule(&mut self, principal: &str, at: At, rule: &CiliumKafkaRule) -> Result<(), FieldError> {
-        let role = rule.role.as_deref().map(str::trim).filter(|r| !r.is_empty());
-        let api_key = rule.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    fn cilium_rule<S: AsRef<str>>(
+        &mut self,
+        principal: &str,
+        at: At,
+        rule: &CiliumKafkaRule<S>,
+    ) -> Result<(), FieldError> {
+        let role = text(&rule.role).map(str::trim).filter(|r| !r.is_empty());
+        let api_key = text(&rule.api_key).map(str::trim).filter(|k| !k.is_empty());
         let mut description = Vec::new();
         let api_keys: u128 = match (role, api_key) {
             (Some(_), Some(_)) => {
@@ -373,11 +378,11 @@ impl Compiler {
         if let Some(v) = api_version {
             description.push(format!("apiVersion {v}"));
         }
-        let client_id = rule.client_id.as_deref().filter(|c| !c.is_empty());
+        let client_id = text(&rule.client_id).filter(|c| !c.is_empty());
         if let Some(id) = client_id {
             description.push(format!("clientID {id}"));
         }
-        let topic = rule.topic.as_deref().filter(|t| !t.is_empty());
+        let topic = text(&rule.topic).filter(|t| !t.is_empty());
         if let Some(topic) = topic {
             // Cilium's own validation (PortRule.Sanitize): at most 255 characters of [a-zA-Z0-9._-].
             let valid = topic.len() <= 255 && topic.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
@@ -424,15 +429,19 @@ impl Compiler {
         }
     }
 
-    fn strimzi_resource(&mut self, at: At, resource: &StrimziResource) -> Result<Resource, FieldError> {
-        let type_text = resource.resource_type.trim();
+    fn strimzi_resource<S: AsRef<str>>(
+        &mut self,
+        at: At,
+        resource: &StrimziResource<S>,
+    ) -> Result<Resource, FieldError> {
+        let type_text = resource.resource_type.as_ref().trim();
         let resource_type = ResourceType::parse(type_text).ok_or_else(|| {
             FieldError::new(
                 format!("{at}.resource.type"),
                 format!("unknown resource type `{type_text}` (topic, group, cluster, transactionalId)"),
             )
         })?;
-        let prefixed = parse_pattern_type(|| format!("{at}.resource.patternType"), resource.pattern_type.as_deref())?;
+        let prefixed = parse_pattern_type(|| format!("{at}.resource.patternType"), text(&resource.pattern_type))?;
         if resource_type == ResourceType::Cluster {
             // Strimzi's User Operator accepts a cluster resource with a name or a pattern type, warns, and applies
             // the ACL to the cluster (Kafka has one cluster resource, `kafka-cluster`): so does the filter.
@@ -445,7 +454,7 @@ impl Compiler {
         }
         // Names are used exactly as written, as Strimzi, Koperator and Kafka store them: an ACL on " padded" is
         // not one on "padded".
-        let name = resource.name.as_deref().unwrap_or_default();
+        let name = text(&resource.name).unwrap_or_default();
         if name.is_empty() {
             return Err(FieldError::new(
                 format!("{at}.resource.name"),
@@ -455,6 +464,11 @@ impl Compiler {
         let pattern = self.name_pattern(|| format!("{at}.resource.name"), name, prefixed)?;
         Ok(Resource { resource_type, pattern })
     }
+}
+
+/// An optional string of the configuration.
+fn text<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
+    value.as_ref().map(AsRef::as_ref)
 }
 
 fn parse_operation(field: impl FnOnce() -> String, name: &str) -> Result<Operation, FieldError> {

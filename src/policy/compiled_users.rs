@@ -7,7 +7,7 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 
 use super::compile::Compiler;
-use super::config::{AuthorizationConfig, UserRules};
+use super::config::{AuthorizationConfig, Text, UserRules};
 use super::Authorizer;
 use crate::config_error::FieldError;
 
@@ -39,7 +39,7 @@ impl<'de> Visitor<'de> for UsersVisitor {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CompiledUsers, A::Error> {
         let mut users = CompiledUsers::default();
         let mut index = 0;
-        while let Some(user) = seq.next_element::<UserRules>()? {
+        while let Some(user) = seq.next_element::<UserRules<Text<'de>>>()? {
             if users.error.is_none() {
                 if let Err(error) = users.compiler.user(index, &user) {
                     users.error = Some(error);

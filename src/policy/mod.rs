@@ -37,8 +37,8 @@ pub use api_keys::{api_key_by_name, api_key_name, CONSUME_ROLE_KEYS, PRODUCE_ROL
 pub use check::Authorizer;
 pub use compiled_users::CompiledUsers;
 pub use config::{
-    ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, TopicGrant, UnknownRequests,
-    UserRules,
+    ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, Text, TopicGrant,
+    UnknownRequests, UserRules,
 };
 
 /// Who asks, from where, with which request (Cilium-style rules match on API key/version/client id).
