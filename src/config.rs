@@ -8,20 +8,20 @@ use serde::Deserialize;
 use crate::config_error::{ConfigError, FieldError};
 use crate::held_budget::{HeldLimits, MIN_HELD_BYTES};
 use crate::identity::{IdentityConfig, IdentityMapper};
-use crate::policy::{AuthorizationConfig, Authorizer};
+use crate::policy::{AuthorizationConfig, Authorizer, CompiledUsers, UserRules};
 use crate::propagation::CompiledSasl;
 
 /// Kafka's `socket.request.max.bytes` default.
 pub const DEFAULT_MAX_FRAME_BYTES: u32 = 100 * 1024 * 1024;
 
-/// The configuration document as written.
+/// The configuration document as written; `U`: its `authorization.users` (see [`AuthorizationConfig`]).
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RawConfig {
+pub struct RawConfig<U = Vec<UserRules>> {
     #[serde(default)]
     pub identity: IdentityConfig,
     #[serde(default)]
-    pub authorization: AuthorizationConfig,
+    pub authorization: AuthorizationConfig<U>,
     #[serde(default)]
     pub propagation: PropagationConfig,
     #[serde(default)]
@@ -152,27 +152,29 @@ impl Config {
         Config::parse_with_env(json, &|name| std::env::var(name).ok())
     }
 
-    /// [`Config::parse`] with an explicit environment.
+    /// [`Config::parse`] with an explicit environment. The policy's users are compiled as they are read.
     pub fn parse_with_env(json: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let raw: RawConfig = if json.iter().all(|b| b.is_ascii_whitespace()) {
+        let raw: RawConfig<CompiledUsers> = if json.iter().all(|b| b.is_ascii_whitespace()) {
             RawConfig::default()
         } else {
             crate::config_json::from_slice(json)
                 .map_err(|e| ConfigError(format!("configuration field `{}`: {}", e.path, e.message)))?
         };
-        Config::compile(&raw, env)
+        Config::compile(raw, env)
     }
 
-    pub fn compile(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn compile(raw: RawConfig<CompiledUsers>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let identity = IdentityMapper::compile(&raw.identity).map_err(|e| e.in_section("identity"))?;
-        let authorizer = Authorizer::compile(&raw.authorization).map_err(|e| e.in_section("authorization"))?;
+        // Checked before the authorization section is moved out; its error is reported in its turn below.
+        let held_limits = held_limits(&raw);
+        let authorizer = Authorizer::compile_read(raw.authorization).map_err(|e| e.in_section("authorization"))?;
         let max_frame_bytes = raw.max_frame_bytes.unwrap_or(DEFAULT_MAX_FRAME_BYTES);
         if max_frame_bytes < 64 {
             return Err(ConfigError(format!(
                 "configuration field `maxFrameBytes`: {max_frame_bytes} is too small (at least 64)"
             )));
         }
-        let held_limits = held_limits(raw)?;
+        let held_limits = held_limits?;
         let max_topic_label_values = raw.observability.max_topic_label_values;
         if max_topic_label_values > MAX_TOPIC_LABEL_VALUES {
             return Err(FieldError::new(
@@ -211,7 +213,7 @@ impl Config {
 
 /// `maxHeldBytesPerConnection` and `maxHeldBytesPerVm`, checked: each at least [`MIN_HELD_BYTES`], the VM's
 /// at least one connection's.
-fn held_limits(raw: &RawConfig) -> Result<HeldLimits, ConfigError> {
+fn held_limits<U>(raw: &RawConfig<U>) -> Result<HeldLimits, ConfigError> {
     let defaults = HeldLimits::default();
     let per_connection = raw.max_held_bytes_per_connection.unwrap_or(defaults.per_connection);
     let per_vm = raw.max_held_bytes_per_vm.unwrap_or(defaults.per_vm.max(per_connection));

@@ -18,7 +18,8 @@ policy, no connections.
 Envoy's default circuit breaker allows 1,024 connections to a cluster: this script opens it for its Envoys (the
 envoy/*.yaml templates keep the default, which caps one Envoy at 1,024 proxied connections).
 
-Run: integration/bench/run --scale [--idle N] [--active N] [--active-seconds S] [--principals N]
+Run: integration/bench/run --scale [--idle N] [--active N] [--active-seconds S] [--principals N] [--only-policy]
+(`--only-policy`: the policy step alone, no connections.)
 The script raises its open-file limit (connections are files: the client holds one per connection, Envoy two,
 the broker one) to the hard limit, and as root above it; processes it starts inherit the limit.
 """
@@ -113,6 +114,17 @@ class Memory:
         return rss, stats.get("server.memory_allocated", 0)
 
 
+def wait_for_coordinator(endpoint: compare.Endpoint) -> None:
+    """FindCoordinator through `endpoint` until the broker answers without error (its coordinator is up)."""
+    with endpoint.socket() as sock:
+        for attempt in range(300):
+            sock.sendall(bench.find_coordinator_request(attempt))
+            if harness.read_frame(sock)[4:6] == b"\0\0":
+                return
+            time.sleep(0.2)
+    raise harness.HarnessError("the group coordinator did not come up in 60 s")
+
+
 def open_idle(endpoint: compare.Endpoint, count: int) -> list[socket.socket]:
     sockets = []
     failures = 0
@@ -188,6 +200,7 @@ def main(argv=None) -> int:
     parser.add_argument("--active", type=int, default=1_000)
     parser.add_argument("--active-seconds", type=float, default=15)
     parser.add_argument("--principals", type=int, default=10_000)
+    parser.add_argument("--only-policy", action="store_true", help="only the policy's memory, no connections")
     args = parser.parse_args(argv)
     wanted_idle, wanted_active = args.idle, args.active
     limit = raise_file_limit(2 * (args.idle + args.active) + 4096)
@@ -206,7 +219,7 @@ def main(argv=None) -> int:
           flush=True)  # fmt: skip
     work_dir = harness.RUN_DIR / "bench"
     work_dir.mkdir(parents=True, exist_ok=True)
-    noop = bench.build_noop_filter(work_dir)
+    noop = None if args.only_policy else bench.build_noop_filter(work_dir)
     run_dir = harness.RUN_DIR / "bench-scale"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -223,7 +236,7 @@ def main(argv=None) -> int:
         harness.create_topic(*internal, topic)
         policy = bench.thousand_rule_policy(bench.TLS_PRINCIPAL)
         results = {}
-        for index, kind in enumerate(kinds[:2]):
+        for index, kind in enumerate([] if args.only_policy else kinds[:2]):
             kind_dir = run_dir / kind
             kind_dir.mkdir()
             extra = {"wasm_path": noop, "plugin_config": {}} if kind == "noop" else {"plugin_config": policy}
@@ -234,12 +247,7 @@ def main(argv=None) -> int:
             idle: list[socket.socket] = []
             active: list[socket.socket] = []
             try:
-                with endpoint.socket() as sock:  # the VM's first request, the coordinator up
-                    for attempt in range(300):
-                        sock.sendall(bench.find_coordinator_request(attempt))
-                        if harness.read_frame(sock)[4:6] == b"\0\0":
-                            break
-                        time.sleep(0.2)
+                wait_for_coordinator(endpoint)  # the VM's first request, the coordinator up
                 base = memory.read()
                 print(f"  {kind}: base RSS {mib(base[0])}, allocated {mib(base[1])}; opening {args.idle} idle", flush=True)
                 started = time.monotonic()
@@ -269,17 +277,37 @@ def main(argv=None) -> int:
             ready = time.monotonic() - started
             try:
                 endpoint = compare.Endpoint(kind, "127.0.0.1", ports[kind], True, envoy.process.popen.pid)
-                with endpoint.socket() as sock:
-                    compare.ping_once(sock, 1)
+                wait_for_coordinator(endpoint)  # the first step when it runs alone (--only-policy)
                 time.sleep(1)
+                heap = envoy.stats("server.memory_physical_size").get("server.memory_physical_size", 0)
                 policy_memory[kind] = (Memory(envoy).read(), ready,
-                                       sum(len(u["acls"]) for u in config["authorization"]["users"]))  # fmt: skip
+                                       sum(len(u["acls"]) for u in config["authorization"]["users"]), heap)  # fmt: skip
             finally:
                 envoy.stop()
     finally:
         kafka.stop()
 
-    lines.append(f"\n== One Envoy (mTLS, --concurrency 1): {args.idle:,} idle connections, then {args.active:,} active ==")
+    if results:
+        lines += connection_lines(results, args, wanted_idle, wanted_active, scaled_note)
+    lines.append("\n== The filter's policy in memory (Envoy RSS, no connections) ==")
+    for kind, ((rss, alloc), ready, entries, heap) in policy_memory.items():
+        lines.append(f"{kind:<14} {entries:>8,} ACL entries: RSS {mib(rss):>12}, allocated {mib(alloc):>12}, "
+                     f"Envoy heap {mib(heap):>12}, ready in {ready:.1f} s")  # fmt: skip
+    if len(policy_memory) == 2:
+        (small, big_) = list(policy_memory.values())
+        grow = big_[0][0] - small[0][0]
+        lines.append(f"{args.principals:,} principals take {mib(grow)} more RSS than one "
+                     f"({grow / max(big_[2] - small[2], 1):,.0f} B per ACL entry, {grow / args.principals / 1024:,.1f} KiB"
+                     f" per principal, every wasm VM of the Envoy included)")  # fmt: skip
+    lines.append("allocated: Envoy's heap in use (server.memory_allocated); Envoy heap: what its allocator holds"
+                 "\n(server.memory_physical_size), freed pages it keeps included; the rest of the RSS is mostly the wasm VMs.")  # fmt: skip
+    print("\n".join(lines))
+    return 0
+
+
+def connection_lines(results: dict, args, wanted_idle: int, wanted_active: int, scaled_note: str) -> list[str]:
+    """The table of the connection steps: per idle and per active connection, filter against do-nothing."""
+    lines = [f"\n== One Envoy (mTLS, --concurrency 1): {args.idle:,} idle connections, then {args.active:,} active =="]
     lines.append(f"{'module':<8} {'base RSS':>10} {'heap':>9} | {'per idle connection':>21} | {'per active connection':>21} |"
                  f" {'active req/s':>12}")  # fmt: skip
     lines.append(f"{'':<8} {'':>10} {'':>9} | {'RSS KiB':>10} {'heap KiB':>10} | {'RSS KiB':>10} {'heap KiB':>10} |")
@@ -305,17 +333,7 @@ def main(argv=None) -> int:
     lines.append("RSS: Envoy's resident set (/proc VmRSS), the wasm VMs' linear memory included (it grows in 64 KiB"
                  "\npages and is never returned); heap: Envoy's own heap (server.memory_allocated), TLS and buffers;"
                  "\nactive: the peak over the active phase, sampled every 0.5 s, against the idle state.")  # fmt: skip
-    lines.append("\n== The filter's policy in memory (Envoy RSS, no connections) ==")
-    for kind, ((rss, alloc), ready, entries) in policy_memory.items():
-        lines.append(f"{kind:<14} {entries:>8,} ACL entries: RSS {mib(rss):>12}, allocated {mib(alloc):>12}, ready in {ready:.1f} s")
-    if len(policy_memory) == 2:
-        (small, big_) = list(policy_memory.values())
-        grow = big_[0][0] - small[0][0]
-        lines.append(f"{args.principals:,} principals take {mib(grow)} more RSS than one "
-                     f"({grow / max(big_[2] - small[2], 1):,.0f} B per ACL entry, {grow / args.principals / 1024:,.1f} KiB"
-                     f" per principal, every wasm VM of the Envoy included)")  # fmt: skip
-    print("\n".join(lines))
-    return 0
+    return lines
 
 
 if __name__ == "__main__":

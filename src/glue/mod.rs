@@ -24,7 +24,7 @@ use counters::{
     add_pending_count, flush_pending_counts, topic_counter, MetricRegistry, PrincipalMetrics, TopicCounters,
     COUNTER_FLUSH_PERIOD_MS,
 };
-use policy_updates::{Follower, Publication, Scope};
+use policy_updates::{Follower, Publication, Scope, Slot};
 
 proxy_wasm::main! {{
     let _ = log::set_logger(&HOST_LOGGER);
@@ -95,14 +95,14 @@ impl Context for FilterRoot {
 
 impl RootContext for FilterRoot {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        let raw = match host::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size) {
-            Ok(raw) => raw,
+        let slot = match host::get_buffer(BufferType::PluginConfiguration, 0, plugin_configuration_size) {
+            Ok(raw) => Slot::new(raw),
             Err(e) => {
                 log::error!("cannot read the plugin configuration: host status {}", e.0);
                 return false;
             }
         };
-        match Config::parse(&raw) {
+        match Config::parse(slot.text()) {
             Ok(config) => {
                 let mut registry = self.metrics.borrow_mut();
                 registry.principals = LabelCap::new(config.max_label_values as usize);
@@ -110,8 +110,8 @@ impl RootContext for FilterRoot {
                 drop(registry);
                 let config = Rc::new(config);
                 *self.config.borrow_mut() = config.clone();
-                log::info!("configuration loaded ({} bytes)", raw.len());
-                self.publish(&raw, &config);
+                log::info!("configuration loaded ({} bytes)", slot.text().len());
+                self.publish(slot, &config);
                 if let Err(e) = host::set_tick_period_ms(policy_updates::POLL_PERIOD_MS) {
                     // Without the timer the counters would never reach Envoy, and open connections would follow
                     // updates configured in other VMs late: refuse, as for a bad field.
@@ -179,7 +179,7 @@ impl RootContext for FilterRoot {
 impl FilterRoot {
     /// Publishes the configuration for the connections of every VM (see `policy_updates`). On failure the
     /// connections keep their own root's policy, as before policy updates reached open connections.
-    fn publish(&mut self, raw: &[u8], config: &Rc<Config>) {
+    fn publish(&mut self, slot: Slot, config: &Rc<Config>) {
         let Some(scope) = Scope::of_plugin() else {
             log::error!("cannot read the plugin name: open connections will not follow policy updates");
             count_now(policy_updates::PUBLISH_ERRORS);
@@ -189,7 +189,7 @@ impl FilterRoot {
         // Listed before publishing: a publication from another VM from now on reaches this root at once.
         self.notices = policy_notices::listen(scope.key(), self.context_id);
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
-        let (publication, result) = Publication::new(scope, raw, config, now_ms);
+        let (publication, result) = Publication::new(scope, slot, config, now_ms);
         publication.note_configured();
         match result {
             Ok(generation) => log::debug!("configuration published as generation {generation}"),

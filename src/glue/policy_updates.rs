@@ -66,6 +66,31 @@ pub(super) fn config_hash(raw: &[u8]) -> u64 {
     raw.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// A configuration as its publication slot holds it (`cfg/<n>`: the hash, then the text), made from the buffer
+/// Envoy gave `on_configure` by putting the hash in front of it: the text is not copied whole, and the VM keeps
+/// this one copy (a policy of 100,000 ACL entries is 14.5 MB of text, and a VM's memory never shrinks).
+#[derive(Debug)]
+pub(super) struct Slot(Vec<u8>);
+
+impl Slot {
+    pub(super) fn new(mut text: Vec<u8>) -> Slot {
+        let hash = config_hash(&text);
+        // Exactly 8 more bytes (the allocator extends the buffer where it lies, at the top of the heap where the
+        // host just allocated it); then the text moves up by 8.
+        text.reserve_exact(8);
+        text.splice(0..0, hash.to_le_bytes());
+        Slot(text)
+    }
+
+    pub(super) fn text(&self) -> &[u8] {
+        self.0.get(8..).unwrap_or_default()
+    }
+
+    fn hash(&self) -> u64 {
+        self.0.first_chunk::<8>().map_or(0, |hash| u64::from_le_bytes(*hash))
+    }
+}
+
 fn remember(hash: u64, config: Option<&Rc<Config>>) {
     COMPILED.with(|cache| {
         let mut cache = cache.borrow_mut();
@@ -180,8 +205,8 @@ impl Scope {
     /// Publishes a configuration this VM compiled (`on_configure`), unless it is the newest already (the
     /// canary, main and worker VMs configuring one update bump the generation once). Returns the generation,
     /// or the host's status (0: the head kept changing under [`PUBLISH_TRIES`] attempts).
-    pub(super) fn publish(&self, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> Result<u64, u32> {
-        let hash = config_hash(raw);
+    pub(super) fn publish(&self, slot: &Slot, config: &Rc<Config>, now_ms: u64) -> Result<u64, u32> {
+        let hash = slot.hash();
         remember(hash, Some(config));
         for _ in 0..PUBLISH_TRIES {
             let (head, cas) = match self.head() {
@@ -193,9 +218,7 @@ impl Scope {
                 return Ok(head.generation);
             }
             let generation = head.map_or(1, |h| h.generation.wrapping_add(1));
-            let mut slot = hash.to_le_bytes().to_vec();
-            slot.extend_from_slice(raw);
-            host::set_shared_data(&self.slot_key(generation), &slot, 0).map_err(|e| e.0)?;
+            host::set_shared_data(&self.slot_key(generation), &slot.0, 0).map_err(|e| e.0)?;
             let new_head = Head { generation, hash, published_ms: now_ms };
             match host::set_shared_data(&self.head_key, &new_head.encode(), cas) {
                 Ok(()) => {
@@ -221,14 +244,14 @@ const SETTLE_MS: u64 = 2_000;
 pub(super) struct Publication {
     pub(super) scope: Scope,
     pub(super) hash: u64,
-    raw: Rc<[u8]>,
+    slot: Rc<Slot>,
 }
 
 impl Publication {
     /// Publishes a configuration this root compiled (see [`Scope::publish`]).
-    pub(super) fn new(scope: Scope, raw: &[u8], config: &Rc<Config>, now_ms: u64) -> (Self, Result<u64, u32>) {
-        let result = scope.publish(raw, config, now_ms);
-        (Publication { scope, hash: config_hash(raw), raw: raw.into() }, result)
+    pub(super) fn new(scope: Scope, slot: Slot, config: &Rc<Config>, now_ms: u64) -> (Self, Result<u64, u32>) {
+        let result = scope.publish(&slot, config, now_ms);
+        (Publication { scope, hash: slot.hash(), slot: Rc::new(slot) }, result)
     }
 
     /// At a new connection. Envoy gives new connections to the root of the configuration in force, so a root
@@ -246,7 +269,7 @@ impl Publication {
         if now_ms.saturating_sub(head.published_ms) < SETTLE_MS {
             return None;
         }
-        Some(self.scope.publish(&self.raw, config, now_ms))
+        Some(self.scope.publish(&self.slot, config, now_ms))
     }
 
     pub(super) fn follower(&self) -> Follower {

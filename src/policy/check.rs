@@ -2,11 +2,13 @@
 
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use kafka_protocol::messages::ApiKey;
 
 use super::config::UnknownRequests;
-use super::index::{FxHashMap, PatternIndex, PatternIndexBuilder};
+use super::index::{FxHashMap, PatternIndex};
+use super::rules::Rule;
 use super::{Decision, Mode, RequestCtx};
 use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use crate::protocol::acl::{OpMask, RESOURCE_TYPE_COUNT};
@@ -17,12 +19,40 @@ const BY_RESOURCE_TYPE_PROBE: &str = "hardcode";
 /// One compiled ACL entry for one operation.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Grant {
-    pub(super) allow: bool,
+    pub(super) rule: u32,
+    pub(super) host: HostId,
     /// Requested operations this entry matches (implications already folded in for allows).
     pub(super) ops: OpMask,
-    /// `None` is the `*` host.
-    pub(super) host: Option<IpAddr>,
-    pub(super) rule: u32,
+    pub(super) allow: bool,
+}
+
+/// An ACL's host: `*`, or one of the policy's addresses ([`Authorizer::hosts`]), which few rules name (an
+/// address in every entry would double its size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct HostId(u32);
+
+impl HostId {
+    /// The `*` host.
+    pub(super) const ANY: HostId = HostId(0);
+
+    /// The host at `index` of the policy's addresses.
+    pub(super) fn at(index: usize) -> HostId {
+        HostId(u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1)))
+    }
+
+    /// `None` for `*`.
+    #[inline]
+    pub(super) fn resolve(self, hosts: &[IpAddr]) -> Option<IpAddr> {
+        let index = self.0.checked_sub(1)?;
+        hosts.get(index as usize).copied()
+    }
+}
+
+/// Where the grants of one pattern are in [`Authorizer::grants`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Grants {
+    pub(super) start: u32,
+    pub(super) len: u32,
 }
 
 /// One compiled Cilium rule (its topic is the key it is indexed under).
@@ -51,12 +81,18 @@ pub(super) struct KafkaRules {
     /// In configuration order.
     pub(super) rules: Vec<CompiledKafkaRule>,
     /// Indexes into `rules` of rules naming a topic, by topic.
-    pub(super) by_topic: FxHashMap<Box<str>, Vec<u32>>,
+    pub(super) by_topic: FxHashMap<Rc<str>, Vec<u32>>,
     /// Indexes into `rules` of rules without a topic.
     pub(super) any_topic: Vec<u32>,
 }
 
 impl KafkaRules {
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.rules.shrink_to_fit();
+        self.by_topic.shrink_to_fit();
+        self.any_topic.shrink_to_fit();
+    }
+
     /// The first rule (in configuration order) allowing this request and action. Topic-scoped rules
     /// constrain only topic actions: other actions of a request in the rule's key set (the group of a
     /// JoinGroup, the transactional id of a Produce) match, as Cilium ignores the topic for requests
@@ -91,27 +127,21 @@ fn first_matching(rules: &[CompiledKafkaRule], ids: &[u32], ctx: &RequestCtx<'_>
     ids.iter().filter_map(|&i| rules.get(i as usize)).find(|r| r.matches(ctx)).map(|r| r.rule)
 }
 
-/// All rules of one principal (or of the wildcard principal).
+/// All rules of one principal (or of the wildcard principal). Most principals have rules on one or two
+/// resource types and no Cilium rules: only what they have takes room.
 #[derive(Debug, Clone, Default)]
 pub(super) struct PrincipalRules {
     /// Listed in `superUsers`: allowed everything, rules are not consulted.
     pub(super) super_user: bool,
-    pub(super) acls: [PatternIndex<Vec<Grant>>; RESOURCE_TYPE_COUNT],
-    pub(super) kafka: KafkaRules,
+    /// ACL patterns by resource type, for the types the principal has ACLs on.
+    pub(super) acls: Box<[(ResourceType, PatternIndex<Grants>)]>,
+    pub(super) kafka: Option<Box<KafkaRules>>,
 }
 
-#[derive(Debug, Default)]
-pub(super) struct PrincipalRulesBuilder {
-    pub(super) super_user: bool,
-    pub(super) acls: [PatternIndexBuilder<Vec<Grant>>; RESOURCE_TYPE_COUNT],
-    pub(super) kafka: KafkaRules,
-}
-
-impl PrincipalRulesBuilder {
-    pub(super) fn build(self) -> PrincipalRules {
-        let mut kafka = self.kafka;
-        kafka.rules.shrink_to_fit();
-        PrincipalRules { super_user: self.super_user, acls: self.acls.map(PatternIndexBuilder::build), kafka }
+impl PrincipalRules {
+    #[inline]
+    pub(super) fn acls(&self, resource_type: ResourceType) -> Option<&PatternIndex<Grants>> {
+        self.acls.iter().find(|(ty, _)| *ty == resource_type).map(|(_, index)| index)
     }
 }
 
@@ -125,10 +155,15 @@ pub struct Authorizer {
     pub(super) principals: FxHashMap<Box<str>, PrincipalRules>,
     /// Rules of `User:*`.
     pub(super) everyone: Option<PrincipalRules>,
-    /// Which resources any rule of any principal covers (for `allowEveryoneIfNoAclFound`).
+    /// Which resources any rule of any principal covers; only consulted, so only built, under
+    /// `allowEveryoneIfNoAclFound`.
     pub(super) covered: [PatternIndex<()>; RESOURCE_TYPE_COUNT],
-    /// Description of every rule, indexed by rule number.
-    pub(super) rules: Vec<Box<str>>,
+    /// The ACL entries of every pattern, each pattern's together, in rule order.
+    pub(super) grants: Box<[Grant]>,
+    /// The addresses ACLs name as their host ([`HostId`]).
+    pub(super) hosts: Box<[IpAddr]>,
+    /// Every rule, indexed by rule number.
+    pub(super) rules: Box<[Rule]>,
 }
 
 impl Authorizer {
@@ -148,7 +183,19 @@ impl Authorizer {
     /// Descriptions of every compiled rule (one per ACL operation, Koperator expansion, Cilium rule), in
     /// configuration order, as they appear in [`Decision::rule`].
     pub fn rules(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| &**r)
+        self.rules.iter().map(|r| r.description(&self.hosts))
+    }
+
+    /// The entries of one pattern.
+    #[inline]
+    pub(super) fn grants(&self, grants: Grants) -> &[Grant] {
+        let start = grants.start as usize;
+        self.grants.get(start..start + grants.len as usize).unwrap_or_default()
+    }
+
+    #[inline]
+    pub(super) fn host(&self, grant: &Grant) -> Option<IpAddr> {
+        grant.host.resolve(&self.hosts)
     }
 
     pub fn is_super_user(&self, principal: &str) -> bool {
@@ -174,14 +221,14 @@ impl Authorizer {
         let mut first_allow: Option<u32> = None;
         let mut deny: Option<u32> = None;
         for rules in sources.iter().flatten() {
-            let Some(index) = rules.acls.get(slot) else { continue };
+            let Some(index) = rules.acls(action.resource_type) else { continue };
             if index.is_empty() {
                 continue;
             }
             let name = if action.resource_type == ResourceType::Cluster { CLUSTER_NAME } else { &action.name };
-            index.find_match(name, |grants| {
-                for grant in grants {
-                    if grant.ops & op_bit == 0 || !host_matches(grant.host) {
+            index.find_match(name, |&grants| {
+                for grant in self.grants(grants) {
+                    if grant.ops & op_bit == 0 || !host_matches(self.host(grant)) {
                         continue;
                     }
                     if !grant.allow {
@@ -202,7 +249,7 @@ impl Authorizer {
             return self.decided(true, rule);
         }
         for rules in sources.iter().flatten() {
-            if let Some(rule) = rules.kafka.find(ctx, action) {
+            if let Some(rule) = rules.kafka.as_ref().and_then(|kafka| kafka.find(ctx, action)) {
                 return self.decided(true, rule);
             }
         }
@@ -247,16 +294,15 @@ impl Authorizer {
         }
         let own = self.principals.get(ctx.principal);
         let op_bit = op.bit();
-        let slot = resource_type.slot();
         let client_ip: Option<IpAddr> = ctx.host.parse().ok();
         let host_matches = |host: Option<IpAddr>| host.is_none() || host == client_ip;
         let sources = [own, self.everyone.as_ref()];
         let mut allows: Vec<(String, bool, u32)> = Vec::new();
         let mut denies: Vec<(String, bool)> = Vec::new();
         for rules in sources.iter().flatten() {
-            let Some(index) = rules.acls.get(slot) else { continue };
-            index.for_each(|name, prefixed, grants| {
-                for grant in grants.iter().filter(|g| g.ops & op_bit != 0 && host_matches(g.host)) {
+            let Some(index) = rules.acls(resource_type) else { continue };
+            index.for_each(|name, prefixed, &grants| {
+                for grant in self.grants(grants).iter().filter(|g| g.ops & op_bit != 0 && host_matches(self.host(g))) {
                     if grant.allow {
                         allows.push((name.to_string(), prefixed, grant.rule));
                     } else {
@@ -303,8 +349,10 @@ impl Authorizer {
     }
 
     pub(super) fn decided(&self, allowed: bool, rule: u32) -> Decision<'_> {
-        let rule =
-            self.rules.get(rule as usize).map_or_else(|| Cow::Owned(format!("rule {rule}")), |r| Cow::Borrowed(&**r));
+        let rule = self
+            .rules
+            .get(rule as usize)
+            .map_or_else(|| Cow::Owned(format!("rule {rule}")), |r| Cow::Borrowed(r.description(&self.hosts)));
         Decision { allowed, rule }
     }
 }

@@ -1,13 +1,25 @@
 //! The configuration compiled into the index: each dialect's rules become Kafka ACLs (Cilium rules stay
-//! request-level allows), each with the description its decisions name.
+//! request-level allows), each remembering where it was written for the decisions that name it.
+//!
+//! Built for policies of 100,000 entries, which every wasm VM of an Envoy compiles, in a heap that never
+//! shrinks (the peak is what stays): the users are compiled one at a time, as the document is read
+//! ([`CompiledUsers`](super::CompiledUsers)); each ACL entry is recorded flat (principal, resource, grant), its
+//! name interned; at the end the entries are sorted once and each principal's index is built from its run, the
+//! grants of each pattern side by side in one array. Error paths (`users[3].acls[1].operations[0]`) are only
+//! written for the error.
 
 use std::net::IpAddr;
+use std::rc::Rc;
+
+use smallvec::SmallVec;
 
 use super::api_keys::{api_key_by_name, api_key_name, CONSUME_ROLE_KEYS, PRODUCE_ROLE_KEYS};
-use super::check::{Authorizer, CompiledKafkaRule, Grant, PrincipalRulesBuilder};
+use super::check::{Authorizer, CompiledKafkaRule, Grant, Grants, HostId, PrincipalRules};
+use super::config::UserRules;
 use super::config::{ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, TopicGrant};
-use super::index::{FxHashMap, NamePattern, PatternIndexBuilder};
+use super::index::{FxHashMap, FxHashSet, NamePattern, PatternIndexBuilder};
 use super::normalize_principal;
+use super::rules::{Access, AclRule, At, List, Resource, Rule};
 use crate::config_error::FieldError;
 use crate::protocol::acl::RESOURCE_TYPE_COUNT;
 use crate::protocol::acl::{Operation, ResourceType, WILDCARD_PRINCIPAL};
@@ -15,123 +27,211 @@ use crate::protocol::acl::{Operation, ResourceType, WILDCARD_PRINCIPAL};
 impl Authorizer {
     /// Compiles the configuration; the error names the offending field.
     pub fn compile(cfg: &AuthorizationConfig) -> Result<Self, FieldError> {
-        Compiler::default().compile(cfg)
+        let mut compiler = Compiler::default();
+        let error = cfg.users.iter().enumerate().find_map(|(i, user)| compiler.user(i, user).err());
+        compiler.finish(cfg, error)
     }
 }
 
 /// Accumulates compiled rules; rule numbers index `rules`.
 #[derive(Default)]
 pub(super) struct Compiler {
-    pub(super) rules: Vec<Box<str>>,
-    pub(super) principals: FxHashMap<Box<str>, PrincipalRulesBuilder>,
-    pub(super) everyone: Option<PrincipalRulesBuilder>,
-    pub(super) covered: [PatternIndexBuilder<()>; RESOURCE_TYPE_COUNT],
+    rules: Vec<Rule>,
+    /// Principals (`User:*` too) by name: their number indexes `principals` and names them in `entries`.
+    principal_ids: FxHashMap<Box<str>, u32>,
+    /// Super-user status and Cilium rules; the ACL index is filled in by `finish`.
+    principals: Vec<PrincipalRules>,
+    /// Every ACL entry, in configuration order.
+    entries: Vec<Entry>,
+    names: Names,
+    hosts: Vec<IpAddr>,
+    host_ids: FxHashMap<IpAddr, HostId>,
 }
 
-/// A compiled resource pattern.
-pub(super) struct Resource {
-    pub(super) resource_type: ResourceType,
-    pub(super) pattern: NamePattern,
+/// One ACL entry (one operation) of one principal.
+struct Entry {
+    principal: u32,
+    resource_type: ResourceType,
+    pattern: NamePattern,
+    grant: Grant,
 }
 
-/// One Kafka ACL (one operation) before compilation.
-pub(super) struct AclEntry<'a> {
-    pub(super) resource: &'a Resource,
-    pub(super) op: Operation,
-    pub(super) allow: bool,
-    /// `None` is the `*` host.
-    pub(super) host: Option<IpAddr>,
-}
+/// Resource names, one copy each however many rules name them.
+#[derive(Default)]
+struct Names(FxHashSet<Rc<str>>);
 
-impl Resource {
-    pub(super) fn describe(&self) -> String {
-        let ty = self.resource_type.as_str();
-        match &self.pattern {
-            _ if self.resource_type == ResourceType::Cluster => ty.to_string(),
-            NamePattern::Literal(name) => format!("{ty} literal {name}"),
-            NamePattern::Prefixed(prefix) => format!("{ty} prefix {prefix}"),
-            NamePattern::AnyName => format!("{ty} *"),
+impl Names {
+    fn intern(&mut self, name: &str) -> Rc<str> {
+        if let Some(known) = self.0.get(name) {
+            return known.clone();
         }
+        let name: Rc<str> = Rc::from(name);
+        self.0.insert(name.clone());
+        name
     }
 }
 
 impl Compiler {
-    pub(super) fn compile(mut self, cfg: &AuthorizationConfig) -> Result<Authorizer, FieldError> {
+    /// Compiles `users[index]`.
+    pub(super) fn user<S: AsRef<str>>(&mut self, index: usize, user: &UserRules<S>) -> Result<(), FieldError> {
+        let principal = normalize_principal(user.principal.as_ref())
+            .ok_or_else(|| FieldError::new(format!("users[{index}].principal"), "empty principal"))?;
+        for (j, acl) in user.acls.iter().enumerate() {
+            self.strimzi_acl(&principal, At::new(index, List::Acls, j), acl)?;
+        }
+        for (j, grant) in user.topic_grants.iter().enumerate() {
+            self.topic_grant(&principal, At::new(index, List::TopicGrants, j), grant)?;
+        }
+        for (j, rule) in user.kafka.iter().enumerate() {
+            self.cilium_rule(&principal, At::new(index, List::Kafka, j), rule)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the super users and builds the index. `users_error` is the first error the users had: it is
+    /// reported after the super users' errors, as when the super users are compiled first.
+    pub(super) fn finish<U>(
+        mut self,
+        cfg: &AuthorizationConfig<U>,
+        users_error: Option<FieldError>,
+    ) -> Result<Authorizer, FieldError> {
         for (i, principal) in cfg.super_users.iter().enumerate() {
-            let field = format!("superUsers[{i}]");
-            let principal = normalize_principal(principal).ok_or_else(|| FieldError::new(&field, "empty principal"))?;
+            let field = || format!("superUsers[{i}]");
+            let principal =
+                normalize_principal(principal).ok_or_else(|| FieldError::new(field(), "empty principal"))?;
             if principal == WILDCARD_PRINCIPAL {
                 return Err(FieldError::new(
-                    field,
+                    field(),
                     "`User:*` as a super user would allow everyone everything; use `mode: off` instead",
                 ));
             }
-            self.principal_rules(&principal).super_user = true;
+            let id = self.principal(&principal);
+            if let Some(rules) = self.principals.get_mut(id as usize) {
+                rules.super_user = true;
+            }
         }
-        for (i, user) in cfg.users.iter().enumerate() {
-            let at = format!("users[{i}]");
-            let principal = normalize_principal(&user.principal)
-                .ok_or_else(|| FieldError::new(format!("{at}.principal"), "empty principal"))?;
-            for (j, acl) in user.acls.iter().enumerate() {
-                self.strimzi_acl(&principal, &format!("{at}.acls[{j}]"), acl)?;
-            }
-            for (j, grant) in user.topic_grants.iter().enumerate() {
-                self.topic_grant(&principal, &format!("{at}.topicGrants[{j}]"), grant)?;
-            }
-            for (j, rule) in user.kafka.iter().enumerate() {
-                self.cilium_rule(&principal, &format!("{at}.kafka[{j}]"), rule)?;
-            }
+        if let Some(error) = users_error {
+            return Err(error);
         }
         let rule_count = self.rules.len();
         if u32::try_from(rule_count).is_err() {
             return Err(FieldError::new("users", format!("too many rules ({rule_count})")));
         }
-        let mut rules = self.rules;
-        rules.shrink_to_fit();
-        Ok(Authorizer {
+        Ok(self.build(cfg))
+    }
+
+    fn build<U>(self, cfg: &AuthorizationConfig<U>) -> Authorizer {
+        let Compiler { rules, principal_ids, mut principals, mut entries, names, hosts, .. } = self;
+        drop(names);
+        // A principal's entries together, by resource type, then pattern; each pattern's in rule order (the
+        // order a decision meets them in, as the configuration lists them).
+        entries.sort_unstable_by(|a, b| {
+            (a.principal, a.resource_type, &a.pattern, a.grant.rule).cmp(&(
+                b.principal,
+                b.resource_type,
+                &b.pattern,
+                b.grant.rule,
+            ))
+        });
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut grants: Vec<Grant> = Vec::with_capacity(entries.len());
+        let mut covered: [PatternIndexBuilder<()>; RESOURCE_TYPE_COUNT] = Default::default();
+        let covering = cfg.allow_everyone_if_no_acl_found;
+        for of_principal in entries.chunk_by(|a, b| a.principal == b.principal) {
+            let mut acls = Vec::new();
+            for of_type in of_principal.chunk_by(|a, b| a.resource_type == b.resource_type) {
+                let Some(first) = of_type.first() else { continue };
+                let mut index = PatternIndexBuilder::default();
+                for of_pattern in of_type.chunk_by(|a, b| a.pattern == b.pattern) {
+                    let Some(entry) = of_pattern.first() else { continue };
+                    *index.slot(&entry.pattern) = Grants { start: count(grants.len()), len: count(of_pattern.len()) };
+                    grants.extend(of_pattern.iter().map(|e| e.grant));
+                    if let (true, Some(covered)) = (covering, covered.get_mut(entry.resource_type.slot())) {
+                        covered.slot(&entry.pattern);
+                    }
+                }
+                acls.push((first.resource_type, index.build()));
+            }
+            let principal = of_principal.first().map(|e| e.principal as usize);
+            if let Some(rules) = principal.and_then(|p| principals.get_mut(p)) {
+                rules.acls = acls.into_boxed_slice();
+            }
+        }
+        drop(entries);
+        let mut everyone = None;
+        let mut by_name = FxHashMap::with_capacity_and_hasher(principal_ids.len(), Default::default());
+        for (name, id) in principal_ids {
+            let Some(rules) = principals.get_mut(id as usize) else { continue };
+            let mut rules = std::mem::take(rules);
+            if let Some(kafka) = &mut rules.kafka {
+                kafka.shrink_to_fit();
+                // A topic named by a Cilium rule is a protected resource, as if it had an ACL.
+                if let (true, Some(covered)) = (covering, covered.get_mut(ResourceType::Topic.slot())) {
+                    for topic in kafka.by_topic.keys() {
+                        covered.slot(&NamePattern::Literal(topic.clone()));
+                    }
+                }
+            }
+            if &*name == WILDCARD_PRINCIPAL {
+                everyone = Some(rules);
+            } else {
+                by_name.insert(name, rules);
+            }
+        }
+        Authorizer {
             mode: cfg.mode,
             unknown_requests: cfg.unknown_requests,
             allow_everyone_if_no_acl_found: cfg.allow_everyone_if_no_acl_found,
-            principals: self.principals.into_iter().map(|(p, r)| (p, r.build())).collect(),
-            everyone: self.everyone.map(PrincipalRulesBuilder::build),
-            covered: self.covered.map(PatternIndexBuilder::build),
-            rules,
-        })
-    }
-
-    pub(super) fn principal_rules(&mut self, principal: &str) -> &mut PrincipalRulesBuilder {
-        if principal == WILDCARD_PRINCIPAL {
-            self.everyone.get_or_insert_with(PrincipalRulesBuilder::default)
-        } else {
-            self.principals.entry(principal.into()).or_default()
+            principals: by_name,
+            everyone,
+            covered: covered.map(PatternIndexBuilder::build),
+            grants: grants.into_boxed_slice(),
+            hosts: hosts.into_boxed_slice(),
+            rules: rules.into_boxed_slice(),
         }
     }
 
-    pub(super) fn new_rule(&mut self, description: String) -> u32 {
-        let id = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
-        self.rules.push(description.into_boxed_str());
+    /// The number of `principal`, registered on first use.
+    fn principal(&mut self, principal: &str) -> u32 {
+        if let Some(&id) = self.principal_ids.get(principal) {
+            return id;
+        }
+        let id = u32::try_from(self.principals.len()).unwrap_or(u32::MAX);
+        self.principal_ids.insert(principal.into(), id);
+        self.principals.push(PrincipalRules::default());
         id
     }
 
-    /// Adds one ACL entry for `principal`, described as `<at> (<note><allow|deny> <op> <resource>[ host <ip>])`.
-    pub(super) fn add_acl(&mut self, principal: &str, at: &str, note: &str, entry: AclEntry<'_>) {
-        let AclEntry { resource, op, allow, host } = entry;
-        let verb = if allow { "allow" } else { "deny" };
-        let host_text = host.map(|ip| format!(" host {ip}")).unwrap_or_default();
-        let rule = self.new_rule(format!("{at} ({note}{verb} {} {}{host_text})", op.as_str(), resource.describe()));
-        let ops = if allow { op.allow_mask() } else { op.deny_mask() };
-        let slot = resource.resource_type.slot();
-        if let Some(index) = self.principal_rules(principal).acls.get_mut(slot) {
-            index.slot(&resource.pattern).push(Grant { allow, ops, host, rule });
+    fn host(&mut self, host: Option<IpAddr>) -> HostId {
+        let Some(ip) = host else { return HostId::ANY };
+        if let Some(&id) = self.host_ids.get(&ip) {
+            return id;
         }
-        if let Some(index) = self.covered.get_mut(slot) {
-            index.slot(&resource.pattern);
-        }
+        let id = HostId::at(self.hosts.len());
+        self.hosts.push(ip);
+        self.host_ids.insert(ip, id);
+        id
     }
 
-    pub(super) fn strimzi_acl(&mut self, principal: &str, at: &str, acl: &StrimziAcl) -> Result<(), FieldError> {
-        let resource = strimzi_resource(&format!("{at}.resource"), &acl.resource)?;
-        let ops = match (&acl.operations, &acl.operation) {
+    fn new_rule(&mut self, rule: Rule) -> u32 {
+        let id = u32::try_from(self.rules.len()).unwrap_or(u32::MAX);
+        self.rules.push(rule);
+        id
+    }
+
+    /// Adds one ACL entry for `principal`.
+    fn add_acl(&mut self, principal: &str, rule: AclRule) {
+        let principal = self.principal(principal);
+        let (allow, op, host) = (rule.allow, rule.op, rule.host);
+        let (resource_type, pattern) = (rule.resource.resource_type, rule.resource.pattern.clone());
+        let rule = self.new_rule(Rule::acl(rule));
+        let ops = if allow { op.allow_mask() } else { op.deny_mask() };
+        self.entries.push(Entry { principal, resource_type, pattern, grant: Grant { rule, host, ops, allow } });
+    }
+
+    fn strimzi_acl<S: AsRef<str>>(&mut self, principal: &str, at: At, acl: &StrimziAcl<S>) -> Result<(), FieldError> {
+        let resource = self.strimzi_resource(at, &acl.resource)?;
+        let ops: SmallVec<[Operation; 4]> = match (&acl.operations, &acl.operation) {
             (Some(_), Some(_)) => {
                 return Err(FieldError::new(
                     format!("{at}.operation"),
@@ -145,17 +245,17 @@ impl Compiler {
             (Some(list), None) => list
                 .iter()
                 .enumerate()
-                .map(|(k, name)| parse_operation(&format!("{at}.operations[{k}]"), name))
-                .collect::<Result<Vec<_>, _>>()?,
-            (None, Some(name)) => vec![parse_operation(&format!("{at}.operation"), name)?],
+                .map(|(k, name)| parse_operation(|| format!("{at}.operations[{k}]"), name.as_ref()))
+                .collect::<Result<_, _>>()?,
+            (None, Some(name)) => [parse_operation(|| format!("{at}.operation"), name.as_ref())?].into_iter().collect(),
         };
-        let host = match acl.host.as_deref().map(str::trim) {
+        let host = match text(&acl.host).map(str::trim) {
             None | Some("*") => None,
             Some(text) => Some(text.parse::<IpAddr>().map_err(|_| {
                 FieldError::new(format!("{at}.host"), format!("`{text}` is neither `*` nor an IP address"))
             })?),
         };
-        let allow = match acl.permission.as_deref() {
+        let allow = match text(&acl.permission) {
             None => true,
             Some(p) if p.eq_ignore_ascii_case("allow") => true,
             Some(p) if p.eq_ignore_ascii_case("deny") => false,
@@ -163,8 +263,9 @@ impl Compiler {
                 return Err(FieldError::new(format!("{at}.type"), format!("`{p}` is neither `allow` nor `deny`")))
             }
         };
+        let host = self.host(host);
         for op in ops {
-            self.add_acl(principal, at, "", AclEntry { resource: &resource, op, allow, host });
+            self.add_acl(principal, AclRule { at, grant: None, allow, op, resource: resource.clone(), host });
         }
         Ok(())
     }
@@ -175,41 +276,52 @@ impl Compiler {
     /// created Describe only); `read` adds Read on the topic pattern and Read on the literal group `*`;
     /// `write` adds Write and Create on the topic pattern. Every ACL has host `*` and is an allow. The
     /// pattern type defaults to literal; Koperator's `match`/`any` are refused (Kafka cannot store them).
-    pub(super) fn topic_grant(&mut self, principal: &str, at: &str, grant: &TopicGrant) -> Result<(), FieldError> {
+    fn topic_grant<S: AsRef<str>>(&mut self, principal: &str, at: At, grant: &TopicGrant<S>) -> Result<(), FieldError> {
         // Used exactly as written, as Koperator passes it to Kafka.
-        let name = grant.topic_name.as_str();
+        let name = grant.topic_name.as_ref();
         if name.is_empty() {
             return Err(FieldError::new(format!("{at}.topicName"), "empty topic name"));
         }
-        let prefixed = parse_pattern_type(&format!("{at}.patternType"), grant.pattern_type.as_deref())?;
-        let pattern = name_pattern(&format!("{at}.topicName"), name, prefixed)?;
+        let prefixed = parse_pattern_type(|| format!("{at}.patternType"), text(&grant.pattern_type))?;
+        let pattern = self.name_pattern(|| format!("{at}.topicName"), name, prefixed)?;
         let topic = Resource { resource_type: ResourceType::Topic, pattern };
-        let access = grant.access_type.trim();
-        let (topic_ops, read_groups): (&[Operation], bool) = if access.eq_ignore_ascii_case("read") {
-            (&[Operation::Describe, Operation::DescribeConfigs, Operation::Read], true)
+        let access = grant.access_type.as_ref().trim();
+        let (access, topic_ops): (Access, &[Operation]) = if access.eq_ignore_ascii_case("read") {
+            (Access::Read, &[Operation::Describe, Operation::DescribeConfigs, Operation::Read])
         } else if access.eq_ignore_ascii_case("write") {
-            (&[Operation::Describe, Operation::DescribeConfigs, Operation::Write, Operation::Create], false)
+            (Access::Write, &[Operation::Describe, Operation::DescribeConfigs, Operation::Write, Operation::Create])
         } else {
             return Err(FieldError::new(
                 format!("{at}.accessType"),
                 format!("`{access}` is neither `read` nor `write`"),
             ));
         };
-        let note = format!("{}: ", access.to_ascii_lowercase());
+        let acl = |op, resource: &Resource| AclRule {
+            at,
+            grant: Some(access),
+            allow: true,
+            op,
+            resource: resource.clone(),
+            host: HostId::ANY,
+        };
         for &op in topic_ops {
-            self.add_acl(principal, at, &note, AclEntry { resource: &topic, op, allow: true, host: None });
+            self.add_acl(principal, acl(op, &topic));
         }
-        if read_groups {
+        if access == Access::Read {
             let groups = Resource { resource_type: ResourceType::Group, pattern: NamePattern::AnyName };
-            let entry = AclEntry { resource: &groups, op: Operation::Read, allow: true, host: None };
-            self.add_acl(principal, at, &note, entry);
+            self.add_acl(principal, acl(Operation::Read, &groups));
         }
         Ok(())
     }
 
-    pub(super) fn cilium_rule(&mut self, principal: &str, at: &str, rule: &CiliumKafkaRule) -> Result<(), FieldError> {
-        let role = rule.role.as_deref().map(str::trim).filter(|r| !r.is_empty());
-        let api_key = rule.api_key.as_deref().map(str::trim).filter(|k| !k.is_empty());
+    fn cilium_rule<S: AsRef<str>>(
+        &mut self,
+        principal: &str,
+        at: At,
+        rule: &CiliumKafkaRule<S>,
+    ) -> Result<(), FieldError> {
+        let role = text(&rule.role).map(str::trim).filter(|r| !r.is_empty());
+        let api_key = text(&rule.api_key).map(str::trim).filter(|k| !k.is_empty());
         let mut description = Vec::new();
         let api_keys: u128 = match (role, api_key) {
             (Some(_), Some(_)) => {
@@ -266,11 +378,11 @@ impl Compiler {
         if let Some(v) = api_version {
             description.push(format!("apiVersion {v}"));
         }
-        let client_id = rule.client_id.as_deref().filter(|c| !c.is_empty());
+        let client_id = text(&rule.client_id).filter(|c| !c.is_empty());
         if let Some(id) = client_id {
             description.push(format!("clientID {id}"));
         }
-        let topic = rule.topic.as_deref().filter(|t| !t.is_empty());
+        let topic = text(&rule.topic).filter(|t| !t.is_empty());
         if let Some(topic) = topic {
             // Cilium's own validation (PortRule.Sanitize): at most 255 characters of [a-zA-Z0-9._-].
             let valid = topic.len() <= 255 && topic.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
@@ -285,29 +397,86 @@ impl Compiler {
         if description.is_empty() {
             description.push("any request".to_string());
         }
-        let id = self.new_rule(format!("{at} ({})", description.join(", ")));
+        let id = self.new_rule(Rule::Written(format!("{at} ({})", description.join(", ")).into_boxed_str()));
         let compiled = CompiledKafkaRule { api_keys, api_version, client_id: client_id.map(Into::into), rule: id };
-        let kafka = &mut self.principal_rules(principal).kafka;
+        let topic = topic.map(|topic| self.names.intern(topic));
+        let principal = self.principal(principal);
+        let Some(rules) = self.principals.get_mut(principal as usize) else { return Ok(()) };
+        let kafka = rules.kafka.get_or_insert_with(Box::default);
         let position = u32::try_from(kafka.rules.len()).unwrap_or(u32::MAX);
         kafka.rules.push(compiled);
         match topic {
-            Some(topic) => kafka.by_topic.entry(topic.into()).or_default().push(position),
+            Some(topic) => kafka.by_topic.entry(topic).or_default().push(position),
             None => kafka.any_topic.push(position),
-        }
-        // A topic named by a Cilium rule is a protected resource, as if it had an ACL.
-        if let (Some(topic), Some(index)) = (topic, self.covered.get_mut(ResourceType::Topic.slot())) {
-            index.slot(&NamePattern::Literal(topic.into()));
         }
         Ok(())
     }
+
+    fn name_pattern(
+        &mut self,
+        field: impl FnOnce() -> String,
+        name: &str,
+        prefixed: bool,
+    ) -> Result<NamePattern, FieldError> {
+        if name.is_empty() {
+            return Err(FieldError::new(field(), "empty resource name"));
+        }
+        match (name, prefixed) {
+            ("*", false) => Ok(NamePattern::AnyName),
+            ("*", true) => Err(FieldError::new(field(), "`*` with a prefix pattern; use a literal `*` for every name")),
+            (_, false) => Ok(NamePattern::Literal(self.names.intern(name))),
+            (_, true) => Ok(NamePattern::Prefixed(self.names.intern(name))),
+        }
+    }
+
+    fn strimzi_resource<S: AsRef<str>>(
+        &mut self,
+        at: At,
+        resource: &StrimziResource<S>,
+    ) -> Result<Resource, FieldError> {
+        let type_text = resource.resource_type.as_ref().trim();
+        let resource_type = ResourceType::parse(type_text).ok_or_else(|| {
+            FieldError::new(
+                format!("{at}.resource.type"),
+                format!("unknown resource type `{type_text}` (topic, group, cluster, transactionalId)"),
+            )
+        })?;
+        let prefixed = parse_pattern_type(|| format!("{at}.resource.patternType"), text(&resource.pattern_type))?;
+        if resource_type == ResourceType::Cluster {
+            // Strimzi's User Operator accepts a cluster resource with a name or a pattern type, warns, and applies
+            // the ACL to the cluster (Kafka has one cluster resource, `kafka-cluster`): so does the filter.
+            if resource.name.is_some() || resource.pattern_type.is_some() {
+                log::warn!(
+                    "{at}.resource: a cluster resource has no name or pattern type; the ACL applies to the cluster"
+                );
+            }
+            return Ok(Resource { resource_type, pattern: NamePattern::AnyName });
+        }
+        // Names are used exactly as written, as Strimzi, Koperator and Kafka store them: an ACL on " padded" is
+        // not one on "padded".
+        let name = text(&resource.name).unwrap_or_default();
+        if name.is_empty() {
+            return Err(FieldError::new(
+                format!("{at}.resource.name"),
+                format!("a {} resource needs a name (`*` for all)", resource_type.as_str()),
+            ));
+        }
+        let pattern = self.name_pattern(|| format!("{at}.resource.name"), name, prefixed)?;
+        Ok(Resource { resource_type, pattern })
+    }
 }
 
-pub(super) fn parse_operation(field: &str, name: &str) -> Result<Operation, FieldError> {
-    Operation::parse(name.trim()).ok_or_else(|| FieldError::new(field, format!("unknown operation `{name}`")))
+/// An optional string of the configuration.
+fn text<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
+    value.as_ref().map(AsRef::as_ref)
+}
+
+fn parse_operation(field: impl FnOnce() -> String, name: &str) -> Result<Operation, FieldError> {
+    Operation::parse(name.trim()).ok_or_else(|| FieldError::new(field(), format!("unknown operation `{name}`")))
 }
 
 /// `true` for a prefix pattern. Strimzi writes `literal`/`prefix`, Kafka and Koperator `LITERAL`/`PREFIXED`.
-pub(super) fn parse_pattern_type(field: &str, pattern_type: Option<&str>) -> Result<bool, FieldError> {
+fn parse_pattern_type(field: impl FnOnce() -> String, pattern_type: Option<&str>) -> Result<bool, FieldError> {
     let Some(text) = pattern_type.map(str::trim) else { return Ok(false) };
     if text.eq_ignore_ascii_case("literal") {
         Ok(false)
@@ -315,52 +484,10 @@ pub(super) fn parse_pattern_type(field: &str, pattern_type: Option<&str>) -> Res
         Ok(true)
     } else if text.eq_ignore_ascii_case("match") || text.eq_ignore_ascii_case("any") {
         Err(FieldError::new(
-            field,
+            field(),
             format!("`{text}` is a Kafka ACL filter, not a pattern an ACL can have; use `literal` or `prefixed`"),
         ))
     } else {
-        Err(FieldError::new(field, format!("`{text}` is neither `literal` nor `prefix`")))
+        Err(FieldError::new(field(), format!("`{text}` is neither `literal` nor `prefix`")))
     }
-}
-
-pub(super) fn name_pattern(field: &str, name: &str, prefixed: bool) -> Result<NamePattern, FieldError> {
-    if name.is_empty() {
-        return Err(FieldError::new(field, "empty resource name"));
-    }
-    match (name, prefixed) {
-        ("*", false) => Ok(NamePattern::AnyName),
-        ("*", true) => Err(FieldError::new(field, "`*` with a prefix pattern; use a literal `*` for every name")),
-        (_, false) => Ok(NamePattern::Literal(name.into())),
-        (_, true) => Ok(NamePattern::Prefixed(name.into())),
-    }
-}
-
-pub(super) fn strimzi_resource(at: &str, resource: &StrimziResource) -> Result<Resource, FieldError> {
-    let type_text = resource.resource_type.trim();
-    let resource_type = ResourceType::parse(type_text).ok_or_else(|| {
-        FieldError::new(
-            format!("{at}.type"),
-            format!("unknown resource type `{type_text}` (topic, group, cluster, transactionalId)"),
-        )
-    })?;
-    let prefixed = parse_pattern_type(&format!("{at}.patternType"), resource.pattern_type.as_deref())?;
-    if resource_type == ResourceType::Cluster {
-        // Strimzi's User Operator accepts a cluster resource with a name or a pattern type, warns, and applies
-        // the ACL to the cluster (Kafka has one cluster resource, `kafka-cluster`): so does the filter.
-        if resource.name.is_some() || resource.pattern_type.is_some() {
-            log::warn!("{at}: a cluster resource has no name or pattern type; the ACL applies to the cluster");
-        }
-        return Ok(Resource { resource_type, pattern: NamePattern::AnyName });
-    }
-    // Names are used exactly as written, as Strimzi, Koperator and Kafka store them: an ACL on " padded" is
-    // not one on "padded".
-    let name = resource.name.as_deref().unwrap_or_default();
-    if name.is_empty() {
-        return Err(FieldError::new(
-            format!("{at}.name"),
-            format!("a {} resource needs a name (`*` for all)", resource_type.as_str()),
-        ));
-    }
-    let pattern = name_pattern(&format!("{at}.name"), name, prefixed)?;
-    Ok(Resource { resource_type, pattern })
 }

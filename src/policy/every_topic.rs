@@ -38,9 +38,9 @@ impl Authorizer {
         let mut deny: Option<u32> = None;
         let mut allow: Option<u32> = None;
         for rules in sources.iter().flatten() {
-            let Some(index) = rules.acls.get(slot) else { continue };
-            index.for_each(|name, prefixed, grants| {
-                for grant in grants.iter().filter(|g| g.ops & op_bit != 0 && host_matches(g.host)) {
+            let Some(index) = rules.acls(ResourceType::Topic) else { continue };
+            index.for_each(|name, prefixed, &grants| {
+                for grant in self.grants(grants).iter().filter(|g| g.ops & op_bit != 0 && host_matches(self.host(g))) {
                     if !grant.allow && meets(name, prefixed) {
                         deny = Some(deny.map_or(grant.rule, |d| d.min(grant.rule)));
                     } else if grant.allow && covers(name, prefixed) {
@@ -57,7 +57,7 @@ impl Authorizer {
         }
         // A Cilium rule without a topic allows every topic for the requests it matches.
         for rules in sources.iter().flatten() {
-            let kafka = &rules.kafka;
+            let Some(kafka) = &rules.kafka else { continue };
             let unscoped = kafka.any_topic.iter().filter_map(|&i| kafka.rules.get(i as usize)).find(|r| r.matches(ctx));
             if let Some(rule) = unscoped {
                 return self.decided(true, rule.rule);

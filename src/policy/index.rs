@@ -1,9 +1,13 @@
 //! Lookup structures for compiled rules: resource-name patterns (literal, prefixed, every name) and a
 //! small non-cryptographic hasher. Keys come from configuration only; names from the wire are only looked
 //! up, never inserted, so the fast hash cannot be flooded with collisions by clients.
+//!
+//! Names are shared (`Rc<str>`, interned by the compiler): the index of a principal, the rule descriptions and
+//! the index of covered resources hold one copy of each name, however many rules name it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 /// The Fx hash (as used inside rustc): a multiply-rotate over machine words, several times faster than
 /// SipHash on the short keys here (principals, topic names).
@@ -57,12 +61,13 @@ impl Hasher for FxHasher {
 }
 
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub type FxHashSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
 /// Values attached to resource-name patterns of one resource type, Kafka style: a literal name, a
 /// prefix, or every name (the literal `*`).
 #[derive(Debug, Clone)]
 pub struct PatternIndex<T> {
-    literal: FxHashMap<Box<str>, T>,
+    literal: FxHashMap<Rc<str>, T>,
     prefixed: PrefixIndex<T>,
     any_name: Option<T>,
 }
@@ -77,7 +82,7 @@ enum PrefixIndex<T> {
     /// Typical policies use prefixes of a few lengths (`orders-`, `team-a.`).
     ByLength(PrefixTable<T>),
     /// Sorted by the bytes of the prefix, no duplicates.
-    Sorted(Vec<(Box<str>, T)>),
+    Sorted(Vec<(Rc<str>, T)>),
 }
 
 impl<T> Default for PatternIndex<T> {
@@ -144,14 +149,14 @@ struct PrefixTable<T> {
     lengths: Vec<usize>,
     /// Power-of-two sized, at most half full; `(hash, index into entries + 1)`, 0 = empty slot.
     slots: Vec<(u64, u32)>,
-    entries: Vec<(Box<str>, T)>,
+    entries: Vec<(Rc<str>, T)>,
 }
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 
 impl<T> PrefixTable<T> {
-    fn new(lengths: Vec<usize>, entries: Vec<(Box<str>, T)>) -> Self {
+    fn new(lengths: Vec<usize>, entries: Vec<(Rc<str>, T)>) -> Self {
         let capacity = (entries.len() * 2).next_power_of_two().max(8);
         let mut slots = vec![(0u64, 0u32); capacity];
         let mask = capacity - 1;
@@ -210,7 +215,7 @@ impl<T> PrefixTable<T> {
 /// with the strictly shorter prefixes of target), or shares only `c` < len(target) leading bytes with it,
 /// in which case no stored prefix of target is longer than `c` (it would sort between `p` and `target`).
 /// Each round shortens `target`.
-fn find_sorted_prefixes<T>(sorted: &[(Box<str>, T)], name: &str, mut visit: impl FnMut(&T) -> bool) -> bool {
+fn find_sorted_prefixes<T>(sorted: &[(Rc<str>, T)], name: &str, mut visit: impl FnMut(&T) -> bool) -> bool {
     let mut target: &[u8] = name.as_bytes();
     while !target.is_empty() {
         let upper = sorted.partition_point(|(pattern, _)| pattern.as_bytes() <= target);
@@ -234,8 +239,8 @@ fn find_sorted_prefixes<T>(sorted: &[(Box<str>, T)], name: &str, mut visit: impl
 /// Collects patterns before freezing them into a [`PatternIndex`].
 #[derive(Debug)]
 pub struct PatternIndexBuilder<T> {
-    literal: FxHashMap<Box<str>, T>,
-    prefixed: BTreeMap<Box<str>, T>,
+    literal: FxHashMap<Rc<str>, T>,
+    prefixed: BTreeMap<Rc<str>, T>,
     any_name: Option<T>,
 }
 
@@ -245,11 +250,12 @@ impl<T> Default for PatternIndexBuilder<T> {
     }
 }
 
-/// A resource pattern as compiled: Kafka's literal `*` is `AnyName`; prefixes are never empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A resource pattern as compiled: Kafka's literal `*` is `AnyName`; prefixes are never empty. Ordered by
+/// kind, then name (the compiler sorts a principal's entries by it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum NamePattern {
-    Literal(Box<str>),
-    Prefixed(Box<str>),
+    Literal(Rc<str>),
+    Prefixed(Rc<str>),
     AnyName,
 }
 
@@ -273,12 +279,16 @@ impl<T: Default> PatternIndexBuilder<T> {
         let mut lengths: Vec<usize> = self.prefixed.keys().map(|prefix| prefix.len()).filter(|&n| n > 0).collect();
         lengths.sort_unstable();
         lengths.dedup();
-        // BTreeMap<Box<str>, _> iterates in byte order of the keys: the order `find_sorted_prefixes` needs.
-        let prefixes = self.prefixed.into_iter().filter(|(prefix, _)| !prefix.is_empty());
-        let prefixed = if lengths.len() <= max_hashed_lengths {
-            PrefixIndex::ByLength(PrefixTable::new(lengths, prefixes.collect()))
+        lengths.shrink_to_fit();
+        // BTreeMap<Rc<str>, _> iterates in byte order of the keys: the order `find_sorted_prefixes` needs.
+        let mut prefixes: Vec<(Rc<str>, T)> =
+            self.prefixed.into_iter().filter(|(prefix, _)| !prefix.is_empty()).collect();
+        prefixes.shrink_to_fit();
+        // No prefixes: nothing to probe, and no table (it would have 8 slots).
+        let prefixed = if !prefixes.is_empty() && lengths.len() <= max_hashed_lengths {
+            PrefixIndex::ByLength(PrefixTable::new(lengths, prefixes))
         } else {
-            PrefixIndex::Sorted(prefixes.collect())
+            PrefixIndex::Sorted(prefixes)
         };
         PatternIndex { literal, prefixed, any_name: self.any_name }
     }

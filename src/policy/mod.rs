@@ -14,17 +14,20 @@
 //! other resources (a JoinGroup's group) ignore the topic, as Cilium does for requests without topics.
 //! A topic named by a Cilium rule counts as a resource with ACLs for `allowEveryoneIfNoAclFound`.
 //!
-//! Index: principal -> resource type -> {literal name hash map, sorted prefixes, every-name list} of
+//! Index: principal -> resource type -> {literal name hash map, prefixes, every-name pattern} of
 //! entries carrying a precomputed operation bitmask (allow implications folded in), so a decision costs
 //! a few hash lookups and binary searches whatever the number of rules. Each rule's description
-//! (`users[0].acls[1] (allow Read topic prefix orders-)`) is precomputed for [`Decision::rule`].
+//! (`users[0].acls[1] (allow Read topic prefix orders-)`) is written for [`Decision::rule`] the first time
+//! a decision names the rule.
 
 mod api_keys;
 mod check;
 mod compile;
+mod compiled_users;
 mod config;
 mod every_topic;
 pub(crate) mod index;
+mod rules;
 
 use std::borrow::Cow;
 
@@ -32,9 +35,10 @@ use serde::Deserialize;
 
 pub use api_keys::{api_key_by_name, api_key_name, CONSUME_ROLE_KEYS, PRODUCE_ROLE_KEYS};
 pub use check::Authorizer;
+pub use compiled_users::CompiledUsers;
 pub use config::{
-    ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, TopicGrant, UnknownRequests,
-    UserRules,
+    ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, Text, TopicGrant,
+    UnknownRequests, UserRules,
 };
 
 /// Who asks, from where, with which request (Cilium-style rules match on API key/version/client id).

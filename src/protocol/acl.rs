@@ -79,8 +79,7 @@ impl Operation {
 
     /// Parses Strimzi's spelling (`DescribeConfigs`) or Kafka's (`DESCRIBE_CONFIGS`), case-insensitively.
     pub fn parse(name: &str) -> Option<Operation> {
-        let wanted: String = name.chars().filter(|c| !matches!(c, '_' | '-')).collect();
-        Operation::EVERY.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(&wanted))
+        Operation::EVERY.into_iter().find(|op| same_name(name, op.as_str()))
     }
 
     #[inline]
@@ -167,13 +166,26 @@ impl ResourceType {
 
     /// Parses Strimzi's spelling (`transactionalId`) or Kafka's (`TRANSACTIONAL_ID`), case-insensitively.
     pub fn parse(name: &str) -> Option<ResourceType> {
-        let wanted: String = name.chars().filter(|c| !matches!(c, '_' | '-')).collect();
-        ResourceType::EVERY.into_iter().find(|ty| ty.as_str().eq_ignore_ascii_case(&wanted))
+        ResourceType::EVERY.into_iter().find(|ty| same_name(name, ty.as_str()))
     }
 
     #[inline]
     pub(crate) fn slot(self) -> usize {
         self as usize
+    }
+}
+
+/// Whether `written` is `name` in any ASCII case, with any `_` and `-` (Kafka's `DESCRIBE_CONFIGS` is
+/// Strimzi's `DescribeConfigs`). Compared as it goes: a policy has an operation and a resource type per entry.
+fn same_name(written: &str, name: &str) -> bool {
+    let mut written = written.chars().filter(|c| !matches!(c, '_' | '-'));
+    let mut name = name.chars();
+    loop {
+        match (written.next(), name.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(&b) => {}
+            _ => return false,
+        }
     }
 }
 
@@ -201,5 +213,28 @@ pub fn resource_type_name(t: ResourceType) -> &'static str {
         ResourceType::TransactionalId => "TransactionalId",
         ResourceType::DelegationToken => "DelegationToken",
         ResourceType::User => "User",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_in_strimzi_and_kafka_spellings() {
+        for (written, op) in
+            [("DescribeConfigs", Operation::DescribeConfigs), ("DESCRIBE_CONFIGS", Operation::DescribeConfigs)]
+        {
+            assert_eq!(Operation::parse(written), Some(op));
+        }
+        assert_eq!(Operation::parse("idempotent-write"), Some(Operation::IdempotentWrite));
+        assert_eq!(Operation::parse("all"), Some(Operation::All));
+        for wrong in ["", "Describ", "DescribeConfigss", "Réad", "Read "] {
+            assert_eq!(Operation::parse(wrong), None, "{wrong:?}");
+        }
+        assert_eq!(ResourceType::parse("TRANSACTIONAL_ID"), Some(ResourceType::TransactionalId));
+        assert_eq!(ResourceType::parse("transactionalId"), Some(ResourceType::TransactionalId));
+        assert_eq!(ResourceType::parse("Topic"), Some(ResourceType::Topic));
+        assert_eq!(ResourceType::parse("topics"), None);
     }
 }
