@@ -8,7 +8,7 @@ use kafka_protocol::messages::ApiKey;
 
 use super::config::UnknownRequests;
 use super::index::{FxHashMap, PatternIndex};
-use super::rules::Rule;
+use super::rules::{HostId, Rule};
 use super::{Decision, Mode, RequestCtx};
 use crate::protocol::acl::{Action, Operation, ResourceType, CLUSTER_NAME};
 use crate::protocol::acl::{OpMask, RESOURCE_TYPE_COUNT};
@@ -24,28 +24,6 @@ pub(super) struct Grant {
     /// Requested operations this entry matches (implications already folded in for allows).
     pub(super) ops: OpMask,
     pub(super) allow: bool,
-}
-
-/// An ACL's host: `*`, or one of the policy's addresses ([`Authorizer::hosts`]), which few rules name (an
-/// address in every entry would double its size).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct HostId(u32);
-
-impl HostId {
-    /// The `*` host.
-    pub(super) const ANY: HostId = HostId(0);
-
-    /// The host at `index` of the policy's addresses.
-    pub(super) fn at(index: usize) -> HostId {
-        HostId(u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1)))
-    }
-
-    /// `None` for `*`.
-    #[inline]
-    pub(super) fn resolve(self, hosts: &[IpAddr]) -> Option<IpAddr> {
-        let index = self.0.checked_sub(1)?;
-        hosts.get(index as usize).copied()
-    }
 }
 
 /// Where the grants of one pattern are in [`Authorizer::grants`].

@@ -14,11 +14,12 @@ use std::rc::Rc;
 use smallvec::SmallVec;
 
 use super::api_keys::{api_key_by_name, api_key_name, CONSUME_ROLE_KEYS, PRODUCE_ROLE_KEYS};
-use super::check::{Authorizer, CompiledKafkaRule, Grant, Grants, HostId, PrincipalRules};
+use super::check::{Authorizer, CompiledKafkaRule, Grant, Grants, PrincipalRules};
 use super::config::UserRules;
 use super::config::{ApiVersionSpec, AuthorizationConfig, CiliumKafkaRule, StrimziAcl, StrimziResource, TopicGrant};
 use super::index::{FxHashMap, FxHashSet, NamePattern, PatternIndexBuilder};
 use super::normalize_principal;
+use super::rules::HostId;
 use super::rules::{Access, AclRule, At, List, Resource, Rule};
 use crate::config_error::FieldError;
 use crate::protocol::acl::RESOURCE_TYPE_COUNT;

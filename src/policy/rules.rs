@@ -11,7 +11,6 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::net::IpAddr;
 
-use super::check::HostId;
 use super::index::NamePattern;
 use crate::protocol::acl::{Operation, ResourceType};
 
@@ -125,5 +124,27 @@ impl Rule {
             }
             Rule::Written(text) => text,
         }
+    }
+}
+
+/// An ACL's host: `*`, or one of the policy's addresses (the `Authorizer`'s `hosts`), which few rules name (an
+/// address in every entry would double its size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct HostId(u32);
+
+impl HostId {
+    /// The `*` host.
+    pub(super) const ANY: HostId = HostId(0);
+
+    /// The host at `index` of the policy's addresses.
+    pub(super) fn at(index: usize) -> HostId {
+        HostId(u32::try_from(index).map_or(u32::MAX, |i| i.saturating_add(1)))
+    }
+
+    /// `None` for `*`.
+    #[inline]
+    pub(super) fn resolve(self, hosts: &[IpAddr]) -> Option<IpAddr> {
+        let index = self.0.checked_sub(1)?;
+        hosts.get(index as usize).copied()
     }
 }

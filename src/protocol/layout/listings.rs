@@ -120,7 +120,7 @@ pub(crate) static SHARE_OFFSETS_GROUPS_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(I32)],
     // group_id, topics, error_code, error_message
-    entry: &[all(Str), all(Structs(super::responses::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC)), all(I16), all(Str)],
+    entry: &[all(Str), all(Structs(SHARE_OFFSETS_RESPONSE_GROUP_TOPIC)), all(I16), all(Str)],
     key: 0,
     after: &[],
     authorized_operations: None,
@@ -130,7 +130,7 @@ pub(crate) static SHARE_OFFSETS_GROUPS_LISTING: Listing = Listing {
 pub(crate) static SHARE_OFFSETS_GROUP_TOPICS_LISTING: Listing = Listing {
     flexible_from: 0,
     before: &[all(Str)],
-    entry: super::responses::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC,
+    entry: SHARE_OFFSETS_RESPONSE_GROUP_TOPIC,
     key: 0,
     after: &[all(I16), all(Str)],
     authorized_operations: None,
@@ -428,6 +428,11 @@ pub(crate) fn write_dtp_cursor(out: &mut Vec<u8>, cursor: Option<(&str, i32)>) {
 /// A member's assignment: its topics (topic_id, topic_name, partitions), then tagged fields.
 static GROUP_ASSIGNMENT: &[Field] =
     &[all(Structs(&[all(Uuid), all(Str).named("topic_name"), all(I32S)])).named("topic_partitions")];
+
+/// DescribeShareGroupOffsets v0: one topic of a group (topic_name, topic_id, partitions (partition_index,
+/// start_offset, leader_epoch, error_code, error_message)).
+pub(crate) static SHARE_OFFSETS_RESPONSE_GROUP_TOPIC: &[Field] =
+    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(I16), all(Str)]))];
 
 /// One described group of ConsumerGroupDescribe's response (also the layout its split answers are walked with,
 /// `responses::CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS`).

@@ -3,6 +3,7 @@
 
 use kafka_protocol::messages::ApiKey;
 
+use super::listings::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC;
 use super::walk::{walk_fields, walk_list};
 use super::Ty::*;
 use super::{all, between, since, stop_reason, until, Field, Reader, I32S, I64S};
@@ -120,11 +121,6 @@ pub(crate) static OFFSET_FETCH_RESPONSE_GROUPS: ResponseArray = response_array(
     // group_id, topics, error_code
     &[all(Str), all(Structs(OFFSET_FETCH_RESPONSE_GROUP_TOPIC)), all(I16)],
 );
-
-/// DescribeShareGroupOffsets v0: one topic of a group (topic_name, topic_id, partitions (partition_index,
-/// start_offset, leader_epoch, error_code, error_message)).
-pub(crate) static SHARE_OFFSETS_RESPONSE_GROUP_TOPIC: &[Field] =
-    &[all(Str), all(Uuid), all(Structs(&[all(I32), all(I64), all(I32), all(I16), all(Str)]))];
 
 /// DescribeShareGroupOffsets v0: the groups (group_id, topics, error_code, error_message).
 pub(crate) static SHARE_OFFSETS_RESPONSE_GROUPS: ResponseArray = response_array(
