@@ -544,6 +544,17 @@ def produce_once(sock: socket.socket, topic: str, batch: bytes, correlation_id: 
         raise harness.HarnessError(f"Produce {correlation_id} not acknowledged: {answer[:64].hex()}")
 
 
+def wait_for_coordinator(sock) -> None:
+    """FindCoordinator on `sock` until the broker answers without error: a new broker has no group coordinator
+    until __consumer_offsets is up (COORDINATOR_NOT_AVAILABLE)."""
+    for attempt in range(300):
+        sock.sendall(bench.find_coordinator_request(attempt))
+        if harness.read_frame(sock)[4:6] == b"\0\0":
+            return
+        time.sleep(0.2)
+    raise harness.HarnessError("the group coordinator did not come up in 60 s")
+
+
 def ping_once(sock: socket.socket, correlation_id: int) -> None:
     sock.sendall(bench.find_coordinator_request(correlation_id))
     answer = harness.read_frame(sock)
@@ -634,12 +645,7 @@ def warm_up(endpoint: Endpoint, rig: Rig) -> None:
             else:
                 raise harness.HarnessError(f"{endpoint.label}: a Produce to bench-secret was not denied")
     with endpoint.socket() as sock:
-        # A new broker has no group coordinator until __consumer_offsets is up (COORDINATOR_NOT_AVAILABLE).
-        for attempt in range(300):
-            sock.sendall(bench.find_coordinator_request(attempt))
-            if harness.read_frame(sock)[4:6] == b"\0\0":
-                break
-            time.sleep(0.2)
+        wait_for_coordinator(sock)
         for index in range(500 * rounds):
             ping_once(sock, index)
 

@@ -117,12 +117,7 @@ class Memory:
 def wait_for_coordinator(endpoint: compare.Endpoint) -> None:
     """FindCoordinator through `endpoint` until the broker answers without error (its coordinator is up)."""
     with endpoint.socket() as sock:
-        for attempt in range(300):
-            sock.sendall(bench.find_coordinator_request(attempt))
-            if harness.read_frame(sock)[4:6] == b"\0\0":
-                return
-            time.sleep(0.2)
-    raise harness.HarnessError("the group coordinator did not come up in 60 s")
+        compare.wait_for_coordinator(sock)
 
 
 def open_idle(endpoint: compare.Endpoint, count: int) -> list[socket.socket]:
