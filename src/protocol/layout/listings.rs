@@ -173,22 +173,26 @@ pub(crate) static DESCRIBE_TOPIC_PARTITIONS_LISTING: Listing = Listing {
     authorized_operations: Some(5),
 };
 
+/// One group of a DescribeGroups response (this listing's entry, and the response array the split answers
+/// are merged into).
+pub(crate) static DESCRIBE_GROUPS_GROUP: &[Field] = &[
+    all(I16),      // error_code
+    since(6, Str), // error_message
+    all(Str),      // group_id
+    all(Str),      // group_state
+    all(Str),      // protocol_type
+    all(Str),      // protocol_data
+    // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
+    all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
+    since(3, I32), // authorized_operations
+];
+
 /// DescribeGroups response: throttle_time_ms (v1+), groups by group_id; none is dropped, but the authorized
 /// operations (v3+) of each become the principal's.
 pub(crate) static DESCRIBE_GROUPS_LISTING: Listing = Listing {
     flexible_from: 5,
     before: &[since(1, I32)],
-    entry: &[
-        all(I16),      // error_code
-        since(6, Str), // error_message
-        all(Str),      // group_id
-        all(Str),      // group_state
-        all(Str),      // protocol_type
-        all(Str),      // protocol_data
-        // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
-        all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
-        since(3, I32), // authorized_operations
-    ],
+    entry: DESCRIBE_GROUPS_GROUP,
     key: 2,
     after: &[],
     authorized_operations: Some(7),
@@ -206,21 +210,24 @@ pub(crate) static DESCRIBE_CLUSTER_LISTING: Listing = Listing {
     authorized_operations: None,
 };
 
+/// One topic of a CreateTopics response, every version (this listing reads v5+ only).
+pub(crate) static CREATE_TOPICS_TOPIC: &[Field] = &[
+    all(Str),       // name
+    since(7, Uuid), // topic_id
+    all(I16),       // error_code
+    since(1, Str),  // error_message
+    since(5, I32),  // num_partitions
+    since(5, I16),  // replication_factor
+    // configs: name, value, read_only, config_source, is_sensitive
+    since(5, Structs(&[all(Str), all(Str), all(Bool), all(I8), all(Bool)])),
+];
+
 /// CreateTopics response v5+ (flexible): throttle_time_ms, topics by name. Never filtered: a created topic's
 /// configs are withheld from a principal without DescribeConfigs on it ([`withhold_topic_configs`]).
 pub(crate) static CREATE_TOPICS_LISTING: Listing = Listing {
     flexible_from: 5,
     before: &[all(I32)],
-    entry: &[
-        all(Str),       // name
-        since(7, Uuid), // topic_id
-        all(I16),       // error_code
-        all(Str),       // error_message
-        all(I32),       // num_partitions
-        all(I16),       // replication_factor
-        // configs: name, value, read_only, config_source, is_sensitive
-        all(Structs(&[all(Str), all(Str), all(Bool), all(I8), all(Bool)])),
-    ],
+    entry: CREATE_TOPICS_TOPIC,
     key: 0,
     after: &[],
     authorized_operations: None,

@@ -3,7 +3,10 @@
 
 use kafka_protocol::messages::ApiKey;
 
-use super::listings::SHARE_OFFSETS_RESPONSE_GROUP_TOPIC;
+use super::listings::{
+    CONSUMER_GROUP_DESCRIBE_GROUP, CREATE_TOPICS_TOPIC, DESCRIBE_GROUPS_GROUP, SHARE_GROUP_DESCRIBE_GROUP,
+    SHARE_OFFSETS_RESPONSE_GROUP_TOPIC,
+};
 use super::walk::{walk_fields, walk_list};
 use super::Ty::*;
 use super::{all, between, since, stop_reason, until, Field, Reader, I32S, I64S};
@@ -149,15 +152,7 @@ pub(crate) static OFFSET_FOR_LEADER_EPOCH_RESPONSE_TOPICS: ResponseArray = respo
 pub(crate) static CREATE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
     5,
     &[since(2, I32)], // throttle_time_ms
-    &[
-        all(Str),                                                                // name
-        since(7, Uuid),                                                          // topic_id
-        all(I16),                                                                // error_code
-        since(1, Str),                                                           // error_message
-        since(5, I32),                                                           // num_partitions
-        since(5, I16),                                                           // replication_factor
-        since(5, Structs(&[all(Str), all(Str), all(Bool), all(I8), all(Bool)])), // configs
-    ],
+    CREATE_TOPICS_TOPIC,
 );
 
 pub(crate) static CREATE_PARTITIONS_RESPONSE_TOPICS: ResponseArray = response_array(
@@ -235,17 +230,7 @@ pub(crate) static DELETE_TOPICS_RESPONSE_TOPICS: ResponseArray = response_array(
 pub(crate) static DESCRIBE_GROUPS_RESPONSE_GROUPS: ResponseArray = response_array(
     5,
     &[since(1, I32)], // throttle_time_ms
-    &[
-        all(I16),      // error_code
-        since(6, Str), // error_message
-        all(Str),      // group_id
-        all(Str),      // group_state
-        all(Str),      // protocol_type
-        all(Str),      // protocol_data
-        // member_id, group_instance_id, client_id, client_host, member_metadata, member_assignment
-        all(Structs(&[all(Str), since(4, Str), all(Str), all(Str), all(Bytes), all(Bytes)])),
-        since(3, I32), // authorized_operations
-    ],
+    DESCRIBE_GROUPS_GROUP,
 );
 
 pub(crate) static DELETE_GROUPS_RESPONSE_GROUPS: ResponseArray = response_array(2, &[all(I32)], &[all(Str), all(I16)]);
@@ -268,13 +253,13 @@ pub(crate) static DESCRIBE_TRANSACTIONS_RESPONSE_STATES: ResponseArray = respons
 pub(crate) static CONSUMER_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
     0,
     &[all(I32)], // throttle_time_ms
-    super::listings::CONSUMER_GROUP_DESCRIBE_GROUP,
+    CONSUMER_GROUP_DESCRIBE_GROUP,
 );
 
 pub(crate) static SHARE_GROUP_DESCRIBE_RESPONSE_GROUPS: ResponseArray = response_array(
     0,
     &[all(I32)], // throttle_time_ms
-    super::listings::SHARE_GROUP_DESCRIBE_GROUP,
+    SHARE_GROUP_DESCRIBE_GROUP,
 );
 
 /// Share groups' partition leader: leader_id, leader_epoch.
