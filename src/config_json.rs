@@ -20,16 +20,11 @@ pub struct DocumentError {
 
 /// Reads `T` from JSON text.
 pub fn from_slice<T: for<'de> Deserialize<'de>>(json: &[u8]) -> Result<T, DocumentError> {
-    serde_json::from_slice(json).map_err(|e| {
-        let path = match e.classify() {
-            Category::Data => path_at(json, e.line(), e.column()),
-            Category::Syntax | Category::Eof | Category::Io => ".".to_string(),
-        };
-        let message = match e.classify() {
-            Category::Data => e.to_string(),
-            Category::Syntax | Category::Eof | Category::Io => format!("not valid JSON: {e}"),
-        };
-        DocumentError { path, message }
+    serde_json::from_slice(json).map_err(|e| match e.classify() {
+        Category::Data => DocumentError { path: path_at(json, e.line(), e.column()), message: e.to_string() },
+        Category::Syntax | Category::Eof | Category::Io => {
+            DocumentError { path: ".".to_string(), message: format!("not valid JSON: {e}") }
+        }
     })
 }
 
