@@ -195,13 +195,16 @@ pub struct TopicNames {
     ids: FxHashMap<Box<str>, TopicId>,
     /// By id; index 0 is `other`.
     names: Vec<Box<str>>,
+    /// The ids last looked up: a connection produces to and fetches from a few topics, over and over, and
+    /// comparing a name with these is cheaper than hashing it.
+    recent: [TopicId; 2],
 }
 
 impl TopicNames {
     pub fn new(cap: u32) -> Self {
         // Ids are u16; the configuration allows far fewer topics than that.
         let cap = (cap as usize).min(u16::MAX as usize - 1);
-        TopicNames { cap, ids: FxHashMap::default(), names: vec![OVERFLOW_LABEL.into()] }
+        TopicNames { cap, ids: FxHashMap::default(), names: vec![OVERFLOW_LABEL.into()], recent: [TopicId::OTHER; 2] }
     }
 
     /// The id of a topic name as read off the wire (not UTF-8 or too long: `other`).
@@ -213,6 +216,20 @@ impl TopicNames {
     }
 
     pub fn id(&mut self, name: &str) -> TopicId {
+        let [last, before] = self.recent;
+        for id in [last, before] {
+            if id != TopicId::OTHER && self.names.get(usize::from(id.0)).is_some_and(|n| **n == *name) {
+                return id;
+            }
+        }
+        let id = self.id_by_hash(name);
+        if id != TopicId::OTHER && id != last {
+            self.recent = [id, last];
+        }
+        id
+    }
+
+    fn id_by_hash(&mut self, name: &str) -> TopicId {
         if let Some(id) = self.ids.get(name) {
             return *id;
         }

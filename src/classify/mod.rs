@@ -148,14 +148,15 @@ pub enum TopicKey<'a> {
 pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification<'_> {
     // Part of the handshake/authentication, or never authorized by Kafka: any version, never checked.
     // ApiVersions must pass even above the supported range: the broker answers those with v0.
-    if matches!(
-        ApiKey::try_from(api_key),
-        Ok(ApiKey::ApiVersions
-            | ApiKey::SaslHandshake
-            | ApiKey::SaslAuthenticate
-            | ApiKey::GetTelemetrySubscriptions
-            | ApiKey::PushTelemetry)
-    ) {
+    // Compared as numbers: kafka-protocol's conversion to `ApiKey` is a match over every key, on every request.
+    const UNCHECKED: [ApiKey; 5] = [
+        ApiKey::ApiVersions,
+        ApiKey::SaslHandshake,
+        ApiKey::SaslAuthenticate,
+        ApiKey::GetTelemetrySubscriptions,
+        ApiKey::PushTelemetry,
+    ];
+    if UNCHECKED.iter().any(|&key| key as i16 == api_key) {
         return Classification::Unchecked;
     }
     let Some(entry) = api::lookup(api_key) else {

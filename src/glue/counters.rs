@@ -2,6 +2,7 @@
 //! connections and handed to the host on the root's timer (one call per metric per second, not per request).
 
 use std::cell::RefCell;
+use std::rc::{Rc, Weak};
 
 use proxy_wasm::types::MetricType;
 
@@ -127,27 +128,107 @@ pub(super) fn topic_counter(
     id
 }
 
+/// The counter of one API key's requests with one decision, for this connection: cached per connection (a
+/// short scan: a connection sends a few kinds of request), named and defined in the VM's registry once.
+pub(super) fn request_counter(
+    cache: &mut Vec<(i16, RequestDecision, Option<u32>)>,
+    registry: &mut MetricRegistry,
+    api_key: i16,
+    decision: RequestDecision,
+) -> Option<u32> {
+    if let Some(&(_, _, id)) = cache.iter().find(|(k, d, _)| *k == api_key && *d == decision) {
+        return id;
+    }
+    let id = match registry.requests.get(&(api_key, decision)) {
+        Some(id) => *id,
+        None => {
+            let name = metrics::requests(&crate::protocol::api::api_name(api_key), decision);
+            let id = registry.id(MetricType::Counter, name);
+            registry.requests.insert((api_key, decision), id);
+            id
+        }
+    };
+    // Bounded: API keys times decisions.
+    cache.push((api_key, decision, id));
+    id
+}
+
+/// One connection's counter deltas by metric id, not yet collected by the root's timer. A request moves two
+/// to four counters: added here with a short scan, without the VM-wide map's hashing; the timer collects every
+/// connection's deltas into the VM's pending counts (see [`flush_pending_counts`]), and a connection that ends
+/// leaves its deltas there.
+#[derive(Debug, Default)]
+pub(super) struct Deltas(Vec<(u32, i64)>);
+
+impl Deltas {
+    /// A connection's deltas, registered for the root's timer to collect.
+    pub(super) fn registered() -> Rc<RefCell<Deltas>> {
+        let deltas = Rc::new(RefCell::new(Deltas::default()));
+        CONNECTION_DELTAS.with(|all| all.borrow_mut().push(Rc::downgrade(&deltas)));
+        deltas
+    }
+
+    pub(super) fn add(&mut self, id: Option<u32>, by: i64) {
+        let Some(id) = id else { return };
+        match self.0.iter_mut().find(|(known, _)| *known == id) {
+            Some((_, total)) => *total = total.saturating_add(by),
+            // Bounded: the connection's metrics (requests by kind, its principal's and topics' counters).
+            None => self.0.push((id, by)),
+        }
+    }
+
+    fn collect(&mut self) {
+        for (id, by) in self.0.iter_mut() {
+            if *by != 0 {
+                add_pending_count(*id, std::mem::take(by));
+            }
+        }
+    }
+}
+
+impl Drop for Deltas {
+    fn drop(&mut self) {
+        self.collect();
+    }
+}
+
 /// How often the VM's pending counter deltas are handed to the host (see [`flush_pending_counts`]).
 pub(super) const COUNTER_FLUSH_PERIOD_MS: u32 = 1_000;
 
 thread_local! {
-    /// Counter deltas of every connection in this VM (Envoy runs one per worker thread), summed per metric.
+    /// Counter deltas of this VM (Envoy runs one per worker thread) not yet handed to the host, summed per
+    /// metric: collected from the connections, and the VM-wide gauge.
     static PENDING_COUNTS: RefCell<FxHashMap<u32, i64>> = RefCell::new(FxHashMap::default());
+    /// Every open connection's deltas.
+    static CONNECTION_DELTAS: RefCell<Vec<Weak<RefCell<Deltas>>>> = const { RefCell::new(Vec::new()) };
 }
 
 pub(super) fn add_pending_count(id: u32, by: i64) {
-    PENDING_COUNTS.with(|pending| {
+    // `try_with`: a connection's deltas may be dropped as the VM's thread-locals go.
+    let _ = PENDING_COUNTS.try_with(|pending| {
         let mut pending = pending.borrow_mut();
         let total = pending.entry(id).or_insert(0);
         *total = total.saturating_add(by);
     });
 }
 
-/// Hands the pending counter deltas to the host: on the root context's timer, every
-/// [`COUNTER_FLUSH_PERIOD_MS`], and when the root goes. Each increment is a call out of the VM, and a request
-/// moves two or three counters: summed across the worker's connections, counters cost a few calls a second
-/// whatever the traffic (measured in Envoy: README, performance), and lag the traffic by at most the period.
+/// Hands the pending counter deltas (the connections' collected first) to the host: on the root context's
+/// timer, every [`COUNTER_FLUSH_PERIOD_MS`], and when the root goes. Each increment is a call out of the VM,
+/// and a request moves two or three counters: summed across the worker's connections, counters cost a few
+/// calls a second whatever the traffic (measured in Envoy: README, performance), and lag the traffic by at
+/// most the period.
 pub(super) fn flush_pending_counts() {
+    CONNECTION_DELTAS.with(|all| {
+        all.borrow_mut().retain(|deltas| match deltas.upgrade() {
+            Some(deltas) => {
+                if let Ok(mut deltas) = deltas.try_borrow_mut() {
+                    deltas.collect();
+                }
+                true
+            }
+            None => false,
+        })
+    });
     PENDING_COUNTS.with(|pending| {
         for (id, by) in pending.borrow_mut().drain() {
             if by != 0 {

@@ -21,8 +21,8 @@ use crate::identity::PeerInfo;
 use crate::metrics::{self, LabelCap, RequestDecision, Stat};
 use crate::session::{Event, Session};
 use counters::{
-    add_pending_count, flush_pending_counts, topic_counter, MetricRegistry, PrincipalMetrics, TopicCounters,
-    COUNTER_FLUSH_PERIOD_MS,
+    add_pending_count, flush_pending_counts, request_counter, topic_counter, Deltas, MetricRegistry, PrincipalMetrics,
+    TopicCounters, COUNTER_FLUSH_PERIOD_MS,
 };
 use policy_updates::{Follower, Publication, Scope, Slot};
 
@@ -233,6 +233,10 @@ struct Connection {
     principal_label: String,
     /// Per-topic counter ids by the session's topic id, resolved on first use.
     topic_counters: Vec<TopicCounters>,
+    /// Request counter ids by API key and decision, resolved on first use.
+    request_counters: Vec<(i16, RequestDecision, Option<u32>)>,
+    /// Counter deltas not yet collected by the root's timer.
+    deltas: Rc<RefCell<Deltas>>,
     /// Client chunks read so far; every [`TIMED_CHUNK_EVERY`]th one is timed.
     downstream_reads: u32,
     /// This connection's undecided bytes in the VM's total, and the bounds on them.
@@ -261,6 +265,8 @@ impl Connection {
             principal_metrics: PrincipalMetrics::default(),
             principal_label: String::new(),
             topic_counters: Vec::new(),
+            request_counters: Vec::new(),
+            deltas: Deltas::registered(),
             downstream_reads: 0,
             follower: None,
             offered_published_ms: 0,
@@ -372,31 +378,19 @@ impl Connection {
         }
     }
 
-    /// Takes the core's counters into the VM's pending counts (see [`flush_pending_counts`]); latency samples
+    /// Takes the core's counters into the connection's deltas (see [`Deltas`]); latency samples
     /// go to the host as they come (a histogram cannot be summed).
     fn flush_stats(&mut self) {
         let mut registry = self.metrics.borrow_mut();
-        let add = |id: Option<u32>, by: i64| {
-            if let Some(id) = id {
-                add_pending_count(id, by);
-            }
-        };
+        let mut deltas = self.deltas.borrow_mut();
+        let mut add = |id: Option<u32>, by: i64| deltas.add(id, by);
         let (stats, topics) = self.session.drain_stats_and_topics();
         for stat in stats {
             match stat {
                 Stat::Request { api_key, decision } => {
                     #[cfg(feature = "hostcall-census")]
                     host::census::bump(12, 1);
-                    let id = match registry.requests.get(&(api_key, decision)) {
-                        Some(id) => *id,
-                        None => {
-                            let name = metrics::requests(&crate::protocol::api::api_name(api_key), decision);
-                            let id = registry.id(MetricType::Counter, name);
-                            registry.requests.insert((api_key, decision), id);
-                            id
-                        }
-                    };
-                    add(id, 1);
+                    add(request_counter(&mut self.request_counters, &mut registry, api_key, decision), 1);
                     if decision == RequestDecision::Denied {
                         add(self.principal_metrics.denied, 1);
                     }

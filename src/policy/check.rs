@@ -142,6 +142,8 @@ pub struct Authorizer {
     pub(super) hosts: Box<[IpAddr]>,
     /// Every rule, indexed by rule number.
     pub(super) rules: Box<[Rule]>,
+    /// Some principal has Cilium-style rules, whose matches depend on the request's version and client id too.
+    pub(super) request_scoped: bool,
 }
 
 impl Authorizer {
@@ -156,6 +158,12 @@ impl Authorizer {
 
     pub fn allow_everyone_if_no_acl_found(&self) -> bool {
         self.allow_everyone_if_no_acl_found
+    }
+
+    /// Whether a decision can depend on the request's version and client id (Cilium-style rules), not only on
+    /// the principal, host, operation, resource and API key.
+    pub fn request_scoped(&self) -> bool {
+        self.request_scoped
     }
 
     /// Descriptions of every compiled rule (one per ACL operation, Koperator expansion, Cilium rule), in

@@ -160,11 +160,13 @@ impl Compiler {
         }
         drop(entries);
         let mut everyone = None;
+        let mut request_scoped = false;
         let mut by_name = FxHashMap::with_capacity_and_hasher(principal_ids.len(), Default::default());
         for (name, id) in principal_ids {
             let Some(rules) = principals.get_mut(id as usize) else { continue };
             let mut rules = std::mem::take(rules);
             if let Some(kafka) = &mut rules.kafka {
+                request_scoped = true;
                 kafka.shrink_to_fit();
                 // A topic named by a Cilium rule is a protected resource, as if it had an ACL.
                 if let (true, Some(covered)) = (covering, covered.get_mut(ResourceType::Topic.slot())) {
@@ -189,6 +191,7 @@ impl Compiler {
             grants: grants.into_boxed_slice(),
             hosts: hosts.into_boxed_slice(),
             rules: rules.into_boxed_slice(),
+            request_scoped,
         }
     }
 

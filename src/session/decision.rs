@@ -8,7 +8,9 @@ use super::split::{forward_allowed_part, partial_candidate};
 use super::state::{Core, ResponseAction};
 use super::visibility::{describe_topic_partitions_request, listing_filter, metadata_request};
 use crate::authorize::Asked;
-use crate::classify::{classify, Classification};
+use std::borrow::Cow;
+
+use crate::classify::{classify, Classification, Requirement};
 use crate::config::Propagation;
 use crate::frame::{CloseKind, CloseReason, Verdict};
 use crate::metrics::{RequestDecision, Stat};
@@ -40,6 +42,12 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
     let body_prefix = body.get(header.header_len..).unwrap_or_default();
     let request_body_len = body_len.saturating_sub(header.header_len);
     let classification = classify(header.api_key, header.api_version, body_prefix, request_body_len);
+    let sole_topic = match &classification {
+        Classification::Checks { requirements, .. } if header.api_key == ApiKey::Produce as i16 => {
+            sole_topic(requirements)
+        }
+        _ => None,
+    };
     let record = |allowed: bool, action: Option<&Action>, rule: String, audit_only: bool| {
         let request = (header.api_key, header.api_version, header.correlation_id);
         let action = action.map(|a| (a.op, a.resource_type, &*a.name));
@@ -51,7 +59,7 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             core.stats.push(Stat::ProducedBytes(frame_len as u64));
             let body_offset = SIZE_PREFIX + header.header_len;
             let at = (request_body_len, body_offset, frame_len);
-            core.topic_bytes.count_produce(&mut core.stats, header.api_version, body_prefix, at);
+            core.topic_bytes.count_produce(&mut core.stats, header.api_version, body_prefix, at, sole_topic);
         }
         if expects_response {
             core.push_inflight(&header, (header.api_key, header.api_version), action);
@@ -122,10 +130,14 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             describe_topic_partitions_request(core, &header, body_prefix)
         }
         Classification::Checks { requirements, expects_response } => {
-            let ctx = core.request_ctx(header.api_key, header.api_version, header.client_id);
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
+            let cached = core.decisions.usable(&core.cfg);
             for requirement in &requirements {
+                if cached && core.decisions.allows(header.api_key, requirement) {
+                    continue;
+                }
+                let ctx = core.request_ctx(header.api_key, header.api_version, header.client_id);
                 let outcome = crate::authorize::requirement(&core.cfg.authorizer, &ctx, requirement, |_| {});
                 let satisfied = outcome.satisfied;
                 if let Some(Asked { action, decision }) = outcome.deciding {
@@ -134,6 +146,8 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                     }
                     if !satisfied || core.cfg.log_allowed {
                         records.push(record(satisfied, Some(action), decision.rule.into_owned(), mode == Mode::Audit));
+                    } else if cached {
+                        core.decisions.remember(header.api_key, action);
                     }
                 }
             }
@@ -208,5 +222,16 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 ))),
             }
         }
+    }
+}
+
+/// The one topic a Produce request writes to, named in the request (not by id): all of the request is its
+/// share, known without walking the request again.
+fn sole_topic<'a>(requirements: &[Requirement<'a>]) -> Option<&'a str> {
+    let mut topics =
+        requirements.iter().flat_map(Requirement::any_of).filter(|a| a.resource_type == ResourceType::Topic);
+    match (topics.next(), topics.next()) {
+        (Some(Action { name: Cow::Borrowed(name), .. }), None) => Some(name),
+        _ => None,
     }
 }

@@ -17,6 +17,7 @@ use crate::metrics::{ProtocolErrorKind, Stat, TopicId, TopicNames};
 
 mod api_versions;
 mod decision;
+mod decision_cache;
 mod early;
 mod events;
 mod policy_update;
@@ -32,6 +33,7 @@ mod topic_resolution;
 mod visibility;
 
 pub use api_versions::supported_versions;
+use decision_cache::DecisionCache;
 pub use events::{DecisionRecord, Event};
 pub use policy_update::Standing;
 use requests::RequestSide;
@@ -75,6 +77,7 @@ impl Session {
                 peer: None,
                 dtp_cursors: Vec::new(),
                 not_after: None,
+                decisions: DecisionCache::default(),
             },
             requests: FrameStream::new(max),
             responses: FrameStream::new(max),

@@ -132,6 +132,8 @@ pub(super) struct Core {
     /// DescribeTopicPartitions cursors handed to the client in place of a hidden topic (see
     /// `visibility::dtp_cursor_token`): (token, the broker's cursor topic, partition), newest last.
     pub(super) dtp_cursors: Vec<(String, String, i32)>,
+    /// Questions the authorizer allowed on this connection, answered again without it.
+    pub(super) decisions: super::decision_cache::DecisionCache,
 }
 
 /// The filter's SASL exchange on the client's behalf. The broker answers in order, so the exchange is

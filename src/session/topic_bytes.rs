@@ -61,15 +61,23 @@ impl TopicBytes {
 
     /// Counts the topic shares of a forwarded Produce request. `body` is the part of the request body that
     /// has arrived (at least through the last topic name: the request was classified), `body_offset` where
-    /// the body starts in the frame.
+    /// the body starts in the frame; `sole_topic`: the request's one topic, when classification found one
+    /// (then the request is not walked again).
     pub(super) fn count_produce(
         &mut self,
         stats: &mut Vec<Stat>,
         version: i16,
         body: &[u8],
         (body_len, body_offset, frame_len): (usize, usize, usize),
+        sole_topic: Option<&str>,
     ) {
         let mut sink = Shares { topics: &mut self.names, stats, fetched: false };
+        if let Some(name) = sole_topic {
+            // Every entry is this topic's: the shares would add up to the whole frame.
+            let topic = sink.topic(name.as_bytes());
+            sink.share(topic, frame_len as u64);
+            return;
+        }
         let mut current: Option<(TopicId, usize)> = None;
         // Cannot fail where classify() succeeded on the same bytes; if it did, the shares still add up.
         let _ = produce_topic_entries(version, body, body_len, |name, entry_start| {
@@ -95,7 +103,7 @@ impl TopicBytes {
             stats.push(Stat::ProducedBytes(frame.len() as u64));
             let request = body.get(header.header_len..).unwrap_or_default();
             let at = (request.len(), SIZE_PREFIX + header.header_len, frame.len());
-            self.count_produce(stats, version, request, at);
+            self.count_produce(stats, version, request, at, None);
         }
     }
 
@@ -121,6 +129,15 @@ impl TopicBytes {
     pub(super) fn continue_fetch(&mut self, stats: &mut Vec<Stat>, bytes: &[u8], offset: usize) -> Option<usize> {
         let mut sink = Shares { topics: &mut self.names, stats, fetched: true };
         self.walk.feed(bytes, offset, &mut sink)
+    }
+}
+
+/// A big-endian integer of `width` bytes (2 or 4), sign-extended: -1 marks a null array, bytes or name.
+fn signed(value: u64, width: u8) -> i64 {
+    if width == 2 {
+        value as u16 as i16 as i64
+    } else {
+        value as u32 as i32 as i64
     }
 }
 
@@ -292,6 +309,21 @@ impl FetchWalk {
                     }
                     self.next(0, sink);
                 }
+                Read::Int(width) if self.acc_len == 0 && rest.len() >= usize::from(width) => {
+                    // The whole integer is here (nearly always): read at once.
+                    let (bytes, after) = rest.split_at(usize::from(width));
+                    rest = after;
+                    self.pos += usize::from(width);
+                    let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+                    self.next(signed(value, width), sink);
+                }
+                Read::Varint if self.acc_len == 0 && rest.first().is_some_and(|&b| b < 0x80) => {
+                    // A one-byte varint (counts, lengths and tag counts nearly always are).
+                    let value = rest.first().map_or(0, |&b| i64::from(b));
+                    rest = rest.get(1..).unwrap_or_default();
+                    self.pos += 1;
+                    self.next(value, sink);
+                }
                 Read::Int(width) => {
                     let Some((&b, after)) = rest.split_first() else { return Some(self.pos) };
                     rest = after;
@@ -301,9 +333,7 @@ impl FetchWalk {
                     if self.acc_len == width {
                         let value = std::mem::take(&mut self.acc);
                         self.acc_len = 0;
-                        // Sign-extend: -1 marks a null array, bytes or name.
-                        let value = if width == 2 { value as u16 as i16 as i64 } else { value as u32 as i32 as i64 };
-                        self.next(value, sink);
+                        self.next(signed(value, width), sink);
                     }
                 }
                 Read::Varint => {
