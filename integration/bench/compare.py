@@ -824,22 +824,9 @@ def target_ratios(args, work_dir: Path) -> None:
     callgrind_dir.mkdir(parents=True, exist_ok=True)
     for records, size, round_trips in ((10, 1024, 300), (10, 100 * 1024, 30)):
         ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips,
-                                 warm_up=100 if size < 10_000 else 20)  # fmt: skip
-        rows = []
-        for label, wasm, config in counted:
-            total, by_object, elapsed, idle_rate = instructions.measure(label, wasm, config, ns, callgrind_dir)
-            per = 2 * round_trips
-            # Net: without the timers' instructions over the counted time (under callgrind a request takes ~50x
-            # its real time, so the timers weigh ~50x more per request than in service).
-            net = (total - idle_rate * elapsed) / per
-            rows.append((label, total / per, by_object.get("envoy", 0) / per, by_object.get("???", 0) / per, net))
-        base, base_net = rows[0][1], rows[0][4]
-        print(f"\n== Target ratios, deterministic: Envoy's instructions per request (callgrind), {records} x {size:,} B ==")
-        print(f"{'':<8} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs read':>8} "
-              f"{'net':>10} {'net vs':>7}")  # fmt: skip
-        for label, per_request, envoy, v8, net in rows:
-            print(f"{label:<8} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} "
-                  f"{per_request / base:>7.2f}x {net:>10,.0f} {net / base_net:>6.2f}x")  # fmt: skip
+                                 warm_up=100 if size < 10_000 else 20, rounds=args.target_rounds)  # fmt: skip
+        title = f"== Target ratios, deterministic: Envoy's instructions per request (callgrind), {records} x {size:,} B"
+        instructions.print_counts(title, instructions.count_rounds(counted, ns, callgrind_dir))
 
 
 def markdown_summary(measures, stacks, combined, find) -> str:

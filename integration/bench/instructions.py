@@ -10,10 +10,12 @@ the same in every configuration), and that instructions are not cycles. Byte cop
 reckoning of memcpy, not by their cost.
 
     integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] [--records N --record-size B]
-                                      [--cpu [--rounds R]] VARIANT...
+                                      [--rounds R] [--cpu] VARIANT...
 
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=read-only | label=filter[:PATH] | label=probe:CONFIG.
-Needs valgrind (apt install valgrind), except with --cpu. About a minute per variant.
+Needs valgrind (apt install valgrind), except with --cpu. About 20 s per variant and round. --rounds R counts
+every variant R times, in turn, and reports medians: the counts are exact for what ran, but Envoy's own share
+moves by a few percent between runs (how its event loop meets the bytes).
 
 --cpu runs the same round trips without valgrind and reports Envoy's CPU per request from /proc (its
 threads' run time in ns, split into user and system by utime and stime): the same workload in time, which shows what the counts leave out (the kernel's share,
@@ -400,6 +402,52 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path):
         stack.stop()
 
 
+def count_rounds(specs, args, work_dir: Path) -> list[list[tuple]]:
+    """`args.rounds` rounds, every variant once a round, in order; a row per variant and round: (label, per
+    request, in Envoy, in V8 code, idle/s, net per request). The counts are exact for what ran, but Envoy's own
+    share moves by a few percent from run to run (how its event loop meets the bytes), hence rounds."""
+    rounds = []
+    for _ in range(max(1, args.rounds)):
+        rows = []
+        for label, wasm, config in specs:
+            total, by_object, elapsed, idle_rate = measure(label, wasm, config, args, work_dir)
+            per = 2 * args.round_trips
+            # Net: without the timers' instructions over the counted time (under callgrind a request takes ~50x
+            # its real time, so the timers weigh ~50x more per request than in service).
+            net = (total - idle_rate * elapsed) / per
+            envoy, v8 = by_object.get("envoy", 0) / per, by_object.get("???", 0) / per
+            rows.append((label, total / per, envoy, v8, idle_rate, net))
+        rounds.append(rows)
+    return rounds
+
+
+def print_counts(title: str, rounds: list[list[tuple]]) -> None:
+    """The medians over the rounds, each variant against the first; then each round's net ratios."""
+    labels = [row[0] for row in rounds[0]]
+    medians = [
+        (label, *(statistics.median(r[i][k] for r in rounds) for k in range(1, 6))) for i, label in enumerate(labels)
+    ]
+    base, base_net = medians[0][1], medians[0][5]
+    print(f"\n{title}, medians of {len(rounds)} round(s)")
+    print(
+        f"{'':<12} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs ' + labels[0]:>10}"
+        f" {'idle/s':>10} {'net/request':>12} {'net vs':>7}"
+    )
+    for label, per_request, envoy, v8, idle_rate, net in medians:
+        print(
+            f"{label:<12} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} "
+            f"{per_request / base:>9.2f}x {idle_rate:>10,.0f} {net:>12,.0f} {net / base_net:>6.2f}x"
+        )
+    if len(rounds) > 1:
+        for i, label in enumerate(labels[1:], start=1):
+            ratios = ", ".join(f"{r[i][5] / r[0][5]:.2f}" for r in rounds)
+            print(f"  {label}: net vs {labels[0]} by round: {ratios}")
+    print(
+        "idle/s: Envoy's instructions per second with no traffic (timers); net: per request without them (under"
+        " callgrind a request takes ~50x its real time, so timers weigh ~50x more per request than in service)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="+")
@@ -409,7 +457,7 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=RECORDS_PER_REQUEST, help="records per Produce")
     parser.add_argument("--record-size", type=int, default=VALUE_SIZE, help="bytes per record value")
     parser.add_argument("--cpu", action="store_true", help="Envoy's user and system CPU from /proc, no valgrind")
-    parser.add_argument("--rounds", type=int, default=1, help="with --cpu or --latency: measure this many times")
+    parser.add_argument("--rounds", type=int, default=1, help="measure this many times (every mode): medians")
     parser.add_argument("--latency", action="store_true", help="request latency, the stacks interleaved; no valgrind")
     args = parser.parse_args()
     if not (args.cpu or args.latency) and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
@@ -424,31 +472,12 @@ def main() -> int:
         return report_latency(specs, args)
     if args.cpu:
         return report_cpu(specs, args)
-    rows = []
-    for label, wasm, config in specs:
-        total, by_object, elapsed, idle_rate = measure(label, wasm, config, args, work_dir)
-        per = 2 * args.round_trips
-        net = (total - idle_rate * elapsed) / per
-        rows.append((label, total / per, by_object.get("envoy", 0) / per, by_object.get("???", 0) / per, idle_rate, net))
-    base, base_net = rows[0][1], rows[0][5]
-    print(
-        f"\nEnvoy's instructions per request ({'mTLS' if args.tls else 'plaintext'}; callgrind; {args.round_trips} "
-        f"Produce+Fetch round trips, one request "
-        f"at a time: Produce v3 of {args.records} x {args.record_size} B, Fetch v4 answered with that batch)"
+    title = (
+        f"Envoy's instructions per request ({'mTLS' if args.tls else 'plaintext'}; callgrind; {args.round_trips} "
+        f"Produce+Fetch round trips, one request at a time: Produce v3 of {args.records} x {args.record_size} B, Fetch v4"
+        f" answered with that batch)"
     )
-    print(
-        f"{'':<12} {'per request':>12} {'in Envoy':>10} {'in V8 code':>11} {'added':>8} {'vs ' + rows[0][0]:>10}"
-        f" {'idle/s':>10} {'net/request':>12} {'net vs':>7}"
-    )
-    for label, per_request, envoy, v8, idle_rate, net in rows:
-        print(
-            f"{label:<12} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} "
-            f"{per_request / base:>9.2f}x {idle_rate:>10,.0f} {net:>12,.0f} {net / base_net:>6.2f}x"
-        )
-    print(
-        "idle/s: Envoy's instructions per second with no traffic (timers); net: per request without them (under"
-        " callgrind a request takes ~50x its real time, so timers weigh ~50x more per request than in service)"
-    )
+    print_counts(title, count_rounds(specs, args, work_dir))
     return 0
 
 
