@@ -10,12 +10,16 @@ the same in every configuration), and that instructions are not cycles. Byte cop
 reckoning of memcpy, not by their cost.
 
     integration/bench/instructions.py [--round-trips N] [--warm-up N] [--tls] [--records N --record-size B]
-                                      [--rounds R] [--cpu] VARIANT...
+                                      [--rounds R] [--cpu | --cache-sim] VARIANT...
 
 VARIANT as for paired.py: label=tcp_proxy | label=noop | label=read-only | label=filter[:PATH] | label=probe:CONFIG.
 Needs valgrind (apt install valgrind), except with --cpu. About 20 s per variant and round. --rounds R counts
 every variant R times, in turn, and reports medians: the counts are exact for what ran, but Envoy's own share
-moves by a few percent between runs (how its event loop meets the bytes).
+moves by a few percent between runs (how its event loop meets the bytes). --cache-sim adds valgrind's cache
+and branch simulation (about twice as slow): first-level instruction and data cache misses and mispredicted
+branches per request. One request at a time, the filter's code is cold at every request (Envoy's and the
+kernel's work in between evict it), so its instruction cache misses track the code it runs, and they cost more
+CPU than its instructions do.
 
 --cpu runs the same round trips without valgrind and reports Envoy's CPU per request from /proc (its
 threads' run time in ns, split into user and system by utime and stime): the same workload in time, which shows what the counts leave out (the kernel's share,
@@ -156,12 +160,13 @@ def wait_for_leader(sock: socket.socket, batch: bytes) -> None:
     raise harness.HarnessError(f"{TOPIC} has no leader")
 
 
-def valgrind_wrapper(work_dir: Path, out_file: Path) -> Path:
+def valgrind_wrapper(work_dir: Path, out_file: Path, cache_sim: bool = False) -> Path:
     envoy = harness.envoy_binary()
     wrapper = work_dir / "envoy-under-callgrind.sh"
+    extra = "--cache-sim=yes --branch-sim=yes" if cache_sim else ""
     wrapper.write_text(
         "#!/bin/sh\n"
-        f"exec valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file "
+        f"exec valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file {extra} "
         f"--callgrind-out-file={out_file} {envoy} \"$@\"\n"
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
@@ -199,6 +204,22 @@ def split_by_object(dump: Path) -> tuple[int, dict[str, int]]:
             if len(parts) >= 2:
                 by_object[current] = by_object.get(current, 0) + int(parts[1])
     return total, by_object
+
+
+def simulated_misses(dump: Path) -> tuple[int, int, int]:
+    """With --cache-sim: the counted run's first-level instruction and data cache misses and mispredicted
+    branches (valgrind's model of this machine's caches); zeros otherwise."""
+    text = dump.read_text(errors="replace")
+    events = re.search(r"^events:\s+(.*)$", text, re.M)
+    totals = re.search(r"^totals:\s+(.*)$", text, re.M)
+    if not events or not totals:
+        return (0, 0, 0)
+    value = dict(zip(events.group(1).split(), (int(n) for n in totals.group(1).split())))
+    return (
+        value.get("I1mr", 0),
+        value.get("D1mr", 0) + value.get("D1mw", 0),
+        value.get("Bcm", 0) + value.get("Bim", 0),
+    )
 
 
 def start_stack(label: str, wasm: Path | None, plugin_config, args) -> harness.Stack:
@@ -353,14 +374,15 @@ IDLE_SECONDS = 5.0
 
 
 def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path):
-    """Instructions in the counted round trips, split by object, the seconds they took, and Envoy's instructions
-    per second with no traffic (its timers)."""
+    """Instructions in the counted round trips, split by object, the seconds they took, Envoy's instructions
+    per second with no traffic (its timers), and the simulated misses (with --cache-sim) of the counted run and
+    per second with no traffic."""
     out_file = work_dir / f"callgrind-{label}.out"
     for stale in work_dir.glob(f"callgrind-{label}.out*"):
         stale.unlink()
     # The wrapper runs the Envoy the harness would (ENVOY_BIN if set); the harness starts the wrapper.
     users_envoy = os.environ.get("ENVOY_BIN")
-    os.environ["ENVOY_BIN"] = str(valgrind_wrapper(work_dir, out_file))
+    os.environ["ENVOY_BIN"] = str(valgrind_wrapper(work_dir, out_file, getattr(args, "cache_sim", False)))
     original_wait = harness.Envoy._wait_ready
     harness.Envoy._wait_ready = lambda self, timeout: original_wait(self, 300)
     try:
@@ -397,26 +419,31 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path):
         print(f"  {label}: {args.round_trips} round trips in {elapsed:.1f} s under callgrind", file=sys.stderr)
         total, by_object = split_by_object(dumps[-2])
         idle, _ = split_by_object(dumps[-1])
-        return total, by_object, elapsed, idle / IDLE_SECONDS
+        idle_misses = tuple(m / IDLE_SECONDS for m in simulated_misses(dumps[-1]))
+        return total, by_object, elapsed, idle / IDLE_SECONDS, (simulated_misses(dumps[-2]), idle_misses)
     finally:
         stack.stop()
 
 
 def count_rounds(specs, args, work_dir: Path) -> list[list[tuple]]:
     """`args.rounds` rounds, every variant once a round, in order; a row per variant and round: (label, per
-    request, in Envoy, in V8 code, idle/s, net per request). The counts are exact for what ran, but Envoy's own
-    share moves by a few percent from run to run (how its event loop meets the bytes), hence rounds."""
+    request, in Envoy, in V8 code, idle/s, net per request, simulated misses per request net of the timers'). The counts are exact
+    for what ran, but Envoy's own share moves by a few percent from run to run (how its event loop meets the
+    bytes), hence rounds."""
     rounds = []
     for _ in range(max(1, args.rounds)):
         rows = []
         for label, wasm, config in specs:
-            total, by_object, elapsed, idle_rate = measure(label, wasm, config, args, work_dir)
+            total, by_object, elapsed, idle_rate, misses = measure(label, wasm, config, args, work_dir)
             per = 2 * args.round_trips
             # Net: without the timers' instructions over the counted time (under callgrind a request takes ~50x
             # its real time, so the timers weigh ~50x more per request than in service).
             net = (total - idle_rate * elapsed) / per
             envoy, v8 = by_object.get("envoy", 0) / per, by_object.get("???", 0) / per
-            rows.append((label, total / per, envoy, v8, idle_rate, net))
+            # The misses net of the timers' in the same way.
+            counted, idle_misses = misses
+            net_misses = tuple(max(0.0, (m - i * elapsed) / per) for m, i in zip(counted, idle_misses))
+            rows.append((label, total / per, envoy, v8, idle_rate, net, net_misses))
         rounds.append(rows)
     return rounds
 
@@ -438,6 +465,11 @@ def print_counts(title: str, rounds: list[list[tuple]]) -> None:
             f"{label:<12} {per_request:>12,.0f} {envoy:>10,.0f} {v8:>11,.0f} {per_request - base:>8,.0f} "
             f"{per_request / base:>9.2f}x {idle_rate:>10,.0f} {net:>12,.0f} {net / base_net:>6.2f}x"
         )
+    if any(row[6][0] for row in rounds[0]):
+        print(f"{'':<12} {'I1 misses':>12} {'D1 misses':>10} {'mispredicted':>13}  (per request net of timers, valgrind's model)")
+        for i, label in enumerate(labels):
+            misses = [statistics.median(r[i][6][k] for r in rounds) for k in range(3)]
+            print(f"{label:<12} {misses[0]:>12,.0f} {misses[1]:>10,.0f} {misses[2]:>13,.0f}")
     if len(rounds) > 1:
         for i, label in enumerate(labels[1:], start=1):
             ratios = ", ".join(f"{r[i][5] / r[0][5]:.2f}" for r in rounds)
@@ -458,6 +490,8 @@ def main() -> int:
     parser.add_argument("--record-size", type=int, default=VALUE_SIZE, help="bytes per record value")
     parser.add_argument("--cpu", action="store_true", help="Envoy's user and system CPU from /proc, no valgrind")
     parser.add_argument("--rounds", type=int, default=1, help="measure this many times (every mode): medians")
+    parser.add_argument("--cache-sim", action="store_true",
+                        help="also valgrind's cache and branch simulation: L1 misses and mispredictions per request")
     parser.add_argument("--latency", action="store_true", help="request latency, the stacks interleaved; no valgrind")
     args = parser.parse_args()
     if not (args.cpu or args.latency) and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):

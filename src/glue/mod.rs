@@ -288,6 +288,7 @@ impl Connection {
     }
 
     /// Reads the peer's identity (the TLS handshake is complete by the first downstream data).
+    #[cold]
     fn identify(&mut self) -> bool {
         self.identified = true;
         let id = match host::get_property(&["connection", "id"]) {
@@ -321,6 +322,7 @@ impl Connection {
         ok
     }
 
+    #[inline(never)]
     fn log_events(&mut self) {
         for event in self.session.take_events() {
             match event {
@@ -395,20 +397,7 @@ impl Connection {
                         add(self.principal_metrics.denied, 1);
                     }
                 }
-                Stat::LatencyMicros { api_key, micros } => {
-                    let id = match registry.latency.get(&api_key) {
-                        Some(id) => *id,
-                        None => {
-                            let name = metrics::request_latency(&crate::protocol::api::api_name(api_key));
-                            let id = registry.id(MetricType::Histogram, name);
-                            registry.latency.insert(api_key, id);
-                            id
-                        }
-                    };
-                    if let Some(id) = id {
-                        host::record_metric(id, micros);
-                    }
-                }
+                Stat::LatencyMicros { api_key, micros } => record_latency(&mut registry, api_key, micros),
                 Stat::ProducedBytes(n) => add(self.principal_metrics.produced, i64::try_from(n).unwrap_or(i64::MAX)),
                 Stat::FetchedBytes(n) => add(self.principal_metrics.fetched, i64::try_from(n).unwrap_or(i64::MAX)),
                 Stat::ProducedTopicBytes { topic, bytes } | Stat::FetchedTopicBytes { topic, bytes } => {
@@ -417,7 +406,7 @@ impl Connection {
                     let id = topic_counter(cache, &mut registry, &self.principal_label, topics, topic, fetched);
                     add(id, i64::try_from(bytes).unwrap_or(i64::MAX))
                 }
-                Stat::ProtocolError(kind) => registry.increment(MetricType::Counter, metrics::protocol_errors(kind), 1),
+                Stat::ProtocolError(kind) => count_protocol_error(&mut registry, kind),
             }
         }
     }
@@ -432,6 +421,13 @@ impl Connection {
             self.add_to_held_gauge(delta);
         }
         let Err(overrun) = verdict else { return true };
+        self.held_overrun(overrun);
+        false
+    }
+
+    /// A connection over its held-bytes bound: counted and logged with an audit line (then closed).
+    #[cold]
+    fn held_overrun(&mut self, overrun: crate::held_budget::Overrun) {
         let mut registry = self.metrics.borrow_mut();
         registry.increment(MetricType::Counter, metrics::held_bytes_exceeded(overrun.limit_name()), 1);
         drop(registry);
@@ -439,7 +435,6 @@ impl Connection {
         log::warn!("{}: closing: {reason}", self.label);
         let now_ms = host::now_nanos().map(|n| n / 1_000_000).unwrap_or(0);
         log::warn!("{}", crate::audit::closed_line(now_ms, &self.conn, self.session.identity(), &reason));
-        false
     }
 
     /// Moves the VM's pending `held_bytes` gauge delta (summed with the counters, see [`flush_pending_counts`]).
@@ -459,6 +454,7 @@ impl Connection {
     }
 
     /// Drops the buffered bytes and closes both sides.
+    #[cold]
     fn close(&mut self, buffer: BufferType, data_size: usize) -> Action {
         self.closed = true;
         let _ = host::set_buffer(buffer, 0, data_size, &[]);
@@ -522,7 +518,9 @@ impl Connection {
                     self.session.set_time_micros(now / 1_000);
                 }
             }
-            self.log_events();
+            if self.session.has_events() {
+                self.log_events();
+            }
             self.flush_stats();
         }
         if closed {
@@ -544,6 +542,28 @@ impl Connection {
         }
         Action::Continue
     }
+}
+
+/// One sample of the request latency histogram (a histogram cannot be summed: to the host at once).
+#[inline(never)]
+fn record_latency(registry: &mut MetricRegistry, api_key: i16, micros: u64) {
+    let id = match registry.latency.get(&api_key) {
+        Some(id) => *id,
+        None => {
+            let name = metrics::request_latency(&crate::protocol::api::api_name(api_key));
+            let id = registry.id(MetricType::Histogram, name);
+            registry.latency.insert(api_key, id);
+            id
+        }
+    };
+    if let Some(id) = id {
+        host::record_metric(id, micros);
+    }
+}
+
+#[cold]
+fn count_protocol_error(registry: &mut MetricRegistry, kind: metrics::ProtocolErrorKind) {
+    registry.increment(MetricType::Counter, metrics::protocol_errors(kind), 1);
 }
 
 /// One client chunk in this many is timed for the request latency histogram (see `Connection::on_data`).

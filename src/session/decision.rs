@@ -174,54 +174,64 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 let decision = if denied.is_empty() { RequestDecision::Allowed } else { RequestDecision::AuditDenied };
                 return forward(core, action, expects_response, decision);
             }
-            if partial {
-                if let Some(verdict) = forward_allowed_part(core, &header, body_prefix, &denied, expects_response) {
-                    if let (Verdict::Replace(forwarded), true) = (&verdict, header.api_key == ApiKey::Produce as i16) {
-                        // The allowed part is what reaches the broker: it is the produced bytes.
-                        core.topic_bytes.count_forwarded_produce(&mut core.stats, header.api_version, forwarded);
-                    }
-                    return verdict;
-                }
-            }
-            if !expects_response {
-                core.count_request(header.api_key, RequestDecision::Denied);
-                // Produce with acks=0: the client expects no answer; the request is simply dropped.
-                return Verdict::Replace(Vec::new());
-            }
-            let error_for = |rt: ResourceType, name: &str| {
-                // A request refused whole (no part may pass, or the API cannot be split): its allowed
-                // parts get the same authorization error as its denied ones, except in AddPartitionsToTxn,
-                // whose partitions not at fault Kafka answers OPERATION_NOT_ATTEMPTED (the answer writes
-                // that for a resource given no error).
-                if denied.iter().any(|(t, n)| *t == rt && n == name) {
-                    authorization_error(rt)
-                } else if header.api_key == ApiKey::AddPartitionsToTxn as i16 {
-                    error_code::NONE
-                } else {
-                    denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
-                }
-            };
-            match crate::enforce::error_response(
-                header.api_key,
-                header.api_version,
-                header.correlation_id,
-                body_prefix,
-                &error_for,
-            ) {
-                Ok(answer) => {
-                    core.count_request(header.api_key, RequestDecision::Denied);
-                    core.answer_in_place(&header, answer)
-                }
-                Err(e) => Verdict::Close(Box::new(CloseReason::new(
-                    CloseKind::Unsupported,
-                    format!(
-                        "denied {} v{} cannot be answered, unsupported: {e}",
-                        api_name(header.api_key),
-                        header.api_version
-                    ),
-                ))),
-            }
+            refuse(core, &header, body_prefix, &denied, (expects_response, partial))
         }
+    }
+}
+
+/// A request the policy refused in enforce mode: its allowed part forwarded, dropped (`acks=0`), or answered in
+/// the broker's place with Kafka's errors. Out of line: the allowed path, run for nearly every request, stays
+/// small (one request at a time, its code is cold at every request: the less of it, the fewer cache misses).
+#[inline(never)]
+fn refuse(
+    core: &mut Core,
+    header: &wire::RequestHeader<'_>,
+    body_prefix: &[u8],
+    denied: &[(ResourceType, String)],
+    (expects_response, partial): (bool, bool),
+) -> Verdict {
+    if partial {
+        if let Some(verdict) = forward_allowed_part(core, header, body_prefix, denied, expects_response) {
+            if let (Verdict::Replace(forwarded), true) = (&verdict, header.api_key == ApiKey::Produce as i16) {
+                // The allowed part is what reaches the broker: it is the produced bytes.
+                core.topic_bytes.count_forwarded_produce(&mut core.stats, header.api_version, forwarded);
+            }
+            return verdict;
+        }
+    }
+    if !expects_response {
+        core.count_request(header.api_key, RequestDecision::Denied);
+        // Produce with acks=0: the client expects no answer; the request is simply dropped.
+        return Verdict::Replace(Vec::new());
+    }
+    let error_for = |rt: ResourceType, name: &str| {
+        // A request refused whole (no part may pass, or the API cannot be split): its allowed
+        // parts get the same authorization error as its denied ones, except in AddPartitionsToTxn,
+        // whose partitions not at fault Kafka answers OPERATION_NOT_ATTEMPTED (the answer writes
+        // that for a resource given no error).
+        if denied.iter().any(|(t, n)| *t == rt && n == name) {
+            authorization_error(rt)
+        } else if header.api_key == ApiKey::AddPartitionsToTxn as i16 {
+            error_code::NONE
+        } else {
+            denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
+        }
+    };
+    match crate::enforce::error_response(
+        header.api_key,
+        header.api_version,
+        header.correlation_id,
+        body_prefix,
+        &error_for,
+    ) {
+        Ok(answer) => {
+            core.count_request(header.api_key, RequestDecision::Denied);
+            core.answer_in_place(header, answer)
+        }
+        Err(e) => Verdict::Close(Box::new(CloseReason::new(
+            CloseKind::Unsupported,
+            format!("denied {} v{} cannot be answered, unsupported: {e}", api_name(header.api_key), header.api_version),
+        ))),
     }
 }
 

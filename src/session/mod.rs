@@ -258,6 +258,11 @@ impl Session {
         self.core.topic_bytes.names.name(topic)
     }
 
+    /// Whether something happened that [`Session::take_events`] would return.
+    pub fn has_events(&self) -> bool {
+        !self.core.events.is_empty()
+    }
+
     /// Drains what happened since the last call.
     #[must_use = "events carry the decisions to audit and the reasons to log"]
     pub fn take_events(&mut self) -> Vec<Event> {

@@ -65,54 +65,18 @@ impl FrameHandler for ResponseSide<'_> {
             core.stats.push(Stat::FetchedBytes(frame_len as u64));
             resume = core.topic_bytes.start_fetch(&mut core.stats, entry.api_version, frame, frame_len);
         }
-        // The response is rewritten under the policy its request was decided under (a policy update may have
-        // come in between).
-        let current = std::mem::replace(&mut core.cfg, entry.cfg);
         let verdict = match entry.action {
             ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
             ResponseAction::Replace(answer) => Verdict::Replace(answer),
-            ResponseAction::ResolveTopicIds(unresolved) => {
-                super::topic_resolution::resolved(core, frame, entry.correlation_id, &unresolved)
-            }
-            ResponseAction::ClampApiVersions => match clamp_api_versions(frame, entry.api_version) {
-                Ok(Some(rewritten)) => Verdict::Replace(rewritten),
-                Ok(None) => Verdict::Forward,
-                Err(e) => Verdict::Close(format!("ApiVersions response: {e}").into()),
-            },
-            ResponseAction::FilterMetadata { denied_named, client_id, by_id } => {
-                let request = (entry.api_version, entry.correlation_id, by_id);
-                match filter_metadata_response(core, frame, request, &denied_named, client_id.as_deref()) {
-                    Ok(rewritten) => Verdict::Replace(rewritten),
-                    Err(e) => Verdict::Close(format!("Metadata response: {e}").into()),
-                }
-            }
-            ResponseAction::FilterListing { filter, client_id } => {
+            // Rewritten under the policy its request was decided under (a policy update may have come in between).
+            action => {
+                let current = std::mem::replace(&mut core.cfg, entry.cfg);
                 let request = (entry.api_key, entry.api_version, entry.correlation_id);
-                match filter_listing_response(core, frame, request, &filter, client_id.as_deref()) {
-                    Ok(Some(rewritten)) => Verdict::Replace(rewritten),
-                    Ok(None) => Verdict::Forward,
-                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key)).into()),
-                }
-            }
-            ResponseAction::MergeDenied { answer, by_group, listing } => {
-                let request = (entry.api_key, entry.api_version, entry.correlation_id);
-                let narrowed = match &listing {
-                    Some((filter, client_id)) => {
-                        filter_listing_response(core, frame, request, filter, client_id.as_deref())
-                    }
-                    None => Ok(None),
-                };
-                let merged = narrowed.and_then(|narrowed| {
-                    let broker = narrowed.as_deref().unwrap_or(frame);
-                    merge_denied((entry.api_key, entry.api_version), broker, &answer, by_group)
-                });
-                match merged {
-                    Ok(merged) => Verdict::Replace(merged),
-                    Err(e) => Verdict::Close(format!("{} response: {e}", api_name(entry.api_key)).into()),
-                }
+                let verdict = rewrite(core, action, request, frame);
+                core.cfg = current;
+                verdict
             }
         };
-        core.cfg = current;
         match (verdict, core.sasl.as_mut()) {
             // Held until the exchange has sent what must precede the client's next request (see SaslState).
             (Verdict::Forward, Some(sasl)) if holding => {
@@ -136,6 +100,60 @@ impl FrameHandler for ResponseSide<'_> {
         match core.topic_bytes.continue_fetch(&mut core.stats, bytes, offset) {
             Some(next) => Verdict::ForwardThrough(next),
             None => Verdict::Forward,
+        }
+    }
+}
+
+/// A response the filter rewrites (not the hot path: out of line, so the forwarding path stays small).
+#[inline(never)]
+fn rewrite(
+    core: &mut Core,
+    action: ResponseAction,
+    (api_key, api_version, correlation_id): (i16, i16, i32),
+    frame: &[u8],
+) -> Verdict {
+    match action {
+        ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
+        ResponseAction::Replace(answer) => Verdict::Replace(answer),
+        ResponseAction::ResolveTopicIds(unresolved) => {
+            super::topic_resolution::resolved(core, frame, correlation_id, &unresolved)
+        }
+        ResponseAction::ClampApiVersions => match clamp_api_versions(frame, api_version) {
+            Ok(Some(rewritten)) => Verdict::Replace(rewritten),
+            Ok(None) => Verdict::Forward,
+            Err(e) => Verdict::Close(format!("ApiVersions response: {e}").into()),
+        },
+        ResponseAction::FilterMetadata { denied_named, client_id, by_id } => {
+            let request = (api_version, correlation_id, by_id);
+            match filter_metadata_response(core, frame, request, &denied_named, client_id.as_deref()) {
+                Ok(rewritten) => Verdict::Replace(rewritten),
+                Err(e) => Verdict::Close(format!("Metadata response: {e}").into()),
+            }
+        }
+        ResponseAction::FilterListing { filter, client_id } => {
+            let request = (api_key, api_version, correlation_id);
+            match filter_listing_response(core, frame, request, &filter, client_id.as_deref()) {
+                Ok(Some(rewritten)) => Verdict::Replace(rewritten),
+                Ok(None) => Verdict::Forward,
+                Err(e) => Verdict::Close(format!("{} response: {e}", api_name(api_key)).into()),
+            }
+        }
+        ResponseAction::MergeDenied { answer, by_group, listing } => {
+            let request = (api_key, api_version, correlation_id);
+            let narrowed = match &listing {
+                Some((filter, client_id)) => {
+                    filter_listing_response(core, frame, request, filter, client_id.as_deref())
+                }
+                None => Ok(None),
+            };
+            let merged = narrowed.and_then(|narrowed| {
+                let broker = narrowed.as_deref().unwrap_or(frame);
+                merge_denied((api_key, api_version), broker, &answer, by_group)
+            });
+            match merged {
+                Ok(merged) => Verdict::Replace(merged),
+                Err(e) => Verdict::Close(format!("{} response: {e}", api_name(api_key)).into()),
+            }
         }
     }
 }
