@@ -74,7 +74,9 @@ impl<H: FrameHandler> Side for Frames<'_, H> {
 /// How a chunk is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Windows {
-    /// The first read of a chunk.
+    /// A chunk up to this long is read whole at once.
+    pub whole: usize,
+    /// The first read of a longer chunk.
     pub first: usize,
     /// Every later read.
     pub rest: usize,
@@ -84,15 +86,18 @@ pub struct Windows {
 }
 
 impl Windows {
-    /// The glue's windows: 4 KiB, then 64 KiB.
-    pub const GLUE: Windows = Windows { first: 4 * 1024, rest: 64 * 1024, skip_unread: true };
+    /// The glue's windows: a chunk of up to 4 KiB whole (one hostcall: a frame read whole needs no second one);
+    /// of a longer chunk 1 KiB first, then 64 KiB. A long chunk is nearly always a Produce request or a Fetch
+    /// answer, decided from its first bytes, its records skipped unread: every byte read is a copy out of
+    /// Envoy and into the VM's memory, so the first read takes no more than a decision needs.
+    pub const GLUE: Windows = Windows { whole: 4 * 1024, first: 1024, rest: 64 * 1024, skip_unread: true };
 
     /// Whole chunks at once.
-    pub const WHOLE: Windows = Windows { first: usize::MAX, rest: usize::MAX, skip_unread: true };
+    pub const WHOLE: Windows = Windows { whole: usize::MAX, first: usize::MAX, rest: usize::MAX, skip_unread: true };
 
     /// Every read `size` bytes.
     pub const fn of(size: usize) -> Windows {
-        Windows { first: size, rest: size, skip_unread: true }
+        Windows { whole: 0, first: size, rest: size, skip_unread: true }
     }
 }
 
@@ -136,7 +141,11 @@ pub fn feed<S: Side, E>(
             fed.started = true;
             before_first_read(side);
         }
-        let limit = if reads == 0 { windows.first } else { windows.rest };
+        let limit = match reads {
+            0 if len <= windows.whole => len,
+            0 => windows.first,
+            _ => windows.rest,
+        };
         reads += 1;
         let window = read(pos, limit.min(len - pos))?;
         if window.is_empty() {
