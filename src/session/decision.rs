@@ -1,6 +1,8 @@
 //! One request decided: classified, its requirements asked of the authorizer, then forwarded, narrowed,
 //! split or answered in the broker's place.
 
+use std::borrow::Cow;
+
 use kafka_protocol::messages::ApiKey;
 
 use super::events::{DecisionRecord, Event};
@@ -8,8 +10,6 @@ use super::split::{forward_allowed_part, partial_candidate};
 use super::state::{Core, ResponseAction};
 use super::visibility::{describe_topic_partitions_request, listing_filter, metadata_request};
 use crate::authorize::Asked;
-use std::borrow::Cow;
-
 use crate::classify::{classify, Classification, Requirement};
 use crate::config::Propagation;
 use crate::frame::{CloseKind, CloseReason, Verdict};

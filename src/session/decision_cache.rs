@@ -86,7 +86,6 @@ impl DecisionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::classify::Requirement;
     use std::borrow::Cow;
 
     fn config(json: &str) -> Rc<Config> {
