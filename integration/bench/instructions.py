@@ -427,9 +427,9 @@ def measure(label: str, wasm: Path | None, plugin_config, args, work_dir: Path):
 
 def count_rounds(specs, args, work_dir: Path) -> list[list[tuple]]:
     """`args.rounds` rounds, every variant once a round, in order; a row per variant and round: (label, per
-    request, in Envoy, in V8 code, idle/s, net per request, simulated misses per request net of the timers'). The counts are exact
-    for what ran, but Envoy's own share moves by a few percent from run to run (how its event loop meets the
-    bytes), hence rounds."""
+    request, in Envoy, in V8 code, idle/s, net per request, simulated misses per request net of the timers').
+    The counts are exact for what ran, but Envoy's own share moves by a few percent from run to run (how its
+    event loop meets the bytes), hence rounds."""
     rounds = []
     for _ in range(max(1, args.rounds)):
         rows = []
