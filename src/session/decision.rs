@@ -217,22 +217,12 @@ fn refuse(
             denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
         }
     };
-    match crate::enforce::error_response(
-        header.api_key,
-        header.api_version,
-        header.correlation_id,
-        body_prefix,
-        &error_for,
-    ) {
-        Ok(answer) => {
-            core.count_request(header.api_key, RequestDecision::Denied);
-            core.answer_in_place(header, answer)
-        }
-        Err(e) => Verdict::Close(Box::new(CloseReason::new(
+    core.answer_denied(header, header.api_version, body_prefix, &error_for).unwrap_or_else(|e| {
+        Verdict::Close(Box::new(CloseReason::new(
             CloseKind::Unsupported,
             format!("denied {} v{} cannot be answered, unsupported: {e}", api_name(header.api_key), header.api_version),
-        ))),
-    }
+        )))
+    })
 }
 
 /// The one topic a Produce request writes to, named in the request (not by id): all of the request is its

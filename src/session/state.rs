@@ -14,6 +14,7 @@ use crate::frame::Verdict;
 use crate::identity::{Identity, ANONYMOUS_PRINCIPAL};
 use crate::metrics::{RequestDecision, Stat};
 use crate::policy::RequestCtx;
+use crate::protocol::acl::ResourceType;
 use crate::protocol::wire;
 
 /// What to do with the response to one forwarded request.
@@ -182,6 +183,20 @@ impl Core {
     pub(super) fn answer_in_place(&mut self, header: &wire::RequestHeader<'_>, answer: Vec<u8>) -> Verdict {
         self.push_inflight(header, (ApiKey::ApiVersions as i16, 0), ResponseAction::Replace(answer));
         Verdict::Replace(substitute_request(header.correlation_id))
+    }
+
+    /// Refuses a request in the broker's place with Kafka's error answer for it (`error_for`: each resource's
+    /// error code), counted as denied. `Err`: the filter cannot write that answer (the caller closes, saying why).
+    pub(super) fn answer_denied(
+        &mut self,
+        header: &wire::RequestHeader<'_>,
+        version: i16,
+        body: &[u8],
+        error_for: &dyn Fn(ResourceType, &str) -> i16,
+    ) -> Result<Verdict, String> {
+        let answer = crate::enforce::error_response(header.api_key, version, header.correlation_id, body, error_for)?;
+        self.count_request(header.api_key, RequestDecision::Denied);
+        Ok(self.answer_in_place(header, answer))
     }
 
     /// Who asks, for one request: the connection's principal (identified before any request is read) and

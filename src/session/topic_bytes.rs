@@ -73,8 +73,8 @@ impl TopicBytes {
     ) {
         let mut sink = Shares { topics: &mut self.names, stats, fetched: false };
         if let Some(name) = sole_topic {
-            // Every entry is this topic's: the shares would add up to the whole frame.
-            let topic = sink.topic(name.as_bytes());
+            // Every entry is this topic's: the shares would add up to the whole frame. (A `str`: no UTF-8 check.)
+            let topic = sink.topics.id(name);
             sink.share(topic, frame_len as u64);
             return;
         }
@@ -311,7 +311,7 @@ impl FetchWalk {
                 }
                 Read::Int(width) if self.acc_len == 0 && rest.len() >= usize::from(width) => {
                     // The whole integer is here (nearly always): read at once.
-                    let (bytes, after) = rest.split_at(usize::from(width));
+                    let (bytes, after) = rest.split_at_checked(usize::from(width)).unwrap_or_default();
                     rest = after;
                     self.pos += usize::from(width);
                     let value = bytes.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));

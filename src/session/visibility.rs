@@ -95,19 +95,9 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             // v0 cannot say "no topics" (an empty list means all): answer it here.
             core.events.extend(events.into_iter().map(Event::Decision));
             let error_for = |_: ResourceType, _: &str| error_code::TOPIC_AUTHORIZATION_FAILED;
-            return match crate::enforce::error_response(
-                header.api_key,
-                version,
-                header.correlation_id,
-                body,
-                &error_for,
-            ) {
-                Ok(answer) => {
-                    core.count_request(header.api_key, RequestDecision::Denied);
-                    core.answer_in_place(header, answer)
-                }
-                Err(e) => Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}").into()),
-            };
+            return core
+                .answer_denied(header, version, body, &error_for)
+                .unwrap_or_else(|e| Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}").into()));
         }
         kept = Some(retained);
     }
