@@ -182,6 +182,13 @@ def envoy_cpu_ticks(pid: int) -> tuple[int, int]:
     return int(fields[11]), int(fields[12])
 
 
+def syscalls(pid: int) -> int:
+    """A process's read and write system calls so far (syscr + syscw of /proc/PID/io): how many times Envoy
+    went to its sockets, which is where its system time goes."""
+    counts = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines() if ": " in line)
+    return int(counts.get("syscr", 0)) + int(counts.get("syscw", 0))
+
+
 def threads_run_seconds(pid: int) -> float:
     """The run time of a process's live threads (/proc/PID/task/TID/schedstat, nanoseconds): its CPU time,
     user and system, at a far finer grain than the 10 ms ticks of /proc/PID/stat (threads that have ended are

@@ -33,11 +33,17 @@ also its CPU per MB/s (cores busy at 1 MB/s); throughput; p50/p99 latency and wh
 then the ratios the targets are stated in. Deterministic figures from integration/bench/wasm-meter (the
 filter module's wasm instructions per request kind, no Envoy) are printed beside them when it is built.
 
+Then the 100-connection workload again in rounds (--conn-rounds, default 5): TLS tcp_proxy, read-only, this
+filter and Kroxylicious in turn, a few seconds each, the order turning every round; ratios within a round,
+medians over rounds. The single sequential run above measures when a stack runs as much as what it costs.
+
 Then, the ratios the targets are stated in (Envoy CPU of this filter against the read-only module), measured
-the steadiest way this machine allows: instructions.py --cpu, the stacks side by side, rounds, medians.
+the steadiest way this machine allows: instructions.py --cpu, the stacks side by side, rounds, medians; with
+the read-only module a second time (read2), whose ratio to the first is what an identical stack gets: the
+measurement's resolution.
 
 Run: integration/bench/run --compare [--stacks a,b] [--small-mb N] [--large-mb N] [--conn-seconds S]
-                                     [--target-rounds R] [--no-meter]
+                                     [--conn-rounds R] [--conn-round-seconds S] [--target-rounds R] [--no-meter]
 Needs: integration/setup.sh (venv, Envoy, Kafka), the release module, Kroxylicious (kroxylicious/fetch.sh) and
 Java 21+ for it (KMF_KROXYLICIOUS_JAVA_HOME, else the newest JDK under /usr/lib/jvm).
 """
@@ -530,6 +536,76 @@ def many_connections(endpoint: Endpoint, rig: Rig, seconds: float, connections: 
     return measure
 
 
+# The stacks of the 100-connection rounds: the read-only floor, the filter, Kroxylicious, and TLS tcp_proxy (the
+# floor under any Envoy).
+ROUND_STACKS = ["tls tcp_proxy", "tls read-only", "tls filter", "kroxylicious"]
+
+
+def connection_rounds(rig: Rig, stacks: list[str], rounds: int, seconds: float) -> dict[str, list[Measure]]:
+    """The 100-connection workload again, in rounds: each round runs every stack of ROUND_STACKS for `seconds`,
+    one after another, the order turning every round. One run of each stack, one after another (the table
+    above), measures when each runs as much as what it costs: on this shared machine the same stack moves by a
+    third between runs minutes apart. Ratios taken within a round, then their median over the rounds, put the
+    machine's slow moments on every stack alike. Returns each stack's measures, one per round."""
+    chosen = [stack for stack in ROUND_STACKS if stack in stacks and stack in rig.endpoints]
+    out: dict[str, list[Measure]] = {stack: [] for stack in chosen}
+    failed: set[str] = set()
+    for index in range(rounds if chosen else 0):
+        turn = index % len(chosen)
+        for stack in chosen[turn:] + chosen[:turn]:
+            if stack in failed:
+                continue
+            try:
+                out[stack].append(many_connections(rig.endpoints[stack], rig, seconds))
+            except (OSError, harness.HarnessError) as e:
+                # Its rounds so far stay (every stack's list grows round by round, so they pair by index).
+                rig.notes.append(f"{stack}: FAILED in the 100-connection rounds: {str(e)[:300]}")
+                failed.add(stack)
+        cells = "  ".join(f"{stack} {out[stack][-1].cpu_ms_per_mb() or 0:.2f}" for stack in chosen if out[stack])
+        print(f"  100 connections, round {index + 1} (ms/MB; first {chosen[turn]}): {cells}", flush=True)
+    return out
+
+
+def report_connection_rounds(per_stack: dict[str, list[Measure]], seconds: float, out=sys.stdout) -> None:
+    """Medians over the rounds, and each stack's CPU per MB against the others' in the same round."""
+    if not per_stack:
+        return
+    per_stack = {stack: measures for stack, measures in per_stack.items() if measures}
+    if not per_stack:
+        return
+    rounds = max(len(measures) for measures in per_stack.values())
+    print(f"\n== {CONNECTIONS} connections in rounds: proxy CPU per MB, the stacks in turn ({rounds} rounds of "
+          f"{seconds:g} s each, the order turning), medians ==", file=out)  # fmt: skip
+    bases = [stack for stack in ("tls tcp_proxy", "tls read-only", "kroxylicious") if stack in per_stack]
+    header = (f"{'stack':<16} {'ms/MB':>7} {'req/s':>7} {'p50 us':>8} {'p99 us':>8}"
+              + "".join(f" {'vs ' + base.removeprefix('tls '):>16}" for base in bases))  # fmt: skip
+    print(header, file=out)
+    print("-" * len(header), file=out)
+
+    def ratios(stack, base):
+        pairs = zip(per_stack[stack], per_stack[base])
+        return [m.cpu_ms_per_mb() / b.cpu_ms_per_mb() for m, b in pairs if m.cpu_ms_per_mb() and b.cpu_ms_per_mb()]
+
+    def median(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    for stack, measures in per_stack.items():
+        row = (f"{stack:<16} {cell(median(m.cpu_ms_per_mb() for m in measures), 2, 7)}"
+               f" {cell(median(m.requests / m.seconds for m in measures if m.seconds), 0, 7)}"
+               f" {cell(median(m.p50_us for m in measures), 0, 8)} {cell(median(m.p99_us for m in measures), 0, 8)}")  # fmt: skip
+        for base in bases:
+            row += f" {cell(median(ratios(stack, base)), 2, 15)}x"
+        print(row, file=out)
+    for stack in per_stack:
+        if stack != "tls read-only" and "tls read-only" in per_stack:
+            rounds_text = ", ".join(f"{r:.2f}" for r in ratios(stack, "tls read-only"))
+            print(f"  {stack} vs read-only by round: {rounds_text}", file=out)
+    if "tls filter" in per_stack and "kroxylicious" in per_stack:
+        rounds_text = ", ".join(f"{r:.2f}" for r in ratios("tls filter", "kroxylicious"))
+        print(f"  tls filter vs kroxylicious by round: {rounds_text}", file=out)
+
+
 def batch_values() -> list[int]:
     return [instructions.VALUE_SIZE] * instructions.RECORDS_PER_REQUEST
 
@@ -809,7 +885,9 @@ def target_ratios(args, work_dir: Path) -> None:
 
     from paired import parse_variants
 
-    specs = parse_variants(["read=read-only", "filter=filter", "noop=noop"], work_dir, lambda message: None)
+    # read2: the read-only module again, in its own Envoy. Its ratio to `read` is what the measurement gives
+    # a stack identical to the floor: a target ratio closer to 1.00 than that is not resolved by this machine.
+    specs = parse_variants(["read=read-only", "filter=filter", "noop=noop", "read2=read-only"], work_dir, lambda message: None)
     for records, size, round_trips in ((10, 1024, args.target_round_trips), (10, 100 * 1024, max(50, args.target_round_trips // 13))):
         print(f"\n== Target ratios: Envoy CPU per request, {records} x {size:,} B, stacks side by side ==", flush=True)
         ns = _argparse.Namespace(tls=False, records=records, record_size=size, round_trips=round_trips, warm_up=300 if size < 10_000 else 50,
@@ -878,6 +956,9 @@ def main(argv=None) -> int:
     parser.add_argument("--conn-seconds", type=float, default=15, help="seconds of the 100-connection phase")
     parser.add_argument("--pings", type=int, default=2000, help="one-at-a-time FindCoordinator round trips")
     parser.add_argument("--produces", type=int, default=500, help="one-at-a-time Produce round trips")
+    parser.add_argument("--conn-rounds", type=int, default=5,
+                        help=f"rounds of the 100-connection workload for {ROUND_STACKS}, the stacks in turn (0: none)")
+    parser.add_argument("--conn-round-seconds", type=float, default=6, help="seconds of each stack in each round")
     parser.add_argument("--no-meter", action="store_true", help="skip the wasm-meter's deterministic counts")
     parser.add_argument("--target-rounds", type=int, default=3,
                         help="rounds of the side-by-side read-only/filter/noop CPU ratios after the table (0: none)")
@@ -899,6 +980,7 @@ def main(argv=None) -> int:
           f" ({harness.WASM_PATH.stat().st_size:,} B); Kafka JVM: {os.environ['KMF_KAFKA_JVM_OPTS']}", flush=True)  # fmt: skip
     rig = Rig(stacks, work_dir)
     measures: list[Measure] = []
+    per_stack: dict[str, list[Measure]] = {}
     try:
         print(f"broker and {len(stacks)} stacks up in {time.monotonic() - started:.0f} s", flush=True)
         for stack in stacks:
@@ -926,11 +1008,16 @@ def main(argv=None) -> int:
         latency_started = time.monotonic()
         measures += interleaved_latency(rig, stacks, args.pings, args.produces)
         print(f"  latency, all stacks interleaved: done in {time.monotonic() - latency_started:.0f} s", flush=True)
+        rounds_started = time.monotonic()
+        per_stack = connection_rounds(rig, stacks, args.conn_rounds, args.conn_round_seconds)
+        if per_stack:
+            print(f"  100 connections in rounds: done in {time.monotonic() - rounds_started:.0f} s", flush=True)
     finally:
         rig.stop()
     meter = [] if args.no_meter else meter_figures(work_dir)
     print(f"total {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
     report(measures, stacks, rig.notes, meter, args)
+    report_connection_rounds(per_stack, args.conn_round_seconds)
     if args.target_rounds:
         target_ratios(args, work_dir)
     if args.json:

@@ -250,15 +250,16 @@ def client_socket(stack: harness.Stack, args) -> socket.socket:
     return sock
 
 
-def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float]:
-    """Envoy's user and system CPU seconds over the measured round trips (no valgrind)."""
+def measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float, int]:
+    """Envoy's user and system CPU seconds, and its read and write system calls, over the measured round trips
+    (no valgrind)."""
     try:
         return _measure_cpu(label, wasm, plugin_config, args)
     except harness.HarnessError as e:
         raise harness.HarnessError(f"{label}: {e}") from e
 
 
-def _measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float]:
+def _measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[float, float, int]:
     stack = start_stack(label, wasm, plugin_config, args)
     try:
         stack.create_topic(TOPIC)
@@ -268,15 +269,15 @@ def _measure_cpu(label: str, wasm: Path | None, plugin_config, args) -> tuple[fl
             wait_for_leader(sock, batch)
             round_trips(sock, args.warm_up, batch, 0)
             user_before, system_before = bench.envoy_cpu_ticks(pid)
-            run_before = bench.threads_run_seconds(pid)
+            run_before, calls_before = bench.threads_run_seconds(pid), bench.syscalls(pid)
             round_trips(sock, args.round_trips, batch, 2 * args.warm_up)
-            run_after = bench.threads_run_seconds(pid)
+            run_after, calls_after = bench.threads_run_seconds(pid), bench.syscalls(pid)
             user_after, system_after = bench.envoy_cpu_ticks(pid)
         # The total from the threads' run times (ns); its split into user and system from the ticks.
         user, system = user_after - user_before, system_after - system_before
         total = run_after - run_before
         share = user / (user + system) if user + system else 0.5
-        return total * share, total * (1 - share)
+        return total * share, total * (1 - share), calls_after - calls_before
     finally:
         stack.stop()
 
@@ -530,6 +531,7 @@ def report_cpu(specs, args) -> int:
     """Each round measures every variant once, side by side; the table gives medians over the rounds."""
     per = 2 * args.round_trips / 1e6  # requests, in millions: seconds per request become microseconds
     samples: dict[str, list[tuple[float, float]]] = {label: [] for label, _, _ in specs}
+    calls: dict[str, list[float]] = {label: [] for label, _, _ in specs}
     for round_index in range(args.rounds):
         # The variants of a round run side by side, as in paired.py: the same load from the rest of the
         # machine falls on each, which steadies their ratios far more than runs one after another.
@@ -537,8 +539,9 @@ def report_cpu(specs, args) -> int:
             {label: (lambda l=label, w=w, c=c: measure_cpu(l, w, c, args)) for label, w, c in specs}
         )
         for label, _, _ in specs:
-            user, system = measured[label]
+            user, system, syscalls = measured[label]
             samples[label].append((user / per, system / per))
+            calls[label].append(syscalls / (2 * args.round_trips))
         base = sum(samples[specs[0][0]][-1])
         cells = "  ".join(f"{label} {sum(s[-1]):.1f} us ({sum(s[-1]) / base:.2f}x)" for label, s in samples.items())
         print(f"round {round_index + 1}: {cells}", flush=True)
@@ -549,7 +552,8 @@ def report_cpu(specs, args) -> int:
         f"round trips, one request at a time, as under callgrind: Produce v3 of {args.records} x {args.record_size} B; "
         f"medians of {args.rounds} rounds)"
     )
-    print(f"{'':<12} {'user us':>8} {'system us':>10} {'total us':>9} {'user share':>11} {'vs ' + specs[0][0]:>10}")
+    print(f"{'':<12} {'user us':>8} {'system us':>10} {'total us':>9} {'user share':>11} {'vs ' + specs[0][0]:>10}"
+          f" {'syscalls':>9}")
     first = samples[specs[0][0]]
     for label, values in samples.items():
         user = statistics.median(u for u, _ in values)
@@ -557,8 +561,9 @@ def report_cpu(specs, args) -> int:
         ratio = statistics.median((u + s) / (bu + bs) for (u, s), (bu, bs) in zip(values, first))
         print(
             f"{label:<12} {user:>8.1f} {system:>10.1f} {user + system:>9.1f} {user / (user + system):>10.0%} "
-            f"{ratio:>9.2f}x"
+            f"{ratio:>9.2f}x {statistics.median(calls[label]):>9.1f}"
         )
+    print("(syscalls: Envoy's socket reads and writes per request, /proc/PID/io; where its system time goes)")
     return 0
 
 
