@@ -33,9 +33,10 @@ also its CPU per MB/s (cores busy at 1 MB/s); throughput; p50/p99 latency and wh
 then the ratios the targets are stated in. Deterministic figures from integration/bench/wasm-meter (the
 filter module's wasm instructions per request kind, no Envoy) are printed beside them when it is built.
 
-Then the 100-connection workload again in rounds (--conn-rounds, default 5): TLS tcp_proxy, read-only, this
-filter and Kroxylicious in turn, a few seconds each, the order turning every round; ratios within a round,
-medians over rounds. The single sequential run above measures when a stack runs as much as what it costs.
+Then the three workloads again in rounds (--rounds, default 5; smaller volumes): TLS tcp_proxy, read-only,
+this filter and Kroxylicious in turn, the order turning every round; ratios within a round, medians over the
+rounds. The single run of each stack after another above measures when a stack runs as much as what it costs:
+the ratios to quote are the rounds'.
 
 Then, the ratios the targets are stated in (Envoy CPU of this filter against the read-only module), measured
 the steadiest way this machine allows: instructions.py --cpu, the stacks side by side, rounds, medians; with
@@ -43,7 +44,8 @@ the read-only module a second time (read2), whose ratio to the first is what an 
 measurement's resolution.
 
 Run: integration/bench/run --compare [--stacks a,b] [--small-mb N] [--large-mb N] [--conn-seconds S]
-                                     [--conn-rounds R] [--conn-round-seconds S] [--target-rounds R] [--no-meter]
+                                     [--rounds R] [--round-small-mb N] [--round-large-mb N]
+                                     [--round-conn-seconds S] [--target-rounds R] [--no-meter]
 Needs: integration/setup.sh (venv, Envoy, Kafka), the release module, Kroxylicious (kroxylicious/fetch.sh) and
 Java 21+ for it (KMF_KROXYLICIOUS_JAVA_HOME, else the newest JDK under /usr/lib/jvm).
 """
@@ -536,74 +538,88 @@ def many_connections(endpoint: Endpoint, rig: Rig, seconds: float, connections: 
     return measure
 
 
-# The stacks of the 100-connection rounds: the read-only floor, the filter, Kroxylicious, and TLS tcp_proxy (the
-# floor under any Envoy).
+# The stacks of the rounds: the read-only floor, the filter, Kroxylicious, and TLS tcp_proxy (the floor under
+# any Envoy).
 ROUND_STACKS = ["tls tcp_proxy", "tls read-only", "tls filter", "kroxylicious"]
+ROUND_WORKLOADS = ["small", "large", "100 conns"]
 
 
-def connection_rounds(rig: Rig, stacks: list[str], rounds: int, seconds: float) -> dict[str, list[Measure]]:
-    """The 100-connection workload again, in rounds: each round runs every stack of ROUND_STACKS for `seconds`,
-    one after another, the order turning every round. One run of each stack, one after another (the table
-    above), measures when each runs as much as what it costs: on this shared machine the same stack moves by a
-    third between runs minutes apart. Ratios taken within a round, then their median over the rounds, put the
-    machine's slow moments on every stack alike. Returns each stack's measures, one per round."""
+def workload_rounds(rig: Rig, stacks: list[str], args) -> dict[str, dict[str, list[Measure]]]:
+    """The three workloads again, in rounds: each round runs every stack of ROUND_STACKS in turn (small produce
+    and fetch, large, 100 connections; smaller volumes than the table's), the order turning every round. One run
+    of each stack after another (the table above) measures when each runs as much as what it costs: on this
+    shared machine the same stack moves by a third between runs minutes apart. Ratios taken within a round,
+    then their median over the rounds, put the machine's slow moments on every stack alike. Returns, per stack
+    and workload, one measure per round (small and large: produce and fetch together)."""
     chosen = [stack for stack in ROUND_STACKS if stack in stacks and stack in rig.endpoints]
-    out: dict[str, list[Measure]] = {stack: [] for stack in chosen}
+    out: dict[str, dict[str, list[Measure]]] = {stack: {w: [] for w in ROUND_WORKLOADS} for stack in chosen}
     failed: set[str] = set()
-    for index in range(rounds if chosen else 0):
+    for index in range(args.rounds if chosen else 0):
         turn = index % len(chosen)
         for stack in chosen[turn:] + chosen[:turn]:
             if stack in failed:
                 continue
+            endpoint = rig.endpoints[stack]
             try:
-                out[stack].append(many_connections(rig.endpoints[stack], rig, seconds))
+                measured = {}
+                for workload, value_size, mb in (("small", 1024, args.round_small_mb), ("large", 100 * 1024, args.round_large_mb)):
+                    produce, fetch = produce_fetch(endpoint, rig, f"{workload}-round{index + 1}", value_size, mb)
+                    measured[workload] = Measure(stack, workload, produce.seconds + fetch.seconds,
+                                                 produce.value_bytes + fetch.value_bytes, produce.requests + fetch.requests,
+                                                 None if produce.cpu is None or fetch.cpu is None else produce.cpu + fetch.cpu)  # fmt: skip
+                measured["100 conns"] = many_connections(endpoint, rig, args.round_conn_seconds)
             except (OSError, harness.HarnessError) as e:
-                # Its rounds so far stay (every stack's list grows round by round, so they pair by index).
-                rig.notes.append(f"{stack}: FAILED in the 100-connection rounds: {str(e)[:300]}")
+                # Its earlier rounds stay (each stack's lists grow round by round, so they pair by index).
+                rig.notes.append(f"{stack}: FAILED in the rounds: {str(e)[:300]}")
                 failed.add(stack)
-        cells = "  ".join(f"{stack} {out[stack][-1].cpu_ms_per_mb() or 0:.2f}" for stack in chosen if out[stack])
-        print(f"  100 connections, round {index + 1} (ms/MB; first {chosen[turn]}): {cells}", flush=True)
+                continue
+            for workload, measure in measured.items():
+                out[stack][workload].append(measure)
+        cells = "  ".join(
+            f"{stack} " + "/".join(f"{(out[stack][w][-1].cpu_ms_per_mb() or 0) if out[stack][w] else 0:.2f}" for w in ROUND_WORKLOADS)
+            for stack in chosen
+        )  # fmt: skip
+        print(f"  round {index + 1} (ms/MB small/large/100c; first {chosen[turn]}): {cells}", flush=True)
     return out
 
 
-def report_connection_rounds(per_stack: dict[str, list[Measure]], seconds: float, out=sys.stdout) -> None:
+def report_rounds(per_stack: dict[str, dict[str, list[Measure]]], args, out=sys.stdout) -> None:
     """Medians over the rounds, and each stack's CPU per MB against the others' in the same round."""
+    per_stack = {stack: by for stack, by in per_stack.items() if any(by.values())}
     if not per_stack:
         return
-    per_stack = {stack: measures for stack, measures in per_stack.items() if measures}
-    if not per_stack:
-        return
-    rounds = max(len(measures) for measures in per_stack.values())
-    print(f"\n== {CONNECTIONS} connections in rounds: proxy CPU per MB, the stacks in turn ({rounds} rounds of "
-          f"{seconds:g} s each, the order turning), medians ==", file=out)  # fmt: skip
+    rounds = max(len(measures) for by in per_stack.values() for measures in by.values())
+    print(f"\n== In rounds: proxy CPU per MB, the stacks in turn ({rounds} rounds, the order turning; small "
+          f"{args.round_small_mb} MB, large {args.round_large_mb} MB, {CONNECTIONS} connections {args.round_conn_seconds:g} s"
+          f" per stack and round), medians ==", file=out)  # fmt: skip
     bases = [stack for stack in ("tls tcp_proxy", "tls read-only", "kroxylicious") if stack in per_stack]
-    header = (f"{'stack':<16} {'ms/MB':>7} {'req/s':>7} {'p50 us':>8} {'p99 us':>8}"
+    header = (f"{'stack':<16} {'workload':<10} {'ms/MB':>7} {'MB/s':>7} {'100c p99 us':>12}"
               + "".join(f" {'vs ' + base.removeprefix('tls '):>16}" for base in bases))  # fmt: skip
     print(header, file=out)
     print("-" * len(header), file=out)
 
-    def ratios(stack, base):
-        pairs = zip(per_stack[stack], per_stack[base])
+    def ratios(stack, base, workload):
+        pairs = zip(per_stack[stack][workload], per_stack[base][workload])
         return [m.cpu_ms_per_mb() / b.cpu_ms_per_mb() for m, b in pairs if m.cpu_ms_per_mb() and b.cpu_ms_per_mb()]
 
     def median(values):
         values = [v for v in values if v is not None]
         return statistics.median(values) if values else None
 
-    for stack, measures in per_stack.items():
-        row = (f"{stack:<16} {cell(median(m.cpu_ms_per_mb() for m in measures), 2, 7)}"
-               f" {cell(median(m.requests / m.seconds for m in measures if m.seconds), 0, 7)}"
-               f" {cell(median(m.p50_us for m in measures), 0, 8)} {cell(median(m.p99_us for m in measures), 0, 8)}")  # fmt: skip
-        for base in bases:
-            row += f" {cell(median(ratios(stack, base)), 2, 15)}x"
-        print(row, file=out)
-    for stack in per_stack:
-        if stack != "tls read-only" and "tls read-only" in per_stack:
-            rounds_text = ", ".join(f"{r:.2f}" for r in ratios(stack, "tls read-only"))
-            print(f"  {stack} vs read-only by round: {rounds_text}", file=out)
-    if "tls filter" in per_stack and "kroxylicious" in per_stack:
-        rounds_text = ", ".join(f"{r:.2f}" for r in ratios("tls filter", "kroxylicious"))
-        print(f"  tls filter vs kroxylicious by round: {rounds_text}", file=out)
+    for stack, by in per_stack.items():
+        for workload in ROUND_WORKLOADS:
+            measures = by[workload]
+            p99 = median(m.p99_us for m in measures) if workload == "100 conns" else None
+            row = (f"{stack:<16} {workload:<10} {cell(median(m.cpu_ms_per_mb() for m in measures), 2, 7)}"
+                   f" {cell(median(m.mb_per_s() for m in measures), 1, 7)} {cell(p99, 0, 12)}")  # fmt: skip
+            for base in bases:
+                row += f" {cell(median(ratios(stack, base, workload)), 2, 15)}x"
+            print(row, file=out)
+    for stack, base in (("tls filter", "tls read-only"), ("tls filter", "kroxylicious"), ("tls read-only", "tls tcp_proxy")):
+        if stack in per_stack and base in per_stack:
+            for workload in ROUND_WORKLOADS:
+                rounds_text = ", ".join(f"{r:.2f}" for r in ratios(stack, base, workload))
+                print(f"  {stack} vs {base}, {workload}, by round: {rounds_text}", file=out)
 
 
 def batch_values() -> list[int]:
@@ -956,9 +972,12 @@ def main(argv=None) -> int:
     parser.add_argument("--conn-seconds", type=float, default=15, help="seconds of the 100-connection phase")
     parser.add_argument("--pings", type=int, default=2000, help="one-at-a-time FindCoordinator round trips")
     parser.add_argument("--produces", type=int, default=500, help="one-at-a-time Produce round trips")
-    parser.add_argument("--conn-rounds", type=int, default=5,
-                        help=f"rounds of the 100-connection workload for {ROUND_STACKS}, the stacks in turn (0: none)")
-    parser.add_argument("--conn-round-seconds", type=float, default=6, help="seconds of each stack in each round")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help=f"rounds of the three workloads for {ROUND_STACKS}, the stacks in turn (0: none)")
+    parser.add_argument("--round-small-mb", type=int, default=8, help="MB of 1 KiB records per stack and round")
+    parser.add_argument("--round-large-mb", type=int, default=30, help="MB of 100 KiB records per stack and round")
+    parser.add_argument("--round-conn-seconds", type=float, default=5,
+                        help="seconds of the 100-connection workload per stack and round")
     parser.add_argument("--no-meter", action="store_true", help="skip the wasm-meter's deterministic counts")
     parser.add_argument("--target-rounds", type=int, default=3,
                         help="rounds of the side-by-side read-only/filter/noop CPU ratios after the table (0: none)")
@@ -980,7 +999,7 @@ def main(argv=None) -> int:
           f" ({harness.WASM_PATH.stat().st_size:,} B); Kafka JVM: {os.environ['KMF_KAFKA_JVM_OPTS']}", flush=True)  # fmt: skip
     rig = Rig(stacks, work_dir)
     measures: list[Measure] = []
-    per_stack: dict[str, list[Measure]] = {}
+    per_stack: dict[str, dict[str, list[Measure]]] = {}
     try:
         print(f"broker and {len(stacks)} stacks up in {time.monotonic() - started:.0f} s", flush=True)
         for stack in stacks:
@@ -1009,15 +1028,15 @@ def main(argv=None) -> int:
         measures += interleaved_latency(rig, stacks, args.pings, args.produces)
         print(f"  latency, all stacks interleaved: done in {time.monotonic() - latency_started:.0f} s", flush=True)
         rounds_started = time.monotonic()
-        per_stack = connection_rounds(rig, stacks, args.conn_rounds, args.conn_round_seconds)
+        per_stack = workload_rounds(rig, stacks, args)
         if per_stack:
-            print(f"  100 connections in rounds: done in {time.monotonic() - rounds_started:.0f} s", flush=True)
+            print(f"  rounds: done in {time.monotonic() - rounds_started:.0f} s", flush=True)
     finally:
         rig.stop()
     meter = [] if args.no_meter else meter_figures(work_dir)
     print(f"total {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
     report(measures, stacks, rig.notes, meter, args)
-    report_connection_rounds(per_stack, args.conn_round_seconds)
+    report_rounds(per_stack, args)
     if args.target_rounds:
         target_ratios(args, work_dir)
     if args.json:
