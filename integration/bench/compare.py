@@ -550,10 +550,14 @@ def workload_rounds(rig: Rig, stacks: list[str], args) -> dict[str, dict[str, li
     of each stack after another (the table above) measures when each runs as much as what it costs: on this
     shared machine the same stack moves by a third between runs minutes apart. Ratios taken within a round,
     then their median over the rounds, put the machine's slow moments on every stack alike. Returns, per stack
-    and workload, one measure per round (small and large: produce and fetch together)."""
+    and workload, one measure per round (small and large: produce and fetch together), and under "span" one
+    measure of the whole: the proxy's CPU from the first round's start to the last one's end, by clock ticks
+    (threads that ended included), over all it moved. A measured turn leaves out what a proxy does while the
+    others run; for a JVM that is garbage collection of the garbage its turn made, which the span counts."""
     chosen = [stack for stack in ROUND_STACKS if stack in stacks and stack in rig.endpoints]
     out: dict[str, dict[str, list[Measure]]] = {stack: {w: [] for w in ROUND_WORKLOADS} for stack in chosen}
     failed: set[str] = set()
+    span_started = {stack: (time.perf_counter(), rig.endpoints[stack].meter.ticks()) for stack in chosen}
     for index in range(args.rounds if chosen else 0):
         turn = index % len(chosen)
         for stack in chosen[turn:] + chosen[:turn]:
@@ -580,15 +584,23 @@ def workload_rounds(rig: Rig, stacks: list[str], args) -> dict[str, dict[str, li
             for stack in chosen
         )  # fmt: skip
         print(f"  round {index + 1} (ms/MB small/large/100c; first {chosen[turn]}): {cells}", flush=True)
+    for stack in chosen:
+        if stack in failed or not out[stack]["small"]:
+            continue
+        started, ticks = span_started[stack]
+        moved = sum(m.value_bytes for w in ROUND_WORKLOADS for m in out[stack][w])
+        cpu = rig.endpoints[stack].meter.ticks() - ticks
+        out[stack]["span"] = [Measure(stack, "span", time.perf_counter() - started, moved, 0, cpu)]
     return out
 
 
-def report_rounds(per_stack: dict[str, dict[str, list[Measure]]], args, out=sys.stdout) -> None:
-    """Medians over the rounds, and each stack's CPU per MB against the others' in the same round."""
+def report_rounds(per_stack: dict[str, dict[str, list[Measure]]], measures: list[Measure], args, out=sys.stdout) -> None:
+    """Medians over the rounds, and each stack's CPU per MB against the others' in the same round; then the
+    same as a Markdown table with the latency each stack adds (the interleaved phase, `measures`)."""
     per_stack = {stack: by for stack, by in per_stack.items() if any(by.values())}
     if not per_stack:
         return
-    rounds = max(len(measures) for by in per_stack.values() for measures in by.values())
+    rounds = max(len(turns) for by in per_stack.values() for turns in by.values())
     print(f"\n== In rounds: proxy CPU per MB, the stacks in turn ({rounds} rounds, the order turning; small "
           f"{args.round_small_mb} MB, large {args.round_large_mb} MB, {CONNECTIONS} connections {args.round_conn_seconds:g} s"
           f" per stack and round), medians ==", file=out)  # fmt: skip
@@ -608,18 +620,54 @@ def report_rounds(per_stack: dict[str, dict[str, list[Measure]]], args, out=sys.
 
     for stack, by in per_stack.items():
         for workload in ROUND_WORKLOADS:
-            measures = by[workload]
-            p99 = median(m.p99_us for m in measures) if workload == "100 conns" else None
-            row = (f"{stack:<16} {workload:<10} {cell(median(m.cpu_ms_per_mb() for m in measures), 2, 7)}"
-                   f" {cell(median(m.mb_per_s() for m in measures), 1, 7)} {cell(p99, 0, 12)}")  # fmt: skip
+            turns = by[workload]
+            p99 = median(m.p99_us for m in turns) if workload == "100 conns" else None
+            row = (f"{stack:<16} {workload:<10} {cell(median(m.cpu_ms_per_mb() for m in turns), 2, 7)}"
+                   f" {cell(median(m.mb_per_s() for m in turns), 1, 7)} {cell(p99, 0, 12)}")  # fmt: skip
             for base in bases:
                 row += f" {cell(median(ratios(stack, base, workload)), 2, 15)}x"
+            print(row, file=out)
+    spans = {stack: by["span"][0] for stack, by in per_stack.items() if by.get("span")}
+    if spans:
+        print(f"{'':<16} whole span, all workloads together, idle turns included (clock ticks):", file=out)
+        for stack, span in spans.items():
+            row = f"{stack:<16} {'span':<10} {cell(span.cpu_ms_per_mb(), 2, 7)} {'':>7} {'':>12}"
+            for base in bases:
+                value = spans.get(base)
+                row += f" {cell(span.cpu_ms_per_mb() / value.cpu_ms_per_mb() if value and value.cpu_ms_per_mb() else None, 2, 15)}x"
             print(row, file=out)
     for stack, base in (("tls filter", "tls read-only"), ("tls filter", "kroxylicious"), ("tls read-only", "tls tcp_proxy")):
         if stack in per_stack and base in per_stack:
             for workload in ROUND_WORKLOADS:
                 rounds_text = ", ".join(f"{r:.2f}" for r in ratios(stack, base, workload))
                 print(f"  {stack} vs {base}, {workload}, by round: {rounds_text}", file=out)
+
+    def latency(stack, kind):
+        found = [m for m in measures if m.stack == stack and m.phase == f"{kind} latency"]
+        direct = [m for m in measures if m.stack == "direct" and m.phase == f"{kind} latency"]
+        if not found or not direct:
+            return "–"
+        return f"{found[0].p50_us - direct[0].p50_us:+,.0f} / {found[0].p99_us - direct[0].p99_us:+,.0f}"
+
+    def ratio_text(stack, base):
+        if base not in per_stack:
+            return "–"
+        values = [median(ratios(stack, base, w)) for w in ROUND_WORKLOADS]
+        text = " / ".join("–" if v is None else f"{v:.2f}x" for v in values)
+        span, base_span = spans.get(stack), spans.get(base)
+        if span and base_span and base_span.cpu_ms_per_mb():
+            text += f" (span {span.cpu_ms_per_mb() / base_span.cpu_ms_per_mb():.2f}x)"
+        return text
+
+    print("\n== The side-by-side table from the rounds (Markdown) ==", file=out)
+    print("| stack | proxy CPU ms per MB: small / large / 100 connections | vs read-only | vs Kroxylicious"
+          " | added p50 / p99 µs, FindCoordinator | Produce 10 × 1 KiB | p99 under 100 connections, ms |", file=out)  # fmt: skip
+    print("|---|---|---|---|---|---|---|", file=out)
+    for stack, by in per_stack.items():
+        cpu = " / ".join(cell(median(m.cpu_ms_per_mb() for m in by[w]), 2, 0).strip() for w in ROUND_WORKLOADS)
+        p99 = median(m.p99_us for m in by["100 conns"])
+        print(f"| {stack} | {cpu} | {ratio_text(stack, 'tls read-only')} | {ratio_text(stack, 'kroxylicious')}"
+              f" | {latency(stack, 'ping')} | {latency(stack, 'produce')} | {'–' if p99 is None else f'{p99 / 1000:.1f}'} |", file=out)  # fmt: skip
 
 
 def batch_values() -> list[int]:
@@ -1036,7 +1084,7 @@ def main(argv=None) -> int:
     meter = [] if args.no_meter else meter_figures(work_dir)
     print(f"total {time.monotonic() - started:.0f} s; load average after: {os.getloadavg()[0]:.2f}")
     report(measures, stacks, rig.notes, meter, args)
-    report_rounds(per_stack, args)
+    report_rounds(per_stack, measures, args)
     if args.target_rounds:
         target_ratios(args, work_dir)
     if args.json:
