@@ -33,10 +33,11 @@ also its CPU per MB/s (cores busy at 1 MB/s); throughput; p50/p99 latency and wh
 then the ratios the targets are stated in. Deterministic figures from integration/bench/wasm-meter (the
 filter module's wasm instructions per request kind, no Envoy) are printed beside them when it is built.
 
-Then the three workloads again in rounds (--rounds, default 5; smaller volumes): TLS tcp_proxy, read-only,
-this filter and Kroxylicious in turn, the order turning every round; ratios within a round, medians over the
-rounds. The single run of each stack after another above measures when a stack runs as much as what it costs:
-the ratios to quote are the rounds'.
+Then the three workloads again in rounds (--rounds, default 7, after one not counted; smaller volumes): each
+workload on TLS tcp_proxy, read-only, this filter and Kroxylicious in turn, the order turning every round;
+ratios within a round, medians over the rounds, and each proxy's CPU over the rounds' whole span. The single
+run of each stack after another above measures when a stack runs as much as what it costs (and a JVM proxy
+before its compiler has finished): the ratios to quote are the rounds'.
 
 Then, the ratios the targets are stated in (Envoy CPU of this filter against the read-only module), measured
 the steadiest way this machine allows: instructions.py --cpu, the stacks side by side, rounds, medians; with
@@ -44,7 +45,7 @@ the read-only module a second time (read2), whose ratio to the first is what an 
 measurement's resolution.
 
 Run: integration/bench/run --compare [--stacks a,b] [--small-mb N] [--large-mb N] [--conn-seconds S]
-                                     [--rounds R] [--round-small-mb N] [--round-large-mb N]
+                                     [--rounds R] [--warm-rounds R] [--round-small-mb N] [--round-large-mb N]
                                      [--round-conn-seconds S] [--target-rounds R] [--no-meter]
 Needs: integration/setup.sh (venv, Envoy, Kafka), the release module, Kroxylicious (kroxylicious/fetch.sh) and
 Java 21+ for it (KMF_KROXYLICIOUS_JAVA_HOME, else the newest JDK under /usr/lib/jvm).
@@ -545,47 +546,60 @@ ROUND_WORKLOADS = ["small", "large", "100 conns"]
 
 
 def workload_rounds(rig: Rig, stacks: list[str], args) -> dict[str, dict[str, list[Measure]]]:
-    """The three workloads again, in rounds: each round runs every stack of ROUND_STACKS in turn (small produce
-    and fetch, large, 100 connections; smaller volumes than the table's), the order turning every round. One run
-    of each stack after another (the table above) measures when each runs as much as what it costs: on this
-    shared machine the same stack moves by a third between runs minutes apart. Ratios taken within a round,
-    then their median over the rounds, put the machine's slow moments on every stack alike. Returns, per stack
-    and workload, one measure per round (small and large: produce and fetch together), and under "span" one
-    measure of the whole: the proxy's CPU from the first round's start to the last one's end, by clock ticks
-    (threads that ended included), over all it moved. A measured turn leaves out what a proxy does while the
-    others run; for a JVM that is garbage collection of the garbage its turn made, which the span counts."""
+    """The three workloads again, in rounds (smaller volumes than the table's): in each round, each workload on
+    every stack of ROUND_STACKS in turn (small produce and fetch on each, then large on each, then 100
+    connections on each), the order of the stacks turning every round. One run of each stack after another
+    (the table above) measures when each runs as much as what it costs: on this shared machine the same stack
+    moves by a third between runs minutes apart. Ratios taken within a round, then their median over the
+    rounds, put the machine's slow moments on every stack alike. `--warm-rounds` rounds first are not counted:
+    a JVM proxy's cost per MB keeps falling for minutes while its compiler works.
+
+    Returns, per stack and workload, one measure per round (small and large: produce and fetch together), and
+    under "span" one measure of the whole: the proxy's CPU from the first counted round's start to the last
+    one's end, by clock ticks (threads that ended included), over all it moved. A turn leaves out what a proxy
+    does while the others run; for a JVM that is the collection of the garbage its turn made, which the span
+    counts (with whatever else it does idle)."""
     chosen = [stack for stack in ROUND_STACKS if stack in stacks and stack in rig.endpoints]
     out: dict[str, dict[str, list[Measure]]] = {stack: {w: [] for w in ROUND_WORKLOADS} for stack in chosen}
     failed: set[str] = set()
-    span_started = {stack: (time.perf_counter(), rig.endpoints[stack].meter.ticks()) for stack in chosen}
-    for index in range(args.rounds if chosen else 0):
+    span_started: dict[str, tuple[float, float]] = {}
+    sizes = {"small": (1024, args.round_small_mb), "large": (100 * 1024, args.round_large_mb)}
+    for index in range(-args.warm_rounds, args.rounds if chosen else 0):
+        if index == 0:
+            span_started = {stack: (time.perf_counter(), rig.endpoints[stack].meter.ticks()) for stack in chosen}
         turn = index % len(chosen)
-        for stack in chosen[turn:] + chosen[:turn]:
-            if stack in failed:
-                continue
-            endpoint = rig.endpoints[stack]
-            try:
-                measured = {}
-                for workload, value_size, mb in (("small", 1024, args.round_small_mb), ("large", 100 * 1024, args.round_large_mb)):
-                    produce, fetch = produce_fetch(endpoint, rig, f"{workload}-round{index + 1}", value_size, mb)
-                    measured[workload] = Measure(stack, workload, produce.seconds + fetch.seconds,
-                                                 produce.value_bytes + fetch.value_bytes, produce.requests + fetch.requests,
-                                                 None if produce.cpu is None or fetch.cpu is None else produce.cpu + fetch.cpu)  # fmt: skip
-                measured["100 conns"] = many_connections(endpoint, rig, args.round_conn_seconds)
-            except (OSError, harness.HarnessError) as e:
-                # Its earlier rounds stay (each stack's lists grow round by round, so they pair by index).
-                rig.notes.append(f"{stack}: FAILED in the rounds: {str(e)[:300]}")
-                failed.add(stack)
-                continue
-            for workload, measure in measured.items():
-                out[stack][workload].append(measure)
+        order = chosen[turn:] + chosen[:turn]
+        for workload in ROUND_WORKLOADS:
+            for stack in order:
+                if stack in failed:
+                    continue
+                endpoint = rig.endpoints[stack]
+                try:
+                    if workload == "100 conns":
+                        measure = many_connections(endpoint, rig, args.round_conn_seconds)
+                    else:
+                        value_size, mb = sizes[workload]
+                        produce, fetch = produce_fetch(endpoint, rig, f"{workload}-round{index + 1}", value_size, mb)
+                        cpu = None if produce.cpu is None or fetch.cpu is None else produce.cpu + fetch.cpu
+                        measure = Measure(stack, workload, produce.seconds + fetch.seconds,
+                                          produce.value_bytes + fetch.value_bytes, produce.requests + fetch.requests, cpu)  # fmt: skip
+                except (OSError, harness.HarnessError) as e:
+                    # Its earlier rounds stay: every list grows round by round, so they still pair by index.
+                    rig.notes.append(f"{stack}: FAILED in the rounds: {str(e)[:300]}")
+                    failed.add(stack)
+                    continue
+                if index >= 0:
+                    out[stack][workload].append(measure)
+        if index < 0:
+            print(f"  warm-up round {index + args.warm_rounds + 1} done (not counted)", flush=True)
+            continue
         cells = "  ".join(
             f"{stack} " + "/".join(f"{(out[stack][w][-1].cpu_ms_per_mb() or 0) if out[stack][w] else 0:.2f}" for w in ROUND_WORKLOADS)
             for stack in chosen
         )  # fmt: skip
-        print(f"  round {index + 1} (ms/MB small/large/100c; first {chosen[turn]}): {cells}", flush=True)
+        print(f"  round {index + 1} (ms/MB small/large/100c; first {order[0]}): {cells}", flush=True)
     for stack in chosen:
-        if stack in failed or not out[stack]["small"]:
+        if stack in failed or stack not in span_started or not out[stack]["small"]:
             continue
         started, ticks = span_started[stack]
         moved = sum(m.value_bytes for w in ROUND_WORKLOADS for m in out[stack][w])
@@ -1020,8 +1034,9 @@ def main(argv=None) -> int:
     parser.add_argument("--conn-seconds", type=float, default=15, help="seconds of the 100-connection phase")
     parser.add_argument("--pings", type=int, default=2000, help="one-at-a-time FindCoordinator round trips")
     parser.add_argument("--produces", type=int, default=500, help="one-at-a-time Produce round trips")
-    parser.add_argument("--rounds", type=int, default=5,
+    parser.add_argument("--rounds", type=int, default=7,
                         help=f"rounds of the three workloads for {ROUND_STACKS}, the stacks in turn (0: none)")
+    parser.add_argument("--warm-rounds", type=int, default=1, help="rounds run first and not counted")
     parser.add_argument("--round-small-mb", type=int, default=8, help="MB of 1 KiB records per stack and round")
     parser.add_argument("--round-large-mb", type=int, default=30, help="MB of 100 KiB records per stack and round")
     parser.add_argument("--round-conn-seconds", type=float, default=5,
