@@ -81,6 +81,8 @@ struct FilterRoot {
     follow: Option<Publication>,
     /// Timer ticks so far: counters are flushed every [`COUNTER_FLUSH_PERIOD_MS`].
     ticks: u32,
+    /// The timer's period (`tick_period_ms`).
+    tick_ms: u32,
     /// This root's queue for notices of new policy generations (`policy_notices`).
     notices: Option<String>,
     context_id: u32,
@@ -112,7 +114,8 @@ impl RootContext for FilterRoot {
                 *self.config.borrow_mut() = config.clone();
                 log::info!("configuration loaded ({} bytes)", slot.text().len());
                 self.publish(slot, &config);
-                if let Err(e) = host::set_tick_period_ms(policy_updates::POLL_PERIOD_MS) {
+                self.tick_ms = tick_period_ms(self.follow.is_some(), self.notices.is_some());
+                if let Err(e) = host::set_tick_period_ms(self.tick_ms) {
                     // Without the timer the counters would never reach Envoy, and open connections would follow
                     // updates configured in other VMs late: refuse, as for a bad field.
                     log::error!("cannot start the root's timer: host status {}", e.0);
@@ -143,7 +146,7 @@ impl RootContext for FilterRoot {
             publication.scope.poll();
         }
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / policy_updates::POLL_PERIOD_MS) == 0 {
+        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / self.tick_ms.max(1)).max(1) == 0 {
             ending::tick(self.context_id);
             flush_pending_counts();
             if let (Some(publication), Some(name)) = (&self.follow, &self.notices) {
@@ -196,6 +199,19 @@ impl FilterRoot {
             Err(status) => publish_failed(status),
         }
         self.follow = Some(publication);
+    }
+}
+
+/// The root's timer period. It flushes the counters and looks at idle connections every second. A root whose
+/// notice queue is registered learns of a new policy generation from the notice at once, and re-reads the head
+/// on that same tick, as the fallback; one without a queue (the host refused it) has only the timer to learn
+/// of it, every [`policy_updates::POLL_PERIOD_MS`]. Each tick wakes Envoy's thread: at 20 ms an idle Envoy
+/// spent 11.6 ms of CPU a second on the filter's timers (1.4 ms with the read-only module).
+fn tick_period_ms(follows: bool, notified: bool) -> u32 {
+    if follows && !notified {
+        policy_updates::POLL_PERIOD_MS
+    } else {
+        COUNTER_FLUSH_PERIOD_MS
     }
 }
 

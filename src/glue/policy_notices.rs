@@ -2,9 +2,9 @@
 //!
 //! A VM learns of a publication by reading the head from shared data; reading it at every request cost a
 //! quarter of the filter's work per request (`policy_updates`), so each VM keeps a copy, which its roots'
-//! timer refreshes every 20 ms. That alone would let a connection in a VM that does not configure the update
-//! itself (Istio's new VM per change of a `file://` module, an ECDS update back to a configuration a worker
-//! still has a root for) decide up to 20 ms of requests on the old policy after Envoy accepted the new one.
+//! timer refreshes. That alone would let a connection in a VM that does not configure the update itself
+//! (Istio's new VM per change of a `file://` module, an ECDS update back to a configuration a worker still
+//! has a root for) decide a timer period of requests on the old policy after Envoy accepted the new one.
 //! So each root context registers a queue, named with its VM's token and its context id and listed in shared
 //! data per scope, and the VM that publishes a generation enqueues a notice to every listed queue: Envoy runs
 //! the registering root's `on_queue_ready` on that VM's thread, which refreshes the VM's copy. The notice is
@@ -12,7 +12,7 @@
 //! queue per root, not per VM: a VM keeps serving old connections through an old root after Envoy destroyed
 //! the roots of later configurations, and a notice to a destroyed root is dropped. Live roots list themselves
 //! again every second (`relist`), so entries of destroyed roots are the ones the bound drops. The timer stays
-//! as the fallback.
+//! as the fallback: once a second for a root with a queue, every 20 ms for one without (`tick_period_ms`).
 
 use std::hash::{BuildHasher, Hasher};
 

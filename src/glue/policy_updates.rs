@@ -7,8 +7,8 @@
 //! shared data is one store per vm_id for the whole process, across all of them. So each `on_configure`
 //! publishes its configuration, once per distinct configuration, as a new generation. Each VM keeps the newest
 //! head it knows (`VM_HEADS`): its own roots write it when they publish, a notice from the publishing VM makes
-//! every root re-read it at once (`policy_notices`), and every root re-reads it on its timer, every
-//! [`POLL_PERIOD_MS`], as the fallback. A connection compares its generation with that copy at each client
+//! every root re-read it at once (`policy_notices`), and every root re-reads it on its timer as the fallback
+//! (once a second; every [`POLL_PERIOD_MS`] for a root the notices cannot reach). A connection compares its generation with that copy at each client
 //! chunk with a request boundary (no hostcall: reading shared data per request was 0.23x of the read-only
 //! module's whole cost per request, measured with callgrind) and, when the generation moved, hands the newer
 //! configuration to its session, which takes it at the next request frame boundary.
@@ -48,8 +48,10 @@ pub(super) const SCOPE_CONFLICTS: &str = "kafka_filter.policy_scope_conflicts";
 /// Counter: an open connection could not follow the newest policy, which says `keepOldPolicy`.
 pub(super) const POLICY_KEPT: &str = "kafka_filter.policy_updates;result=kept";
 
-/// How often each root reads its scope's head from shared data (the VM's copy of it: `VM_HEADS`). The bound
-/// on how long an open connection runs under a policy that another VM replaced.
+/// How often a root without a notice queue (`policy_notices`: the host refused to register it) reads its
+/// scope's head from shared data (the VM's copy of it: `VM_HEADS`): the bound, for that VM, on how long an open
+/// connection runs under a policy that another VM replaced. A root with a queue is told at once, and re-reads
+/// the head once a second as the fallback.
 pub(super) const POLL_PERIOD_MS: u32 = 20;
 
 thread_local! {
