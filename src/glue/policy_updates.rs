@@ -8,10 +8,11 @@
 //! publishes its configuration, once per distinct configuration, as a new generation. Each VM keeps the newest
 //! head it knows (`VM_HEADS`): its own roots write it when they publish, a notice from the publishing VM makes
 //! every root re-read it at once (`policy_notices`), and every root re-reads it on its timer as the fallback
-//! (once a second; every [`POLL_PERIOD_MS`] for a root the notices cannot reach). A connection compares its generation with that copy at each client
-//! chunk with a request boundary (no hostcall: reading shared data per request was 0.23x of the read-only
-//! module's whole cost per request, measured with callgrind) and, when the generation moved, hands the newer
-//! configuration to its session, which takes it at the next request frame boundary.
+//! (once a second; every [`POLL_PERIOD_MS`] for a root the notices cannot reach). A connection compares its
+//! generation with that copy at each client chunk with a request boundary (no hostcall: reading shared data
+//! per request was 0.23x of the read-only module's whole cost per request, measured with callgrind) and, when
+//! the generation moved, hands the newer configuration to its session, which takes it at the next request
+//! frame boundary.
 //!
 //! Keys, under `kmf/1/<plugin name>/<root id>` (Istio sets no vm_id, so the store is shared with other
 //! plugins; two filter instances with different configurations need different names):
