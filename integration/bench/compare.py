@@ -564,7 +564,9 @@ def workload_rounds(rig: Rig, stacks: list[str], args) -> dict[str, dict[str, li
     failed: set[str] = set()
     span_started: dict[str, tuple[float, float]] = {}
     sizes = {"small": (1024, args.round_small_mb), "large": (100 * 1024, args.round_large_mb)}
-    for index in range(-args.warm_rounds, args.rounds if chosen else 0):
+    if not chosen or args.rounds <= 0:
+        return out
+    for index in range(-args.warm_rounds, args.rounds):
         if index == 0:
             span_started = {stack: (time.perf_counter(), rig.endpoints[stack].meter.ticks()) for stack in chosen}
         turn = index % len(chosen)
@@ -1044,7 +1046,7 @@ def main(argv=None) -> int:
                         help="seconds of the 100-connection workload per stack and round")
     parser.add_argument("--no-meter", action="store_true", help="skip the wasm-meter's deterministic counts")
     parser.add_argument("--target-rounds", type=int, default=3,
-                        help="rounds of the side-by-side read-only/filter/noop CPU ratios after the table (0: none)")
+                        help="rounds of the side-by-side read-only/filter/noop/read-only-again CPU ratios (0: none)")
     parser.add_argument("--target-round-trips", type=int, default=4000, help="small round trips per round (large: /13)")
     parser.add_argument("--json", type=Path, help="also write every measurement as JSON here")
     args = parser.parse_args(argv)
