@@ -28,6 +28,9 @@ trips there (e.g. --round-trips 4000). --rounds R measures every variant R
 times, the variants of a round side by side (as paired.py does), and reports medians: CPU time moves with the
 machine's load, instruction counts do not.
 
+--idle SECONDS measures each Envoy's CPU with no traffic at all, every stack up at once: what a filter's timers
+cost whatever the traffic (and what a one-request-at-a-time run charges to its requests).
+
 --latency measures request latency instead, with the benchmark's ping (bench.py): a FindCoordinator, which
 the broker answers from memory and the filter authorizes and passes both ways unchanged. All stacks run at once,
 their Envoys in front of one broker, and one client pings them in turn (50 pings to a stack, then the next
@@ -38,6 +41,7 @@ It reports p50, p99 and p99.9 and what each variant adds to the first, medians o
 does after them delays the next requests.)
 
 Examples: integration/bench/instructions.py noop=noop read=read-only filter=filter
+          integration/bench/instructions.py --idle 20 --rounds 3 read=read-only filter=filter
           integration/bench/instructions.py --latency --rounds 5 --round-trips 20000 tcp=tcp_proxy noop=noop filter=filter
 """
 
@@ -494,8 +498,10 @@ def main() -> int:
     parser.add_argument("--cache-sim", action="store_true",
                         help="also valgrind's cache and branch simulation: L1 misses and mispredictions per request")
     parser.add_argument("--latency", action="store_true", help="request latency, the stacks interleaved; no valgrind")
+    parser.add_argument("--idle", type=float, metavar="SECONDS",
+                        help="Envoy's CPU with no traffic over this many seconds, every stack at once; no valgrind")
     args = parser.parse_args()
-    if not (args.cpu or args.latency) and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
+    if not (args.cpu or args.latency or args.idle) and (shutil.which("valgrind") is None or shutil.which("callgrind_control") is None):
         parser.error("needs valgrind and callgrind_control (apt install valgrind)")
     work_dir = harness.RUN_DIR / "bench" / "instructions"
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -505,6 +511,8 @@ def main() -> int:
         specs = [(label, wasm, for_tls_client(config)) for label, wasm, config in specs]
     if args.latency:
         return report_latency(specs, args)
+    if args.idle:
+        return report_idle(specs, args)
     if args.cpu:
         return report_cpu(specs, args)
     title = (
@@ -525,6 +533,35 @@ def for_tls_client(config):
         if user["principal"] == bench.PLAIN_PRINCIPAL:
             user["principal"] = bench.TLS_PRINCIPAL
     return config
+
+
+def report_idle(specs, args) -> int:
+    """Every stack up at once and no client: each Envoy's CPU per second over `--idle` seconds (its threads' run
+    time), medians of `--rounds`. What a filter's timers cost whatever the traffic; one request at a time, a
+    benchmark charges it to the requests that run meanwhile."""
+    samples: dict[str, list[float]] = {label: [] for label, _, _ in specs}
+    for round_index in range(args.rounds):
+        stacks = {}
+        try:
+            for label, wasm, config in specs:
+                stacks[label] = start_stack(label, wasm, config, args)
+            time.sleep(3)  # past start-up
+            pids = {label: stack.envoy.process.popen.pid for label, stack in stacks.items()}
+            before = {label: bench.threads_run_seconds(pid) for label, pid in pids.items()}
+            started = time.monotonic()
+            time.sleep(args.idle)
+            elapsed = time.monotonic() - started
+            for label, pid in pids.items():
+                samples[label].append((bench.threads_run_seconds(pid) - before[label]) * 1000 / elapsed)
+        finally:
+            for stack in stacks.values():
+                stack.stop()
+        print(f"round {round_index + 1}: " + "  ".join(f"{label} {values[-1]:.2f} ms/s" for label, values in samples.items()), flush=True)
+    print(f"\nEnvoy's CPU with no traffic, ms per second ({args.idle:g} s, medians of {args.rounds} rounds; a connection-free"
+          " Envoy: its own timers and each filter's)")  # fmt: skip
+    for label, values in samples.items():
+        print(f"{label:<12} {statistics.median(values):>8.2f}")
+    return 0
 
 
 def report_cpu(specs, args) -> int:

@@ -206,7 +206,7 @@ impl FilterRoot {
 /// notice queue is registered learns of a new policy generation from the notice at once, and re-reads the head
 /// on that same tick, as the fallback; one without a queue (the host refused it) has only the timer to learn
 /// of it, every [`policy_updates::POLL_PERIOD_MS`]. Each tick wakes Envoy's thread: at 20 ms an idle Envoy
-/// spent 11.6 ms of CPU a second on the filter's timers (1.4 ms with the read-only module).
+/// spent 8.5 ms of CPU a second (1.1 ms with the read-only module; 1.2 ms at once a second).
 fn tick_period_ms(follows: bool, notified: bool) -> u32 {
     if follows && !notified {
         policy_updates::POLL_PERIOD_MS
