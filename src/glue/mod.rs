@@ -81,8 +81,6 @@ struct FilterRoot {
     follow: Option<Publication>,
     /// Timer ticks so far: counters are flushed every [`COUNTER_FLUSH_PERIOD_MS`].
     ticks: u32,
-    /// The timer's period (`tick_period_ms`).
-    tick_ms: u32,
     /// This root's queue for notices of new policy generations (`policy_notices`).
     notices: Option<String>,
     context_id: u32,
@@ -114,8 +112,7 @@ impl RootContext for FilterRoot {
                 *self.config.borrow_mut() = config.clone();
                 log::info!("configuration loaded ({} bytes)", slot.text().len());
                 self.publish(slot, &config);
-                self.tick_ms = tick_period_ms(self.follow.is_some(), self.notices.is_some());
-                if let Err(e) = host::set_tick_period_ms(self.tick_ms) {
+                if let Err(e) = host::set_tick_period_ms(self.tick_period_ms()) {
                     // Without the timer the counters would never reach Envoy, and open connections would follow
                     // updates configured in other VMs late: refuse, as for a bad field.
                     log::error!("cannot start the root's timer: host status {}", e.0);
@@ -146,7 +143,7 @@ impl RootContext for FilterRoot {
             publication.scope.poll();
         }
         self.ticks = self.ticks.wrapping_add(1);
-        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / self.tick_ms.max(1)).max(1) == 0 {
+        if self.ticks % (COUNTER_FLUSH_PERIOD_MS / self.tick_period_ms()) == 0 {
             ending::tick(self.context_id);
             flush_pending_counts();
             if let (Some(publication), Some(name)) = (&self.follow, &self.notices) {
@@ -180,6 +177,20 @@ impl RootContext for FilterRoot {
 }
 
 impl FilterRoot {
+    /// The root's timer period (a divisor of [`COUNTER_FLUSH_PERIOD_MS`]). It flushes the counters and looks at
+    /// idle connections every second. A root whose notice queue is registered learns of a new policy generation
+    /// from the notice at once, and re-reads the head on that same tick, as the fallback; one without a queue
+    /// (the host refused it) has only the timer to learn of it, every [`policy_updates::POLL_PERIOD_MS`]. Each
+    /// tick wakes Envoy's thread: at 20 ms an idle Envoy spent 8.5 ms of CPU a second (1.1 ms with the
+    /// read-only module; 1.2 ms at once a second).
+    fn tick_period_ms(&self) -> u32 {
+        if self.follow.is_some() && self.notices.is_none() {
+            policy_updates::POLL_PERIOD_MS
+        } else {
+            COUNTER_FLUSH_PERIOD_MS
+        }
+    }
+
     /// Publishes the configuration for the connections of every VM (see `policy_updates`). On failure the
     /// connections keep their own root's policy, as before policy updates reached open connections.
     fn publish(&mut self, slot: Slot, config: &Rc<Config>) {
@@ -199,19 +210,6 @@ impl FilterRoot {
             Err(status) => publish_failed(status),
         }
         self.follow = Some(publication);
-    }
-}
-
-/// The root's timer period. It flushes the counters and looks at idle connections every second. A root whose
-/// notice queue is registered learns of a new policy generation from the notice at once, and re-reads the head
-/// on that same tick, as the fallback; one without a queue (the host refused it) has only the timer to learn
-/// of it, every [`policy_updates::POLL_PERIOD_MS`]. Each tick wakes Envoy's thread: at 20 ms an idle Envoy
-/// spent 8.5 ms of CPU a second (1.1 ms with the read-only module; 1.2 ms at once a second).
-fn tick_period_ms(follows: bool, notified: bool) -> u32 {
-    if follows && !notified {
-        policy_updates::POLL_PERIOD_MS
-    } else {
-        COUNTER_FLUSH_PERIOD_MS
     }
 }
 
@@ -612,14 +610,13 @@ impl StreamContext for Connection {
         }
         // The middle of a large frame already decided (a Produce's records): it passes unread, and nothing else
         // needs doing. A 1 MiB request is dozens of such chunks, each costing no more than this.
-        let passthrough = self.session.downstream_passthrough();
-        if self.identified && passthrough >= data_size as u64 {
+        if self.identified && self.session.downstream_passthrough() >= data_size as u64 {
             self.session.skip_downstream(data_size as u64);
             return Action::Continue;
         }
-        // A chunk that holds a request frame boundary.
+        // A chunk that holds a request frame boundary (or the connection's first).
         #[cfg(not(feature = "bench-no-policy-follow"))]
-        if !self.identified || passthrough < data_size as u64 {
+        {
             self.follow_policy();
             if let Some(watch) = &self.watch {
                 watch.notice(&mut self.session);

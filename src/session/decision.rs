@@ -217,7 +217,7 @@ fn refuse(
             denied.first().map(|(t, _)| authorization_error(*t)).unwrap_or(authorization_error(rt))
         }
     };
-    core.answer_denied(header, header.api_version, body_prefix, &error_for).unwrap_or_else(|e| {
+    core.answer_denied(header, body_prefix, &error_for).unwrap_or_else(|e| {
         Verdict::Close(Box::new(CloseReason::new(
             CloseKind::Unsupported,
             format!("denied {} v{} cannot be answered, unsupported: {e}", api_name(header.api_key), header.api_version),

@@ -67,7 +67,6 @@ impl FrameHandler for ResponseSide<'_> {
         }
         let verdict = match entry.action {
             ResponseAction::Forward | ResponseAction::Sasl => Verdict::Forward,
-            ResponseAction::Replace(answer) => Verdict::Replace(answer),
             // Rewritten under the policy its request was decided under (a policy update may have come in between).
             action => {
                 let current = std::mem::replace(&mut core.cfg, entry.cfg);
@@ -104,7 +103,8 @@ impl FrameHandler for ResponseSide<'_> {
     }
 }
 
-/// A response the filter rewrites (not the hot path: out of line, so the forwarding path stays small).
+/// A response the filter replaces or rewrites (not the hot path: out of line, so the forwarding path stays
+/// small). `Forward` and `Sasl` do not come here (`on_frame` passes them on).
 #[inline(never)]
 fn rewrite(
     core: &mut Core,

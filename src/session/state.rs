@@ -190,11 +190,11 @@ impl Core {
     pub(super) fn answer_denied(
         &mut self,
         header: &wire::RequestHeader<'_>,
-        version: i16,
         body: &[u8],
         error_for: &dyn Fn(ResourceType, &str) -> i16,
     ) -> Result<Verdict, String> {
-        let answer = crate::enforce::error_response(header.api_key, version, header.correlation_id, body, error_for)?;
+        let (key, version, correlation_id) = (header.api_key, header.api_version, header.correlation_id);
+        let answer = crate::enforce::error_response(key, version, correlation_id, body, error_for)?;
         self.count_request(header.api_key, RequestDecision::Denied);
         Ok(self.answer_in_place(header, answer))
     }

@@ -96,7 +96,7 @@ pub(super) fn metadata_request(core: &mut Core, header: &wire::RequestHeader<'_>
             core.events.extend(events.into_iter().map(Event::Decision));
             let error_for = |_: ResourceType, _: &str| error_code::TOPIC_AUTHORIZATION_FAILED;
             return core
-                .answer_denied(header, version, body, &error_for)
+                .answer_denied(header, body, &error_for)
                 .unwrap_or_else(|e| Verdict::Close(format!("denied Metadata v0 cannot be answered: {e}").into()));
         }
         kept = Some(retained);
