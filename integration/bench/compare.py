@@ -659,11 +659,8 @@ def report_rounds(per_stack: dict[str, dict[str, list[Measure]]], measures: list
                 print(f"  {stack} vs {base}, {workload}, by round: {rounds_text}", file=out)
 
     def latency(stack, kind):
-        found = [m for m in measures if m.stack == stack and m.phase == f"{kind} latency"]
-        direct = [m for m in measures if m.stack == "direct" and m.phase == f"{kind} latency"]
-        if not found or not direct:
-            return "–"
-        return f"{found[0].p50_us - direct[0].p50_us:+,.0f} / {found[0].p99_us - direct[0].p99_us:+,.0f}"
+        phase = f"{kind} latency"
+        return added_latency(find_measure(measures, stack, phase), find_measure(measures, "direct", phase))
 
     def ratio_text(stack, base):
         if base not in per_stack:
@@ -857,6 +854,17 @@ def meter_modules(work_dir: Path) -> list[tuple[str, Path]]:
 # --- report -------------------------------------------------------------------------------------------------------
 
 
+def find_measure(measures: list[Measure], stack: str, phase: str) -> Measure | None:
+    return next((m for m in measures if m.stack == stack and m.phase == phase), None)
+
+
+def added_latency(m: Measure | None, direct: Measure | None) -> str:
+    """"p50 / p99" a stack adds to the broker's own latency (`direct`), for the Markdown tables."""
+    if m is None or direct is None or m.stack == "direct":
+        return "–"
+    return f"{m.p50_us - direct.p50_us:+,.0f} / {m.p99_us - direct.p99_us:+,.0f}"
+
+
 def cell(value, digits: int = 1, width: int = 9) -> str:
     if value is None:
         return f"{'-':>{width}}"
@@ -871,10 +879,7 @@ def ratio_cell(value, base, width: int = 7) -> str:
 
 def report(measures: list[Measure], stacks: list[str], notes: list[str], meter: list[str], args, out=sys.stdout) -> None:
     def find(stack, phase):
-        for m in measures:
-            if m.stack == stack and m.phase == phase:
-                return m
-        return None
+        return find_measure(measures, stack, phase)
 
     phases = ["small produce", "small fetch", "large produce", "large fetch", f"{CONNECTIONS} conns produce"]
     print(f"\n== Proxy CPU per MB of record values (ms of CPU per MB = milli-cores per MB/s), and throughput ==", file=out)
@@ -1012,17 +1017,12 @@ def markdown_summary(measures, stacks, combined, find) -> str:
         krox = [combined("kroxylicious", names) for names in workloads]
         ping, produce = find(stack, "ping latency"), find(stack, "produce latency")
 
-        def added(m, base):
-            if stack == "direct" or m is None or base is None:
-                return "–"
-            return f"{m.p50_us - base.p50_us:+,.0f} / {m.p99_us - base.p99_us:+,.0f}"
-
         small_p, large_p, many = find(stack, "small produce"), find(stack, "large produce"), find(stack, conns)
         rows.append(
             f"| {stack} | {num(cpu[0], 2)} | {num(cpu[1], 2)} | {num(cpu[2], 2)}"
             f" | {' / '.join(rel(c, r) for c, r in zip(cpu, read))}"
             f" | {' / '.join(rel(c, k) for c, k in zip(cpu, krox))}"
-            f" | {added(ping, direct_ping)} | {added(produce, direct_produce)}"
+            f" | {added_latency(ping, direct_ping)} | {added_latency(produce, direct_produce)}"
             f" | {num(small_p.mb_per_s() if small_p else None)} / {num(large_p.mb_per_s() if large_p else None)}"
             f" | {num(many.requests / many.seconds if many and many.seconds else None, 0)} |"
         )
