@@ -13,7 +13,7 @@ use kafka_protocol::protocol::{Encodable, StrBytes};
 
 mod round_trip;
 #[allow(unused_imports)] // each bench binary uses its own subset
-pub use round_trip::{round_trip, thousand_rule_policy};
+pub use round_trip::{raw_round_trip, round_trip, thousand_rule_policy};
 
 /// Enforce mode; the anonymous principal may write `allowed`, read everything prefixed `visible-`.
 pub const ENFORCE_POLICY: &str = r#"{

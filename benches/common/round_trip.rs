@@ -60,3 +60,31 @@ pub fn round_trip(i: i32) -> [Vec<u8>; 4] {
     let fetch_resp = response(ApiKey::Fetch, 12, 2 * i + 1, &FetchResponse::default().with_responses(vec![fetched]));
     [produce_req, produce_resp, fetch_req, fetch_resp]
 }
+
+/// The Envoy instruction count's round trip (`integration/bench/instructions.py`): a Produce v3 of one batch of
+/// `record_bytes` to partition 0 and its answer, a Fetch v4 and its answer carrying that batch.
+pub fn raw_round_trip(i: i32, record_bytes: usize) -> [Vec<u8>; 4] {
+    let produce_req = request(ApiKey::Produce, 3, 2 * i, &produce("bench-topic", record_bytes));
+    let partition = PartitionProduceResponse::default().with_index(0).with_base_offset(42);
+    let answered =
+        TopicProduceResponse::default().with_name(topic("bench-topic")).with_partition_responses(vec![partition]);
+    let produce_resp = response(ApiKey::Produce, 3, 2 * i, &ProduceResponse::default().with_responses(vec![answered]));
+    let partition =
+        FetchPartition::default().with_partition(0).with_fetch_offset(0).with_partition_max_bytes(16 * 1024);
+    let body = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(0)
+        .with_min_bytes(1)
+        .with_max_bytes(16 * 1024)
+        .with_topics(vec![FetchTopic::default().with_topic(topic("bench-topic")).with_partitions(vec![partition])]);
+    let fetch_req = request(ApiKey::Fetch, 4, 2 * i + 1, &body);
+    let partition = PartitionData::default()
+        .with_partition_index(0)
+        .with_high_watermark(100)
+        .with_last_stable_offset(100)
+        .with_aborted_transactions(Some(vec![]))
+        .with_records(Some(Bytes::from(vec![7u8; record_bytes])));
+    let fetched = FetchableTopicResponse::default().with_topic(topic("bench-topic")).with_partitions(vec![partition]);
+    let fetch_resp = response(ApiKey::Fetch, 4, 2 * i + 1, &FetchResponse::default().with_responses(vec![fetched]));
+    [produce_req, produce_resp, fetch_req, fetch_resp]
+}

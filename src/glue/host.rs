@@ -99,10 +99,16 @@ pub mod census {
         }
     }
 
-    /// Every 4096 chunks: one warn line with the totals.
-    pub fn maybe_report() {
+    /// One data callback (each counted, the chunks skipped unread included), reported every 1024.
+    pub fn data_callback(downstream: bool) {
+        bump(if downstream { 10 } else { 11 }, 1);
+        maybe_report();
+    }
+
+    /// Every 1024 chunks: one warn line with the totals.
+    fn maybe_report() {
         let chunks = COUNTS[10].load(Relaxed) + COUNTS[11].load(Relaxed);
-        if chunks % 4096 == 0 {
+        if chunks % 1024 == 0 {
             let line: Vec<String> =
                 NAMES.iter().zip(COUNTS.iter()).map(|(n, c)| format!("{n}={}", c.load(Relaxed))).collect();
             super::log(super::LogLevel::Warn, &format!("hostcall census: {}", line.join(" ")));

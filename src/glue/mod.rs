@@ -495,11 +495,6 @@ impl Connection {
     /// boundary as its first bytes only.
     fn on_data(&mut self, buffer: BufferType, data_size: usize) -> Action {
         let downstream = buffer == BufferType::DownstreamData;
-        #[cfg(feature = "hostcall-census")]
-        {
-            host::census::bump(if downstream { 10 } else { 11 }, 1);
-            host::census::maybe_report();
-        }
         let label = &self.label;
         let read = |pos: usize, len: usize| {
             host::get_buffer(buffer, pos, len)
@@ -601,6 +596,8 @@ impl StreamContext for Connection {
     }
 
     fn on_downstream_data(&mut self, data_size: usize, _end_of_stream: bool) -> Action {
+        #[cfg(feature = "hostcall-census")]
+        host::census::data_callback(true);
         if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::DownstreamData, 0, data_size, &[]);
             return Action::Pause;
@@ -629,6 +626,8 @@ impl StreamContext for Connection {
     }
 
     fn on_upstream_data(&mut self, data_size: usize, end_of_stream: bool) -> Action {
+        #[cfg(feature = "hostcall-census")]
+        host::census::data_callback(false);
         self.upstream_ending = end_of_stream;
         if self.closed || self.watch.as_ref().is_some_and(|w| w.closed()) {
             let _ = host::set_buffer(BufferType::UpstreamData, 0, data_size, &[]);

@@ -304,8 +304,19 @@ impl Meter {
     }
 }
 
-const USAGE: &str = "usage: kmf_wasm_meter MODULE.wasm [--rounds N] [--config FILE] [--log] [--trace]\n       \
-                     kmf_wasm_meter --dump DIR   (frames and configuration for v8-profile.mjs)";
+const USAGE: &str = "usage: kmf_wasm_meter MODULE.wasm [--rounds N] [--config FILE] [--shape S] [--chunk BYTES] [--log] [--trace]\n       \
+                     kmf_wasm_meter [--shape S] --dump DIR   (frames and configuration for v8-profile.mjs)\n       \
+                     --shape raw-small | raw-large: the round trip Envoy's instructions are counted on \
+                     (instructions.py: Produce v3 and Fetch v4, 10 KiB or ~1 MiB of records)";
+
+/// The round trip to run: the session bench's (Produce v9, Fetch v12), or instructions.py's with this many
+/// bytes of records.
+fn round_trip(raw_records: Option<usize>, i: i32) -> [Vec<u8>; 4] {
+    match raw_records {
+        Some(bytes) => common::raw_round_trip(i, bytes),
+        None => common::round_trip(i),
+    }
+}
 
 fn run() -> Result<(), Fail> {
     let mut args = std::env::args().skip(1);
@@ -314,10 +325,20 @@ fn run() -> Result<(), Fail> {
     let mut config = common::thousand_rule_policy();
     let mut print_logs = false;
     let mut tracing = false;
+    let mut raw_records = None;
+    let mut chunk = usize::MAX;
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--shape" => {
+                raw_records = match args.next().as_deref() {
+                    Some("raw-small") => Some(10 * 1024),
+                    Some("raw-large") => Some(10 * 100 * 1024),
+                    _ => return Err("--shape raw-small | raw-large".into()),
+                }
+            }
             "--rounds" => rounds = args.next().ok_or("--rounds N")?.parse()?,
             "--config" => config = std::fs::read_to_string(args.next().ok_or("--config FILE")?)?,
+            "--chunk" => chunk = args.next().ok_or("--chunk BYTES")?.parse()?,
             "--log" => print_logs = true,
             "--trace" => tracing = true,
             "--dump" => {
@@ -328,7 +349,7 @@ fn run() -> Result<(), Fail> {
                 std::fs::write(dir.join("config.json"), &config)?;
                 let mut all = Vec::new();
                 for i in 0..64 {
-                    for frame in common::round_trip(i) {
+                    for frame in round_trip(raw_records, i) {
                         all.extend_from_slice(&frame);
                     }
                 }
@@ -372,13 +393,16 @@ fn run() -> Result<(), Fail> {
     meter.call("proxy_on_context_create", &[CONNECTION_ID, ROOT_ID])?;
     meter.call("proxy_on_new_connection", &[CONNECTION_ID])?;
 
-    let frames: Vec<[Vec<u8>; 4]> = (0..64).map(common::round_trip).collect();
+    let frames: Vec<[Vec<u8>; 4]> = (0..64).map(|i| round_trip(raw_records, i)).collect();
     let round = |meter: &mut Meter, i: u32, by_frame: &mut [u64; 4]| -> Result<(), Fail> {
         let [produce, produced, fetch, fetched] = &frames[(i % 64) as usize];
         let callbacks = [(true, produce), (false, produced), (true, fetch), (false, fetched)];
         for (k, (downstream, frame)) in callbacks.into_iter().enumerate() {
             let before = meter.fuel();
-            let out = meter.data(downstream, frame)?;
+            let mut out = Vec::with_capacity(frame.len());
+            for piece in frame.chunks(chunk.max(1)) {
+                out.extend(meter.data(downstream, piece)?);
+            }
             by_frame[k] += before - meter.fuel();
             if &out != frame {
                 return Err(format!("round {i}: the module changed a frame it should pass as sent").into());
@@ -407,15 +431,23 @@ fn run() -> Result<(), Fail> {
     let per_round = |n: u64| n as f64 / f64::from(rounds);
     let host = meter.store.data();
     println!("module: {path}");
-    println!(
-        "round trips: {rounds} (Produce v9 10 x 1 KiB + answer, Fetch v12 + 10 KiB answer; one frame per callback)"
-    );
+    let shape = match raw_records {
+        Some(bytes) => format!("Produce v3 of {bytes} B of records + answer, Fetch v4 + its answer"),
+        None => "Produce v9 10 x 1 KiB + answer, Fetch v12 + 10 KiB answer".to_string(),
+    };
+    let per_callback = match chunk {
+        usize::MAX => "one frame per callback".to_string(),
+        bytes => format!("a frame in callbacks of at most {bytes} B"),
+    };
+    println!("round trips: {rounds} ({shape}; {per_callback})");
     println!("wasm instructions (fuel) per round trip: {:.0}", per_round(fuel_before - meter.fuel()));
     let [a, b, c, d] = by_frame.map(per_round);
     println!("  by callback: Produce {a:.0}, its answer {b:.0}, Fetch {c:.0}, its answer {d:.0}");
+    let callbacks: usize =
+        frames.first().map(|f| f.iter().map(|frame| frame.len().div_ceil(chunk.max(1))).sum()).unwrap_or(4);
     println!(
-        "calls into the module per round trip: {:.2} (4 data callbacks + {:.2} allocations for copies)",
-        4.0 + per_round(host.allocations - allocations_before),
+        "calls into the module per round trip: {:.2} ({callbacks} data callbacks + {:.2} allocations for copies)",
+        callbacks as f64 + per_round(host.allocations - allocations_before),
         per_round(host.allocations - allocations_before)
     );
     for (name, count) in &host.calls {
