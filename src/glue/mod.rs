@@ -1,6 +1,7 @@
 //! The proxy-wasm shell around the sans-IO [`Session`]: reads host properties and buffers, hands bytes to
 //! the core, writes back what the core decided, and logs. The only code that talks to the host.
 
+mod allocator;
 mod counters;
 mod ending;
 mod held;
