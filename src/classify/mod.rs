@@ -143,12 +143,10 @@ pub enum TopicKey<'a> {
     Id(crate::topic_ids::TopicUuid),
 }
 
-/// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
-/// body length (the frame may still be arriving). Must never panic on any input.
-pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification<'_> {
-    // Part of the handshake/authentication, or never authorized by Kafka: any version, never checked.
-    // ApiVersions must pass even above the supported range: the broker answers those with v0.
-    // Compared as numbers: kafka-protocol's conversion to `ApiKey` is a match over every key, on every request.
+/// Part of the handshake/authentication, or never authorized by Kafka: any version, never checked.
+/// ApiVersions must pass even above the supported range: the broker answers those with v0.
+/// Compared as numbers: kafka-protocol's conversion to `ApiKey` is a match over every key, on every request.
+fn unchecked(api_key: i16) -> bool {
     const UNCHECKED: [ApiKey; 5] = [
         ApiKey::ApiVersions,
         ApiKey::SaslHandshake,
@@ -156,20 +154,44 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
         ApiKey::GetTelemetrySubscriptions,
         ApiKey::PushTelemetry,
     ];
-    if UNCHECKED.iter().any(|&key| key as i16 == api_key) {
-        return Classification::Unchecked;
+    UNCHECKED.iter().any(|&key| key as i16 == api_key)
+}
+
+/// Why the filter cannot read requests of this API key and version (`None`: it reads them, or never checks
+/// them): decided from the request header's fixed part alone, before any of the body has arrived.
+pub(crate) fn unsupported(api_key: i16, api_version: i16) -> Option<String> {
+    if unchecked(api_key) {
+        return None;
     }
+    readable(api_key, api_version).err()
+}
+
+/// The API's entry when the filter reads this version of it; why not otherwise.
+fn readable(api_key: i16, api_version: i16) -> Result<&'static api::ApiEntry, String> {
     let Some(entry) = api::lookup(api_key) else {
-        return Classification::Unsupported(format!("unknown API key {api_key}"));
+        return Err(format!("unknown API key {api_key}"));
     };
     let min_version = api::min_version(api_key);
     if entry.max_version < 0 || api_version < min_version || api_version > entry.max_version {
-        return Classification::Unsupported(format!(
+        return Err(format!(
             "{} v{api_version} is not supported (supported: {})",
             entry.name,
             if entry.max_version < 0 { "none".to_string() } else { format!("v{min_version}-v{}", entry.max_version) }
         ));
     }
+    Ok(entry)
+}
+
+/// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
+/// body length (the frame may still be arriving). Must never panic on any input.
+pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: usize) -> Classification<'_> {
+    if unchecked(api_key) {
+        return Classification::Unchecked;
+    }
+    let entry = match readable(api_key, api_version) {
+        Ok(entry) => entry,
+        Err(reason) => return Classification::Unsupported(reason),
+    };
     let prefix = body_prefix.get(..body_len).unwrap_or(body_prefix);
     if api_key == ApiKey::Produce as i16 {
         return match walk_produce(api_version, prefix, body_len, false) {

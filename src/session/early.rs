@@ -11,7 +11,7 @@
 
 use super::events::{DecisionRecord, Event};
 use super::state::Core;
-use crate::classify::{classify, Classification};
+use crate::classify::unsupported;
 use crate::frame::{CloseKind, CloseReason, Verdict};
 use crate::metrics::RequestDecision;
 use crate::policy::Mode;
@@ -43,8 +43,7 @@ pub(super) fn judge_header(core: &mut Core, frame: &[u8], frame_len: usize) -> O
     }
     let version =
         frame.get(SIZE_PREFIX + 2..SIZE_PREFIX + 4).and_then(|b| b.try_into().ok()).map(i16::from_be_bytes)?;
-    // Nothing of the body: only the API key and version can make it Unsupported here.
-    let Classification::Unsupported(reason) = classify(key, version, &[], usize::MAX) else { return None };
+    let reason = unsupported(key, version)?;
     let correlation_id =
         frame.get(SIZE_PREFIX + 4..FIXED_HEADER).and_then(|b| b.try_into().ok()).map(i32::from_be_bytes)?;
     let rule = format!("unsupported request: {reason}");
