@@ -19,6 +19,11 @@ impl HeldShare {
     /// The connection's session now holds `now` bytes: the change to the VM's total, and `Err` when the
     /// connection must be closed.
     pub(super) fn update(&mut self, now: u64, limits: HeldLimits) -> (i64, Result<(), Overrun>) {
+        if now == self.held && now <= limits.per_connection {
+            // Nearly every chunk: nothing held before or after. The VM's total cannot have grown past its bound
+            // by this connection, and is left alone.
+            return (0, Ok(()));
+        }
         let before = std::mem::replace(&mut self.held, now);
         let verdict = VM_HELD.with(|vm| vm.borrow_mut().update(before, now, limits));
         (delta(before, now), verdict)
