@@ -311,6 +311,40 @@ fn single_topic_fetch_is_all_its_topic_from_its_first_bytes() {
 }
 
 #[test]
+fn single_topic_fetch_is_all_its_topic_in_every_version_however_it_arrives() {
+    // Whole in one chunk, the first bytes are read at once; cut inside its first bytes, the walk takes it: the
+    // same share either way, and by the learned name where topics are ids (v13+).
+    let cfg = config(100);
+    for version in 4..=18 {
+        let learned = common::topic_id("t-one");
+        let mut fetched = FetchableTopicResponse::default()
+            .with_partitions(vec![partition(0, records(3000, 9), version), partition(1, records(10, 9), version)]);
+        let mut asked = FetchTopic::default();
+        if version >= 13 {
+            fetched = fetched.with_topic_id(learned);
+            asked = asked.with_topic_id(learned);
+        } else {
+            fetched = fetched.with_topic(topic("t-one"));
+            asked = asked.with_topic(topic("t-one"));
+        }
+        let resp = fetch_response(version, vec![fetched]);
+        for splits in [&[][..], &[7], &[20, 21]] {
+            let mut s = session(&cfg);
+            let body = FetchRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![asked.clone()]);
+            feed(&mut s, &request(ApiKey::Fetch, version, 21, &body), &[], usize::MAX, false);
+            let (out, read) = feed(&mut s, &resp, splits, 1024, true);
+            assert_eq!(out, resp);
+            // At most the first window after each cut: the records pass unread.
+            assert!(read <= 1024 + 21, "v{version} {splits:?}: read {read}");
+            let mut counted = Counted::default();
+            drain(&mut s, &mut counted);
+            let expected = BTreeMap::from([("t-one".to_string(), resp.len() as u64)]);
+            assert_eq!(counted.fetched_by_topic, expected, "v{version} {splits:?}");
+        }
+    }
+}
+
+#[test]
 fn topic_id_fetch_versions_count_by_the_learned_name() {
     let cfg = config(100);
     for version in [13, 18] {
