@@ -157,7 +157,9 @@ pub fn feed<S: Side, E>(
             fed.closed = true;
             break;
         }
-        fed.edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
+        if !outcome.edits.is_empty() {
+            fed.edits.extend(outcome.edits.into_iter().map(|e| Edit { start: e.start + pos, ..e }));
+        }
         pos += window.len();
     }
     Ok(fed)

@@ -156,7 +156,9 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 // Answering or splitting needs the whole request; decided again (once) when it is here.
                 return Verdict::NeedMore;
             }
-            core.events.extend(records.into_iter().map(Event::Decision));
+            if !records.is_empty() {
+                core.events.extend(records.into_iter().map(Event::Decision));
+            }
             if denied.is_empty() && header.api_key == ApiKey::ConsumerGroupHeartbeat as i16 {
                 if let Some(refused) = super::regex_subscription::refuse_regex(core, &header, body_prefix) {
                     return refused;
