@@ -166,20 +166,25 @@ pub(crate) fn unsupported(api_key: i16, api_version: i16) -> Option<String> {
     readable(api_key, api_version).err()
 }
 
-/// The API's entry when the filter reads this version of it; why not otherwise.
-fn readable(api_key: i16, api_version: i16) -> Result<&'static api::ApiEntry, String> {
+/// `Ok` when the filter reads this version of the API; why not otherwise.
+fn readable(api_key: i16, api_version: i16) -> Result<(), String> {
+    if api::reads(api_key, api_version) {
+        return Ok(());
+    }
+    Err(unreadable(api_key, api_version))
+}
+
+#[cold]
+fn unreadable(api_key: i16, api_version: i16) -> String {
     let Some(entry) = api::lookup(api_key) else {
-        return Err(format!("unknown API key {api_key}"));
+        return format!("unknown API key {api_key}");
     };
     let min_version = api::min_version(api_key);
-    if entry.max_version < 0 || api_version < min_version || api_version > entry.max_version {
-        return Err(format!(
-            "{} v{api_version} is not supported (supported: {})",
-            entry.name,
-            if entry.max_version < 0 { "none".to_string() } else { format!("v{min_version}-v{}", entry.max_version) }
-        ));
-    }
-    Ok(entry)
+    format!(
+        "{} v{api_version} is not supported (supported: {})",
+        entry.name,
+        if entry.max_version < 0 { "none".to_string() } else { format!("v{min_version}-v{}", entry.max_version) }
+    )
 }
 
 /// Classifies one request. `body_prefix` starts right after the request header; `body_len` is the full
@@ -188,10 +193,9 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     if unchecked(api_key) {
         return Classification::Unchecked;
     }
-    let entry = match readable(api_key, api_version) {
-        Ok(entry) => entry,
-        Err(reason) => return Classification::Unsupported(reason),
-    };
+    if let Err(reason) = readable(api_key, api_version) {
+        return Classification::Unsupported(reason);
+    }
     let prefix = body_prefix.get(..body_len).unwrap_or(body_prefix);
     if api_key == ApiKey::Produce as i16 {
         return match walk_produce(api_version, prefix, body_len, false) {
@@ -216,7 +220,7 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
                 Classification::Checks { requirements, expects_response: true }
             }
             Ok((_, ids)) => Classification::UnknownTopicIds { ids, expects_response: true },
-            Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
+            Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", api::api_name(api_key))),
         };
     }
     if api_key == ApiKey::DeleteTopics as i16 && api_version >= 6 {
@@ -235,6 +239,6 @@ pub fn classify(api_key: i16, api_version: i16, body_prefix: &[u8], body_len: us
     }
     match requirements_of(api_key, api_version, prefix) {
         Ok(requirements) => Classification::Checks { requirements, expects_response: true },
-        Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", entry.name)),
+        Err(reason) => Classification::Unsupported(format!("{} v{api_version}: {reason}", api::api_name(api_key))),
     }
 }

@@ -192,6 +192,31 @@ pub fn lookup(key: i16) -> Option<&'static ApiEntry> {
     ENTRIES.iter().find(|e| e.key == key)
 }
 
+/// Whether the filter reads requests of this API key and version: the key has an entry that is not refused,
+/// and the version is within [`min_version`]..=`max_version`. Asked of every request, so answered from a table
+/// indexed by key, built once (a search of the entries and two matches over every key cost as much as
+/// classifying a Fetch).
+pub fn reads(key: i16, version: i16) -> bool {
+    usize::try_from(key)
+        .ok()
+        .and_then(|k| READ_VERSIONS.get(k).copied().flatten())
+        .is_some_and(|(min, max)| (min..=max).contains(&version))
+}
+
+/// Keys below this have a place in [`READ_VERSIONS`] (Kafka 4.4's highest is 94; a test holds [`ENTRIES`] to it).
+const TABLE_KEYS: usize = 128;
+
+/// `(min, max)` version read, by API key; `None`: no entry, or refused.
+static READ_VERSIONS: std::sync::LazyLock<[Option<(i16, i16)>; TABLE_KEYS]> = std::sync::LazyLock::new(|| {
+    let mut table = [None; TABLE_KEYS];
+    for entry in ENTRIES.iter().filter(|e| e.max_version >= 0) {
+        if let Some(slot) = usize::try_from(entry.key).ok().and_then(|k| table.get_mut(k)) {
+            *slot = Some((min_version(entry.key), entry.max_version));
+        }
+    }
+    table
+});
+
 /// Lowest request version the filter handles: kafka-protocol's minimum (older versions were removed in
 /// Kafka 4.0 and are refused). `i16::MAX` for an unknown key.
 pub fn min_version(key: i16) -> i16 {
@@ -212,6 +237,18 @@ pub fn api_name(api_key: i16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_version_table_answers_as_the_entries_do() {
+        assert!(ENTRIES.iter().all(|e| usize::try_from(e.key).is_ok_and(|k| k < TABLE_KEYS)));
+        for key in -2..(TABLE_KEYS as i16 + 2) {
+            for version in -1..25 {
+                let expected = lookup(key)
+                    .is_some_and(|e| e.max_version >= 0 && version >= min_version(key) && version <= e.max_version);
+                assert_eq!(reads(key, version), expected, "key {key} v{version}");
+            }
+        }
+    }
 
     #[test]
     fn every_kafka_protocol_api_key_has_exactly_one_entry() {
