@@ -78,7 +78,8 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             _ => forward(core, ResponseAction::Forward, true, RequestDecision::Allowed),
         };
     }
-    match classification {
+    // Matched by reference: the requirements stay where classification wrote them.
+    match &classification {
         Classification::NeedMore => Verdict::NeedMore,
         Classification::Unchecked => {
             let action = if header.api_key == ApiKey::ApiVersions as i16 {
@@ -103,7 +104,7 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             let message = format!("{} v{}: {rule}", api_name(header.api_key), header.api_version);
             Verdict::Close(Box::new(CloseReason::new(CloseKind::Unsupported, message)))
         }
-        Classification::UnknownTopicIds { ids, expects_response } => {
+        &Classification::UnknownTopicIds { ref ids, expects_response } => {
             if mode != Mode::Enforce {
                 // Audit: forwarded as sent; the broker decides on ids the filter has not learned.
                 let ids: Vec<String> = ids.iter().map(crate::topic_ids::display).collect();
@@ -115,7 +116,7 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
                 // Answered once resolved: the whole request is kept.
                 return Verdict::NeedMore;
             }
-            super::topic_resolution::resolve(core, &header, body_prefix, &ids, expects_response)
+            super::topic_resolution::resolve(core, &header, body_prefix, ids, expects_response)
         }
         Classification::Checks { .. } if header.api_key == ApiKey::Metadata as i16 => {
             if frame.len() < frame_len {
@@ -129,11 +130,11 @@ pub(super) fn decide_request(core: &mut Core, frame: &[u8], frame_len: usize) ->
             }
             describe_topic_partitions_request(core, &header, body_prefix)
         }
-        Classification::Checks { requirements, expects_response } => {
+        &Classification::Checks { ref requirements, expects_response } => {
             let mut denied: Vec<(ResourceType, String)> = Vec::new();
             let mut records = Vec::new();
             let cached = core.decisions.usable(&core.cfg);
-            for requirement in &requirements {
+            for requirement in requirements {
                 if cached && core.decisions.allows(header.api_key, requirement) {
                     continue;
                 }
