@@ -38,6 +38,7 @@ impl<'a> Reader<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    #[inline]
     pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let end = self.pos.checked_add(n)?;
         let out = self.buf.get(self.pos..end)?;
@@ -53,11 +54,13 @@ impl<'a> Reader<'a> {
         self.take(1).and_then(|b| b.first().map(|&x| x as i8))
     }
 
+    #[inline]
     pub fn i16(&mut self) -> Option<i16> {
         let b = self.take(2)?;
         Some(i16::from_be_bytes(b.try_into().ok()?))
     }
 
+    #[inline]
     pub fn i32(&mut self) -> Option<i32> {
         let b = self.take(4)?;
         Some(i32::from_be_bytes(b.try_into().ok()?))
@@ -80,6 +83,7 @@ impl<'a> Reader<'a> {
     }
 
     /// NULLABLE_STRING (i16 length, -1 = null); `Some(None)` is a null string.
+    #[inline]
     pub fn nullable_string(&mut self) -> Option<Option<&'a str>> {
         let len = self.i16()?;
         if len < 0 {

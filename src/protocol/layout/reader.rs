@@ -64,6 +64,7 @@ impl<'a> Reader<'a> {
         self.advance(n).map(|_| ())
     }
 
+    #[inline]
     pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], Stop> {
         let bytes = self.take(N)?;
         bytes.try_into().map_err(|_| bad("internal length mismatch"))
@@ -80,14 +81,17 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn i16(&mut self) -> Result<i16, Stop> {
         Ok(i16::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn i32(&mut self) -> Result<i32, Stop> {
         Ok(i32::from_be_bytes(self.array()?))
     }
 
+    #[inline]
     pub(crate) fn uvarint(&mut self) -> Result<u32, Stop> {
         // Nearly every varint in a request (lengths, counts, tagged-field counts) is one byte.
         if let Some(&b) = self.buf.get(self.pos).filter(|&&b| b < 0x80 && self.pos < self.end) {
@@ -110,6 +114,7 @@ impl<'a> Reader<'a> {
 
     /// Element count of an array; `None` for a null array. Never more than the bytes left, since every
     /// element takes at least one byte.
+    #[inline]
     pub(crate) fn count(&mut self, flexible: bool) -> Result<Option<usize>, Stop> {
         let n = if flexible {
             match self.uvarint()? {
@@ -130,6 +135,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Length of a string (`i16`/compact) or bytes (`i32`/compact) field; `None` when null.
+    #[inline]
     pub(crate) fn length(&mut self, flexible: bool, wide: bool) -> Result<Option<usize>, Stop> {
         let n: i64 = match (flexible, wide) {
             (true, _) => i64::from(self.uvarint()?) - 1,
@@ -143,6 +149,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn string(&mut self, flexible: bool) -> Result<Option<&'a str>, Stop> {
         match self.length(flexible, false)? {
             None => Ok(None),
