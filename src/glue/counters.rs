@@ -117,6 +117,22 @@ pub(super) fn topic_counter(
     if let Some(id) = cache.get_mut(index).and_then(|c| *c.slot(fetched)) {
         return id;
     }
+    first_topic_counter(cache, registry, principal, topics, topic, fetched)
+}
+
+/// [`topic_counter`]'s first time for a topic on this connection. Out of line: the lookup above runs for
+/// every chunk with bytes to count, this once per topic.
+#[cold]
+#[inline(never)]
+fn first_topic_counter(
+    cache: &mut Vec<TopicCounters>,
+    registry: &mut MetricRegistry,
+    principal: &str,
+    topics: &TopicNames,
+    topic: TopicId,
+    fetched: bool,
+) -> Option<u32> {
+    let index = usize::from(topic.0);
     let id = registry.topic_counter(principal, topic, topics.name(topic), fetched);
     if cache.len() <= index {
         // Bounded: topic ids stop at the session's cap.
@@ -139,6 +155,19 @@ pub(super) fn request_counter(
     if let Some(&(_, _, id)) = cache.iter().find(|(k, d, _)| *k == api_key && *d == decision) {
         return id;
     }
+    first_request_counter(cache, registry, api_key, decision)
+}
+
+/// [`request_counter`]'s first time for an API key and decision on this connection (out of line, as
+/// [`first_topic_counter`]).
+#[cold]
+#[inline(never)]
+fn first_request_counter(
+    cache: &mut Vec<(i16, RequestDecision, Option<u32>)>,
+    registry: &mut MetricRegistry,
+    api_key: i16,
+    decision: RequestDecision,
+) -> Option<u32> {
     let id = match registry.requests.get(&(api_key, decision)) {
         Some(id) => *id,
         None => {
