@@ -23,14 +23,14 @@ struct Block {
     layout: Layout,
 }
 
-pub(super) struct Recycling {
+struct Recycling {
     slots: [Cell<Option<Block>>; SLOTS],
     /// The slot a free evicts when none is empty (round robin).
     next: Cell<usize>,
 }
 
 impl Recycling {
-    pub(super) const fn new() -> Self {
+    const fn new() -> Self {
         Recycling { slots: [const { Cell::new(None) }; SLOTS], next: Cell::new(0) }
     }
 }
