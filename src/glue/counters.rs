@@ -70,7 +70,10 @@ impl MetricRegistry {
     }
 
     /// The counter of one principal's bytes to or from one topic. The topic label is capped VM-wide (the
-    /// session caps what it tracks per connection; its `other` stays `other`).
+    /// session caps what it tracks per connection; its `other` stays `other`). Cold and out of line, like
+    /// [`MetricRegistry::request_counter`]: a connection asks once per topic (see [`topic_counter`]).
+    #[cold]
+    #[inline(never)]
     pub(super) fn topic_counter(&mut self, principal: &str, topic: TopicId, name: &str, fetched: bool) -> Option<u32> {
         let label = if topic == TopicId::OTHER { OVERFLOW_LABEL } else { self.topics.label(name) };
         let known = self.by_topic.get_mut(principal).and_then(|t| t.get_mut(label)).and_then(|c| *c.slot(fetched));
@@ -85,6 +88,21 @@ impl MetricRegistry {
         let id = self.id(MetricType::Counter, metric);
         let counters = self.by_topic.entry(principal.to_string()).or_default().entry(label.to_string()).or_default();
         *counters.slot(fetched) = Some(id);
+        id
+    }
+
+    /// The counter of one API key's requests with one decision, named and defined once per VM. Cold and out of
+    /// line: a connection asks once per kind of request (see [`request_counter`]), and the per-chunk lookup
+    /// that calls it stays small.
+    #[cold]
+    #[inline(never)]
+    fn request_counter(&mut self, api_key: i16, decision: RequestDecision) -> Option<u32> {
+        if let Some(id) = self.requests.get(&(api_key, decision)) {
+            return *id;
+        }
+        let name = metrics::requests(&crate::protocol::api::api_name(api_key), decision);
+        let id = self.id(MetricType::Counter, name);
+        self.requests.insert((api_key, decision), id);
         id
     }
 
@@ -117,22 +135,6 @@ pub(super) fn topic_counter(
     if let Some(id) = cache.get_mut(index).and_then(|c| *c.slot(fetched)) {
         return id;
     }
-    first_topic_counter(cache, registry, principal, topics, topic, fetched)
-}
-
-/// [`topic_counter`]'s first time for a topic on this connection. Out of line: the lookup above runs for
-/// every chunk with bytes to count, this once per topic.
-#[cold]
-#[inline(never)]
-fn first_topic_counter(
-    cache: &mut Vec<TopicCounters>,
-    registry: &mut MetricRegistry,
-    principal: &str,
-    topics: &TopicNames,
-    topic: TopicId,
-    fetched: bool,
-) -> Option<u32> {
-    let index = usize::from(topic.0);
     let id = registry.topic_counter(principal, topic, topics.name(topic), fetched);
     if cache.len() <= index {
         // Bounded: topic ids stop at the session's cap.
@@ -155,28 +157,7 @@ pub(super) fn request_counter(
     if let Some(&(_, _, id)) = cache.iter().find(|(k, d, _)| *k == api_key && *d == decision) {
         return id;
     }
-    first_request_counter(cache, registry, api_key, decision)
-}
-
-/// [`request_counter`]'s first time for an API key and decision on this connection (out of line, as
-/// [`first_topic_counter`]).
-#[cold]
-#[inline(never)]
-fn first_request_counter(
-    cache: &mut Vec<(i16, RequestDecision, Option<u32>)>,
-    registry: &mut MetricRegistry,
-    api_key: i16,
-    decision: RequestDecision,
-) -> Option<u32> {
-    let id = match registry.requests.get(&(api_key, decision)) {
-        Some(id) => *id,
-        None => {
-            let name = metrics::requests(&crate::protocol::api::api_name(api_key), decision);
-            let id = registry.id(MetricType::Counter, name);
-            registry.requests.insert((api_key, decision), id);
-            id
-        }
-    };
+    let id = registry.request_counter(api_key, decision);
     // Bounded: API keys times decisions.
     cache.push((api_key, decision, id));
     id

@@ -146,11 +146,10 @@ fn sole_topic_key(version: i16, frame: &[u8], frame_len: usize) -> Option<&[u8]>
     let flexible = version >= 12;
     let mut r = Reader::new(frame, frame_len);
     r.skip_read(SIZE_PREFIX + 4).ok()?;
-    if crate::protocol::wire::response_header_version(1, version) >= 1 {
+    if header_has_tags(version) {
         r.tagged_fields().ok()?;
     }
-    // throttle_time_ms (v1+), error_code and session_id (v7+).
-    r.skip_read(if version >= 1 { 4 } else { 0 } + if version >= 7 { 6 } else { 0 }).ok()?;
+    r.skip_read(head_len(version)).ok()?;
     if r.count(flexible).ok()?? != 1 {
         return None;
     }
@@ -159,6 +158,17 @@ fn sole_topic_key(version: i16, frame: &[u8], frame_len: usize) -> Option<&[u8]>
     }
     let len = r.length(flexible, false).ok()??;
     r.take(len).ok()
+}
+
+/// Whether a Fetch response's header (after its correlation id) ends with tagged fields: header v1.
+fn header_has_tags(version: i16) -> bool {
+    crate::protocol::wire::response_header_version(1, version) >= 1
+}
+
+/// The Fetch response's fields before its topics: throttle_time_ms (v1+), error_code and session_id (v7+).
+fn head_len(version: i16) -> usize {
+    let throttle = if version >= 1 { 4 } else { 0 };
+    throttle + if version >= 7 { 6 } else { 0 }
 }
 
 /// The id a fetched topic's name (or, v13+, its id's learned name) counts under, as the walk's `Step::Name`.
@@ -426,7 +436,7 @@ impl FetchWalk {
         match self.step {
             Step::Done => {}
             Step::Prefix => {
-                if crate::protocol::wire::response_header_version(1, v) >= 1 {
+                if header_has_tags(v) {
                     self.tags(AfterTags::Header)
                 } else {
                     self.head()
@@ -516,9 +526,7 @@ impl FetchWalk {
     }
 
     fn head(&mut self) {
-        let v = self.version;
-        let len = if v >= 1 { 4 } else { 0 } + if v >= 7 { 6 } else { 0 };
-        self.enter(Step::Head, len);
+        self.enter(Step::Head, head_len(self.version));
     }
 
     fn tags(&mut self, after: AfterTags) {
